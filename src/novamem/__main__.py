@@ -1,0 +1,3 @@
+from novamem.cli.main import main
+
+raise SystemExit(main())

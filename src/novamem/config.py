@@ -1,0 +1,202 @@
+"""Typed settings read from `NOVAMEM_*` variables (and an optional `.env` file), plus start-up refusals.
+
+Settings are built once by the command line and handed down; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from novamem.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "AuthMode",
+    "EmbeddingsProvider",
+    "Settings",
+    "load_settings",
+]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7778
+DEFAULT_POOL_MAX = 20
+DEFAULT_MAX_CONTENT_CHARS = 4000
+DEFAULT_BUILTIN_MIN_VECTOR_SCORE = 0.25
+
+
+class AuthMode(StrEnum):
+    """How callers prove who they are."""
+
+    NONE = "none"
+    BEARER = "bearer"
+
+
+class EmbeddingsProvider(StrEnum):
+    """Where vectors come from."""
+
+    BUILTIN = "builtin"
+    OPENAI_COMPATIBLE = "openai-compatible"
+    NONE = "none"
+
+
+class LogLevel(StrEnum):
+    """Lowest level of log lines written."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("novamem", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every setting of the server; the field descriptions are the configuration docs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NOVAMEM_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    host: str = Field(DEFAULT_HOST, description="Address the HTTP server binds to.")
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="TCP port of the HTTP server.")
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Directory for the embedded PostgreSQL and other local state "
+        "(default: the per-user data directory, e.g. `~/.local/share/novamem`).",
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("NOVAMEM_DATABASE_URL", "NOVAMEM_WARM_URL", "database_url"),
+        description="PostgreSQL URL (`postgresql://user:pass@host:5432/db`); alias `NOVAMEM_WARM_URL`. "
+        "Unset: an embedded PostgreSQL is started inside the data directory.",
+    )
+    pg_pool_max: int = Field(
+        DEFAULT_POOL_MAX,
+        ge=1,
+        le=1000,
+        description="Most connections the pool opens; keep below `max_connections` / replicas.",
+    )
+    auth_mode: AuthMode = Field(
+        AuthMode.NONE,
+        description="`none` (development only; refused unless the host is a loopback address) or "
+        "`bearer` (one shared token in `NOVAMEM_AUTH_TOKEN`).",
+    )
+    auth_token: SecretStr | None = Field(
+        None, description="Shared bearer token for `bearer` mode (at least 16 characters)."
+    )
+    max_content_chars: int = Field(
+        DEFAULT_MAX_CONTENT_CHARS,
+        ge=0,
+        description="Longest memory accepted after trimming, in characters (0 disables the cap).",
+    )
+    embeddings_provider: EmbeddingsProvider = Field(
+        EmbeddingsProvider.BUILTIN,
+        description="`builtin` (offline MiniLM, 384 dims), `openai-compatible` (an `/embeddings` "
+        "endpoint) or `none` (keyword search only).",
+    )
+    embeddings_endpoint: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible API (the server posts to `<url>/embeddings`)."
+    )
+    embeddings_model: str | None = Field(None, description="Model name sent to the OpenAI-compatible API.")
+    embeddings_api_key: SecretStr | None = Field(None, description="Bearer key for the embeddings API.")
+    embeddings_dim: int = Field(384, ge=2, le=4096, description="Vector dimension of the embeddings API.")
+    embeddings_timeout_ms: int = Field(30000, ge=100, description="Timeout of one embeddings call.")
+    embeddings_query_prefix: str | None = Field(
+        None, description="Text put before queries (unset: inferred from the model name; empty: none)."
+    )
+    embeddings_document_prefix: str | None = Field(
+        None, description="Text put before stored memories (unset: inferred; empty: none)."
+    )
+    embeddings_batch_max: int = Field(
+        32, ge=1, le=512, description="Most texts embedded in one batch (requests are batched together)."
+    )
+    embeddings_reconcile_interval_ms: int = Field(
+        60000, ge=0, description="How often owed embeddings are retried (0 disables the reconciler)."
+    )
+    embeddings_reconcile_batch: int = Field(400, ge=1, description="Rows embedded per reconciler pass.")
+    search_min_vector_score: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Vector-only noise floor. Unset: 0.25 for the built-in model, 0 (off) for any "
+        "other model, because cosine scales differ between models.",
+    )
+    graph_link_fanout: int = Field(
+        3, ge=0, le=20, description="`co_occurs` edges written to nearest neighbours per write (0 disables)."
+    )
+    log_level: LogLevel = Field(LogLevel.INFO, description="Log level.")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.auth_mode is AuthMode.NONE and not _is_loopback(self.host):
+            raise ValueError(
+                f"NOVAMEM_AUTH_MODE=none is only allowed on a loopback host, not {self.host!r}; "
+                "use NOVAMEM_AUTH_MODE=bearer with NOVAMEM_AUTH_TOKEN, or bind NOVAMEM_HOST=127.0.0.1"
+            )
+        if self.auth_mode is AuthMode.BEARER:
+            token = self.auth_token.get_secret_value() if self.auth_token else ""
+            if len(token) < 16:
+                raise ValueError(
+                    "NOVAMEM_AUTH_MODE=bearer needs NOVAMEM_AUTH_TOKEN of at least 16 characters"
+                )
+        if self.embeddings_provider is EmbeddingsProvider.OPENAI_COMPATIBLE and not (
+            self.embeddings_endpoint and self.embeddings_model
+        ):
+            raise ValueError(
+                "NOVAMEM_EMBEDDINGS_PROVIDER=openai-compatible needs NOVAMEM_EMBEDDINGS_ENDPOINT "
+                "and NOVAMEM_EMBEDDINGS_MODEL"
+            )
+        return self
+
+    @property
+    def effective_min_vector_score(self) -> float:
+        """The noise floor in force: explicit setting, else a model-specific default."""
+        if self.search_min_vector_score is not None:
+            return self.search_min_vector_score
+        if self.embeddings_provider is EmbeddingsProvider.BUILTIN:
+            return DEFAULT_BUILTIN_MIN_VECTOR_SCORE
+        return 0.0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from the environment, turning validation errors into one readable ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p]
+            var = "NOVAMEM_" + loc[0].upper() if loc else "configuration"
+            msg = err.get("msg", "invalid value").removeprefix("Value error, ")
+            given = err.get("input")
+            secret = bool(loc) and any(w in loc[0] for w in ("token", "key", "url", "secret"))
+            shown = "" if not loc or secret or isinstance(given, dict) else f" (got {given!r})"
+            if not loc:
+                lines.append(msg)
+            else:
+                lines.append(f"{var}: {msg}{shown}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

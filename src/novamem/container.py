@@ -1,0 +1,126 @@
+"""Composition root: builds engines and services from Settings into one typed object."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from novamem.config import EmbeddingsProvider, Settings
+from novamem.embedding.base import Embedder
+from novamem.jobs.scheduler import Job, Scheduler
+from novamem.services.lifecycle import Reconciler
+from novamem.services.memories import EmbedderState, MemoryService, WritePolicy
+from novamem.services.recall import RecallService
+from novamem.storage.base import MemoryStore, VectorSpace
+from novamem.storage.embedded import EmbeddedPostgres
+from novamem.storage.postgres.database import Database, migrate
+from novamem.storage.postgres.leader import PostgresLeaderLock
+from novamem.storage.postgres.memories import PostgresMemoryStore
+
+__all__ = ["Container", "build_embedder", "resolve_database_url"]
+
+log = logging.getLogger("novamem")
+
+
+def build_embedder(settings: Settings) -> Embedder | None:
+    """The configured embedder, loaded once (None when embeddings are switched off)."""
+    if settings.embeddings_provider is EmbeddingsProvider.NONE:
+        return None
+    if settings.embeddings_provider is EmbeddingsProvider.BUILTIN:
+        from novamem.embedding.builtin import BuiltinEmbedder
+
+        return BuiltinEmbedder(max_batch=settings.embeddings_batch_max)
+    from novamem.embedding.openai import OpenAICompatibleEmbedder
+
+    assert settings.embeddings_endpoint and settings.embeddings_model
+    key = settings.embeddings_api_key.get_secret_value() if settings.embeddings_api_key else None
+    return OpenAICompatibleEmbedder(
+        endpoint=settings.embeddings_endpoint,
+        model=settings.embeddings_model,
+        dim=settings.embeddings_dim,
+        api_key=key,
+        timeout_s=settings.embeddings_timeout_ms / 1000,
+        query_prefix=settings.embeddings_query_prefix,
+        document_prefix=settings.embeddings_document_prefix,
+        max_batch=settings.embeddings_batch_max,
+    )
+
+
+def resolve_database_url(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """The configured URL, or a freshly started embedded PostgreSQL and its URL."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value(), None
+    embedded = EmbeddedPostgres(settings.data_dir)
+    return embedded.start(), embedded
+
+
+@dataclass
+class Container:
+    """Everything the edges need, built once per process by the app's lifespan."""
+
+    settings: Settings
+    database: Database
+    store: MemoryStore
+    embedder: EmbedderState
+    memories: MemoryService
+    recall: RecallService
+    reconciler: Reconciler
+    scheduler: Scheduler
+    embedded: EmbeddedPostgres | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    async def build(cls, settings: Settings) -> Container:
+        url, embedded = await asyncio.to_thread(resolve_database_url, settings)
+        try:
+            await asyncio.to_thread(migrate, url)
+            database = Database(url, max_size=settings.pg_pool_max)
+            await database.open()
+            embedder = await asyncio.to_thread(build_embedder, settings)
+        except BaseException:
+            if embedded is not None:
+                embedded.stop()
+            raise
+        space = VectorSpace(embedder.model_id, embedder.dim) if embedder else None
+        store = PostgresMemoryStore(database, space)
+        queued = await store.prepare_vector_space()
+        if queued:
+            log.error(
+                "embedding model changed to %s: %d entries queued for re-embedding",
+                space.model if space else "-",
+                queued,
+            )
+        state = EmbedderState(embedder)
+        policy = WritePolicy(
+            max_content_chars=settings.max_content_chars, graph_fanout=settings.graph_link_fanout
+        )
+        reconciler = Reconciler(
+            store, state, batch=settings.embeddings_reconcile_batch, fanout=settings.graph_link_fanout
+        )
+        jobs = [
+            Job(
+                "embeddings-reconcile", settings.embeddings_reconcile_interval_ms / 1000, reconciler.run_once
+            ),
+            Job("expiry-purge", 3600.0, reconciler.purge_expired),
+        ]
+        scheduler = Scheduler(PostgresLeaderLock(url), jobs)
+        return cls(
+            settings=settings,
+            database=database,
+            store=store,
+            embedder=state,
+            memories=MemoryService(store, state, policy),
+            recall=RecallService(store, state, min_vector_score=settings.effective_min_vector_score),
+            reconciler=reconciler,
+            scheduler=scheduler,
+            embedded=embedded,
+        )
+
+    async def close(self) -> None:
+        await self.scheduler.stop()
+        if self.embedder.embedder is not None:
+            await self.embedder.embedder.close()
+        await self.database.close()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)

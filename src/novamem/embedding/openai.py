@@ -1,0 +1,101 @@
+"""Embeddings from any OpenAI-compatible `/embeddings` endpoint, with retries and asymmetric prefixes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Sequence
+
+import httpx
+
+from novamem.embedding.base import BatchingQueue
+from novamem.errors import Unavailable
+
+__all__ = ["OpenAICompatibleEmbedder", "infer_prefixes"]
+
+log = logging.getLogger("novamem.embedding")
+MAX_INPUT_CHARS = 24000
+ATTEMPTS = 3
+
+
+def infer_prefixes(model: str) -> tuple[str, str]:
+    """Query and document prefixes that common model families expect."""
+    name = model.lower()
+    if "e5" in name:
+        return "query: ", "passage: "
+    if "bge" in name and "m3" not in name:
+        return "Represent this sentence for searching relevant passages: ", ""
+    if "qwen3-embedding" in name:
+        return "Instruct: Given a question, retrieve stored memories that answer it\nQuery: ", ""
+    return "", ""
+
+
+class OpenAICompatibleEmbedder:
+    """Posts batches to `<endpoint>/embeddings`; retries transient failures, then raises Unavailable."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        model: str,
+        dim: int,
+        api_key: str | None,
+        timeout_s: float,
+        query_prefix: str | None,
+        document_prefix: str | None,
+        max_batch: int,
+    ) -> None:
+        self.model_id = f"openai-compatible:{model}"
+        self.dim = dim
+        self._model = model
+        self._url = endpoint.rstrip("/") + "/embeddings"
+        inferred_q, inferred_d = infer_prefixes(model)
+        self._qprefix = inferred_q if query_prefix is None else query_prefix
+        self._dprefix = inferred_d if document_prefix is None else document_prefix
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.AsyncClient(timeout=timeout_s, headers=headers)
+        self._queue = BatchingQueue(self._post, max_batch)
+
+    async def _post(self, texts: list[str]) -> list[list[float]]:
+        payload = {"model": self._model, "input": [t[:MAX_INPUT_CHARS] for t in texts]}
+        last: Exception | None = None
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(0.25 * 2 ** (attempt - 1))
+            try:
+                response = await self._client.post(self._url, json=payload)
+            except httpx.HTTPError as exc:
+                last = exc
+                continue
+            if response.status_code >= 500 or response.status_code == 429:
+                last = Unavailable(f"embedder answered {response.status_code}")
+                continue
+            if response.status_code >= 400:
+                raise Unavailable(f"embedder refused the request ({response.status_code})")
+            return self._parse(response, len(texts))
+        raise Unavailable("embedder unavailable") from last
+
+    def _parse(self, response: httpx.Response, expected: int) -> list[list[float]]:
+        try:
+            data = sorted(response.json()["data"], key=lambda d: d.get("index", 0))
+            vectors = [[float(x) for x in d["embedding"]] for d in data]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise Unavailable("embedder returned an unreadable body") from exc
+        if len(vectors) != expected or any(len(v) != self.dim for v in vectors):
+            raise Unavailable(f"embedder returned vectors of the wrong count or size (want {self.dim})")
+        out = []
+        for v in vectors:
+            norm = math.sqrt(sum(x * x for x in v)) or 1.0
+            out.append([x / norm for x in v])
+        return out
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        return await self._queue.embed([self._dprefix + t for t in texts])
+
+    async def embed_query(self, text: str) -> list[float]:
+        return (await self._queue.embed([self._qprefix + text]))[0]
+
+    async def close(self) -> None:
+        await self._queue.close()
+        await self._client.aclose()

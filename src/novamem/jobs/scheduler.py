@@ -1,0 +1,79 @@
+"""Background jobs that run once per deployment: the leader (advisory lock holder) runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from novamem.errors import NovamemError
+
+__all__ = ["Job", "LeaderLock", "Scheduler"]
+
+log = logging.getLogger("novamem.jobs")
+
+
+class LeaderLock(Protocol):
+    async def acquire(self) -> bool: ...
+    async def release(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    interval_s: float
+    run: Callable[[], Awaitable[object]]
+
+
+class Scheduler:
+    """Runs each job on its interval while this replica is the leader; a failing job is logged only."""
+
+    def __init__(self, lock: LeaderLock, jobs: list[Job], *, poll_s: float = 5.0) -> None:
+        self._lock = lock
+        self._jobs = [j for j in jobs if j.interval_s > 0]
+        self._poll_s = poll_s
+        self._task: asyncio.Task[None] | None = None
+        self.last_error: dict[str, str] = {}
+
+    def start(self) -> None:
+        if self._jobs and self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="novamem-scheduler")
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = {job.name: 0.0 for job in self._jobs}
+        while True:
+            try:
+                leader = await self._lock.acquire()
+            except NovamemError as exc:
+                log.warning("leader lock unavailable: %s", exc)
+                leader = False
+            if leader:
+                for job in self._jobs:
+                    if loop.time() >= due[job.name]:
+                        await self._run(job)
+                        due[job.name] = loop.time() + job.interval_s
+            await asyncio.sleep(min([self._poll_s, *(j.interval_s for j in self._jobs)]))
+
+    async def _run(self, job: Job) -> None:
+        try:
+            await job.run()
+            self.last_error.pop(job.name, None)
+        except NovamemError as exc:
+            self.last_error[job.name] = exc.message
+            log.warning("job %s failed: %s", job.name, exc.message)
+        except Exception as exc:  # keep the scheduler alive; record and log the failure with its trace
+            self.last_error[job.name] = type(exc).__name__
+            log.exception("job %s crashed", job.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        await self._lock.release()

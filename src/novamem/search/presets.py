@@ -1,0 +1,44 @@
+"""Retrieval described as data: signal weights and the knobs of fusion, with named presets."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DEFAULT_WEIGHTS", "PRESETS", "SearchWeights", "Strategy"]
+
+
+class SearchWeights(BaseModel):
+    """How much each retrieval signal counts in the fused score (0 switches a signal off)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    keyword: float = Field(0.45, ge=0, le=10)
+    vector: float = Field(0.45, ge=0, le=10)
+    graph: float = Field(0.0, ge=0, le=10)
+    recency: float = Field(0.05, ge=0, le=10)
+    entity: float = Field(0.05, ge=0, le=10)
+
+    def merged(self, overrides: dict[str, float] | None) -> SearchWeights:
+        if not overrides:
+            return self
+        return self.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+class Strategy(BaseModel):
+    """A full retrieval strategy: weights plus candidate and diversification settings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weights: SearchWeights = SearchWeights()
+    overfetch: int = Field(3, ge=1, le=20)
+    min_candidates: int = Field(50, ge=1)
+    diversity_jaccard: float = Field(0.75, gt=0, le=1)
+    recency_half_life_days: float = 180.0
+
+
+DEFAULT_WEIGHTS = SearchWeights()
+PRESETS: dict[str, Strategy] = {
+    "hybrid": Strategy(),
+    "keyword": Strategy(weights=SearchWeights(keyword=1, vector=0, recency=0, entity=0)),
+    "vector": Strategy(weights=SearchWeights(keyword=0, vector=1, recency=0, entity=0)),
+}

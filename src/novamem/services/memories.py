@@ -1,0 +1,375 @@
+"""The write path: remember, capture, session recap, update and forget."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ulid import ULID
+
+from novamem.domain import capture as heuristics
+from novamem.domain.entries import (
+    DEFAULT_NAMESPACE,
+    EntryDraft,
+    LifecycleStatus,
+    Sensitivity,
+    content_hash,
+    gate_rejection,
+    infer_sensitivity,
+    iso,
+    now_utc,
+)
+from novamem.domain.scope import Caller, WriteTarget
+from novamem.embedding.base import Embedder
+from novamem.errors import Forbidden, InvalidInput, NotFound, Unavailable
+from novamem.services.access import read_scope, require_writer, write_target
+from novamem.services.schemas import CaptureResult, MemoryCreate, MemoryUpdate, RecapRequest
+from novamem.storage.base import MemoryStore
+
+__all__ = ["EmbedderState", "MemoryService", "WritePolicy"]
+
+log = logging.getLogger("novamem.memories")
+
+RECAP_SECTIONS: tuple[tuple[str, str, str], ...] = (
+    ("decisions", "decisions", "decision"),
+    ("setup_facts", "current-setup", "setup_fact"),
+    ("root_causes", "root-causes", "bug_root_cause"),
+    ("preferences", "user", "user_preference"),
+    ("project_conventions", "project-conventions", "project_convention"),
+    ("safety_constraints", "safety", "safety_constraint"),
+    ("other", "memory", "general"),
+)
+NEAR_DUPLICATE_PROBE = 5
+
+
+class EmbedderState:
+    """Calls the embedder and remembers whether it is failing; logs failures at most once a minute."""
+
+    def __init__(self, embedder: Embedder | None) -> None:
+        self.embedder = embedder
+        self.failing = False
+        self._last_log = 0.0
+        self._suppressed = 0
+
+    def _failed(self, exc: Exception) -> None:
+        self.failing = True
+        now = time.monotonic()
+        if now - self._last_log >= 60:
+            extra = f" ({self._suppressed} similar failures suppressed)" if self._suppressed else ""
+            log.warning("embedder failing: %s%s", exc, extra)
+            self._last_log, self._suppressed = now, 0
+        else:
+            self._suppressed += 1
+
+    async def documents(self, texts: Sequence[str]) -> list[list[float]] | None:
+        if self.embedder is None:
+            return None
+        try:
+            vectors = await self.embedder.embed_documents(texts)
+        except Unavailable as exc:
+            self._failed(exc)
+            return None
+        self.failing = False
+        return vectors
+
+    async def document(self, text: str) -> list[float] | None:
+        vectors = await self.documents([text])
+        return vectors[0] if vectors else None
+
+    async def query(self, text: str) -> list[float] | None:
+        if self.embedder is None:
+            return None
+        try:
+            vector = await self.embedder.embed_query(text)
+        except Unavailable as exc:
+            self._failed(exc)
+            return None
+        self.failing = False
+        return vector
+
+
+@dataclass(frozen=True, slots=True)
+class WritePolicy:
+    """Server-side write settings."""
+
+    max_content_chars: int = 4000
+    graph_fanout: int = 3
+    personal_terms: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Prepared:
+    target: WriteTarget
+    draft: EntryDraft
+
+
+class MemoryService:
+    """Stores, changes and removes memories on behalf of a caller."""
+
+    def __init__(self, store: MemoryStore, embedder: EmbedderState, policy: WritePolicy) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._policy = policy
+
+    # -- remember ---------------------------------------------------------------------------------
+
+    def _prepare(self, caller: Caller, req: MemoryCreate, defaults: dict[str, Any]) -> _Prepared | str:
+        target = write_target(caller, req.project)
+        rejection = gate_rejection(req.content, max_chars=self._policy.max_content_chars, force=req.force)
+        if rejection:
+            return rejection
+        content = req.content.strip()
+        metadata = dict(req.metadata or {})
+        level = infer_sensitivity(content, Sensitivity.parse(req.sensitivity), metadata)
+        metadata["sensitivity"] = level.label
+        if req.expires_at is not None:
+            metadata["expiresAt"] = iso(req.expires_at)
+        draft = EntryDraft(
+            id=str(ULID()),
+            tenant_id=target.tenant_id,
+            user_id=target.user_id,
+            project_id=target.project_id,
+            scope_key=target.scope_key,
+            namespace=req.namespace or DEFAULT_NAMESPACE,
+            content=content,
+            content_hash=content_hash(content),
+            source=req.source or defaults.get("source", "manual"),
+            agent_name=req.agent_name,
+            metadata=metadata,
+            source_type=req.source_type or defaults.get("source_type"),
+            captured_from=req.captured_from or defaults.get("captured_from"),
+            confidence=1.0 if req.confidence is None else req.confidence,
+            sensitivity=level,
+            expires_at=req.expires_at,
+            source_refs=list(req.source_refs or []),
+        )
+        return _Prepared(target, draft)
+
+    async def remember(self, caller: Caller, req: MemoryCreate) -> CaptureResult:
+        """Raw write: worthiness gate, length cap, exact dedup, insert, embed and link."""
+        prepared = self._prepare(caller, req, {})
+        if isinstance(prepared, str):
+            return CaptureResult(id=None, rejected=prepared)
+        return await self._insert(prepared.draft, vector=None)
+
+    async def _dedup(self, draft: EntryDraft) -> tuple[CaptureResult | None, str | None]:
+        """An existing live duplicate's result, or the id of an expired duplicate to replace."""
+        target = WriteTarget(draft.tenant_id, draft.user_id, draft.project_id)
+        existing = await self._store.find_duplicate(target, draft.content_hash)
+        if existing is None:
+            return None, None
+        if existing.expires_at is not None and existing.expires_at <= now_utc():
+            return None, existing.id
+        await self._store.touch(existing.tenant_id, [existing.id])
+        await self._store.add_source_refs(existing, draft.source_refs)
+        embedded = existing.embedded
+        if not embedded:
+            vector = await self._embedder.document(existing.content)
+            if vector is not None:
+                owed = await self._store.owed_embeddings_for([existing.id])
+                embedded = (
+                    bool(
+                        await self._store.store_embeddings(
+                            [(o, vector) for o in owed], self._policy.graph_fanout
+                        )
+                    )
+                    or not owed
+                )
+        return CaptureResult(id=existing.id, deduplicated=True, embedded=embedded), None
+
+    async def _insert(self, draft: EntryDraft, vector: list[float] | None) -> CaptureResult:
+        duplicate, replace_id = await self._dedup(draft)
+        if duplicate is not None:
+            return duplicate
+        if vector is None:
+            vector = await self._embedder.document(draft.content)
+        draft.embedding = vector
+        await self._store.insert(draft, fanout=self._policy.graph_fanout, replace_id=replace_id)
+        return CaptureResult(id=draft.id, embedded=vector is not None)
+
+    # -- capture ----------------------------------------------------------------------------------
+
+    async def capture(
+        self,
+        caller: Caller,
+        req: MemoryCreate,
+        extra_meta: dict[str, Any] | None = None,
+        default_namespace: str | None = None,
+    ) -> CaptureResult:
+        """Agent write: remember plus the near-duplicate guard (supersede or update in place)."""
+        defaults = {"source": "memory_capture", "source_type": "chat", "captured_from": "memory_capture"}
+        if default_namespace and not req.namespace:
+            req = req.model_copy(update={"namespace": default_namespace})
+        prepared = self._prepare(caller, req, defaults)
+        if isinstance(prepared, str):
+            return CaptureResult(id=None, rejected=prepared)
+        draft = prepared.draft
+        meta = {**draft.metadata, **(extra_meta or {})}
+        memory_type = heuristics.classify(draft.content, draft.namespace, meta.get("memoryType"))
+        meta.update(
+            lifecycleStatus=LifecycleStatus.ACTIVE.value,
+            memoryType=memory_type,
+            worthiness=heuristics.worthiness(
+                draft.content, memory_type, draft.confidence, self._policy.personal_terms
+            ),
+            retention=heuristics.retention_for(memory_type).as_metadata(),
+            captureAction="inserted",
+        )
+        draft.metadata = meta
+        duplicate, _ = await self._dedup(draft)
+        if duplicate is not None:
+            return duplicate
+        vector = await self._embedder.document(draft.content)
+        if vector is not None:
+            guarded = await self._near_duplicate(prepared.target, draft, vector)
+            if guarded is not None:
+                return guarded
+        return await self._insert(draft, vector)
+
+    async def _near_duplicate(
+        self, target: WriteTarget, draft: EntryDraft, vector: list[float]
+    ) -> CaptureResult | None:
+        near = await self._store.nearest_active(target, draft.namespace, vector, NEAR_DUPLICATE_PROBE)
+        match = next((e for e, cos in near if cos >= heuristics.NEAR_DUPLICATE_COSINE), None)
+        if match is None:
+            return None
+        stamp = iso(now_utc())
+        if heuristics.looks_contradictory(match.content, draft.content):
+            draft.metadata.update(captureAction="superseded", supersedes=[match.id], supersededAt=stamp)
+            result = await self._insert(draft, vector)
+            old_meta = {
+                **match.metadata,
+                "lifecycleStatus": "superseded",
+                "supersededBy": draft.id,
+                "supersededReason": "contradiction",
+                "supersededAt": stamp,
+            }
+            await self._store.update(
+                match,
+                content=None,
+                content_hash=None,
+                embedding=None,
+                fields={"metadata": old_meta, "status": "superseded"},
+            )
+            return CaptureResult(id=result.id, superseded=[match.id], embedded=result.embedded)
+        if heuristics.is_content_superset(match.content, draft.content):
+            merged = {
+                **match.metadata,
+                **draft.metadata,
+                "captureAction": "updated",
+                "updatedByCaptureAt": stamp,
+                "lifecycleStatus": "active",
+            }
+            await self._store.update(
+                match,
+                content=draft.content,
+                content_hash=draft.content_hash,
+                embedding=vector,
+                fields={
+                    "metadata": merged,
+                    "namespace": draft.namespace,
+                    "sensitivity": int(draft.sensitivity),
+                    "source_type": draft.source_type,
+                    "captured_from": draft.captured_from,
+                    "expires_at": draft.expires_at,
+                },
+            )
+            await self._store.add_source_refs(match, draft.source_refs)
+            return CaptureResult(id=match.id, deduplicated=True, updated=True, embedded=True)
+        return None
+
+    async def session_recap(self, caller: Caller, req: RecapRequest) -> tuple[int, list[CaptureResult]]:
+        """Capture each recap item with its memory type and default namespace."""
+        require_writer(caller)
+        results: list[CaptureResult] = []
+        common = req.model_dump(exclude={name for name, _, _ in RECAP_SECTIONS}, exclude_none=True)
+        common.setdefault("source", "memory_session_recap")
+        common.setdefault("source_type", "summary")
+        for field_name, namespace, memory_type in RECAP_SECTIONS:
+            for item in getattr(req, field_name):
+                write = MemoryCreate(content=item, **common)
+                meta = {"memoryType": memory_type, "recap": True}
+                results.append(await self.capture(caller, write, meta, default_namespace=namespace))
+        saved = sum(1 for r in results if r.id is not None)
+        return saved, results
+
+    # -- update and forget ------------------------------------------------------------------------
+
+    async def update(self, caller: Caller, entry_id: str, req: MemoryUpdate) -> dict[str, Any]:
+        """Change content and/or fields of an entry in the caller's scope; metadata is replaced."""
+        require_writer(caller)
+        scope = read_scope(caller, project=req.project)
+        entry = await self._store.get(scope, entry_id)
+        if entry is None:
+            raise NotFound("no such memory in your scope")
+        fields: dict[str, Any] = {}
+        if req.namespace is not None:
+            fields["namespace"] = req.namespace
+        if req.source_type is not None:
+            fields["source_type"] = req.source_type
+        if req.captured_from is not None:
+            fields["captured_from"] = req.captured_from
+        if req.confidence is not None:
+            fields["confidence"] = req.confidence
+        metadata = dict(req.metadata) if req.metadata is not None else dict(entry.metadata)
+        content = req.content.strip() if req.content is not None else None
+        if content is not None and not content:
+            raise InvalidInput(
+                issues=[
+                    {"path": ["content"], "message": "content is empty after trimming", "code": "too_small"}
+                ]
+            )
+        explicit = Sensitivity.parse(req.sensitivity)
+        if explicit is not None or req.metadata is not None or content is not None:
+            level = infer_sensitivity(content or entry.content, explicit, metadata)
+            metadata["sensitivity"] = level.label
+            fields["sensitivity"] = int(level)
+        if entry.expires_at is not None and "expiresAt" not in metadata:
+            metadata["expiresAt"] = iso(entry.expires_at)
+        fields["metadata"] = metadata
+        changed = content is not None and content != entry.content
+        if changed and self._policy.max_content_chars and len(content or "") > self._policy.max_content_chars:
+            raise InvalidInput(
+                issues=[
+                    {
+                        "path": ["content"],
+                        "code": "too_big",
+                        "message": f"too long ({len(content or '')} chars, max "
+                        f"{self._policy.max_content_chars})",
+                    }
+                ]
+            )
+        vector = await self._embedder.document(content) if changed and content else None
+        await self._store.update(
+            entry,
+            content=content if changed else None,
+            content_hash=content_hash(content) if changed and content else None,
+            fields=fields,
+            embedding=vector,
+        )
+        return {"id": entry.id, "updated": True, "embeddingChanged": changed}
+
+    async def forget(self, caller: Caller, entry_id: str, project: str | None) -> dict[str, Any]:
+        """Delete one entry by id (idempotent: an unknown id answers deleted=false)."""
+        require_writer(caller)
+        scope = read_scope(caller, project=project)
+        entry = await self._store.get(scope, entry_id)
+        if entry is None:
+            other = await self._store.get_any(caller.tenant_id, entry_id)
+            if other is not None:
+                raise Forbidden(
+                    "not a member of this project" if other.project_id else "entry not in your user namespace"
+                )
+            return {"deleted": False, "coldDeleteOk": True}
+        deleted = await self._store.delete(caller.tenant_id, [entry.id])
+        return {"deleted": bool(deleted), "coldDeleteOk": True}
+
+    async def forget_by_source(self, caller: Caller, source_ref: str, project: str | None) -> dict[str, Any]:
+        """Delete every entry in scope that carries the exact source ref."""
+        require_writer(caller)
+        scope = read_scope(caller, project=project)
+        ids = await self._store.delete_by_source_ref(scope, source_ref)
+        return {"sourceRef": source_ref, "ids": ids, "count": len(ids), "coldDeleteOk": True}

@@ -1,0 +1,308 @@
+"""The read path: hybrid search, the context pack, recent entries, graph neighbours and stats."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from novamem.domain.entries import MemoryEntry, iso, now_utc
+from novamem.domain.ranking import (
+    Candidate,
+    diversify,
+    entity_score,
+    fit_budget,
+    fuse,
+    query_entities,
+    rank_prior,
+    recency,
+)
+from novamem.domain.scope import Caller, ReadScope
+from novamem.domain.text import snippet
+from novamem.errors import Unavailable
+from novamem.search.presets import PRESETS, Strategy
+from novamem.services.access import read_scope
+from novamem.services.memories import EmbedderState
+from novamem.services.schemas import (
+    ContextRequest,
+    MemoryView,
+    NeighborsRequest,
+    RecentRequest,
+    SearchRequest,
+    WeightsIn,
+)
+from novamem.storage.base import MemoryStore
+
+__all__ = ["GUIDANCE", "RecallService", "SearchOutcome"]
+
+log = logging.getLogger("novamem.recall")
+
+GUIDANCE = (
+    "Answer from contextPack first. When the user asks for a recommendation, use their stored "
+    "preferences and say so; never invent a preference that is not stored. Do not ask the user to "
+    "repeat something until a targeted memory_search for it has also come back empty."
+)
+RECENT_IN_CONTEXT = 10
+_PITFALL = re.compile(r"\b(pitfall|warning|avoid|do not|don't|must not|gotcha)\b", re.I)
+_DECISION_WORD = re.compile(r"\bdecision\b", re.I)
+
+
+@dataclass(slots=True)
+class SearchOutcome:
+    results: list[MemoryView]
+    degraded: bool
+
+
+def render(entry: MemoryEntry, mode: str = "full", *, signals: bool = True) -> MemoryView:
+    """The wire view of an entry under a content mode."""
+    content: str | None = entry.content
+    truncated: bool | None = None
+    metadata: dict[str, Any] | None = entry.metadata
+    if mode == "snippet":
+        content, cut = snippet(entry.content)
+        truncated = cut or None
+    elif mode == "ids":
+        content, metadata = None, None
+    return MemoryView(
+        id=entry.id,
+        score=round(entry.score, 6),
+        content=content,
+        tier="cold" if entry.cold else "warm",
+        namespace=entry.namespace,
+        project=entry.project_id,
+        source=entry.source,
+        metadata=metadata,
+        signals=entry.signals if signals else None,
+        truncated=truncated,
+    )
+
+
+class RecallService:
+    """Finds memories for a caller."""
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        embedder: EmbedderState,
+        *,
+        min_vector_score: float,
+        strategy: Strategy | None = None,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._min_vector_score = min_vector_score
+        self._strategy = strategy or PRESETS["hybrid"]
+        self._started = time.monotonic()
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def _ranked(
+        self,
+        scope: ReadScope,
+        query: str,
+        k: int,
+        weights_in: WeightsIn | None,
+        min_vector_score: float | None,
+    ) -> tuple[list[MemoryEntry], bool]:
+        """Fused, prior-adjusted, diversified candidates (no budget yet) and the degraded flag."""
+        strategy = self._strategy
+        weights = strategy.weights.merged(weights_in.model_dump(exclude_none=True) if weights_in else None)
+        degraded = False
+        vector = None
+        if weights.vector > 0:
+            vector = await self._embedder.query(query)
+            degraded = vector is None and self._embedder.embedder is not None
+        limit = max(k * strategy.overfetch, strategy.min_candidates)
+        entries, kscores, vscores = await self._store.candidates(
+            scope, query=query, query_vector=vector, limit=limit, keyword=weights.keyword > 0
+        )
+        now = now_utc()
+        entities = query_entities(query)
+        by_id = {e.id: e for e in entries}
+        cands = []
+        for entry in entries:
+            raw = {"recency": recency(entry.updated_at, now, strategy.recency_half_life_days)}
+            if entry.id in kscores:
+                raw["keyword"] = kscores[entry.id]
+            if entry.id in vscores:
+                raw["vector"] = vscores[entry.id]
+            if entities:
+                raw["entity"] = entity_score(entities, entry.content)
+            cands.append(Candidate(id=entry.id, raw=raw))
+        floor = self._min_vector_score if min_vector_score is None else min_vector_score
+        fused = fuse(cands, weights, min_vector_score=floor)[:limit]
+        ranked: list[MemoryEntry] = []
+        for cand in fused:
+            entry = by_id[cand.id]
+            importance = (
+                entry.metadata.get("fact", {}).get("importance")
+                if isinstance(entry.metadata.get("fact"), dict)
+                else None
+            )
+            boost = min(max(float(importance), 1.0), 5.0) / 3 if isinstance(importance, int | float) else 1.0
+            entry.score = (
+                cand.score * boost * rank_prior(entry.confidence, entry.memory_type, entry.created_at, now)
+            )
+            entry.signals = cand.signals
+            ranked.append(entry)
+        ranked.sort(key=lambda e: e.score, reverse=True)
+        chosen = diversify(ranked, lambda e: e.content, k, strategy.diversity_jaccard)
+        return chosen, degraded
+
+    def _bump(self, tenant_id: str, ids: list[str]) -> None:
+        """Count hits and promote cold hits in the background; failures are logged, never raised."""
+        if not ids:
+            return
+
+        async def run() -> None:
+            try:
+                await asyncio.wait_for(self._store.touch(tenant_id, ids), timeout=10)
+            except (Unavailable, TimeoutError) as exc:
+                log.warning("hit bump failed: %s", exc)
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def search(self, caller: Caller, req: SearchRequest) -> SearchOutcome:
+        agent: object = req.agent_name if "agent_name" in req.model_fields_set else ...
+        scope_kwargs: dict[str, Any] = {}
+        if agent is not ...:
+            scope_kwargs["agent_filter"] = agent
+        scope = read_scope(
+            caller,
+            namespace=req.namespace,
+            include_namespaces=req.include_namespaces,
+            project=req.project,
+            include_projects=req.include_projects,
+            max_sensitivity=req.max_sensitivity,
+            **scope_kwargs,
+        )
+        chosen, degraded = await self._ranked(scope, req.query, req.k, req.weights, req.min_vector_score)
+        chosen = fit_budget(chosen, lambda e: e.content, req.max_tokens)
+        self._bump(caller.tenant_id, [e.id for e in chosen])
+        return SearchOutcome([render(e, req.content_mode) for e in chosen], degraded)
+
+    async def recent(self, caller: Caller, req: RecentRequest) -> list[MemoryView]:
+        scope = read_scope(
+            caller,
+            namespace=req.namespace,
+            include_namespaces=req.include_namespaces,
+            project=req.project,
+            include_projects=req.include_projects,
+            max_sensitivity=req.max_sensitivity,
+        )
+        entries = await self._store.recent(scope, req.k, req.since)
+        for e in entries:
+            e.score = 1.0
+        return [render(e, req.content_mode, signals=False) for e in entries]
+
+    async def context(self, caller: Caller, req: ContextRequest) -> dict[str, Any]:
+        scope = read_scope(
+            caller,
+            namespace=req.namespace,
+            include_namespaces=req.include_namespaces,
+            project=req.project,
+            include_projects=req.include_projects,
+            max_sensitivity=req.max_sensitivity,
+        )
+        chosen, degraded = await self._ranked(scope, req.message, req.k, req.weights, None)
+        chosen = fit_budget(chosen, lambda e: e.content, req.max_tokens)
+        recent = await self._store.recent(scope, min(req.k, RECENT_IN_CONTEXT), None)
+        for e in recent:
+            e.score = 1.0
+        self._bump(caller.tenant_id, [e.id for e in chosen])
+        return {
+            "relevant": {"results": [render(e) for e in chosen], "degraded": degraded},
+            "recent": {"results": [render(e, signals=False) for e in recent]},
+            "contextPack": context_pack(chosen, recent),
+            "guidance": GUIDANCE,
+        }
+
+    async def neighbors(self, caller: Caller, req: NeighborsRequest) -> list[MemoryView]:
+        scope = read_scope(
+            caller,
+            project=req.project,
+            include_projects=req.include_projects,
+            max_sensitivity=req.max_sensitivity,
+        )
+        seed = await self._store.get(scope, req.id)
+        if seed is None:
+            return []
+        found = await self._store.neighbors(scope, seed, req.depth, req.k)
+        views = []
+        for n in found:
+            n.entry.score = n.score
+            n.entry.signals = {"graph": round(n.score, 6)}
+            views.append(render(n.entry))
+        return views
+
+    async def stats(self, caller: Caller) -> dict[str, Any]:
+        scope = read_scope(caller, max_sensitivity="sensitive")
+        counts = await self._store.namespace_counts(scope)
+        by_ns = {ns: {"warm": w, "cold": c} for ns, (w, c) in counts.by_namespace.items()}
+        return {
+            "byNamespace": by_ns,
+            "totalWarm": sum(v["warm"] for v in by_ns.values()),
+            "totalCold": sum(v["cold"] for v in by_ns.values()),
+            "lastDecayAt": iso(counts.last_decay_at),
+            "uptimeMs": int((time.monotonic() - self._started) * 1000),
+        }
+
+
+def _pack_item(entry: MemoryEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "content": entry.content,
+        "namespace": entry.namespace,
+        "project": entry.project_id,
+        "memoryType": entry.memory_type,
+        "tier": entry.tier,
+    }
+
+
+def context_pack(relevant: list[MemoryEntry], recent: list[MemoryEntry]) -> dict[str, Any]:
+    """Group relevant and recent memories by what they are about, for an agent's prompt."""
+    merged: dict[str, MemoryEntry] = {}
+    for entry in [*relevant, *recent]:
+        merged[entry.id] = entry
+    recent_ids = {e.id for e in recent}
+    groups: dict[str, list[dict[str, Any]]] = {
+        name: []
+        for name in (
+            "userGlobal",
+            "projectScoped",
+            "userPreferences",
+            "currentSetup",
+            "projectConventions",
+            "decisions",
+            "bugRootCauses",
+            "deploymentState",
+            "safetyConstraints",
+            "pitfalls",
+            "recentDecisions",
+            "all",
+        )
+    }
+    for entry in merged.values():
+        item, kind, ns = _pack_item(entry), entry.memory_type, entry.namespace
+        groups["projectScoped" if entry.project_id else "userGlobal"].append(item)
+        rules = {
+            "userPreferences": kind == "user_preference" or ns == "user",
+            "currentSetup": kind in {"setup_fact", "deployment_state"} or ns in {"current-setup", "setup"},
+            "projectConventions": kind == "project_convention" or ns == "project-conventions",
+            "decisions": kind == "decision" or ns == "decisions",
+            "bugRootCauses": kind == "bug_root_cause" or ns == "root-causes",
+            "deploymentState": kind == "deployment_state",
+            "safetyConstraints": kind == "safety_constraint" or ns == "safety",
+            "pitfalls": bool(_PITFALL.search(entry.content)),
+            "recentDecisions": entry.id in recent_ids
+            and (kind == "decision" or bool(_DECISION_WORD.search(entry.content))),
+        }
+        for name, hit in rules.items():
+            if hit:
+                groups[name].append(item)
+        groups["all"].append(item)
+    return groups

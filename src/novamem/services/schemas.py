@@ -1,0 +1,279 @@
+"""Wire models of the v1 data plane: camelCase on the wire, snake_case in Python.
+
+These models are the single source of the request validation, the OpenAPI document and (later) the
+MCP tool schemas.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "CaptureResult",
+    "ContentMode",
+    "ContextRequest",
+    "ForgetRequest",
+    "MemoryCreate",
+    "MemoryUpdate",
+    "MemoryView",
+    "NeighborsRequest",
+    "RecapRequest",
+    "RecentRequest",
+    "SearchRequest",
+    "SensitivityName",
+    "WeightsIn",
+]
+
+NAMESPACE_ITEM = re.compile(r"^[a-z0-9][a-z0-9._:-]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _namespace_item(value: str) -> str:
+    if not NAMESPACE_ITEM.match(value):
+        raise ValueError("namespace must match ^[a-z0-9][a-z0-9._:-]*$")
+    return value
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Namespace = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+NamespaceItem = Annotated[
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_namespace_item)
+]
+ProjectRef = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+SourceRef = Annotated[str, StringConstraints(min_length=1, max_length=512), AfterValidator(_no_control)]
+
+
+# Literals rather than enums: request models validate strictly, and JSON has no enum type.
+SensitivityName = Literal["public", "internal", "private", "sensitive"]
+ContentMode = Literal["full", "snippet", "ids"]
+
+
+class Wire(BaseModel):
+    """Base of request models: camelCase aliases, unknown keys ignored, strict types."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="ignore")
+
+
+class StrictWire(Wire):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="forbid")
+
+
+class WeightsIn(Wire):
+    """Per-request signal weights; omitted fields keep the server default, 0 switches a signal off."""
+
+    keyword: float | None = Field(None, ge=0, le=10)
+    vector: float | None = Field(None, ge=0, le=10)
+    graph: float | None = Field(None, ge=0, le=10)
+    recency: float | None = Field(None, ge=0, le=10)
+    entity: float | None = Field(None, ge=0, le=10)
+
+
+class ScopeIn(Wire):
+    """Read-scope fields shared by every read."""
+
+    namespace: Namespace | None = None
+    include_namespaces: list[NamespaceItem] | None = Field(None, max_length=16)
+    project: ProjectRef | None = None
+    include_projects: list[ProjectRef] | None = Field(None, max_length=16)
+    max_sensitivity: SensitivityName = "private"
+
+
+class SearchRequest(ScopeIn):
+    query: str = Field(min_length=1, max_length=8192)
+    k: int = Field(10, ge=1, le=200)
+    agent_name: str | None = Field(None, max_length=128)
+    weights: WeightsIn | None = None
+    content_mode: ContentMode = "full"
+    as_of: str | None = Field(None, max_length=64, description="Accepted for compatibility; no effect.")
+    decompose: bool = False
+    expand_source_chunks: bool = True
+    rerank: bool | None = None
+    min_vector_score: float | None = Field(None, ge=0, le=1)
+    max_tokens: int | None = Field(None, ge=1, le=1_000_000)
+
+
+class ContextRequest(ScopeIn):
+    message: str = Field(min_length=1, max_length=8192)
+    k: int = Field(8, ge=1, le=50)
+    weights: WeightsIn | None = None
+    as_of: str | None = Field(None, max_length=64)
+    decompose: bool = False
+    expand_source_chunks: bool = True
+    rerank: bool | None = None
+    max_tokens: int = Field(6000, ge=1, le=1_000_000)
+
+
+class RecentRequest(ScopeIn):
+    k: int = Field(20, ge=1, le=200)
+    since: datetime | None = None
+    content_mode: ContentMode = "full"
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _parse_since(cls, value: Any) -> Any:
+        return _parse_datetime(value, "since")
+
+
+class NeighborsRequest(Wire):
+    id: str = Field(min_length=1, max_length=64)
+    depth: int = Field(1, ge=1, le=3)
+    k: int = Field(10, ge=1, le=50)
+    project: ProjectRef | None = None
+    include_projects: list[ProjectRef] | None = Field(None, max_length=16)
+    include_namespaces: list[NamespaceItem] | None = Field(None, max_length=16)
+    max_sensitivity: SensitivityName = "private"
+
+
+def _parse_datetime(value: Any, name: str, *, need_offset: bool = False) -> Any:
+    if value is None or not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO-8601 timestamp") from None
+    if need_offset and parsed.tzinfo is None:
+        raise ValueError(f"{name} must include a UTC offset (e.g. 2030-01-01T00:00:00Z)")
+    return parsed
+
+
+class WriteFields(Wire):
+    """Fields shared by remember and capture."""
+
+    namespace: Namespace | None = None
+    source: str | None = Field(None, max_length=128)
+    agent_name: str | None = Field(None, max_length=128)
+    project: ProjectRef | None = None
+    metadata: dict[str, Any] | None = None
+    sensitivity: SensitivityName | None = None
+    source_type: str | None = Field(None, max_length=64)
+    captured_from: str | None = Field(None, max_length=256)
+    confidence: float | None = Field(None, ge=0, le=1)
+    force: bool = False
+    expires_at: datetime | None = None
+    source_refs: list[SourceRef] | None = Field(None, max_length=32)
+
+    @field_validator("expires_at", mode="before")
+    @classmethod
+    def _parse_expiry(cls, value: Any) -> Any:
+        return _parse_datetime(value, "expiresAt", need_offset=True)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return value
+        import json
+
+        if len(json.dumps(value)) > 8192:
+            raise ValueError("metadata must serialise to at most 8192 bytes")
+        if any(len(k) > 64 for k in value):
+            raise ValueError("metadata keys must be at most 64 characters")
+        return value
+
+
+class MemoryCreate(WriteFields):
+    content: str = Field(min_length=1, max_length=262_144)
+
+
+RecapItem = Annotated[str, StringConstraints(min_length=12, max_length=4000)]
+
+
+class RecapRequest(StrictWire):
+    decisions: list[RecapItem] = Field(default_factory=list, max_length=50)
+    setup_facts: list[RecapItem] = Field(default_factory=list, max_length=50)
+    root_causes: list[RecapItem] = Field(default_factory=list, max_length=50)
+    preferences: list[RecapItem] = Field(default_factory=list, max_length=50)
+    project_conventions: list[RecapItem] = Field(default_factory=list, max_length=50)
+    safety_constraints: list[RecapItem] = Field(default_factory=list, max_length=50)
+    other: list[RecapItem] = Field(default_factory=list, max_length=50)
+    namespace: Namespace | None = None
+    source: str | None = Field(None, max_length=128)
+    source_type: str | None = Field(None, max_length=64)
+    captured_from: str | None = Field(None, max_length=256)
+    agent_name: str | None = Field(None, max_length=128)
+    confidence: float | None = Field(None, ge=0, le=1)
+    force: bool = False
+    project: ProjectRef | None = None
+    metadata: dict[str, Any] | None = None
+    sensitivity: SensitivityName | None = None
+
+
+class MemoryUpdate(Wire):
+    content: str | None = Field(None, min_length=1, max_length=262_144)
+    namespace: Namespace | None = None
+    metadata: dict[str, Any] | None = None
+    sensitivity: SensitivityName | None = None
+    source_type: str | None = Field(None, max_length=64)
+    captured_from: str | None = Field(None, max_length=256)
+    confidence: float | None = Field(None, ge=0, le=1)
+    project: ProjectRef | None = None
+
+
+class ForgetRequest(Wire):
+    id: str | None = Field(None, min_length=1, max_length=64)
+    source_ref: SourceRef | None = None
+    project: ProjectRef | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _snake_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "source_ref" in data and "sourceRef" not in data:
+            data = {**data, "sourceRef": data["source_ref"]}
+            del data["source_ref"]
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ForgetRequest:
+        if (self.id is None) == (self.source_ref is None):
+            raise ValueError("give exactly one of id or sourceRef")
+        return self
+
+
+# ---- responses ---------------------------------------------------------------------------------
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class MemoryView(Out):
+    """One memory as reads return it."""
+
+    id: str
+    score: float
+    content: str | None = None
+    tier: Literal["warm", "cold"]
+    namespace: str
+    project: str | None
+    source: str
+    metadata: dict[str, Any] | None = None
+    signals: dict[str, float] | None = None
+    truncated: bool | None = None
+
+
+class CaptureResult(Out):
+    id: str | None
+    rejected: str | None = None
+    deduplicated: bool | None = None
+    updated: bool | None = None
+    superseded: list[str] | None = None
+    embedded: bool | None = None

@@ -1,0 +1,522 @@
+"""PostgreSQL memory store: entries, keyword and vector candidates, source refs and graph edges."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+
+from novamem.domain.entries import (
+    EntryDraft,
+    LifecycleStatus,
+    MemoryEntry,
+)
+from novamem.domain.scope import ReadScope, WriteTarget
+from novamem.storage.base import NamespaceCounts, Neighbor, OwedEmbedding, VectorSpace
+from novamem.storage.postgres.database import Database
+from novamem.storage.postgres.scoping import read_filter, target_filter, visible_filter
+
+__all__ = ["PostgresMemoryStore"]
+
+log = logging.getLogger("novamem.storage")
+
+_COLUMNS = sql.SQL(
+    "e.id, e.tenant_id, e.user_id, e.project_id, e.namespace, e.content, e.source, e.agent_name,"
+    " e.metadata, e.cold, e.source_type, e.captured_from, e.confidence, e.created_at, e.updated_at,"
+    " e.embedded_at, e.status, e.expires_at, e.content_hash"
+)
+
+Conn = AsyncConnection[dict[str, Any]]
+
+
+def vector_text(vec: Sequence[float]) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in vec) + "]"
+
+
+def _entry(row: dict[str, Any]) -> MemoryEntry:
+    return MemoryEntry(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        user_id=row["user_id"],
+        project_id=row["project_id"],
+        namespace=row["namespace"],
+        content=row["content"],
+        source=row["source"],
+        agent_name=row["agent_name"],
+        metadata=row["metadata"] or {},
+        cold=row["cold"],
+        source_type=row["source_type"],
+        captured_from=row["captured_from"],
+        confidence=row["confidence"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        embedded=row["embedded_at"] is not None,
+        status=LifecycleStatus(row["status"]),
+        expires_at=row["expires_at"],
+    )
+
+
+class PostgresMemoryStore:
+    """Memory rows in PostgreSQL; every method filters by the caller's scope via `scoping`."""
+
+    def __init__(self, db: Database, space: VectorSpace | None) -> None:
+        self._db = db
+        self._space = space
+
+    # -- vector space -----------------------------------------------------------------------------
+
+    def _col(self, alias: str | None, column: str) -> sql.Composable:
+        return sql.Identifier(alias, column) if alias else sql.Identifier(column)
+
+    def _vec(self, alias: str | None = "e") -> sql.Composable:
+        assert self._space is not None
+        return sql.SQL("({c}::vector({d}))").format(
+            c=self._col(alias, "embedding"), d=sql.Literal(self._space.dim)
+        )
+
+    def _qvec(self, param: str = "qvec") -> sql.Composable:
+        assert self._space is not None
+        return sql.SQL("%({p})s::vector({d})").format(p=sql.SQL(param), d=sql.Literal(self._space.dim))
+
+    def _model_match(self, alias: str | None = "e") -> sql.Composable:
+        assert self._space is not None
+        return sql.SQL("{c} = {m}").format(
+            c=self._col(alias, "embedding_model"), m=sql.Literal(self._space.model)
+        )
+
+    async def prepare_vector_space(self) -> int:
+        """Ensure the HNSW index for the active model and queue re-embedding of other models' rows.
+
+        Returns how many rows were queued because their vectors came from a different model.
+        """
+        if self._space is None:
+            return 0
+        digest = hashlib.sha1(f"{self._space.model}:{self._space.dim}".encode()).hexdigest()[:12]
+        index = sql.Identifier(f"memory_entries_hnsw_{digest}")
+        async with self._db.connection() as conn:
+            await conn.execute(
+                sql.SQL(
+                    "CREATE INDEX IF NOT EXISTS {i} ON memory_entries USING hnsw ({v} vector_cosine_ops)"
+                    " WHERE {m}"
+                ).format(i=index, v=self._vec(None), m=self._model_match(None))
+            )
+            cur = await conn.execute(
+                sql.SQL(
+                    "UPDATE memory_entries e SET embedded_at = NULL, embedding = NULL, embedding_model = NULL"
+                    " WHERE e.embedding_model IS NOT NULL AND NOT ({m})"
+                ).format(m=self._model_match())
+            )
+            return cur.rowcount or 0
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    async def find_duplicate(self, target: WriteTarget, content_hash: str) -> MemoryEntry | None:
+        where, params = target_filter(target)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL("SELECT {c} FROM memory_entries e WHERE {w} AND e.content_hash = %(h)s").format(
+                    c=_COLUMNS, w=where
+                ),
+                {**params, "h": content_hash},
+            )
+            row = await cur.fetchone()
+        return _entry(row) if row else None
+
+    async def insert(self, draft: EntryDraft, *, fanout: int, replace_id: str | None = None) -> int:
+        """Insert one entry, its source refs and its nearest-neighbour edges in one transaction.
+
+        `replace_id` names an expired duplicate that is deleted first. Returns the edges written.
+        """
+        embedded = draft.embedding is not None and self._space is not None
+        params: dict[str, Any] = {
+            "id": draft.id,
+            "tenant": draft.tenant_id,
+            "user": draft.user_id,
+            "project": draft.project_id,
+            "scope_key": draft.scope_key,
+            "ns": draft.namespace,
+            "content": draft.content,
+            "hash": draft.content_hash,
+            "source": draft.source,
+            "agent": draft.agent_name,
+            "meta": json.dumps(draft.metadata),
+            "stype": draft.source_type,
+            "cfrom": draft.captured_from,
+            "conf": draft.confidence,
+            "sens": int(draft.sensitivity),
+            "status": draft.status.value,
+            "expires": draft.expires_at,
+            "qvec": vector_text(draft.embedding) if embedded and draft.embedding else None,
+            "model": self._space.model if embedded and self._space else None,
+            "graph_owed": fanout > 0,
+        }
+        edges = 0
+        async with self._db.connection() as conn, conn.transaction():
+            if replace_id:
+                await conn.execute(
+                    "DELETE FROM memory_entries WHERE id = %s AND tenant_id = %s",
+                    (replace_id, draft.tenant_id),
+                )
+            await conn.execute(
+                "INSERT INTO memory_entries (id, tenant_id, user_id, project_id, scope_key, namespace,"
+                " content, content_hash, source, agent_name, metadata, source_type, captured_from,"
+                " confidence, sensitivity, status, expires_at, embedding, embedding_model, embedded_at,"
+                " graph_pending_at, last_accessed)"
+                " VALUES (%(id)s, %(tenant)s, %(user)s, %(project)s, %(scope_key)s, %(ns)s, %(content)s,"
+                " %(hash)s, %(source)s, %(agent)s, %(meta)s::jsonb, %(stype)s, %(cfrom)s, %(conf)s,"
+                " %(sens)s, %(status)s, %(expires)s, %(qvec)s::vector, %(model)s,"
+                " CASE WHEN %(qvec)s::text IS NULL THEN NULL ELSE now() END,"
+                " CASE WHEN %(graph_owed)s THEN now() END, now())",
+                params,
+            )
+            if draft.source_refs:
+                await self._add_refs(conn, draft.id, draft.tenant_id, draft.source_refs)
+            if embedded and fanout > 0:
+                edges = await self._link(conn, draft.id, fanout)
+        return edges
+
+    async def _add_refs(self, conn: Conn, entry_id: str, tenant_id: str, refs: Sequence[str]) -> None:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO memory_source_refs (entry_id, tenant_id, source_ref) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                [(entry_id, tenant_id, r) for r in dict.fromkeys(refs)],
+            )
+
+    async def _link(self, conn: Conn, entry_id: str, fanout: int) -> int:
+        """Write `co_occurs` edges from an embedded entry to its nearest neighbours in its shelf."""
+        cur = await conn.execute(
+            sql.SQL(
+                "WITH seed AS (SELECT * FROM memory_entries WHERE id = %(id)s AND embedding IS NOT NULL),"
+                " near AS (SELECT n.id, 1 - ({nv} <=> {sv}) AS strength FROM memory_entries n, seed s"
+                "  WHERE n.tenant_id = s.tenant_id AND n.scope_key = s.scope_key AND n.namespace = s.namespace"
+                "  AND n.id <> s.id AND {nm} ORDER BY {nv} <=> {sv} LIMIT %(fanout)s)"
+                " INSERT INTO memory_relations (tenant_id, from_id, to_id, relation, strength)"
+                " SELECT s.tenant_id, s.id, near.id, 'co_occurs', GREATEST(near.strength, 0)"
+                " FROM seed s, near ON CONFLICT DO NOTHING"
+            ).format(nv=self._vec("n"), sv=self._vec("s"), nm=self._model_match("n")),
+            {"id": entry_id, "fanout": fanout},
+        )
+        await conn.execute("UPDATE memory_entries SET graph_pending_at = NULL WHERE id = %s", (entry_id,))
+        return cur.rowcount or 0
+
+    async def add_source_refs(self, entry: MemoryEntry, refs: Sequence[str]) -> None:
+        if not refs:
+            return
+        async with self._db.connection() as conn:
+            await self._add_refs(conn, entry.id, entry.tenant_id, refs)
+
+    async def touch(self, tenant_id: str, ids: Sequence[str]) -> None:
+        """Count a hit on each id and bring cold entries back to the warm tier."""
+        if not ids:
+            return
+        async with self._db.connection() as conn:
+            await conn.execute(
+                "UPDATE memory_entries SET hits = hits + 1, last_accessed = now(), cold = false"
+                " WHERE tenant_id = %s AND id = ANY(%s)",
+                (tenant_id, list(ids)),
+            )
+
+    async def update(
+        self,
+        entry: MemoryEntry,
+        *,
+        content: str | None,
+        content_hash: str | None,
+        fields: dict[str, Any],
+        embedding: list[float] | None,
+        scope_key: str | None = None,
+    ) -> None:
+        """Change an entry in place. New content without a vector leaves the embedding owed."""
+        sets: list[sql.Composable] = [sql.SQL("updated_at = now()")]
+        params: dict[str, Any] = {"id": entry.id, "tenant": entry.tenant_id}
+        columns = {
+            "namespace",
+            "metadata",
+            "sensitivity",
+            "source_type",
+            "captured_from",
+            "confidence",
+            "status",
+            "expires_at",
+            "source",
+            "agent_name",
+        }
+        for name, value in fields.items():
+            assert name in columns, name
+            if name == "metadata":
+                value = json.dumps(value)
+                sets.append(sql.SQL("metadata = %(metadata)s::jsonb"))
+            else:
+                sets.append(sql.SQL("{c} = %({p})s").format(c=sql.Identifier(name), p=sql.SQL(name)))
+            params[name] = value
+        if content is not None:
+            sets.append(sql.SQL("content = %(content)s, content_hash = %(hash)s"))
+            params.update(content=content, hash=content_hash)
+            if embedding is not None and self._space is not None:
+                sets.append(
+                    sql.SQL(
+                        "embedding = %(qvec)s::vector, embedding_model = %(model)s, embedded_at = now(),"
+                        " embed_attempts = 0"
+                    )
+                )
+                params.update(qvec=vector_text(embedding), model=self._space.model)
+            else:
+                sets.append(sql.SQL("embedding = NULL, embedding_model = NULL, embedded_at = NULL"))
+        if scope_key is not None:
+            sets.append(sql.SQL("scope_key = %(scope_key)s"))
+            params["scope_key"] = scope_key
+        async with self._db.connection() as conn:
+            await conn.execute(
+                sql.SQL("UPDATE memory_entries SET {s} WHERE id = %(id)s AND tenant_id = %(tenant)s").format(
+                    s=sql.SQL(", ").join(sets)
+                ),
+                params,
+            )
+
+    async def delete(self, tenant_id: str, ids: Sequence[str]) -> list[str]:
+        """Delete entries (their refs and edges cascade); returns the ids actually deleted."""
+        if not ids:
+            return []
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                "DELETE FROM memory_entries WHERE tenant_id = %s AND id = ANY(%s) RETURNING id",
+                (tenant_id, list(ids)),
+            )
+            return [r["id"] for r in await cur.fetchall()]
+
+    async def delete_by_source_ref(self, scope: ReadScope, source_ref: str) -> list[str]:
+        """Delete every entry in scope carrying the exact source ref, in one statement."""
+        where, params = read_filter(scope, with_namespaces=False)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL(
+                    "DELETE FROM memory_entries e USING memory_source_refs r"
+                    " WHERE r.entry_id = e.id AND r.tenant_id = %(s_tenant)s AND r.source_ref = %(ref)s"
+                    " AND {w} RETURNING e.id"
+                ).format(w=where),
+                {**params, "ref": source_ref},
+            )
+            return sorted(r["id"] for r in await cur.fetchall())
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    async def get(self, scope: ReadScope, entry_id: str) -> MemoryEntry | None:
+        """One entry the scope may read (whatever its lifecycle state), or None."""
+        where, params = read_filter(scope, with_namespaces=False)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL("SELECT {c} FROM memory_entries e WHERE e.id = %(id)s AND {w}").format(
+                    c=_COLUMNS, w=where
+                ),
+                {**params, "id": entry_id},
+            )
+            row = await cur.fetchone()
+        return _entry(row) if row else None
+
+    async def get_any(self, tenant_id: str, entry_id: str) -> MemoryEntry | None:
+        """An entry of the tenant regardless of owner; used to tell 'absent' from 'not yours'."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL("SELECT {c} FROM memory_entries e WHERE e.id = %s AND e.tenant_id = %s").format(
+                    c=_COLUMNS
+                ),
+                (entry_id, tenant_id),
+            )
+            row = await cur.fetchone()
+        return _entry(row) if row else None
+
+    async def candidates(
+        self,
+        scope: ReadScope,
+        *,
+        query: str,
+        query_vector: list[float] | None,
+        limit: int,
+        keyword: bool,
+    ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]:
+        """Keyword and vector candidates over the visible rows of the scope, in one round trip.
+
+        Returns the hydrated entries and the raw keyword and vector scores by id.
+        """
+        where, params = read_filter(scope)
+        vis, vparams = visible_filter(scope)
+        params.update(vparams, q=query, lim=limit)
+        ctes: list[sql.Composable] = []
+        parts: list[sql.Composable] = []
+        if keyword:
+            ctes.append(
+                sql.SQL(
+                    "kq AS (SELECT websearch_to_tsquery('english', %(q)s) AS strict,"
+                    " replace(websearch_to_tsquery('english', %(q)s)::text, ' & ', ' | ')::tsquery AS loose),"
+                    " kw AS (SELECT e.id, ts_rank_cd(e.tsv, kq.loose, 1) * CASE WHEN e.tsv @@ kq.strict THEN 2"
+                    " ELSE 1 END AS score FROM memory_entries e, kq WHERE e.tsv @@ kq.loose AND {w} AND {v}"
+                    " ORDER BY score DESC LIMIT %(lim)s)"
+                ).format(w=where, v=vis)
+            )
+            parts.append(sql.SQL("SELECT id, score, NULL::float8 AS vscore FROM kw"))
+        if query_vector is not None and self._space is not None:
+            params["qvec"] = vector_text(query_vector)
+            ctes.append(
+                sql.SQL(
+                    "vc AS (SELECT e.id, 1 - ({ev} <=> {qv}) AS vscore FROM memory_entries e"
+                    " WHERE {m} AND {w} AND {v} ORDER BY {ev} <=> {qv} LIMIT %(lim)s)"
+                ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis)
+            )
+            parts.append(sql.SQL("SELECT id, NULL::float8 AS score, vscore FROM vc"))
+        if not parts:
+            return [], {}, {}
+        query_sql = sql.SQL(
+            "WITH {ctes}, hits AS ({u}), agg AS (SELECT id, max(score) AS kscore, max(vscore) AS vscore"
+            " FROM hits GROUP BY id) SELECT {c}, agg.kscore, agg.vscore FROM agg"
+            " JOIN memory_entries e ON e.id = agg.id"
+        ).format(ctes=sql.SQL(", ").join(ctes), u=sql.SQL(" UNION ALL ").join(parts), c=_COLUMNS)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(query_sql, params)
+            rows = await cur.fetchall()
+        entries = [_entry(r) for r in rows]
+        kscores = {r["id"]: float(r["kscore"]) for r in rows if r["kscore"] is not None}
+        vscores = {r["id"]: max(float(r["vscore"]), 0.0) for r in rows if r["vscore"] is not None}
+        return entries, kscores, vscores
+
+    async def nearest_active(
+        self, target: WriteTarget, namespace: str, vector: list[float], limit: int
+    ) -> list[tuple[MemoryEntry, float]]:
+        """Nearest active, unexpired entries in one write partition and namespace, with cosine."""
+        if self._space is None:
+            return []
+        where, params = target_filter(target)
+        params.update(ns=namespace, lim=limit, qvec=vector_text(vector))
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL(
+                    "SELECT {c}, 1 - ({ev} <=> {qv}) AS cos FROM memory_entries e WHERE {w} AND {m}"
+                    " AND e.namespace = %(ns)s AND e.status = 'active'"
+                    " AND (e.expires_at IS NULL OR e.expires_at > now())"
+                    " ORDER BY {ev} <=> {qv} LIMIT %(lim)s"
+                ).format(c=_COLUMNS, ev=self._vec(), qv=self._qvec(), w=where, m=self._model_match()),
+                params,
+            )
+            rows = await cur.fetchall()
+        return [(_entry(r), float(r["cos"])) for r in rows]
+
+    async def recent(self, scope: ReadScope, k: int, since: datetime | None) -> list[MemoryEntry]:
+        where, params = read_filter(scope)
+        vis, vparams = visible_filter(scope)
+        params.update(vparams, k=k, since=since)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL(
+                    "SELECT {c} FROM memory_entries e WHERE {w} AND {v}"
+                    " AND (%(since)s::timestamptz IS NULL OR e.created_at >= %(since)s)"
+                    " ORDER BY e.created_at DESC, e.id DESC LIMIT %(k)s"
+                ).format(c=_COLUMNS, w=where, v=vis),
+                params,
+            )
+            return [_entry(r) for r in await cur.fetchall()]
+
+    async def neighbors(self, scope: ReadScope, seed: MemoryEntry, depth: int, k: int) -> list[Neighbor]:
+        """Walk live edges from the seed (undirected, acyclic) up to `depth`; best path score per node."""
+        where, params = read_filter(scope, with_namespaces=False)
+        sens = {"s_sensitivity": scope.max_sensitivity}
+        params.update(sens, seed=seed.id, depth=depth, k=k)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL(
+                    "WITH RECURSIVE walk(node, score, path, d) AS ("
+                    "  SELECT %(seed)s::text, 1.0::float8, ARRAY[%(seed)s::text], 0"
+                    "  UNION ALL SELECT n.other, w.score * n.strength, w.path || n.other, w.d + 1"
+                    "   FROM walk w, LATERAL ("
+                    "    SELECT r.to_id AS other, r.strength FROM memory_relations r"
+                    "     WHERE r.from_id = w.node AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL"
+                    "    UNION ALL SELECT r.from_id, r.strength FROM memory_relations r"
+                    "     WHERE r.to_id = w.node AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL) n"
+                    "   WHERE w.d < %(depth)s AND NOT n.other = ANY(w.path)),"
+                    " best AS (SELECT node, max(score) AS score FROM walk WHERE d > 0 GROUP BY node)"
+                    " SELECT {c}, best.score AS gscore FROM best JOIN memory_entries e ON e.id = best.node"
+                    " WHERE {w} AND e.sensitivity <= %(s_sensitivity)s"
+                    " ORDER BY best.score DESC, e.id LIMIT %(k)s"
+                ).format(c=_COLUMNS, w=where),
+                params,
+            )
+            rows = await cur.fetchall()
+        return [Neighbor(entry=_entry(r), score=float(r["gscore"])) for r in rows]
+
+    async def namespace_counts(self, scope: ReadScope) -> NamespaceCounts:
+        """Warm and cold counts per namespace over the scope's live (unexpired, active) entries."""
+        where, params = read_filter(scope)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL(
+                    "SELECT e.namespace, count(*) FILTER (WHERE NOT e.cold) AS warm,"
+                    " count(*) FILTER (WHERE e.cold) AS cold FROM memory_entries e WHERE {w}"
+                    " AND e.status = 'active' AND (e.expires_at IS NULL OR e.expires_at > now())"
+                    " GROUP BY e.namespace ORDER BY e.namespace"
+                ).format(w=where),
+                params,
+            )
+            rows = await cur.fetchall()
+            last = await (await conn.execute("SELECT max(finished_at) AS at FROM decay_runs")).fetchone()
+        return NamespaceCounts(
+            by_namespace={r["namespace"]: (int(r["warm"]), int(r["cold"])) for r in rows},
+            last_decay_at=last["at"] if last else None,
+        )
+
+    # -- reconciliation ---------------------------------------------------------------------------
+
+    async def owed_embeddings(self, limit: int) -> list[OwedEmbedding]:
+        """Oldest rows whose vector is owed (across tenants: this is server work, not a read)."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id, content, content_hash FROM memory_entries WHERE embedded_at IS NULL"
+                " ORDER BY created_at LIMIT %s",
+                (limit,),
+            )
+            rows = await cur.fetchall()
+        return [OwedEmbedding(r["id"], r["content"], r["content_hash"]) for r in rows]
+
+    async def owed_embeddings_for(self, ids: Sequence[str]) -> list[OwedEmbedding]:
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id, content, content_hash FROM memory_entries WHERE embedded_at IS NULL AND id = ANY(%s)",
+                (list(ids),),
+            )
+            rows = await cur.fetchall()
+        return [OwedEmbedding(r["id"], r["content"], r["content_hash"]) for r in rows]
+
+    async def store_embeddings(self, items: Sequence[tuple[OwedEmbedding, list[float]]], fanout: int) -> int:
+        """Store vectors for owed rows whose content is unchanged since they were read; then link."""
+        if self._space is None or not items:
+            return 0
+        stored = 0
+        async with self._db.connection() as conn:
+            for owed, vec in items:
+                async with conn.transaction():
+                    cur = await conn.execute(
+                        "UPDATE memory_entries SET embedding = %s::vector, embedding_model = %s,"
+                        " embedded_at = now(), embed_attempts = 0 WHERE id = %s AND content_hash = %s"
+                        " AND embedded_at IS NULL",
+                        (vector_text(vec), self._space.model, owed.id, owed.content_hash),
+                    )
+                    if cur.rowcount:
+                        stored += 1
+                        if fanout > 0:
+                            await self._link(conn, owed.id, fanout)
+        return stored
+
+    async def count_owed(self) -> int:
+        async with self._db.connection() as conn:
+            row = await (
+                await conn.execute("SELECT count(*) AS n FROM memory_entries WHERE embedded_at IS NULL")
+            ).fetchone()
+        return int(row["n"]) if row else 0
+
+    async def purge_expired(self) -> int:
+        async with self._db.connection() as conn:
+            cur = await conn.execute("DELETE FROM memory_entries WHERE expires_at <= now()")
+            return cur.rowcount or 0

@@ -1,0 +1,61 @@
+"""The one place that turns a caller's scope into SQL filters (tenant first, always).
+
+Every query over memory rows composes its WHERE clause from these helpers, so tenant, user and
+project isolation cannot be forgotten by a single query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from novamem.domain.scope import ReadScope, WriteTarget
+
+__all__ = ["read_filter", "target_filter", "visible_filter"]
+
+
+def read_filter(
+    scope: ReadScope, alias: str = "e", *, with_namespaces: bool = True
+) -> tuple[sql.Composed, dict[str, Any]]:
+    """Rows the scope may read: its tenant, then user-global rows of its user and/or its projects."""
+    a = sql.Identifier(alias)
+    params: dict[str, Any] = {"s_tenant": scope.tenant_id, "s_user": scope.user_id}
+    owners: list[sql.Composable] = []
+    if scope.include_user_global:
+        owners.append(sql.SQL("({a}.project_id IS NULL AND {a}.user_id = %(s_user)s)").format(a=a))
+    if scope.project_ids:
+        owners.append(sql.SQL("{a}.project_id = ANY(%(s_projects)s)").format(a=a))
+        params["s_projects"] = list(scope.project_ids)
+    ownership = sql.SQL(" OR ").join(owners) if owners else sql.SQL("false")
+    parts: list[sql.Composable] = [
+        sql.SQL("{a}.tenant_id = %(s_tenant)s").format(a=a),
+        sql.SQL("({o})").format(o=ownership),
+    ]
+    if with_namespaces and scope.namespaces is not None:
+        parts.append(sql.SQL("{a}.namespace = ANY(%(s_namespaces)s)").format(a=a))
+        params["s_namespaces"] = list(scope.namespaces)
+    if scope.agent_filter_set:
+        if scope.agent_filter is None:
+            parts.append(sql.SQL("{a}.agent_name IS NULL").format(a=a))
+        else:
+            parts.append(sql.SQL("{a}.agent_name = %(s_agent)s").format(a=a))
+            params["s_agent"] = scope.agent_filter
+    return sql.SQL(" AND ").join(parts), params
+
+
+def visible_filter(scope: ReadScope, alias: str = "e") -> tuple[sql.Composed, dict[str, Any]]:
+    """Active, unexpired rows at or below the scope's sensitivity ceiling."""
+    a = sql.Identifier(alias)
+    clause = sql.SQL(
+        "{a}.status = 'active' AND ({a}.expires_at IS NULL OR {a}.expires_at > now())"
+        " AND {a}.sensitivity <= %(s_sensitivity)s"
+    ).format(a=a)
+    return clause, {"s_sensitivity": scope.max_sensitivity}
+
+
+def target_filter(target: WriteTarget, alias: str = "e") -> tuple[sql.Composed, dict[str, Any]]:
+    """Rows in exactly the write target's partition (one tenant, one project or one user's globals)."""
+    a = sql.Identifier(alias)
+    clause = sql.SQL("{a}.tenant_id = %(w_tenant)s AND {a}.scope_key = %(w_scope)s").format(a=a)
+    return clause, {"w_tenant": target.tenant_id, "w_scope": target.scope_key}
