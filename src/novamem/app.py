@@ -16,7 +16,9 @@ from novamem.http.errors import install_error_handlers
 from novamem.http.middleware.limits import BodyLimitMiddleware, SecurityHeadersMiddleware
 from novamem.http.routers import health, memories, recall
 
-__all__ = ["create_app"]
+__all__ = ["ROUTERS", "create_app"]
+
+ROUTERS = (health.router, memories.router, recall.router)
 
 DESCRIPTION = (
     "Long-term memory for AI agents. Store durable facts with `/v1/remember` or `/v1/capture`, "
@@ -53,7 +55,6 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(memories.router)
-    app.include_router(recall.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

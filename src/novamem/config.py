@@ -139,6 +139,11 @@ class Settings(BaseSettings):
     graph_link_fanout: int = Field(
         3, ge=0, le=20, description="`co_occurs` edges written to nearest neighbours per write (0 disables)."
     )
+    jobs_enabled: bool = Field(
+        True,
+        description="Run background jobs (reconciler, expiry purge) in this replica; one leader "
+        "runs them per deployment either way.",
+    )
     log_level: LogLevel = Field(LogLevel.INFO, description="Log level.")
 
     @model_validator(mode="after")
@@ -151,9 +156,7 @@ class Settings(BaseSettings):
         if self.auth_mode is AuthMode.BEARER:
             token = self.auth_token.get_secret_value() if self.auth_token else ""
             if len(token) < 16:
-                raise ValueError(
-                    "NOVAMEM_AUTH_MODE=bearer needs NOVAMEM_AUTH_TOKEN of at least 16 characters"
-                )
+                raise ValueError("NOVAMEM_AUTH_MODE=bearer needs NOVAMEM_AUTH_TOKEN of at least 16 characters")
         if self.embeddings_provider is EmbeddingsProvider.OPENAI_COMPATIBLE and not (
             self.embeddings_endpoint and self.embeddings_model
         ):

@@ -92,19 +92,15 @@ class Container:
                 queued,
             )
         state = EmbedderState(embedder)
-        policy = WritePolicy(
-            max_content_chars=settings.max_content_chars, graph_fanout=settings.graph_link_fanout
-        )
+        policy = WritePolicy(max_content_chars=settings.max_content_chars, graph_fanout=settings.graph_link_fanout)
         reconciler = Reconciler(
             store, state, batch=settings.embeddings_reconcile_batch, fanout=settings.graph_link_fanout
         )
         jobs = [
-            Job(
-                "embeddings-reconcile", settings.embeddings_reconcile_interval_ms / 1000, reconciler.run_once
-            ),
+            Job("embeddings-reconcile", settings.embeddings_reconcile_interval_ms / 1000, reconciler.run_once),
             Job("expiry-purge", 3600.0, reconciler.purge_expired),
         ]
-        scheduler = Scheduler(PostgresLeaderLock(url), jobs)
+        scheduler = Scheduler(PostgresLeaderLock(url), jobs if settings.jobs_enabled else [])
         return cls(
             settings=settings,
             database=database,

@@ -177,9 +177,7 @@ _SCALAR_PATTERNS = (
     re.compile(r"\b(?:model|image|container)\s+[\w./:-]+", re.I),
     re.compile(r"\b\d+\b"),  # plain numbers
 )
-_NEGATION = re.compile(
-    r"\b(no|not|never|disabled|inactive|false|off|without|stopped|removed|deprecated)\b|n't\b", re.I
-)
+_NEGATION = re.compile(r"\b(no|not|never|disabled|inactive|false|off|without|stopped|removed|deprecated)\b|n't\b", re.I)
 
 
 def _scalars(text: str) -> set[str]:

@@ -25,9 +25,7 @@ __all__ = [
 
 DEFAULT_NAMESPACE = "default"
 MIN_DURABLE_CHARS = 12
-_FILLER = re.compile(
-    r"^(thanks?|ok(ay)?|sure|got it|great|cool|yes|no|nope|yep|alright|noted|done)\.?$", re.IGNORECASE
-)
+_FILLER = re.compile(r"^(thanks?|ok(ay)?|sure|got it|great|cool|yes|no|nope|yep|alright|noted|done)\.?$", re.IGNORECASE)
 _SECRET_SNIFF = re.compile(
     r"api[ _-]?key|\btoken\b|\bsecret\b|password|private[ _-]key|\bbearer\b|\bsk-[A-Za-z0-9_-]{8,}",
     re.IGNORECASE,

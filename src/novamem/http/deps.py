@@ -31,11 +31,7 @@ def get_caller(request: Request, container: ContainerDep) -> Caller:
     header = request.headers.get("authorization", "")
     scheme, _, presented = header.partition(" ")
     expected = settings.auth_token.get_secret_value() if settings.auth_token else ""
-    if (
-        scheme.lower() == "bearer"
-        and expected
-        and hmac.compare_digest(presented.strip().encode(), expected.encode())
-    ):
+    if scheme.lower() == "bearer" and expected and hmac.compare_digest(presented.strip().encode(), expected.encode()):
         return Caller.public()
     raise Unauthenticated("unauthorized")
 

@@ -81,9 +81,7 @@ def _issues(exc: RequestValidationError) -> list[dict[str, Any]]:
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
-        return error_response(
-            InvalidInput(issues=[{"path": [], "message": "malformed JSON", "code": "invalid_json"}])
-        )
+        return error_response(InvalidInput(issues=[{"path": [], "message": "malformed JSON", "code": "invalid_json"}]))
     body_missing = any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",) for e in errors)
     if body_missing and "json" in request.headers.get("content-type", ""):
         return error_response(InvalidInput(EMPTY_JSON_BODY, code="FST_ERR_CTP_EMPTY_JSON_BODY"))

@@ -171,11 +171,7 @@ class MemoryService:
             if vector is not None:
                 owed = await self._store.owed_embeddings_for([existing.id])
                 embedded = (
-                    bool(
-                        await self._store.store_embeddings(
-                            [(o, vector) for o in owed], self._policy.graph_fanout
-                        )
-                    )
+                    bool(await self._store.store_embeddings([(o, vector) for o in owed], self._policy.graph_fanout))
                     or not owed
                 )
         return CaptureResult(id=existing.id, deduplicated=True, embedded=embedded), None
@@ -212,9 +208,7 @@ class MemoryService:
         meta.update(
             lifecycleStatus=LifecycleStatus.ACTIVE.value,
             memoryType=memory_type,
-            worthiness=heuristics.worthiness(
-                draft.content, memory_type, draft.confidence, self._policy.personal_terms
-            ),
+            worthiness=heuristics.worthiness(draft.content, memory_type, draft.confidence, self._policy.personal_terms),
             retention=heuristics.retention_for(memory_type).as_metadata(),
             captureAction="inserted",
         )
@@ -318,9 +312,7 @@ class MemoryService:
         content = req.content.strip() if req.content is not None else None
         if content is not None and not content:
             raise InvalidInput(
-                issues=[
-                    {"path": ["content"], "message": "content is empty after trimming", "code": "too_small"}
-                ]
+                issues=[{"path": ["content"], "message": "content is empty after trimming", "code": "too_small"}]
             )
         explicit = Sensitivity.parse(req.sensitivity)
         if explicit is not None or req.metadata is not None or content is not None:
@@ -337,8 +329,7 @@ class MemoryService:
                     {
                         "path": ["content"],
                         "code": "too_big",
-                        "message": f"too long ({len(content or '')} chars, max "
-                        f"{self._policy.max_content_chars})",
+                        "message": f"too long ({len(content or '')} chars, max {self._policy.max_content_chars})",
                     }
                 ]
             )

@@ -54,9 +54,7 @@ def _no_control(value: str) -> str:
 
 
 Namespace = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-NamespaceItem = Annotated[
-    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_namespace_item)
-]
+NamespaceItem = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_namespace_item)]
 ProjectRef = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 SourceRef = Annotated[str, StringConstraints(min_length=1, max_length=512), AfterValidator(_no_control)]
 

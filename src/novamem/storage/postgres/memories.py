@@ -75,9 +75,7 @@ class PostgresMemoryStore:
 
     def _vec(self, alias: str | None = "e") -> sql.Composable:
         assert self._space is not None
-        return sql.SQL("({c}::vector({d}))").format(
-            c=self._col(alias, "embedding"), d=sql.Literal(self._space.dim)
-        )
+        return sql.SQL("({c}::vector({d}))").format(c=self._col(alias, "embedding"), d=sql.Literal(self._space.dim))
 
     def _qvec(self, param: str = "qvec") -> sql.Composable:
         assert self._space is not None
@@ -85,9 +83,7 @@ class PostgresMemoryStore:
 
     def _model_match(self, alias: str | None = "e") -> sql.Composable:
         assert self._space is not None
-        return sql.SQL("{c} = {m}").format(
-            c=self._col(alias, "embedding_model"), m=sql.Literal(self._space.model)
-        )
+        return sql.SQL("{c} = {m}").format(c=self._col(alias, "embedding_model"), m=sql.Literal(self._space.model))
 
     async def prepare_vector_space(self) -> int:
         """Ensure the HNSW index for the active model and queue re-embedding of other models' rows.
@@ -101,8 +97,7 @@ class PostgresMemoryStore:
         async with self._db.connection() as conn:
             await conn.execute(
                 sql.SQL(
-                    "CREATE INDEX IF NOT EXISTS {i} ON memory_entries USING hnsw ({v} vector_cosine_ops)"
-                    " WHERE {m}"
+                    "CREATE INDEX IF NOT EXISTS {i} ON memory_entries USING hnsw ({v} vector_cosine_ops) WHERE {m}"
                 ).format(i=index, v=self._vec(None), m=self._model_match(None))
             )
             cur = await conn.execute(
@@ -311,9 +306,7 @@ class PostgresMemoryStore:
         where, params = read_filter(scope, with_namespaces=False)
         async with self._db.connection() as conn:
             cur = await conn.execute(
-                sql.SQL("SELECT {c} FROM memory_entries e WHERE e.id = %(id)s AND {w}").format(
-                    c=_COLUMNS, w=where
-                ),
+                sql.SQL("SELECT {c} FROM memory_entries e WHERE e.id = %(id)s AND {w}").format(c=_COLUMNS, w=where),
                 {**params, "id": entry_id},
             )
             row = await cur.fetchone()
@@ -323,9 +316,7 @@ class PostgresMemoryStore:
         """An entry of the tenant regardless of owner; used to tell 'absent' from 'not yours'."""
         async with self._db.connection() as conn:
             cur = await conn.execute(
-                sql.SQL("SELECT {c} FROM memory_entries e WHERE e.id = %s AND e.tenant_id = %s").format(
-                    c=_COLUMNS
-                ),
+                sql.SQL("SELECT {c} FROM memory_entries e WHERE e.id = %s AND e.tenant_id = %s").format(c=_COLUMNS),
                 (entry_id, tenant_id),
             )
             row = await cur.fetchone()
