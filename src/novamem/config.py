@@ -30,6 +30,8 @@ DEFAULT_PORT = 7778
 DEFAULT_POOL_MAX = 20
 DEFAULT_MAX_CONTENT_CHARS = 4000
 DEFAULT_BUILTIN_MIN_VECTOR_SCORE = 0.25
+DEFAULT_BUILTIN_NEAR_DUPLICATE = 0.85
+DEFAULT_NEAR_DUPLICATE = 0.92
 
 
 class AuthMode(StrEnum):
@@ -81,7 +83,7 @@ class Settings(BaseSettings):
     )
     database_url: SecretStr | None = Field(
         None,
-        validation_alias=AliasChoices("NOVAMEM_DATABASE_URL", "NOVAMEM_WARM_URL", "database_url"),
+        validation_alias=AliasChoices("NOVAMEM_DATABASE_URL", "NOVAMEM_WARM_URL"),
         description="PostgreSQL URL (`postgresql://user:pass@host:5432/db`); alias `NOVAMEM_WARM_URL`. "
         "Unset: an embedded PostgreSQL is started inside the data directory.",
     )
@@ -136,6 +138,13 @@ class Settings(BaseSettings):
         description="Vector-only noise floor. Unset: 0.25 for the built-in model, 0 (off) for any "
         "other model, because cosine scales differ between models.",
     )
+    capture_near_duplicate_cosine: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Cosine at which capture treats a memory as a near-duplicate of a stored one. Unset: "
+        "0.85 for the built-in model, 0.92 for other models (cosine scales differ between models).",
+    )
     graph_link_fanout: int = Field(
         3, ge=0, le=20, description="`co_occurs` edges written to nearest neighbours per write (0 disables)."
     )
@@ -174,6 +183,15 @@ class Settings(BaseSettings):
         if self.embeddings_provider is EmbeddingsProvider.BUILTIN:
             return DEFAULT_BUILTIN_MIN_VECTOR_SCORE
         return 0.0
+
+    @property
+    def effective_near_duplicate_cosine(self) -> float:
+        """The capture near-duplicate threshold in force: explicit setting, else model-specific."""
+        if self.capture_near_duplicate_cosine is not None:
+            return self.capture_near_duplicate_cosine
+        if self.embeddings_provider is EmbeddingsProvider.BUILTIN:
+            return DEFAULT_BUILTIN_NEAR_DUPLICATE
+        return DEFAULT_NEAR_DUPLICATE
 
 
 def _is_loopback(host: str) -> bool:

@@ -92,7 +92,11 @@ class Container:
                 queued,
             )
         state = EmbedderState(embedder)
-        policy = WritePolicy(max_content_chars=settings.max_content_chars, graph_fanout=settings.graph_link_fanout)
+        policy = WritePolicy(
+            max_content_chars=settings.max_content_chars,
+            graph_fanout=settings.graph_link_fanout,
+            near_duplicate_cosine=settings.effective_near_duplicate_cosine,
+        )
         reconciler = Reconciler(
             store, state, batch=settings.embeddings_reconcile_batch, fanout=settings.graph_link_fanout
         )

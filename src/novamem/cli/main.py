@@ -14,7 +14,7 @@ __all__ = ["main"]
 EPILOG = """\
 Configuration comes from NOVAMEM_* environment variables (and a .env file in the current
 directory). With no NOVAMEM_DATABASE_URL an embedded PostgreSQL is started in NOVAMEM_DATA_DIR.
-See docs/configuration.md for every variable.
+See docs/generated/configuration.md for every variable.
 """
 
 

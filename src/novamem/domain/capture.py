@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from novamem.domain.text import content_tokens
 
 __all__ = [
-    "NEAR_DUPLICATE_COSINE",
     "MemoryType",
     "Retention",
     "classify",
@@ -17,8 +16,6 @@ __all__ = [
     "retention_for",
     "worthiness",
 ]
-
-NEAR_DUPLICATE_COSINE = 0.92
 
 MemoryType = str
 MEMORY_TYPES = (

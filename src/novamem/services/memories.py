@@ -97,6 +97,7 @@ class WritePolicy:
 
     max_content_chars: int = 4000
     graph_fanout: int = 3
+    near_duplicate_cosine: float = 0.92
     personal_terms: tuple[str, ...] = ()
 
 
@@ -227,7 +228,7 @@ class MemoryService:
         self, target: WriteTarget, draft: EntryDraft, vector: list[float]
     ) -> CaptureResult | None:
         near = await self._store.nearest_active(target, draft.namespace, vector, NEAR_DUPLICATE_PROBE)
-        match = next((e for e, cos in near if cos >= heuristics.NEAR_DUPLICATE_COSINE), None)
+        match = next((e for e, cos in near if cos >= self._policy.near_duplicate_cosine), None)
         if match is None:
             return None
         stamp = iso(now_utc())

@@ -275,3 +275,8 @@ class CaptureResult(Out):
     updated: bool | None = None
     superseded: list[str] | None = None
     embedded: bool | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The contract's shape: `id` always present (null when rejected), other fields only when set."""
+        data = self.model_dump(by_alias=True, exclude_none=True)
+        return {"id": self.id, **data}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import re
 from importlib import resources
 
 from fastapi import APIRouter
@@ -10,7 +13,40 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from novamem.http.deps import ContainerDep
 
+__all__ = ["api_docs_csp", "router"]
+
 router = APIRouter(tags=["health"])
+
+_INLINE = re.compile(r"<(script|style)\b[^>]*>(.*?)</\1\s*>", re.DOTALL | re.IGNORECASE)
+
+
+def api_docs_csp(page: str) -> str:
+    """Content-Security-Policy for a page whose only code is its inline `<script>`/`<style>` blocks.
+
+    Each block is allowed by its sha256 hash, so an injected script or style is refused; the page may
+    fetch from its own origin only (the OpenAPI document).
+    """
+    allowed: dict[str, list[str]] = {"script": [], "style": []}
+    for kind, body in _INLINE.findall(page):
+        digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii")
+        allowed[kind.lower()].append(f"'sha256-{digest}'")
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src " + (" ".join(allowed["script"]) or "'none'"),
+            "style-src " + (" ".join(allowed["style"]) or "'none'"),
+            "connect-src 'self'",
+            "img-src 'self' data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+# Read once so the hashes in the header always describe the exact bytes served.
+_API_DOCS_PAGE = (resources.files("novamem.http") / "static" / "api-docs.html").read_text(encoding="utf-8")
+_API_DOCS_CSP = api_docs_csp(_API_DOCS_PAGE)
 
 
 @router.get("/live")
@@ -46,5 +82,5 @@ async def favicon() -> Response:
 
 @router.get("/api-docs", include_in_schema=False)
 async def api_docs() -> HTMLResponse:
-    page = resources.files("novamem.http") / "static" / "api-docs.html"
-    return HTMLResponse(page.read_text(encoding="utf-8"))
+    """The API reference page: renders `/openapi.json` in the browser, no third-party assets."""
+    return HTMLResponse(_API_DOCS_PAGE, headers={"content-security-policy": _API_DOCS_CSP})

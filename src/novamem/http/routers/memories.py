@@ -5,32 +5,35 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
 
 from novamem.http.deps import CallerDep, ContainerDep
 from novamem.services.schemas import CaptureResult, ForgetRequest, MemoryCreate, MemoryUpdate, RecapRequest
 
 router = APIRouter(prefix="/v1", tags=["memories"])
 
-_OUT = {"response_model_exclude_none": True}
+_CREATED: dict[int | str, dict[str, Any]] = {
+    201: {"model": CaptureResult, "description": "stored, deduplicated or rejected (`id: null` with `rejected`)"}
+}
 
 
-@router.post("/remember", status_code=201, response_model=CaptureResult, **_OUT)
-async def remember(body: MemoryCreate, caller: CallerDep, c: ContainerDep) -> CaptureResult:
+@router.post("/remember", status_code=201, responses=_CREATED, response_class=JSONResponse)
+async def remember(body: MemoryCreate, caller: CallerDep, c: ContainerDep) -> JSONResponse:
     """Store one memory as given: worthiness gate, length cap and exact dedup only."""
-    return await c.memories.remember(caller, body)
+    return JSONResponse((await c.memories.remember(caller, body)).to_wire(), status_code=201)
 
 
-@router.post("/capture", status_code=201, response_model=CaptureResult, **_OUT)
-async def capture(body: MemoryCreate, caller: CallerDep, c: ContainerDep) -> CaptureResult:
+@router.post("/capture", status_code=201, responses=_CREATED, response_class=JSONResponse)
+async def capture(body: MemoryCreate, caller: CallerDep, c: ContainerDep) -> JSONResponse:
     """Store a memory an agent learned; near-duplicates are updated or superseded instead of repeated."""
-    return await c.memories.capture(caller, body)
+    return JSONResponse((await c.memories.capture(caller, body)).to_wire(), status_code=201)
 
 
 @router.post("/session-recap", status_code=201)
 async def session_recap(body: RecapRequest, caller: CallerDep, c: ContainerDep) -> dict[str, Any]:
     """Capture an end-of-session recap: each typed item becomes its own memory."""
     saved, results = await c.memories.session_recap(caller, body)
-    return {"saved": saved, "results": [r.model_dump(by_alias=True, exclude_none=True) for r in results]}
+    return {"saved": saved, "results": [r.to_wire() for r in results]}
 
 
 @router.put("/memories/{id}")
