@@ -53,6 +53,8 @@ class Database:
             kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
             name="novamem",
         )
+        #: connections handed out so far; a cheap, always-on count of round-trip groups
+        self.checkouts = 0
 
     async def open(self) -> None:
         await self._pool.open(wait=False)
@@ -65,6 +67,7 @@ class Database:
         """A pooled connection in autocommit mode; use `conn.transaction()` for atomic work."""
         with map_errors():
             async with self._pool.connection() as conn:
+                self.checkouts += 1
                 yield conn
 
     async def ping(self) -> bool:
