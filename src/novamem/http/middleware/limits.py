@@ -12,10 +12,6 @@ DEFAULT_MAX_BODY = 2 * 1024 * 1024
 TOO_LARGE = json.dumps({"error": "request body is too large"}).encode()
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
     """Answers 413 for bodies over the limit, whether announced by Content-Length or streamed."""
 
@@ -49,29 +45,35 @@ class BodyLimitMiddleware:
                 if too_big:
                     await self._reject(send)
                     return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        # Read the whole (bounded) body first, so an over-long stream is refused before any handler runs.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
                 await self._reject(send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 class SecurityHeadersMiddleware:
