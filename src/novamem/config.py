@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         le=1000,
         description="Most connections the pool opens; keep below `max_connections` / replicas.",
     )
+    pg_pool_timeout_ms: int = Field(
+        5000,
+        ge=100,
+        le=120000,
+        description="How long a request waits for a database connection before answering 503.",
+    )
     auth_mode: AuthMode = Field(
         AuthMode.NONE,
         description="`none` (development only; refused unless the host is a loopback address) or "

