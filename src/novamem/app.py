@@ -15,6 +15,7 @@ from novamem.container import Container
 from novamem.http.errors import install_error_handlers
 from novamem.http.middleware.limits import BodyLimitMiddleware, SecurityHeadersMiddleware
 from novamem.http.routers import health, memories, recall
+from novamem.jobs.scheduler import build_scheduler
 
 __all__ = ["ROUTERS", "create_app"]
 
@@ -33,11 +34,13 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         container = await Container.build(settings)
-        container.scheduler.start()
+        scheduler = build_scheduler(container)
+        scheduler.start()
         app.state.container = container
         try:
             yield {"container": container}
         finally:
+            await scheduler.stop()
             await container.close()
 
     middleware = [

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 
 from novamem.config import EmbeddingsProvider, Settings
 from novamem.embedding.base import Embedder
-from novamem.jobs.scheduler import Job, Scheduler
 from novamem.services.lifecycle import Reconciler
 from novamem.services.memories import EmbedderState, MemoryService, WritePolicy
 from novamem.services.recall import RecallService
-from novamem.storage.base import MemoryStore, VectorSpace
+from novamem.storage.base import LeaderLock, MemoryStore, VectorSpace
 from novamem.storage.embedded import EmbeddedPostgres
 from novamem.storage.postgres.database import Database, migrate
 from novamem.storage.postgres.leader import PostgresLeaderLock
@@ -66,7 +65,7 @@ class Container:
     memories: MemoryService
     recall: RecallService
     reconciler: Reconciler
-    scheduler: Scheduler
+    leader_lock: LeaderLock
     embedded: EmbeddedPostgres | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -100,11 +99,6 @@ class Container:
         reconciler = Reconciler(
             store, state, batch=settings.embeddings_reconcile_batch, fanout=settings.graph_link_fanout
         )
-        jobs = [
-            Job("embeddings-reconcile", settings.embeddings_reconcile_interval_ms / 1000, reconciler.run_once),
-            Job("expiry-purge", 3600.0, reconciler.purge_expired),
-        ]
-        scheduler = Scheduler(PostgresLeaderLock(url), jobs if settings.jobs_enabled else [])
         return cls(
             settings=settings,
             database=database,
@@ -113,12 +107,12 @@ class Container:
             memories=MemoryService(store, state, policy),
             recall=RecallService(store, state, min_vector_score=settings.effective_min_vector_score),
             reconciler=reconciler,
-            scheduler=scheduler,
+            leader_lock=PostgresLeaderLock(url),
             embedded=embedded,
         )
 
     async def close(self) -> None:
-        await self.scheduler.stop()
+        await self.leader_lock.release()
         if self.embedder.embedder is not None:
             await self.embedder.embedder.close()
         await self.database.close()

@@ -6,18 +6,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
 
+from novamem.container import Container
 from novamem.errors import NovamemError
+from novamem.storage.base import LeaderLock
 
-__all__ = ["Job", "LeaderLock", "Scheduler"]
+__all__ = ["Job", "Scheduler", "build_scheduler"]
 
 log = logging.getLogger("novamem.jobs")
-
-
-class LeaderLock(Protocol):
-    async def acquire(self) -> bool: ...
-    async def release(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +73,16 @@ class Scheduler:
                 pass
             self._task = None
         await self._lock.release()
+
+
+EXPIRY_PURGE_INTERVAL_S = 3600.0
+
+
+def build_scheduler(container: Container) -> Scheduler:
+    """The deployment's periodic jobs, or none when this replica is told not to run jobs."""
+    settings = container.settings
+    jobs = [
+        Job("embeddings-reconcile", settings.embeddings_reconcile_interval_ms / 1000, container.reconciler.run_once),
+        Job("expiry-purge", EXPIRY_PURGE_INTERVAL_S, container.reconciler.purge_expired),
+    ]
+    return Scheduler(container.leader_lock, jobs if settings.jobs_enabled else [])

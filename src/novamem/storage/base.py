@@ -10,7 +10,7 @@ from typing import Any, NamedTuple, Protocol
 from novamem.domain.entries import EntryDraft, MemoryEntry
 from novamem.domain.scope import ReadScope, WriteTarget
 
-__all__ = ["MemoryStore", "NamespaceCounts", "Neighbor", "OwedEmbedding", "VectorSpace"]
+__all__ = ["LeaderLock", "MemoryStore", "NamespaceCounts", "Neighbor", "OwedEmbedding", "VectorSpace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +75,10 @@ class MemoryStore(Protocol):
     async def store_embeddings(self, items: Sequence[tuple[OwedEmbedding, list[float]]], fanout: int) -> int: ...
     async def count_owed(self) -> int: ...
     async def purge_expired(self) -> int: ...
+
+
+class LeaderLock(Protocol):
+    """Deployment-wide leadership: at most one replica holds it at a time."""
+
+    async def acquire(self) -> bool: ...
+    async def release(self) -> None: ...
