@@ -10,10 +10,11 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from novamem import __version__
-from novamem.config import Settings
+from novamem.config import AuthMode, Settings
 from novamem.container import Container
 from novamem.http.errors import install_error_handlers
 from novamem.http.middleware.limits import BodyLimitMiddleware, SecurityHeadersMiddleware
+from novamem.http.openapi import install_openapi
 from novamem.http.routers import health, memories, recall
 from novamem.jobs.scheduler import build_scheduler
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+    install_openapi(app, auth=settings.auth_mode is not AuthMode.NONE)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -87,25 +87,37 @@ class WeightsIn(Wire):
 class ScopeIn(Wire):
     """Read-scope fields shared by every read."""
 
-    namespace: Namespace | None = None
-    include_namespaces: list[NamespaceItem] | None = Field(None, max_length=16)
-    project: ProjectRef | None = None
-    include_projects: list[ProjectRef] | None = Field(None, max_length=16)
-    max_sensitivity: SensitivityName = "private"
+    namespace: Namespace | None = Field(None, description="read one namespace (default: every namespace)")
+    include_namespaces: list[NamespaceItem] | None = Field(
+        None, max_length=16, description="read these namespaces; takes precedence over `namespace`"
+    )
+    project: ProjectRef | None = Field(None, description="project id or name (default: your own memories)")
+    include_projects: list[ProjectRef] | None = Field(
+        None, max_length=16, description="your own memories plus each of these projects"
+    )
+    max_sensitivity: SensitivityName = Field(
+        "private", description="hide memories above this level (public < internal < private < sensitive)"
+    )
 
 
 class SearchRequest(ScopeIn):
-    query: str = Field(min_length=1, max_length=8192)
-    k: int = Field(10, ge=1, le=200)
-    agent_name: str | None = Field(None, max_length=128)
-    weights: WeightsIn | None = None
-    content_mode: ContentMode = "full"
+    query: str = Field(min_length=1, max_length=8192, description="what to look for, in natural language")
+    k: int = Field(10, ge=1, le=200, description="how many results")
+    agent_name: str | None = Field(
+        None, max_length=128, description="only memories written by this agent; null: only those without one"
+    )
+    weights: WeightsIn | None = Field(None, description="per-signal weights overriding the server's defaults")
+    content_mode: ContentMode = Field("full", description="`full`, `snippet` (first ~240 chars) or `ids`")
     as_of: str | None = Field(None, max_length=64, description="Accepted for compatibility; no effect.")
     decompose: bool = False
     expand_source_chunks: bool = True
     rerank: bool | None = None
-    min_vector_score: float | None = Field(None, ge=0, le=1)
-    max_tokens: int | None = Field(None, ge=1, le=1_000_000)
+    min_vector_score: float | None = Field(
+        None, ge=0, le=1, description="drop matches found only by a vector score below this (model-specific)"
+    )
+    max_tokens: int | None = Field(
+        None, ge=1, le=1_000_000, description="token budget for the returned contents (~4 chars a token)"
+    )
 
 
 class ContextRequest(ScopeIn):
@@ -156,18 +168,24 @@ def _parse_datetime(value: Any, name: str, *, need_offset: bool = False) -> Any:
 class WriteFields(Wire):
     """Fields shared by remember and capture."""
 
-    namespace: Namespace | None = None
-    source: str | None = Field(None, max_length=128)
-    agent_name: str | None = Field(None, max_length=128)
-    project: ProjectRef | None = None
-    metadata: dict[str, Any] | None = None
-    sensitivity: SensitivityName | None = None
-    source_type: str | None = Field(None, max_length=64)
-    captured_from: str | None = Field(None, max_length=256)
-    confidence: float | None = Field(None, ge=0, le=1)
-    force: bool = False
-    expires_at: datetime | None = None
-    source_refs: list[SourceRef] | None = Field(None, max_length=32)
+    namespace: Namespace | None = Field(None, description="shelf to store in (default `default`)")
+    source: str | None = Field(None, max_length=128, description="free-text origin label")
+    agent_name: str | None = Field(None, max_length=128, description="the agent writing this memory")
+    project: ProjectRef | None = Field(None, description="project id or name to store in")
+    metadata: dict[str, Any] | None = Field(None, description="arbitrary JSON kept with the memory (≤ 8 KB)")
+    sensitivity: SensitivityName | None = Field(
+        None, description="explicit level; otherwise inferred (secrets → sensitive, else private)"
+    )
+    source_type: str | None = Field(None, max_length=64, description="e.g. chat, email, code-review, doc")
+    captured_from: str | None = Field(None, max_length=256, description="conversation id, channel or agent")
+    confidence: float | None = Field(None, ge=0, le=1, description="how sure the writer is (default 1)")
+    force: bool = Field(False, description="skip the worthiness gate (the length cap still applies)")
+    expires_at: datetime | None = Field(
+        None, description="ISO-8601 time with offset after which the memory is hidden and purged"
+    )
+    source_refs: list[SourceRef] | None = Field(
+        None, max_length=32, description="external references; `forget` by sourceRef deletes every carrier"
+    )
 
     @field_validator("expires_at", mode="before")
     @classmethod
@@ -189,7 +207,7 @@ class WriteFields(Wire):
 
 
 class MemoryCreate(WriteFields):
-    content: str = Field(min_length=1, max_length=262_144)
+    content: str = Field(min_length=1, max_length=262_144, description="the fact, one per memory")
 
 
 RecapItem = Annotated[str, StringConstraints(min_length=12, max_length=4000)]
@@ -280,3 +298,59 @@ class CaptureResult(Out):
         """The contract's shape: `id` always present (null when rejected), other fields only when set."""
         data = self.model_dump(by_alias=True, exclude_none=True)
         return {"id": self.id, **data}
+
+
+class SearchResponse(Out):
+    results: list[MemoryView]
+    degraded: bool = Field(description="true when a signal could not be computed (e.g. the embedder is down)")
+
+
+class RecentResponse(Out):
+    results: list[MemoryView]
+
+
+class ContextResponse(Out):
+    relevant: SearchResponse
+    recent: RecentResponse
+    context_pack: dict[str, list[dict[str, Any]]] = Field(
+        description="memories grouped by kind: userGlobal, projectScoped, userPreferences, currentSetup, "
+        "projectConventions, decisions, bugRootCauses, deploymentState, safetyConstraints, pitfalls, "
+        "recentDecisions, all"
+    )
+    guidance: str
+
+
+class RecapResponse(Out):
+    saved: int
+    results: list[CaptureResult]
+
+
+class UpdateResponse(Out):
+    id: str
+    updated: bool
+    embedding_changed: bool
+
+
+class ForgetResponse(Out):
+    deleted: bool | None = Field(None, description="by id: whether a memory was deleted")
+    source_ref: str | None = Field(None, description="by source ref: the ref that was matched")
+    ids: list[str] | None = None
+    count: int | None = None
+    cold_delete_ok: bool
+
+
+class NamespaceStats(Out):
+    warm: int
+    cold: int
+
+
+class StatsResponse(Out):
+    by_namespace: dict[str, NamespaceStats]
+    total_warm: int
+    total_cold: int
+    last_decay_at: str | None
+    uptime_ms: int
+
+
+class Probe(Out):
+    ok: bool

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from novamem.http.deps import ContainerDep
+from novamem.services.schemas import Probe
 
 __all__ = ["api_docs_csp", "router"]
 
@@ -49,7 +50,7 @@ _API_DOCS_PAGE = (resources.files("novamem.http") / "static" / "api-docs.html").
 _API_DOCS_CSP = api_docs_csp(_API_DOCS_PAGE)
 
 
-@router.get("/live")
+@router.get("/live", response_model=Probe)
 async def live() -> dict[str, bool]:
     """The process is up (no dependency checks)."""
     return {"ok": True}
@@ -63,13 +64,13 @@ async def _ready(c: ContainerDep) -> JSONResponse:
     return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
 
 
-@router.get("/ready")
+@router.get("/ready", response_model=None, responses={200: {"model": Probe}, 503: {"model": Probe}})
 async def ready(c: ContainerDep) -> JSONResponse:
     """The database answers within five seconds."""
     return await _ready(c)
 
 
-@router.get("/health")
+@router.get("/health", response_model=None, responses={200: {"model": Probe}, 503: {"model": Probe}})
 async def health(c: ContainerDep) -> JSONResponse:
     """Same as /ready: a boolean only, no dependency detail for anonymous callers."""
     return await _ready(c)

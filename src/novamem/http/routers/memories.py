@@ -8,7 +8,16 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from novamem.http.deps import CallerDep, ContainerDep
-from novamem.services.schemas import CaptureResult, ForgetRequest, MemoryCreate, MemoryUpdate, RecapRequest
+from novamem.services.schemas import (
+    CaptureResult,
+    ForgetRequest,
+    ForgetResponse,
+    MemoryCreate,
+    MemoryUpdate,
+    RecapRequest,
+    RecapResponse,
+    UpdateResponse,
+)
 
 router = APIRouter(prefix="/v1", tags=["memories"])
 
@@ -29,14 +38,18 @@ async def capture(body: MemoryCreate, caller: CallerDep, c: ContainerDep) -> JSO
     return JSONResponse((await c.memories.capture(caller, body)).to_wire(), status_code=201)
 
 
-@router.post("/session-recap", status_code=201)
+@router.post("/session-recap", status_code=201, response_model=None, responses={201: {"model": RecapResponse}})
 async def session_recap(body: RecapRequest, caller: CallerDep, c: ContainerDep) -> dict[str, Any]:
     """Capture an end-of-session recap: each typed item becomes its own memory."""
     saved, results = await c.memories.session_recap(caller, body)
     return {"saved": saved, "results": [r.to_wire() for r in results]}
 
 
-@router.put("/memories/{id}")
+@router.put(
+    "/memories/{id}",
+    response_model=None,
+    responses={200: {"model": UpdateResponse}, 404: {"description": "no such memory in your scope"}},
+)
 async def update_memory(
     id: Annotated[str, Path(min_length=1, max_length=64)],
     body: MemoryUpdate,
@@ -47,7 +60,7 @@ async def update_memory(
     return await c.memories.update(caller, id, body)
 
 
-@router.post("/forget")
+@router.post("/forget", response_model=None, responses={200: {"model": ForgetResponse}})
 async def forget(body: ForgetRequest, caller: CallerDep, c: ContainerDep) -> dict[str, Any]:
     """Delete one memory by `id`, or every memory carrying a `sourceRef`."""
     if body.id is not None:

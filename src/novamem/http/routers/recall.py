@@ -8,7 +8,16 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from novamem.http.deps import CallerDep, ContainerDep
-from novamem.services.schemas import ContextRequest, NeighborsRequest, RecentRequest, SearchRequest
+from novamem.services.schemas import (
+    ContextRequest,
+    ContextResponse,
+    NeighborsRequest,
+    RecentRequest,
+    RecentResponse,
+    SearchRequest,
+    SearchResponse,
+    StatsResponse,
+)
 
 router = APIRouter(prefix="/v1", tags=["recall"])
 
@@ -28,7 +37,7 @@ def _views(items: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-@router.post("/search")
+@router.post("/search", response_model=None, responses={200: {"model": SearchResponse}})
 async def search(body: SearchRequest, caller: CallerDep, c: ContainerDep) -> JSONResponse:
     """Hybrid search (keyword + vector + recency + entity). Degraded and empty answers 503."""
     outcome = await c.recall.search(caller, body)
@@ -39,7 +48,7 @@ async def search(body: SearchRequest, caller: CallerDep, c: ContainerDep) -> JSO
     return JSONResponse(payload, status_code=status)
 
 
-@router.post("/context")
+@router.post("/context", response_model=None, responses={200: {"model": ContextResponse}})
 async def context(body: ContextRequest, caller: CallerDep, c: ContainerDep) -> JSONResponse:
     """Everything an agent should read before answering: relevant, recent and a grouped pack."""
     result = await c.recall.context(caller, body)
@@ -52,19 +61,19 @@ async def context(body: ContextRequest, caller: CallerDep, c: ContainerDep) -> J
     return JSONResponse(result, status_code=503 if degraded_empty else 200)
 
 
-@router.post("/recent")
+@router.post("/recent", response_model=None, responses={200: {"model": RecentResponse}})
 async def recent(caller: CallerDep, c: ContainerDep, body: RecentRequest | None = None) -> dict[str, Any]:
     """Newest memories first; never promotes cold entries."""
     return {"results": _views(await c.recall.recent(caller, body or RecentRequest()))}
 
 
-@router.post("/neighbors")
+@router.post("/neighbors", response_model=None, responses={200: {"model": SearchResponse}})
 async def neighbors(body: NeighborsRequest, caller: CallerDep, c: ContainerDep) -> dict[str, Any]:
     """Memories linked to a seed memory through `co_occurs` edges, up to three hops."""
     return {"results": _views(await c.recall.neighbors(caller, body)), "degraded": False}
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=None, responses={200: {"model": StatsResponse}})
 async def stats(caller: CallerDep, c: ContainerDep) -> dict[str, Any]:
     """Warm/cold counts per namespace over the caller's memories."""
     return await c.recall.stats(caller)
