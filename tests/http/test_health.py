@@ -61,3 +61,17 @@ def test_openapi_lists_every_public_route_with_schemas(server: RunningServer, ap
     schema_ref = remember["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     schema = spec["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]
     assert "content" in schema["properties"] and "sourceRefs" in schema["properties"]
+
+
+def test_openapi_documents_the_contract_error_envelopes(api: httpx.Client) -> None:
+    spec = api.get("/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            assert "422" not in op["responses"], (method, path)
+            if "requestBody" in op:
+                assert op["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith(
+                    "/InvalidRequest"
+                )
+            ok = op["responses"].get("200") or op["responses"].get("201")
+            assert ok and ok["content"]["application/json"]["schema"], (method, path)
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
