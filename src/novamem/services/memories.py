@@ -154,7 +154,11 @@ class MemoryService:
         prepared = self._prepare(caller, req, {})
         if isinstance(prepared, str):
             return CaptureResult(id=None, rejected=prepared)
-        return await self._insert(prepared.draft, vector=None)
+        draft = prepared.draft
+        duplicate, replace_id = await self._dedup(draft)
+        if duplicate is not None:
+            return duplicate
+        return await self._insert(draft, await self._embedder.document(draft.content), replace_id)
 
     async def _dedup(self, draft: EntryDraft) -> tuple[CaptureResult | None, str | None]:
         """An existing live duplicate's result, or the id of an expired duplicate to replace."""
@@ -177,14 +181,16 @@ class MemoryService:
                 )
         return CaptureResult(id=existing.id, deduplicated=True, embedded=embedded), None
 
-    async def _insert(self, draft: EntryDraft, vector: list[float] | None) -> CaptureResult:
-        duplicate, replace_id = await self._dedup(draft)
-        if duplicate is not None:
-            return duplicate
-        if vector is None:
-            vector = await self._embedder.document(draft.content)
+    async def _insert(
+        self,
+        draft: EntryDraft,
+        vector: list[float] | None,
+        replace_id: str | None,
+        supersede: tuple[str, dict[str, Any]] | None = None,
+    ) -> CaptureResult:
+        """Store a new entry (with its vector when there is one); one transaction in the store."""
         draft.embedding = vector
-        await self._store.insert(draft, fanout=self._policy.graph_fanout, replace_id=replace_id)
+        await self._store.insert(draft, fanout=self._policy.graph_fanout, replace_id=replace_id, supersede=supersede)
         return CaptureResult(id=draft.id, embedded=vector is not None)
 
     # -- capture ----------------------------------------------------------------------------------
@@ -214,18 +220,18 @@ class MemoryService:
             captureAction="inserted",
         )
         draft.metadata = meta
-        duplicate, _ = await self._dedup(draft)
+        duplicate, replace_id = await self._dedup(draft)
         if duplicate is not None:
             return duplicate
         vector = await self._embedder.document(draft.content)
         if vector is not None:
-            guarded = await self._near_duplicate(prepared.target, draft, vector)
+            guarded = await self._near_duplicate(prepared.target, draft, vector, replace_id)
             if guarded is not None:
                 return guarded
-        return await self._insert(draft, vector)
+        return await self._insert(draft, vector, replace_id)
 
     async def _near_duplicate(
-        self, target: WriteTarget, draft: EntryDraft, vector: list[float]
+        self, target: WriteTarget, draft: EntryDraft, vector: list[float], replace_id: str | None
     ) -> CaptureResult | None:
         near = await self._store.nearest_active(target, draft.namespace, vector, NEAR_DUPLICATE_PROBE)
         match = next((e for e, cos in near if cos >= self._policy.near_duplicate_cosine), None)
@@ -234,7 +240,6 @@ class MemoryService:
         stamp = iso(now_utc())
         if heuristics.looks_contradictory(match.content, draft.content):
             draft.metadata.update(captureAction="superseded", supersedes=[match.id], supersededAt=stamp)
-            result = await self._insert(draft, vector)
             old_meta = {
                 **match.metadata,
                 "lifecycleStatus": "superseded",
@@ -242,13 +247,8 @@ class MemoryService:
                 "supersededReason": "contradiction",
                 "supersededAt": stamp,
             }
-            await self._store.update(
-                match,
-                content=None,
-                content_hash=None,
-                embedding=None,
-                fields={"metadata": old_meta, "status": "superseded"},
-            )
+            # the new entry and the old one's demotion commit together, or not at all
+            result = await self._insert(draft, vector, replace_id, supersede=(match.id, old_meta))
             return CaptureResult(id=result.id, superseded=[match.id], embedded=result.embedded)
         if heuristics.is_content_superset(match.content, draft.content):
             merged = {

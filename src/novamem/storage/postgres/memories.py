@@ -176,10 +176,18 @@ class PostgresMemoryStore:
             row = await cur.fetchone()
         return _entry(row) if row else None
 
-    async def insert(self, draft: EntryDraft, *, fanout: int, replace_id: str | None = None) -> int:
+    async def insert(
+        self,
+        draft: EntryDraft,
+        *,
+        fanout: int,
+        replace_id: str | None = None,
+        supersede: tuple[str, dict[str, Any]] | None = None,
+    ) -> int:
         """Insert one entry, its source refs and its nearest-neighbour edges in one transaction.
 
-        `replace_id` names an expired duplicate that is deleted first. Returns the edges written.
+        `replace_id` names an expired duplicate that is deleted first; `supersede` (id, new metadata)
+        marks an older entry superseded in the same transaction. Returns the edges written.
         """
         embedded = draft.embedding is not None and self._space is not None
         params: dict[str, Any] = {
@@ -225,6 +233,12 @@ class PostgresMemoryStore:
             )
             if draft.source_refs:
                 await self._add_refs(conn, draft.id, draft.tenant_id, draft.source_refs)
+            if supersede is not None:
+                await conn.execute(
+                    "UPDATE memory_entries SET status = 'superseded', metadata = %s::jsonb, updated_at = now()"
+                    " WHERE id = %s AND tenant_id = %s",
+                    (json.dumps(supersede[1]), supersede[0], draft.tenant_id),
+                )
             if embedded and fanout > 0:
                 edges = await self._link(conn, draft.id, fanout)
         return edges
