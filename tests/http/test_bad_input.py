@@ -118,3 +118,33 @@ def test_update_with_bad_id_and_empty_content(api: httpx.Client) -> None:
     assert api.put(f"/v1/memories/{mid}", json={"content": "y" * 5000}).status_code == 400
     recent = api.post("/v1/recent").json()["results"]
     assert recent[0]["content"] == "A memory we will try to blank out"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"content": "nul \\u0000 byte inside the content"}',
+        b'{"content": "lone \\ud800 surrogate in the text"}',
+        b'{"content": "fine text for storage", "metadata": {"k": ["\\u0000"]}}',
+        b'{"content": "fine text for storage", "sourceRefs": ["\\udfff"]}',
+    ],
+)
+def test_text_postgres_cannot_store_is_refused(api: httpx.Client, server: RunningServer, raw: bytes) -> None:
+    r = api.post("/v1/remember", content=raw, headers=JSON)
+    assert_envelope(r)
+    assert "NUL character or an unpaired surrogate" in r.json()["issues"][0]["message"]
+    assert server.sql("SELECT count(*) FROM memory_entries") == [(0,)]
+
+
+@pytest.mark.parametrize("query", ["!!!", "a & b | !c <-> (d", '"unterminated', "-", "the of and", "''", "*:*"])
+def test_odd_queries_are_just_queries(api: httpx.Client, query: str) -> None:
+    api.post("/v1/remember", json={"content": "A memory about tsquery syntax and operators"})
+    r = api.post("/v1/search", json={"query": query})
+    assert r.status_code == 200 and r.json()["degraded"] is False
+
+
+@pytest.mark.parametrize("bad_id", ["%00", "a%20b", "x" * 65, "%F0%9F%98%80"])
+def test_memory_ids_are_validated(api: httpx.Client, bad_id: str) -> None:
+    assert api.put(f"/v1/memories/{bad_id}", json={"namespace": "x"}).status_code == 400
+    assert api.post("/v1/neighbors", json={"id": bad_id}).status_code == 400
+    assert api.post("/v1/forget", json={"id": bad_id}).status_code == 400

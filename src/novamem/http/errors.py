@@ -74,7 +74,8 @@ def _issues(exc: RequestValidationError) -> list[dict[str, Any]]:
     issues = []
     for err in exc.errors():
         loc = [p for p in err.get("loc", ()) if p != "body"]
-        issues.append({"path": loc, "message": err.get("msg", "invalid"), "code": err.get("type", "invalid")})
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        issues.append({"path": loc, "message": message, "code": err.get("type", "invalid")})
     return issues
 
 

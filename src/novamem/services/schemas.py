@@ -23,6 +23,7 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "CaptureResult",
+    "ENTRY_ID_PATTERN",
     "ContentMode",
     "ContextRequest",
     "ForgetRequest",
@@ -56,6 +57,8 @@ def _no_control(value: str) -> str:
 Namespace = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 NamespaceItem = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_namespace_item)]
 ProjectRef = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+ENTRY_ID_PATTERN = r"^[0-9A-Za-z_-]{1,64}$"
+EntryId = Annotated[str, StringConstraints(pattern=ENTRY_ID_PATTERN)]
 SourceRef = Annotated[str, StringConstraints(min_length=1, max_length=512), AfterValidator(_no_control)]
 
 
@@ -64,10 +67,39 @@ SensitivityName = Literal["public", "internal", "private", "sensitive"]
 ContentMode = Literal["full", "snippet", "ids"]
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable_path(value: Any, path: str) -> str | None:
+    """The path of the first string (or key) PostgreSQL cannot store: NUL or an unpaired surrogate."""
+    if isinstance(value, str):
+        return path if _UNSTORABLE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _UNSTORABLE.search(key):
+                return sub
+            if (found := _unstorable_path(item, sub)) is not None:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if (found := _unstorable_path(item, f"{path}[{i}]")) is not None:
+                return found
+    return None
+
+
 class Wire(BaseModel):
     """Base of request models: camelCase aliases, unknown keys ignored, strict types."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        found = _unstorable_path(data, "")
+        if found is not None:
+            raise ValueError(f"{found} contains a NUL character or an unpaired surrogate")
+        return data
 
 
 class StrictWire(Wire):
@@ -143,7 +175,7 @@ class RecentRequest(ScopeIn):
 
 
 class NeighborsRequest(Wire):
-    id: str = Field(min_length=1, max_length=64)
+    id: EntryId = Field(description="the seed memory")
     depth: int = Field(1, ge=1, le=3)
     k: int = Field(10, ge=1, le=50)
     project: ProjectRef | None = None
@@ -245,8 +277,8 @@ class MemoryUpdate(Wire):
 
 
 class ForgetRequest(Wire):
-    id: str | None = Field(None, min_length=1, max_length=64)
-    source_ref: SourceRef | None = None
+    id: EntryId | None = Field(None, description="delete this memory")
+    source_ref: SourceRef | None = Field(None, description="delete every memory carrying this reference")
     project: ProjectRef | None = None
 
     @model_validator(mode="before")

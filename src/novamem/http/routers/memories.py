@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from novamem.http.deps import CallerDep, ContainerDep
 from novamem.services.schemas import (
+    ENTRY_ID_PATTERN,
     CaptureResult,
     ForgetRequest,
     ForgetResponse,
@@ -51,7 +52,7 @@ async def session_recap(body: RecapRequest, caller: CallerDep, c: ContainerDep) 
     responses={200: {"model": UpdateResponse}, 404: {"description": "no such memory in your scope"}},
 )
 async def update_memory(
-    id: Annotated[str, Path(min_length=1, max_length=64)],
+    id: Annotated[str, Path(pattern=ENTRY_ID_PATTERN, description="memory id")],
     body: MemoryUpdate,
     caller: CallerDep,
     c: ContainerDep,

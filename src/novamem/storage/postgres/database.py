@@ -11,7 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from novamem.errors import Conflict, NovamemError, Unavailable
+from novamem.errors import Conflict, InvalidInput, NovamemError, Unavailable
 
 __all__ = ["Database", "map_errors", "migrate"]
 
@@ -33,6 +33,11 @@ def map_errors() -> Iterator[None]:
         raise Unavailable(DB_UNAVAILABLE) from exc
     except psycopg.errors.UniqueViolation as exc:
         raise Conflict("an identical memory already exists in this scope") from exc
+    except psycopg.DataError as exc:
+        # input that passed validation but that PostgreSQL still cannot store or compare
+        raise InvalidInput(
+            "invalid request body", issues=[{"path": [], "message": "a value cannot be stored", "code": "unstorable"}]
+        ) from exc
     except psycopg.errors.QueryCanceled as exc:
         raise Unavailable("database query timed out") from exc
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
