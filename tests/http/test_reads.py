@@ -176,3 +176,25 @@ def test_unscoped_search_is_one_query_whatever_the_namespace_count(api: httpx.Cl
     assert len(results) == 40
     # one candidate statement and the background hit bump, however many namespaces there are
     assert database.checkouts - before == 2
+
+
+def test_vector_search_in_a_small_namespace_is_not_starved_by_a_big_one(api: httpx.Client) -> None:
+    topics = ["cooking pasta", "hiking trails", "jazz records", "tax forms", "garden roses", "chess openings"]
+    for i in range(240):
+        api.post(
+            "/v1/remember",
+            json={"content": f"Note {i} about {topics[i % 6]} and weekend plans", "namespace": "big", "force": True},
+        )
+    small = {
+        remember(api, f"Small shelf note {i} about {topic} and weekend plans", namespace="small")["id"]
+        for i, topic in enumerate(topics[:3])
+    }
+    body = {
+        "query": "weekend plans",
+        "namespace": "small",
+        "k": 10,
+        "weights": {"keyword": 0, "entity": 0},
+        "minVectorScore": 0,
+    }
+    found = {r["id"] for r in api.post("/v1/search", json=body).json()["results"]}
+    assert found == small

@@ -55,7 +55,13 @@ class Database:
             timeout=timeout,
             open=False,
             check=AsyncConnectionPool.check_connection,
-            kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
+            kwargs={
+                "autocommit": True,
+                "row_factory": dict_row,
+                "prepare_threshold": None,
+                # filtered HNSW scans keep walking the graph until LIMIT rows pass the filter
+                "options": "-c hnsw.iterative_scan=relaxed_order -c hnsw.ef_search=100",
+            },
             name="novamem",
         )
         #: connections handed out so far; a cheap, always-on count of round-trip groups
