@@ -6,9 +6,14 @@ from novamem.domain.entries import Sensitivity
 from novamem.domain.scope import Caller, ReadScope, WriteTarget
 from novamem.errors import Forbidden, NotFound
 
-__all__ = ["read_scope", "require_writer", "write_target"]
+__all__ = ["UNSET", "Unset", "read_scope", "require_writer", "write_target"]
 
-_UNSET = object()
+
+class Unset:
+    """Marks a filter that was not given at all (as opposed to given as null)."""
+
+
+UNSET = Unset()
 
 
 def _resolve_project(caller: Caller, ref: str) -> str:
@@ -28,7 +33,7 @@ def read_scope(
     project: str | None = None,
     include_projects: list[str] | None = None,
     max_sensitivity: str = "private",
-    agent_filter: object = _UNSET,
+    agent_filter: str | None | Unset = UNSET,
 ) -> ReadScope:
     """The read scope: includeProjects > project > the caller's own user-global entries.
 
@@ -56,8 +61,8 @@ def read_scope(
         project_ids=projects,
         namespaces=namespaces,
         max_sensitivity=int(level if level is not None else Sensitivity.PRIVATE),
-        agent_filter=agent_filter if isinstance(agent_filter, str) else None,
-        agent_filter_set=agent_filter is not _UNSET,
+        agent_filter=None if isinstance(agent_filter, Unset) else agent_filter,
+        agent_filter_set=not isinstance(agent_filter, Unset),
     )
 
 

@@ -24,13 +24,14 @@ from novamem.domain.scope import Caller, ReadScope
 from novamem.domain.text import snippet
 from novamem.errors import Unavailable
 from novamem.search.presets import PRESETS, Strategy
-from novamem.services.access import read_scope
+from novamem.services.access import UNSET, Unset, read_scope
 from novamem.services.memories import EmbedderState
 from novamem.services.schemas import (
     ContextRequest,
     MemoryView,
     NeighborsRequest,
     RecentRequest,
+    ScopeIn,
     SearchRequest,
     WeightsIn,
 )
@@ -165,47 +166,22 @@ class RecallService:
         task.add_done_callback(self._background.discard)
 
     async def search(self, caller: Caller, req: SearchRequest) -> SearchOutcome:
-        agent: object = req.agent_name if "agent_name" in req.model_fields_set else ...
-        scope_kwargs: dict[str, Any] = {}
-        if agent is not ...:
-            scope_kwargs["agent_filter"] = agent
-        scope = read_scope(
-            caller,
-            namespace=req.namespace,
-            include_namespaces=req.include_namespaces,
-            project=req.project,
-            include_projects=req.include_projects,
-            max_sensitivity=req.max_sensitivity,
-            **scope_kwargs,
-        )
+        agent = req.agent_name if "agent_name" in req.model_fields_set else UNSET
+        scope = _scope(caller, req, agent_filter=agent)
         chosen, degraded = await self._ranked(scope, req.query, req.k, req.weights, req.min_vector_score)
         chosen = fit_budget(chosen, lambda e: e.content, req.max_tokens)
         self._bump(caller.tenant_id, [e.id for e in chosen])
         return SearchOutcome([render(e, req.content_mode) for e in chosen], degraded)
 
     async def recent(self, caller: Caller, req: RecentRequest) -> list[MemoryView]:
-        scope = read_scope(
-            caller,
-            namespace=req.namespace,
-            include_namespaces=req.include_namespaces,
-            project=req.project,
-            include_projects=req.include_projects,
-            max_sensitivity=req.max_sensitivity,
-        )
+        scope = _scope(caller, req)
         entries = await self._store.recent(scope, req.k, req.since)
         for e in entries:
             e.score = 1.0
         return [render(e, req.content_mode, signals=False) for e in entries]
 
     async def context(self, caller: Caller, req: ContextRequest) -> dict[str, Any]:
-        scope = read_scope(
-            caller,
-            namespace=req.namespace,
-            include_namespaces=req.include_namespaces,
-            project=req.project,
-            include_projects=req.include_projects,
-            max_sensitivity=req.max_sensitivity,
-        )
+        scope = _scope(caller, req)
         chosen, degraded = await self._ranked(scope, req.message, req.k, req.weights, None)
         chosen = fit_budget(chosen, lambda e: e.content, req.max_tokens)
         recent = await self._store.recent(scope, min(req.k, RECENT_IN_CONTEXT), None)
@@ -248,6 +224,19 @@ class RecallService:
             "lastDecayAt": iso(counts.last_decay_at),
             "uptimeMs": int((time.monotonic() - self._started) * 1000),
         }
+
+
+def _scope(caller: Caller, req: ScopeIn, agent_filter: str | None | Unset = UNSET) -> ReadScope:
+    """The read scope of a request's common scope fields."""
+    return read_scope(
+        caller,
+        namespace=req.namespace,
+        include_namespaces=req.include_namespaces,
+        project=req.project,
+        include_projects=req.include_projects,
+        max_sensitivity=req.max_sensitivity,
+        agent_filter=agent_filter,
+    )
 
 
 def _pack_item(entry: MemoryEntry) -> dict[str, Any]:

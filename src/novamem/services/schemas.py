@@ -33,6 +33,7 @@ __all__ = [
     "NeighborsRequest",
     "RecapRequest",
     "RecentRequest",
+    "ScopeIn",
     "SearchRequest",
     "SensitivityName",
     "WeightsIn",
