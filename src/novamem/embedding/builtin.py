@@ -22,6 +22,9 @@ __all__ = ["BUILTIN_MODEL_ID", "BuiltinEmbedder"]
 
 BUILTIN_MODEL_ID = "builtin:all-MiniLM-L6-v2-int8"
 MAX_TOKENS = 256
+# Batches from concurrent requests run as groups of similar length: padding one long text into a batch
+# of short ones costs more here than running the groups one after another.
+SIMILAR_LENGTH_RATIO = 1.5
 
 
 def _tokenizer_file() -> Path:
@@ -81,7 +84,7 @@ class BuiltinEmbedder:
     def __init__(self, *, max_batch: int = 32, threads: int = 2) -> None:
         self._model = _MiniLM(threads)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="novamem-embed")
-        self._queue = BatchingQueue(self._run, max_batch)
+        self._queue = BatchingQueue(self._run, max_batch, length_ratio=SIMILAR_LENGTH_RATIO)
 
     async def _run(self, texts: list[str]) -> list[list[float]]:
         loop = asyncio.get_running_loop()

@@ -71,8 +71,6 @@ MAX_QUERY_TERMS = 32
 KEYWORD_POOL = 1000
 # N, the scope size in IDF, is counted up to this many rows.
 SCOPE_COUNT_CAP = 10000
-HNSW_MIN_EF_SEARCH = 40
-HNSW_MAX_EF_SEARCH = 1000
 
 # A lexeme as a one-term tsquery literal: quoted, with quotes and backslashes escaped.
 _LEX_QUERY = sql.SQL(r"('''' || replace(replace(lex, '\', '\\'), '''', '''''') || '''')")
@@ -105,6 +103,7 @@ def _bm25_ctes(where: sql.Composable, vis: sql.Composable) -> sql.Composable:
         "  UNION ALL (SELECT e.id, e.tsv FROM memory_entries e, tq WHERE e.tsv @@ tq.any_term AND {w} AND {v}"
         "   LIMIT %(pool)s)) AS matched),"
         " hits AS MATERIALIZED (SELECT p.id, length(p.tsv) AS len, t.lex FROM pool p JOIN terms t ON p.tsv @@ t.tq),"
+        # N counts the readable rows whatever their lifecycle state: an index-only count
         " stats AS MATERIALIZED (SELECT"
         "  (SELECT count(*) FROM (SELECT 1 FROM memory_entries e WHERE {w} LIMIT %(ncap)s) n) AS n,"
         "  (SELECT avg(length(tsv)) FROM pool) AS avgdl),"
@@ -210,7 +209,8 @@ class PostgresMemoryStore:
             "expires": draft.expires_at,
             "qvec": vector_text(draft.embedding) if embedded and draft.embedding else None,
             "model": self._space.model if embedded and self._space else None,
-            "graph_owed": fanout > 0,
+            # an embedded entry is linked in this transaction; otherwise its edges are owed
+            "graph_owed": fanout > 0 and not embedded,
         }
         edges = 0
         async with self._db.connection() as conn, conn.transaction():
@@ -239,8 +239,9 @@ class PostgresMemoryStore:
                     " WHERE id = %s AND tenant_id = %s",
                     (json.dumps(supersede[1]), supersede[0], draft.tenant_id),
                 )
-            if embedded and fanout > 0:
-                edges = await self._link(conn, draft.id, fanout)
+            if draft.embedding is not None and embedded and fanout > 0:
+                target = WriteTarget(draft.tenant_id, draft.user_id, draft.project_id)
+                edges = await self._link(conn, draft.id, target, draft.namespace, draft.embedding, fanout)
         return edges
 
     async def _add_refs(self, conn: Conn, entry_id: str, tenant_id: str, refs: Sequence[str]) -> None:
@@ -251,21 +252,27 @@ class PostgresMemoryStore:
                 [(entry_id, tenant_id, r) for r in dict.fromkeys(refs)],
             )
 
-    async def _link(self, conn: Conn, entry_id: str, fanout: int) -> int:
-        """Write `co_occurs` edges from an embedded entry to its nearest neighbours in its shelf."""
+    async def _link(
+        self, conn: Conn, entry_id: str, target: WriteTarget, namespace: str, vector: Sequence[float], fanout: int
+    ) -> int:
+        """Write `co_occurs` edges from an embedded entry to its nearest neighbours in its shelf.
+
+        The entry's vector is a query parameter, so the search walks the HNSW index rather than
+        measuring the distance to every row of the shelf. Returns the edges written.
+        """
+        where, params = target_filter(target, "n")
+        params.update(id=entry_id, ns=namespace, fanout=fanout, qvec=vector_text(vector))
         cur = await conn.execute(
             sql.SQL(
-                "WITH seed AS (SELECT * FROM memory_entries WHERE id = %(id)s AND embedding IS NOT NULL),"
-                " near AS (SELECT n.id, 1 - ({nv} <=> {sv}) AS strength FROM memory_entries n, seed s"
-                "  WHERE n.tenant_id = s.tenant_id AND n.scope_key = s.scope_key AND n.namespace = s.namespace"
-                "  AND n.id <> s.id AND {nm} ORDER BY {nv} <=> {sv} LIMIT %(fanout)s)"
-                " INSERT INTO memory_relations (tenant_id, from_id, to_id, relation, strength)"
-                " SELECT s.tenant_id, s.id, near.id, 'co_occurs', GREATEST(near.strength, 0)"
-                " FROM seed s, near ON CONFLICT DO NOTHING"
-            ).format(nv=self._vec("n"), sv=self._vec("s"), nm=self._model_match("n")),
-            {"id": entry_id, "fanout": fanout},
+                "INSERT INTO memory_relations (tenant_id, from_id, to_id, relation, strength)"
+                " SELECT %(w_tenant)s, %(id)s, near.id, 'co_occurs', GREATEST(near.strength, 0) FROM"
+                " (SELECT n.id, 1 - ({nv} <=> {qv}) AS strength FROM memory_entries n"
+                "  WHERE {w} AND n.namespace = %(ns)s AND n.id <> %(id)s AND {nm}"
+                "  ORDER BY {nv} <=> {qv} LIMIT %(fanout)s) near"
+                " ON CONFLICT DO NOTHING"
+            ).format(nv=self._vec("n"), qv=self._qvec(), w=where, nm=self._model_match("n")),
+            params,
         )
-        await conn.execute("UPDATE memory_entries SET graph_pending_at = NULL WHERE id = %s", (entry_id,))
         return cur.rowcount or 0
 
     async def add_source_refs(self, entry: MemoryEntry, refs: Sequence[str]) -> None:
@@ -390,6 +397,15 @@ class PostgresMemoryStore:
             row = await cur.fetchone()
         return _entry(row) if row else None
 
+    def _vector_cte(self, where: sql.Composable, vis: sql.Composable) -> sql.Composable:
+        """CTE `vc`: ids of the `%(lim)s` nearest visible rows of the scope to `%(qvec)s`.
+
+        Pool connections scan HNSW iteratively (see `database.py`), so scope filters still leave `lim` rows.
+        """
+        return sql.SQL(
+            "vc AS (SELECT e.id FROM memory_entries e WHERE {m} AND {w} AND {v} ORDER BY {ev} <=> {qv} LIMIT %(lim)s)"
+        ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis)
+
     async def candidates(
         self,
         scope: ReadScope,
@@ -408,7 +424,6 @@ class PostgresMemoryStore:
         where, params = read_filter(scope)
         vis, vparams = visible_filter(scope)
         params.update(vparams, q=query, lim=limit)
-        use_vector = query_vector is not None and self._space is not None
         ctes: list[sql.Composable] = []
         tiers: list[sql.Composable] = []
         kscore: sql.Composable = sql.SQL("NULL::float8")
@@ -424,12 +439,7 @@ class PostgresMemoryStore:
             joins = sql.SQL(" CROSS JOIN stats")
         if query_vector is not None and self._space is not None:
             params["qvec"] = vector_text(query_vector)
-            ctes.append(
-                sql.SQL(
-                    "vc AS (SELECT e.id FROM memory_entries e WHERE {m} AND {w} AND {v}"
-                    " ORDER BY {ev} <=> {qv} LIMIT %(lim)s)"
-                ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis)
-            )
+            ctes.append(self._vector_cte(where, vis))
             tiers.append(sql.SQL("SELECT id FROM vc"))
             vscore = sql.SQL("CASE WHEN {m} THEN 1 - ({ev} <=> {qv}) END").format(
                 m=self._model_match(), ev=self._vec(), qv=self._qvec()
@@ -447,14 +457,7 @@ class PostgresMemoryStore:
             vs=vscore,
             j=joins,
         )
-        async with self._db.connection() as conn, conn.pipeline(), conn.transaction():
-            if use_vector:
-                # HNSW yields at most ef_search rows before the scope filters; iterative scanning goes
-                # on until `limit` rows pass them. Both settings end with this transaction.
-                await conn.execute(
-                    "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true)",
-                    (str(min(max(limit, HNSW_MIN_EF_SEARCH), HNSW_MAX_EF_SEARCH)), "relaxed_order"),
-                )
+        async with self._db.connection() as conn:
             cur = await conn.execute(query_sql, params)
             rows = await cur.fetchall()
         entries = [_entry(r) for r in rows]
@@ -575,16 +578,21 @@ class PostgresMemoryStore:
         async with self._db.connection() as conn:
             for owed, vec in items:
                 async with conn.transaction():
+                    # the edges owed are written in this same transaction, so the debt is cleared here too
                     cur = await conn.execute(
                         "UPDATE memory_entries SET embedding = %s::vector, embedding_model = %s,"
-                        " embedded_at = now(), embed_attempts = 0 WHERE id = %s AND content_hash = %s"
-                        " AND embedded_at IS NULL",
-                        (vector_text(vec), self._space.model, owed.id, owed.content_hash),
+                        " embedded_at = now(), embed_attempts = 0,"
+                        " graph_pending_at = CASE WHEN %s THEN NULL ELSE graph_pending_at END"
+                        " WHERE id = %s AND content_hash = %s AND embedded_at IS NULL"
+                        " RETURNING tenant_id, user_id, project_id, namespace",
+                        (vector_text(vec), self._space.model, fanout > 0, owed.id, owed.content_hash),
                     )
-                    if cur.rowcount:
+                    row = await cur.fetchone()
+                    if row is not None:
                         stored += 1
                         if fanout > 0:
-                            await self._link(conn, owed.id, fanout)
+                            target = WriteTarget(row["tenant_id"], row["user_id"], row["project_id"])
+                            await self._link(conn, owed.id, target, row["namespace"], vec, fanout)
         return stored
 
     async def count_owed(self) -> int:

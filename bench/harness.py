@@ -1,0 +1,215 @@
+"""A private novamem server for one benchmark run, and the HTTP client helpers that load and query it.
+
+Each run starts `novamem serve` as a subprocess on a free loopback port with a fresh temporary data
+directory, so the server also starts its own embedded PostgreSQL there. The benchmark talks to it over
+HTTP only. `stop()` sends SIGINT (uvicorn shuts down, the lifespan stops the embedded PostgreSQL) and,
+should anything be left, stops the server and then the PostgreSQL postmaster by their pids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+__all__ = ["RESULTS_DIR", "BenchServer", "LoadStats", "machine_notes", "percentile", "remember_all", "running_server"]
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+START_TIMEOUT_S = 180.0
+STOP_TIMEOUT_S = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # the postmaster runs as another user; it exists
+        return True
+    return True
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return not _alive(pid)
+
+
+@dataclass
+class BenchServer:
+    """A running `novamem serve` subprocess, its base URL and its data directory."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    data_dir: Path
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def postmaster_pid(self) -> int | None:
+        """The embedded PostgreSQL's pid from its `postmaster.pid`, if it is running."""
+        pidfile = self.data_dir / "pg" / "postmaster.pid"
+        try:
+            return int(pidfile.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        return httpx.AsyncClient(base_url=self.base_url, timeout=120, limits=limits, **kwargs)
+
+    def stop(self) -> None:
+        """SIGINT the server, then make sure it and its PostgreSQL are gone (each by its own pid)."""
+        postmaster = self.postmaster_pid()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+        if postmaster is not None and not _wait_gone(postmaster, 10):
+            # the lifespan did not stop it: ask the postmaster itself for a fast shutdown
+            os.kill(postmaster, signal.SIGINT)
+            if not _wait_gone(postmaster, STOP_TIMEOUT_S):
+                os.kill(postmaster, signal.SIGKILL)
+
+
+def _wait_ready(server: BenchServer) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited early; see {server.log_path}")
+        try:
+            if httpx.get(server.base_url + "/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"server not ready after {START_TIMEOUT_S:.0f}s; see {server.log_path}")
+
+
+@contextmanager
+def running_server(name: str, **settings: str) -> Iterator[BenchServer]:
+    """Start a private server (embedded PostgreSQL, built-in embedder) and stop it on exit."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"novamem-bench-{name}-") as tmp:
+        data_dir = Path(tmp) / "data"
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NOVAMEM_")}
+        env.update(
+            NOVAMEM_DATA_DIR=str(data_dir),
+            NOVAMEM_PORT=str(port),
+            NOVAMEM_HOST="127.0.0.1",
+            NOVAMEM_LOG_LEVEL="warning",
+            **{f"NOVAMEM_{k.upper()}": v for k, v in settings.items()},
+        )
+        log_path = RESULTS_DIR / f"{name}.server.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "novamem", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp
+            )
+        server = BenchServer(process, f"http://127.0.0.1:{port}", data_dir, log_path)
+        try:
+            _wait_ready(server)
+            yield server
+        finally:
+            server.stop()
+
+
+@dataclass
+class LoadStats:
+    """What a load produced: ids by the caller's key, and counts of the odd outcomes."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+    deduplicated: int = 0
+    rejected: int = 0
+    not_embedded: int = 0
+    seconds: float = 0.0
+
+
+async def remember_all(
+    client: httpx.AsyncClient, items: Iterable[tuple[str, dict[str, Any]]], concurrency: int
+) -> LoadStats:
+    """POST each (key, body) to /v1/remember with `concurrency` clients; fails on any error status."""
+    stats = LoadStats()
+    iterator = iter(items)
+
+    async def worker() -> None:
+        for key, body in iterator:
+            response = await client.post("/v1/remember", json=body)
+            if response.status_code != 201:
+                raise RuntimeError(f"remember answered {response.status_code}: {response.text[:200]}")
+            data = response.json()
+            if data.get("id") is None:
+                stats.rejected += 1
+                continue
+            stats.ids[key] = data["id"]
+            stats.deduplicated += bool(data.get("deduplicated"))
+            stats.not_embedded += not data.get("embedded", False)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation between closest ranks."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    pos = (len(ordered) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def machine_notes() -> dict[str, Any]:
+    """CPU, memory and load figures recorded next to every result."""
+    import platform
+
+    import psutil
+
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"

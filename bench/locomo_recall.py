@@ -1,0 +1,208 @@
+"""Retrieval quality on LoCoMo: evidence recall@k and MRR of novamem's presets next to plain BM25.
+
+One namespace per conversation, one memory per dialogue turn (`"Speaker: text"`), stored through
+`/v1/remember`. Every question whose evidence ids are real dialogue ids is searched within its
+conversation's namespace. The presets of `search/presets.py` are sent as request weights; the BM25
+baseline (Okapi, k1=1.5, b=0.75, lower-cased word tokens) runs in this process over the same turns.
+
+    .venv/bin/python -m bench.locomo_recall [--conversations 10]
+
+To compare with earlier code, run it against an export of that code and save it under another name:
+`PYTHONPATH=/tmp/old/src .venv/bin/python -m bench.locomo_recall --save-as locomo_recall_before --code 'commit abc123'`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from bench import report
+from bench.corpus import CATEGORY_NAMES, Conversation, Question, load_locomo
+from bench.harness import machine_notes, remember_all, running_server
+from novamem.search.presets import PRESETS
+
+KS = (1, 5, 10, 25)
+SEARCH_CONCURRENCY = 4
+_WORD = re.compile(r"\w+")
+
+Ranking = list[set[str]]  # dialogue ids of each result, best first
+
+
+class BM25:
+    """Okapi BM25 over lower-cased word tokens, as in the `rank-bm25` package's defaults."""
+
+    def __init__(self, texts: Sequence[str], k1: float = 1.5, b: float = 0.75) -> None:
+        self._docs = [Counter(_WORD.findall(t.lower())) for t in texts]
+        self._lengths = [sum(d.values()) for d in self._docs]
+        self._avg = sum(self._lengths) / max(len(self._docs), 1)
+        df: Counter[str] = Counter()
+        for doc in self._docs:
+            df.update(doc.keys())
+        n = len(self._docs)
+        self._idf = {t: math.log((n - f + 0.5) / (f + 0.5) + 1) for t, f in df.items()}
+        self._k1, self._b = k1, b
+
+    def rank(self, query: str) -> list[int]:
+        terms = _WORD.findall(query.lower())
+        scores = []
+        for doc, length in zip(self._docs, self._lengths, strict=True):
+            norm = self._k1 * (1 - self._b + self._b * length / self._avg)
+            score = sum(self._idf[t] * doc[t] * (self._k1 + 1) / (doc[t] + norm) for t in terms if t in doc)
+            scores.append(score)
+        return sorted(range(len(scores)), key=lambda i: -scores[i])
+
+
+class Scores:
+    """Evidence recall@k, hit@k and MRR, overall and per question category."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[int, dict[int, float], dict[int, bool], float]] = []
+
+    def add(self, question: Question, ranking: Ranking) -> None:
+        evidence = set(question.evidence)
+        recall, hit = {}, {}
+        for k in KS:
+            found = set().union(*ranking[:k]) & evidence if ranking else set()
+            recall[k] = len(found) / len(evidence)
+            hit[k] = bool(found)
+        first = next((i for i, ids in enumerate(ranking) if ids & evidence), None)
+        self._rows.append((question.category, recall, hit, 0.0 if first is None else 1 / (first + 1)))
+
+    @staticmethod
+    def _summary(rows: list[tuple[int, dict[int, float], dict[int, bool], float]]) -> dict[str, Any]:
+        n = max(len(rows), 1)
+        return {
+            "questions": len(rows),
+            "recall": {str(k): sum(r[1][k] for r in rows) / n for k in KS},
+            "hit": {str(k): sum(r[2][k] for r in rows) / n for k in KS},
+            "mrr": sum(r[3] for r in rows) / n,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        result = self._summary(self._rows)
+        result["by_category"] = {
+            str(c): self._summary([r for r in self._rows if r[0] == c]) for c in sorted(CATEGORY_NAMES)
+        }
+        return result
+
+
+async def _store(client: httpx.AsyncClient, conversations: list[Conversation]) -> dict[str, set[str]]:
+    """Remember every turn; returns the dialogue ids behind each memory id (repeated lines share one)."""
+    items = [
+        (
+            f"{c.sample_id}|{t.dia_id}",
+            {
+                "content": t.content,
+                "namespace": _namespace(c),
+                "force": True,
+                "sensitivity": "private",
+                "metadata": {"diaId": t.dia_id, "sessionDate": t.session_date},
+            },
+        )
+        for c in conversations
+        for t in c.turns
+    ]
+    stats = await remember_all(client, items, concurrency=8)
+    if stats.rejected or stats.not_embedded:
+        raise RuntimeError(f"load was not clean: {stats}")
+    dia_ids: dict[str, set[str]] = {}
+    for key, memory_id in stats.ids.items():
+        dia_ids.setdefault(memory_id, set()).add(key.split("|", 1)[1])
+    print(f"stored {len(items)} turns in {stats.seconds:.0f}s ({stats.deduplicated} repeated lines)", flush=True)
+    return dia_ids
+
+
+def _namespace(conversation: Conversation) -> str:
+    return "locomo-" + re.sub(r"[^a-z0-9._:-]", "-", conversation.sample_id.lower())
+
+
+async def _search_all(
+    client: httpx.AsyncClient,
+    conversations: list[Conversation],
+    weights: dict[str, float],
+    dia_ids: dict[str, set[str]],
+) -> Scores:
+    scores = Scores()
+    jobs = [(c, q) for c in conversations for q in c.questions]
+    iterator = iter(jobs)
+    results: dict[int, Ranking] = {}
+
+    async def worker() -> None:
+        for conversation, question in iterator:
+            body = {"query": question.text, "namespace": _namespace(conversation), "k": max(KS), "weights": weights}
+            response = await client.post("/v1/search", json=body)
+            if response.status_code != 200:
+                raise RuntimeError(f"search answered {response.status_code}: {response.text[:200]}")
+            results[id(question)] = [dia_ids[r["id"]] for r in response.json()["results"]]
+
+    await asyncio.gather(*(worker() for _ in range(SEARCH_CONCURRENCY)))
+    for _, question in jobs:
+        scores.add(question, results[id(question)])
+    return scores
+
+
+def _bm25_scores(conversations: list[Conversation]) -> Scores:
+    scores = Scores()
+    for conversation in conversations:
+        index = BM25([t.content for t in conversation.turns])
+        for question in conversation.questions:
+            order = index.rank(question.text)[: max(KS)]
+            scores.add(question, [{conversation.turns[i].dia_id} for i in order])
+    return scores
+
+
+async def run(limit: int | None) -> dict[str, Any]:
+    conversations = load_locomo()[:limit]
+    result: dict[str, Any] = {
+        "conversations": len(conversations),
+        "turns": sum(len(c.turns) for c in conversations),
+        "questions": sum(len(c.questions) for c in conversations),
+        "skipped": sum(c.skipped_questions for c in conversations),
+        "ks": list(KS),
+        "primary": "novamem hybrid",
+        "baseline": "BM25 (plain)",
+        "categories": [
+            {"id": c, "name": name, "questions": sum(1 for v in conversations for q in v.questions if q.category == c)}
+            for c, name in sorted(CATEGORY_NAMES.items())
+        ],
+        "machine": machine_notes(),
+    }
+    summaries: dict[str, dict[str, Any]] = {}
+    with running_server("locomo_recall") as server:
+        async with server.client() as client:
+            dia_ids = await _store(client, conversations)
+            for name, strategy in PRESETS.items():
+                scores = await _search_all(client, conversations, strategy.weights.model_dump(), dia_ids)
+                summaries[f"novamem {name}"] = scores.summary()
+                print(f"novamem {name}: recall@10 {summaries[f'novamem {name}']['recall']['10']:.3f}", flush=True)
+    summaries["BM25 (plain)"] = _bm25_scores(conversations).summary()
+    result["systems"] = summaries
+    result["machine"]["load_average_end"] = machine_notes()["load_average"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conversations", type=int, default=None, help="only the first N conversations")
+    parser.add_argument(
+        "--save-as",
+        default="locomo_recall",
+        help="result name; 'locomo_recall_before' is shown on the page as the earlier code's figures",
+    )
+    parser.add_argument("--code", default="working tree", help="which code was measured, for the page")
+    args = parser.parse_args()
+    result = asyncio.run(run(args.conversations))
+    result["code"] = args.code
+    report.save(args.save_as, result)
+    print(report.render_locomo(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Search latency at growing store sizes, and the server's resident memory once loaded.
+
+Loads varied LoCoMo-based texts through `/v1/remember` (force, concurrent clients), then at each size
+times `/v1/search` one request at a time over LoCoMo questions with the built-in embedder, so each
+figure includes embedding the query. Searches cover the caller's whole store (every namespace), the
+widest scope a caller can ask for. Each size gets several passes and the quietest one (lowest p95) is
+reported, with every pass's p95 and load average kept, because the machine may be shared.
+
+    .venv/bin/python -m bench.search_latency [--sizes 10000,100000] [--queries 500] [--passes 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import time
+from typing import Any
+
+import psutil
+
+from bench import report
+from bench.corpus import load_locomo, varied_texts
+from bench.harness import BenchServer, machine_notes, percentile, remember_all, running_server
+
+NAMESPACES = 10
+WARMUP_QUERIES = 30
+PAUSE_BETWEEN_PASSES_S = 5.0
+
+
+def _memory(server: BenchServer) -> dict[str, float]:
+    """RSS of the server process, and the proportional set size of its embedded PostgreSQL."""
+    rss = psutil.Process(server.pid).memory_info().rss
+    pg_pss = 0
+    postmaster = server.postmaster_pid()
+    if postmaster is not None:
+        root = psutil.Process(postmaster)
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                pg_pss += proc.memory_full_info().pss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+    return {"server_rss_mib": round(rss / 2**20, 1), "postgres_pss_mib": round(pg_pss / 2**20, 1)}
+
+
+async def _time_pass(server: BenchServer, queries: list[str], k: int) -> list[float]:
+    timings: list[float] = []
+    async with server.client() as client:
+        for query in queries:
+            started = time.perf_counter()
+            response = await client.post("/v1/search", json={"query": query, "k": k})
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code != 200:
+                raise RuntimeError(f"search answered {response.status_code}: {response.text[:200]}")
+            timings.append(elapsed)
+    return timings
+
+
+async def _time_searches(server: BenchServer, queries: list[str], k: int, passes: int) -> dict[str, Any]:
+    """Time `passes` passes over the queries after a warm-up; the quietest pass (lowest p95) is reported.
+
+    The machine may be shared, so every pass's p95 is kept next to the reported one.
+    """
+    await _time_pass(server, queries[:WARMUP_QUERIES], k)
+    runs = []
+    for _ in range(passes):
+        timings = await _time_pass(server, queries, k)
+        runs.append(
+            {
+                "queries": len(timings),
+                "p50_ms": round(percentile(timings, 50), 2),
+                "p95_ms": round(percentile(timings, 95), 2),
+                "p99_ms": round(percentile(timings, 99), 2),
+                "mean_ms": round(sum(timings) / len(timings), 2),
+                "load_average": round(os.getloadavg()[0], 2),
+            }
+        )
+        await asyncio.sleep(PAUSE_BETWEEN_PASSES_S)
+    best = min(runs, key=lambda r: r["p95_ms"])
+    return {**best, "pass_p95_ms": [r["p95_ms"] for r in runs], "pass_load": [r["load_average"] for r in runs]}
+
+
+async def run(sizes: list[int], query_count: int, concurrency: int, k: int, passes: int) -> dict[str, Any]:
+    conversations = load_locomo()
+    questions = [q.text for c in conversations for q in c.questions]
+    random.Random(11).shuffle(questions)
+    queries = (questions * (1 + query_count // len(questions)))[:query_count]
+    texts = varied_texts(conversations, max(sizes))
+    result: dict[str, Any] = {
+        "k": k,
+        "load_concurrency": concurrency,
+        "passes": passes,
+        "sizes": [],
+        "machine": machine_notes(),
+    }
+    with running_server("search_latency") as server:
+        stored = 0
+        for size in sorted(sizes):
+            batch = [
+                (str(i), {"content": next(texts), "namespace": f"conv-{i % NAMESPACES}", "force": True})
+                for i in range(stored, size)
+            ]
+            async with server.client() as client:
+                loaded = await remember_all(client, batch, concurrency)
+            if loaded.deduplicated or loaded.rejected or loaded.not_embedded:
+                raise RuntimeError(f"load was not clean: {loaded}")
+            stored = size
+            rate = len(batch) / loaded.seconds
+            print(f"loaded {size} memories ({len(batch)} at {rate:.0f}/s)", flush=True)
+            timing = await _time_searches(server, queries, k, passes)
+            row = {"memories": size, "load_per_s": round(rate, 1), **timing, **_memory(server)}
+            print(json.dumps(row), flush=True)
+            result["sizes"].append(row)
+    result["machine"]["load_average_end"] = machine_notes()["load_average"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000", help="store sizes to measure at, comma-separated")
+    parser.add_argument("--queries", type=int, default=500, help="timed searches per size")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients while loading")
+    parser.add_argument("--k", type=int, default=10, help="results per search")
+    parser.add_argument("--passes", type=int, default=3, help="timed passes per size; the quietest is reported")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    result = asyncio.run(run(sizes, args.queries, args.concurrency, args.k, args.passes))
+    report.save("search_latency", result)
+    print(report.render_search_latency(result))
+
+
+if __name__ == "__main__":
+    main()

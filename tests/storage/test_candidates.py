@@ -1,0 +1,100 @@
+"""Hybrid candidates on PostgreSQL: BM25 keyword scoring within the caller's scope, and score completion."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from ulid import ULID
+
+from novamem.domain.entries import EntryDraft, Sensitivity
+from novamem.domain.scope import ReadScope
+from novamem.storage.base import VectorSpace
+from novamem.storage.postgres.database import Database, migrate
+from novamem.storage.postgres.memories import PostgresMemoryStore
+
+ALICE = ReadScope(tenant_id="acme", user_id="alice")
+SPACE = VectorSpace("test:3d", 3)
+
+
+@pytest.fixture
+async def store(make_database: Callable[[], str]) -> AsyncIterator[PostgresMemoryStore]:
+    url = make_database()
+    migrate(url)
+    db = Database(url, max_size=2)
+    await db.open()
+    built = PostgresMemoryStore(db, SPACE)
+    await built.prepare_vector_space()
+    yield built
+    await db.close()
+
+
+async def put(
+    store: PostgresMemoryStore, content: str, *, user: str = "alice", vector: list[float] | None = None
+) -> str:
+    draft = EntryDraft(
+        id=str(ULID()),
+        tenant_id="acme",
+        user_id=user,
+        project_id=None,
+        scope_key=f"u:{user}",
+        namespace="default",
+        content=content,
+        content_hash=hashlib.sha256(content.encode()).hexdigest(),
+        source="manual",
+        agent_name=None,
+        metadata={},
+        source_type=None,
+        captured_from=None,
+        confidence=1.0,
+        sensitivity=Sensitivity.PRIVATE,
+        expires_at=None,
+        source_refs=[],
+        embedding=vector,
+    )
+    await store.insert(draft, fanout=0)
+    return draft.id
+
+
+async def keyword_ranking(store: PostgresMemoryStore, query: str, scope: ReadScope = ALICE) -> list[str]:
+    _, kscores, _ = await store.candidates(scope, query=query, query_vector=None, limit=10, keyword=True)
+    return sorted(kscores, key=lambda i: -kscores[i])
+
+
+async def test_a_rare_term_outweighs_a_common_one(store: PostgresMemoryStore) -> None:
+    for n in range(6):
+        await put(store, f"Weekly meeting notes number {n} for the platform team")
+    rare = await put(store, "The kubernetes upgrade is planned for spring")
+    both = await put(store, "Meeting about the kubernetes upgrade with the platform team")
+    ranking = await keyword_ranking(store, "kubernetes meeting")
+    assert ranking[:2] == [both, rare]
+    assert len(ranking) == 8  # every row matching any term is a candidate
+
+
+async def test_document_frequencies_come_from_the_callers_scope_only(store: PostgresMemoryStore) -> None:
+    alpha = await put(store, "alpha release checklist for the mobile app")
+    betas = [await put(store, f"beta feedback round {n} from the testers") for n in range(3)]
+    for n in range(30):  # another user of the same tenant writes "alpha" everywhere
+        await put(store, f"alpha build {n} passed", user="bob")
+    ranking = await keyword_ranking(store, "alpha beta")
+    assert ranking[0] == alpha  # rare for alice, however common it is for bob
+    assert set(ranking) == {alpha, *betas}
+
+
+async def test_queries_of_stop_words_or_quoting_characters_are_harmless(store: PostgresMemoryStore) -> None:
+    odd = await put(store, r"O'Brien's path is C:\Users\obrien and the key is 'x''y'")
+    assert await keyword_ranking(store, "what is it and how") == []
+    assert await keyword_ranking(store, r"O'Brien C:\Users\obrien 'x''y' & | ! ( )") == [odd]
+
+
+async def test_each_tier_candidate_gets_the_other_tiers_score(store: PostgresMemoryStore) -> None:
+    by_word = await put(store, "Invoices are archived in the finance bucket", vector=[0.0, 1.0, 0.0])
+    by_vector = await put(store, "Receipts live in cold storage", vector=[1.0, 0.0, 0.0])
+    entries, kscores, vscores = await store.candidates(
+        ALICE, query="finance invoices", query_vector=[1.0, 0.1, 0.0], limit=1, keyword=True
+    )
+    assert {e.id for e in entries} == {by_word, by_vector}
+    assert set(kscores) == {by_word}  # no term of the query in the vector hit: no keyword score
+    assert set(vscores) == {by_word, by_vector}  # the keyword hit still carries its cosine
+    assert vscores[by_vector] > vscores[by_word]
