@@ -210,6 +210,7 @@ compares with the first row, the goal's reference.
 Concurrent/embedder ratio {r["concurrent_ratio"]:.2f}: {verdict} the 0.70 goal.{grouped_note}
 {notes}
 {THROUGHPUT_NOTES}
+
 {_machine(r["machine"])}
 """
 
@@ -268,6 +269,8 @@ Evidence recall@10 per question category:
 {_table(cat_header, cat_rows)}
 
 {r["primary"]} recall@10 {best:.3f} vs BM25 {base:.3f} (x{best / base:.2f}): {verdict} the 0.66 goal.
+{_before(before)}
+{RETRIEVAL_NOTES}
 
 {_machine(r["machine"])}
 """
