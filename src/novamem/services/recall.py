@@ -137,13 +137,7 @@ class RecallService:
         ranked: list[MemoryEntry] = []
         for cand in fused:
             entry = by_id[cand.id]
-            importance = (
-                entry.metadata.get("fact", {}).get("importance")
-                if isinstance(entry.metadata.get("fact"), dict)
-                else None
-            )
-            boost = min(max(float(importance), 1.0), 5.0) / 3 if isinstance(importance, int | float) else 1.0
-            entry.score = cand.score * boost * rank_prior(entry.confidence, entry.memory_type, entry.created_at, now)
+            entry.score = cand.score * rank_prior(entry.confidence, entry.memory_type, entry.created_at, now)
             entry.signals = cand.signals
             ranked.append(entry)
         ranked.sort(key=lambda e: e.score, reverse=True)
