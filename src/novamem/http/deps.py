@@ -15,7 +15,7 @@ from novamem.errors import Unauthenticated
 __all__ = ["CallerDep", "ContainerDep"]
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     container: Container = request.state.container
     return container
 
@@ -23,7 +23,7 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_caller(request: Request, container: ContainerDep) -> Caller:
+async def get_caller(request: Request, container: ContainerDep) -> Caller:
     """Authenticate the request according to the auth mode."""
     settings = container.settings
     if settings.auth_mode is AuthMode.NONE:
