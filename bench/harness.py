@@ -114,11 +114,15 @@ def _wait_ready(server: BenchServer) -> None:
 
 
 @contextmanager
-def running_server(name: str, **settings: str) -> Iterator[BenchServer]:
-    """Start a private server (embedded PostgreSQL, built-in embedder) and stop it on exit."""
+def running_server(name: str, data_dir: Path | None = None, **settings: str) -> Iterator[BenchServer]:
+    """Start a private server (embedded PostgreSQL, built-in embedder) and stop it on exit.
+
+    With `data_dir` the store lives there and outlasts the run (so a large load can be reused);
+    otherwise it lives in a temporary directory.
+    """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"novamem-bench-{name}-") as tmp:
-        data_dir = Path(tmp) / "data"
+        data_dir = data_dir.resolve() if data_dir is not None else Path(tmp) / "data"
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOVAMEM_")}
         env.update(

@@ -110,7 +110,7 @@ def render_search_latency(r: dict[str, Any]) -> str:
             s["p99_ms"],
             s["mean_ms"],
             s["queries"],
-            s["load_per_s"],
+            s["load_per_s"] if s["load_per_s"] is not None else "reused",
             s["server_rss_mib"],
             s["postgres_pss_mib"],
         ]

@@ -7,6 +7,10 @@ widest scope a caller can ask for. Each size gets several passes and the quietes
 reported, with every pass's p95 and load average kept, because the machine may be shared.
 
     .venv/bin/python -m bench.search_latency [--sizes 10000,100000] [--queries 500] [--passes 3]
+        [--data-dir DIR]
+
+With `--data-dir` the store is kept in DIR, and a later run with the same DIR only loads what is
+missing (loading 100k memories takes most of an hour on two cores).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import os
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -82,7 +87,17 @@ async def _time_searches(server: BenchServer, queries: list[str], k: int, passes
     return {**best, "pass_p95_ms": [r["p95_ms"] for r in runs], "pass_load": [r["load_average"] for r in runs]}
 
 
-async def run(sizes: list[int], query_count: int, concurrency: int, k: int, passes: int) -> dict[str, Any]:
+async def _stored(server: BenchServer) -> int:
+    async with server.client() as client:
+        response = await client.get("/v1/stats")
+        response.raise_for_status()
+        body = response.json()
+    return int(body["totalWarm"]) + int(body["totalCold"])
+
+
+async def run(
+    sizes: list[int], query_count: int, concurrency: int, k: int, passes: int, data_dir: Path | None
+) -> dict[str, Any]:
     conversations = load_locomo()
     questions = [q.text for c in conversations for q in c.questions]
     random.Random(11).shuffle(questions)
@@ -95,22 +110,29 @@ async def run(sizes: list[int], query_count: int, concurrency: int, k: int, pass
         "sizes": [],
         "machine": machine_notes(),
     }
-    with running_server("search_latency") as server:
+    with running_server("search_latency", data_dir=data_dir) as server:
+        already = await _stored(server)
         stored = 0
         for size in sorted(sizes):
+            contents = [next(texts) for _ in range(stored, size)]
             batch = [
-                (str(i), {"content": next(texts), "namespace": f"conv-{i % NAMESPACES}", "force": True})
-                for i in range(stored, size)
+                (str(i), {"content": content, "namespace": f"conv-{i % NAMESPACES}", "force": True})
+                for i, content in enumerate(contents, start=stored)
+                if i >= already
             ]
-            async with server.client() as client:
-                loaded = await remember_all(client, batch, concurrency)
-            if loaded.deduplicated or loaded.rejected or loaded.not_embedded:
-                raise RuntimeError(f"load was not clean: {loaded}")
+            rate = None
+            if batch:
+                async with server.client() as client:
+                    loaded = await remember_all(client, batch, concurrency)
+                if loaded.deduplicated or loaded.rejected or loaded.not_embedded:
+                    raise RuntimeError(f"load was not clean: {loaded}")
+                rate = round(len(batch) / loaded.seconds, 1)
+                print(f"loaded {size} memories ({len(batch)} at {rate:.0f}/s)", flush=True)
             stored = size
-            rate = len(batch) / loaded.seconds
-            print(f"loaded {size} memories ({len(batch)} at {rate:.0f}/s)", flush=True)
+            if await _stored(server) != size:
+                raise RuntimeError(f"expected {size} memories in the store, found {await _stored(server)}")
             timing = await _time_searches(server, queries, k, passes)
-            row = {"memories": size, "load_per_s": round(rate, 1), **timing, **_memory(server)}
+            row = {"memories": size, "load_per_s": rate, **timing, **_memory(server)}
             print(json.dumps(row), flush=True)
             result["sizes"].append(row)
     result["machine"]["load_average_end"] = machine_notes()["load_average"]
@@ -124,9 +146,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients while loading")
     parser.add_argument("--k", type=int, default=10, help="results per search")
     parser.add_argument("--passes", type=int, default=3, help="timed passes per size; the quietest is reported")
+    parser.add_argument("--data-dir", type=Path, default=None, help="keep the store here and reuse it next run")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    result = asyncio.run(run(sizes, args.queries, args.concurrency, args.k, args.passes))
+    result = asyncio.run(run(sizes, args.queries, args.concurrency, args.k, args.passes, args.data_dir))
     report.save("search_latency", result)
     print(report.render_search_latency(result))
 

@@ -93,6 +93,7 @@ class RunningServer:
 
 
 def start_server(database_url: str, **env: Any) -> RunningServer:
+    env.setdefault("auth_mode", "none")
     settings = load_settings(database_url=database_url, port=free_port(), **env)
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")

@@ -13,13 +13,14 @@ from novamem.errors import ConfigError
 
 def test_defaults() -> None:
     s = load_settings()
-    assert (s.host, s.port, s.pg_pool_max, s.auth_mode) == ("127.0.0.1", 7778, 20, AuthMode.NONE)
+    assert (s.host, s.port, s.pg_pool_max, s.auth_mode) == ("127.0.0.1", 7778, 20, AuthMode.USER)
     assert s.database_url is None and s.max_content_chars == 4000
     assert s.effective_min_vector_score == 0.25
 
 
 def test_warm_url_is_an_alias(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOVAMEM_WARM_URL", "postgresql://u:p@db:5432/novamem")
+    monkeypatch.setenv("NOVAMEM_COOKIE_SECRET", "Zq3xT0V9kHc2W8pLrN5bYd7mFs1Jg4Ae")
     s = load_settings()
     assert s.database_url is not None and s.database_url.get_secret_value().endswith("/novamem")
     monkeypatch.setenv("DATABASE_URL", "postgresql://other")  # an unprefixed variable is not ours
@@ -32,10 +33,23 @@ def test_warm_url_is_an_alias(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ({"NOVAMEM_PORT": "99999"}, "NOVAMEM_PORT: Input should be less than or equal to 65535 (got '99999')"),
         ({"NOVAMEM_PORT": "http"}, "NOVAMEM_PORT: Input should be a valid integer"),
-        ({"NOVAMEM_AUTH_MODE": "magic"}, "NOVAMEM_AUTH_MODE: Input should be 'none' or 'bearer'"),
+        ({"NOVAMEM_AUTH_MODE": "magic"}, "NOVAMEM_AUTH_MODE: Input should be 'none', 'bearer', 'user' or 'tenant'"),
         ({"NOVAMEM_PG_POOL_MAX": "0"}, "NOVAMEM_PG_POOL_MAX"),
         ({"NOVAMEM_EMBEDDINGS_PROVIDER": "local-transformers"}, "NOVAMEM_EMBEDDINGS_PROVIDER"),
-        ({"NOVAMEM_HOST": "0.0.0.0"}, "NOVAMEM_AUTH_MODE=none is only allowed on a loopback host"),
+        (
+            {"NOVAMEM_HOST": "0.0.0.0", "NOVAMEM_AUTH_MODE": "none"},
+            "NOVAMEM_AUTH_MODE=none is only allowed on a loopback host",
+        ),
+        (
+            {"NOVAMEM_DATABASE_URL": "postgresql://db/novamem"},
+            "NOVAMEM_COOKIE_SECRET is required with NOVAMEM_DATABASE_URL",
+        ),
+        ({"NOVAMEM_COOKIE_SECRET": "Zq3xT0V9kHc2W8pL"}, "NOVAMEM_COOKIE_SECRET must be at least 32 characters"),
+        (
+            {"NOVAMEM_COOKIE_SECRET": "replace-with-a-random-secret-of-32-or-more-characters"},
+            "NOVAMEM_COOKIE_SECRET is a placeholder value",
+        ),
+        ({"NOVAMEM_BOOTSTRAP_ADMIN_EMAIL": "a@b.c", "NOVAMEM_BOOTSTRAP_ADMIN_PASSWORD": "short"}, "8 to 256"),
         ({"NOVAMEM_AUTH_MODE": "bearer"}, "needs NOVAMEM_AUTH_TOKEN of at least 16 characters"),
         ({"NOVAMEM_AUTH_MODE": "bearer", "NOVAMEM_AUTH_TOKEN": "short"}, "at least 16 characters"),
         ({"NOVAMEM_EMBEDDINGS_PROVIDER": "openai-compatible"}, "needs NOVAMEM_EMBEDDINGS_ENDPOINT"),
@@ -57,6 +71,13 @@ def test_secrets_are_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings()
     assert "tiny-secret" not in info.value.message
+    monkeypatch.setenv("NOVAMEM_AUTH_MODE", "user")
+    monkeypatch.setenv("NOVAMEM_COOKIE_SECRET", "cookie-0123456789")
+    monkeypatch.setenv("NOVAMEM_BOOTSTRAP_ADMIN_EMAIL", "root@example.com")
+    monkeypatch.setenv("NOVAMEM_BOOTSTRAP_ADMIN_PASSWORD", "pw-7")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "cookie-0123456789" not in info.value.message and "pw-7" not in info.value.message
 
 
 def test_bearer_mode_may_bind_publicly(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,7 +104,7 @@ def test_cli_help_and_version() -> None:
 def test_cli_refuses_unsafe_start_with_exit_code_2() -> None:
     import os
 
-    env = {**os.environ, "NOVAMEM_HOST": "0.0.0.0"}
+    env = {**os.environ, "NOVAMEM_HOST": "0.0.0.0", "NOVAMEM_AUTH_MODE": "none"}
     result = run_cli("serve", env=env)
     assert result.returncode == 2
     assert "NOVAMEM_AUTH_MODE=none is only allowed on a loopback host" in result.stderr

@@ -32,6 +32,28 @@ DEFAULT_MAX_CONTENT_CHARS = 4000
 DEFAULT_BUILTIN_MIN_VECTOR_SCORE = 0.25
 DEFAULT_BUILTIN_NEAR_DUPLICATE = 0.85
 DEFAULT_NEAR_DUPLICATE = 0.92
+MIN_COOKIE_SECRET = 32
+# Values people paste from examples; refused as cookie secrets whatever their length.
+PLACEHOLDER_SECRETS = (
+    "change-me",
+    "changeme",
+    "replace-me",
+    "replace-with-a-random-secret",
+    "your-secret",
+    "secret",
+    "example",
+    "placeholder",
+    "xxxxxxxx",
+)
+
+
+def is_placeholder_secret(secret: str) -> bool:
+    """True for secrets built from well-known placeholder words (case and separators ignored)."""
+    folded = "".join(ch for ch in secret.lower() if ch.isalnum())
+    if len(set(folded)) <= 3:
+        return True
+    words = {"".join(ch for ch in p if ch.isalnum()) for p in PLACEHOLDER_SECRETS}
+    return any(w and w in folded for w in words if len(w) >= 6)
 
 
 class AuthMode(StrEnum):
@@ -39,6 +61,13 @@ class AuthMode(StrEnum):
 
     NONE = "none"
     BEARER = "bearer"
+    USER = "user"
+    TENANT = "tenant"
+
+    @property
+    def has_accounts(self) -> bool:
+        """Users, sessions and `nm_` tokens exist (the `user` and `tenant` modes)."""
+        return self in (AuthMode.USER, AuthMode.TENANT)
 
 
 class EmbeddingsProvider(StrEnum):
@@ -100,12 +129,43 @@ class Settings(BaseSettings):
         description="How long a request waits for a database connection before answering 503.",
     )
     auth_mode: AuthMode = Field(
-        AuthMode.NONE,
-        description="`none` (development only; refused unless the host is a loopback address) or "
-        "`bearer` (one shared token in `NOVAMEM_AUTH_TOKEN`).",
+        AuthMode.USER,
+        description="`user` (users with dashboard sessions and `nm_` API tokens, one tenant), `tenant` "
+        "(as `user`, with several tenants created by a server admin), `bearer` (one shared token in "
+        "`NOVAMEM_AUTH_TOKEN`) or `none` (development only; refused unless the host is a loopback address).",
     )
     auth_token: SecretStr | None = Field(
         None, description="Shared bearer token for `bearer` mode (at least 16 characters)."
+    )
+    cookie_secret: SecretStr | None = Field(
+        None,
+        description="Signs dashboard session cookies (at least 32 characters; changing it ends every session). "
+        "Unset with the embedded database: generated once and kept in the data directory. Required with "
+        "`NOVAMEM_DATABASE_URL` (every replica must share it).",
+    )
+    insecure_cookies: bool = Field(
+        False, description="Send session cookies without `Secure` (plain-HTTP development only)."
+    )
+    base_url: str | None = Field(
+        None,
+        description="The public origin browsers use (for example `https://memory.example.com`); trusted for "
+        "sign-in CSRF checks. Default `http://<host>:<port>`.",
+    )
+    cors_origins: str = Field(
+        "http://localhost:5173",
+        description="Comma-separated browser origins allowed to call the API; also trusted for CSRF checks.",
+    )
+    bootstrap_admin_email: str | None = Field(
+        None, description="Email of the first admin, created only while no admin exists."
+    )
+    bootstrap_admin_password: SecretStr | None = Field(
+        None,
+        description="Password of the first admin (8–256 characters; must be changed at first sign-in). "
+        "Removed from the environment after reading; unset it once the admin exists.",
+    )
+    quota_max_entries: int = Field(0, ge=0, description="Default per-user cap on stored entries (0 = unlimited).")
+    quota_writes_per_minute: int = Field(
+        0, ge=0, description="Default per-user writes per minute, across all replicas (0 = unlimited)."
     )
     max_content_chars: int = Field(
         DEFAULT_MAX_CONTENT_CHARS,
@@ -172,6 +232,13 @@ class Settings(BaseSettings):
             token = self.auth_token.get_secret_value() if self.auth_token else ""
             if len(token) < 16:
                 raise ValueError("NOVAMEM_AUTH_MODE=bearer needs NOVAMEM_AUTH_TOKEN of at least 16 characters")
+        if self.auth_mode.has_accounts:
+            self._check_cookie_secret()
+            password = self.bootstrap_admin_password.get_secret_value() if self.bootstrap_admin_password else None
+            if password is not None and not 8 <= len(password) <= 256:
+                raise ValueError("NOVAMEM_BOOTSTRAP_ADMIN_PASSWORD must be 8 to 256 characters")
+            if password is not None and not self.bootstrap_admin_email:
+                raise ValueError("NOVAMEM_BOOTSTRAP_ADMIN_PASSWORD needs NOVAMEM_BOOTSTRAP_ADMIN_EMAIL")
         if self.embeddings_provider is EmbeddingsProvider.OPENAI_COMPATIBLE and not (
             self.embeddings_endpoint and self.embeddings_model
         ):
@@ -180,6 +247,43 @@ class Settings(BaseSettings):
                 "and NOVAMEM_EMBEDDINGS_MODEL"
             )
         return self
+
+    def _check_cookie_secret(self) -> None:
+        secret = self.cookie_secret.get_secret_value() if self.cookie_secret else None
+        if secret is None:
+            if self.database_url is not None:
+                raise ValueError(
+                    "NOVAMEM_COOKIE_SECRET is required with NOVAMEM_DATABASE_URL (every replica must share it); "
+                    'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+                )
+            return
+        if len(secret) < MIN_COOKIE_SECRET:
+            raise ValueError(
+                f"NOVAMEM_COOKIE_SECRET must be at least {MIN_COOKIE_SECRET} characters; "
+                'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+        if is_placeholder_secret(secret):
+            raise ValueError("NOVAMEM_COOKIE_SECRET is a placeholder value; generate a random one")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return not self.insecure_cookies
+
+    @property
+    def public_base_url(self) -> str:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip() and o.strip() != "self"]
+
+    @property
+    def trusted_origins(self) -> list[str]:
+        """Origins whose cookie-bearing requests may change state (CSRF check)."""
+        return list(dict.fromkeys([self.public_base_url, "http://localhost:5173", *self.cors_origin_list]))
 
     @property
     def effective_min_vector_score(self) -> float:
@@ -220,7 +324,7 @@ def load_settings(**overrides: Any) -> Settings:
             var = "NOVAMEM_" + loc[0].upper() if loc else "configuration"
             msg = err.get("msg", "invalid value").removeprefix("Value error, ")
             given = err.get("input")
-            secret = bool(loc) and any(w in loc[0] for w in ("token", "key", "url", "secret"))
+            secret = bool(loc) and any(w in loc[0] for w in ("token", "key", "url", "secret", "password"))
             shown = "" if not loc or secret or isinstance(given, dict) else f" (got {given!r})"
             if not loc:
                 lines.append(msg)

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 from dataclasses import dataclass, field
 
 from novamem.config import EmbeddingsProvider, Settings
 from novamem.embedding.base import Embedder
+from novamem.services.access import AccessPolicy
+from novamem.services.authn import Authenticator, CookiePolicy
 from novamem.services.lifecycle import Reconciler
 from novamem.services.memories import EmbedderState, MemoryService, WritePolicy
 from novamem.services.recall import RecallService
 from novamem.storage.base import LeaderLock, MemoryStore, VectorSpace
 from novamem.storage.embedded import EmbeddedPostgres
+from novamem.storage.postgres.credentials import PostgresCredentialStore
 from novamem.storage.postgres.database import Database, migrate
 from novamem.storage.postgres.leader import PostgresLeaderLock
 from novamem.storage.postgres.memories import PostgresMemoryStore
+from novamem.storage.postgres.projects import PostgresProjectStore
 
 __all__ = ["Container", "build_embedder", "resolve_database_url"]
 
@@ -54,6 +60,34 @@ def resolve_database_url(settings: Settings) -> tuple[str, EmbeddedPostgres | No
     return embedded.start(), embedded
 
 
+def cookie_secret(settings: Settings) -> str:
+    """The configured cookie secret, or (embedded database only) one generated once into the data dir."""
+    if settings.cookie_secret is not None:
+        return settings.cookie_secret.get_secret_value()
+    path = settings.data_dir / "cookie-secret"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(32))
+    log.warning("generated a cookie secret in %s (mode 0600); keep it with the data directory", path)
+    return path.read_text().strip()
+
+
+def build_authenticator(settings: Settings, database: Database) -> Authenticator:
+    shared = settings.auth_token.get_secret_value() if settings.auth_token else None
+    if not settings.auth_mode.has_accounts:
+        return Authenticator(settings.auth_mode, shared_token=shared, cookies=None, credentials=None)
+    cookies = CookiePolicy(secret=cookie_secret(settings), secure=settings.secure_cookies)
+    return Authenticator(
+        settings.auth_mode, shared_token=shared, cookies=cookies, credentials=PostgresCredentialStore(database)
+    )
+
+
 @dataclass
 class Container:
     """Everything the edges need, built once per process by the app's lifespan."""
@@ -66,6 +100,8 @@ class Container:
     recall: RecallService
     reconciler: Reconciler
     leader_lock: LeaderLock
+    authenticator: Authenticator
+    access: AccessPolicy
     embedded: EmbeddedPostgres | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -91,6 +127,8 @@ class Container:
                 queued,
             )
         state = EmbedderState(embedder)
+        projects = PostgresProjectStore(database)
+        access = AccessPolicy(projects)
         policy = WritePolicy(
             max_content_chars=settings.max_content_chars,
             graph_fanout=settings.graph_link_fanout,
@@ -104,10 +142,12 @@ class Container:
             database=database,
             store=store,
             embedder=state,
-            memories=MemoryService(store, state, policy),
-            recall=RecallService(store, state, min_vector_score=settings.effective_min_vector_score),
+            memories=MemoryService(store, state, policy, access),
+            recall=RecallService(store, state, access, min_vector_score=settings.effective_min_vector_score),
             reconciler=reconciler,
             leader_lock=PostgresLeaderLock(url),
+            authenticator=build_authenticator(settings, database),
+            access=access,
             embedded=embedded,
         )
 

@@ -136,6 +136,7 @@ def test_acknowledged_write_survives_sigkill(tmp_path: Path) -> None:
         "NOVAMEM_DATA_DIR": str(tmp_path),
         "NOVAMEM_PORT": str(port),
         "NOVAMEM_JOBS_ENABLED": "false",
+        "NOVAMEM_AUTH_MODE": "none",
         "NOVAMEM_LOG_LEVEL": "warning",
     }
     base = f"http://127.0.0.1:{port}"

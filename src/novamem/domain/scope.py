@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["PUBLIC_TENANT", "PUBLIC_USER", "Caller", "ReadScope", "TokenScope", "WriteTarget"]
+__all__ = ["PUBLIC_TENANT", "PUBLIC_USER", "Caller", "Credential", "ReadScope", "TokenScope", "WriteTarget"]
 
 PUBLIC_TENANT = "default"
 PUBLIC_USER = "public"
@@ -22,24 +22,56 @@ class TokenScope(StrEnum):
     READ_ONLY = "read_only"
 
 
+class Credential(StrEnum):
+    """How the caller proved who they are."""
+
+    NONE = "none"  # `none` auth mode: everyone is the public user
+    SHARED = "shared"  # `bearer` mode's one shared token
+    TOKEN = "token"  # a user's `nm_` API token
+    SESSION = "session"  # a dashboard session cookie
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """An authenticated principal: exactly one tenant and user, optionally confined to one project."""
+    """An authenticated principal: exactly one tenant and user, optionally confined to one project.
+
+    `is_admin` is the user's role within their tenant; `is_server_admin` is set for admins of the
+    default tenant in `tenant` mode, who also manage tenants. `is_operator` may trigger lifecycle
+    jobs (admins, and the shared caller of `none`/`bearer` modes).
+    """
 
     tenant_id: str
     user_id: str
     token_scope: TokenScope = TokenScope.FULL
     confined_project: str | None = None
     is_operator: bool = False
+    is_admin: bool = False
+    is_server_admin: bool = False
+    credential: Credential = Credential.NONE
+    email: str | None = None
+    token_hash: str | None = None
+    session_id: str | None = None
+    # the server-side active project, already checked to be one the user is still a member of
+    active_project: str | None = None
 
     @classmethod
-    def public(cls) -> Caller:
+    def public(cls, credential: Credential = Credential.NONE) -> Caller:
         """The shared caller of `none` and `bearer` modes."""
-        return cls(tenant_id=PUBLIC_TENANT, user_id=PUBLIC_USER, is_operator=True)
+        return cls(tenant_id=PUBLIC_TENANT, user_id=PUBLIC_USER, is_operator=True, credential=credential)
 
     @property
     def can_write(self) -> bool:
         return self.token_scope is TokenScope.FULL
+
+    @property
+    def is_restricted(self) -> bool:
+        """A read-only or project-confined token: never mints tokens or reaches admin routes."""
+        return self.token_scope is not TokenScope.FULL or self.confined_project is not None
+
+    @property
+    def is_user(self) -> bool:
+        """A real user account (not the shared public caller)."""
+        return self.credential in (Credential.TOKEN, Credential.SESSION)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,23 @@
-"""Request dependencies: the container, and credentials turned into a Caller."""
+"""Request dependencies: the container, and credentials turned into a Caller with route-class gates.
+
+- `CallerDep` (data plane): any valid credential; restricted tokens are held to what they may do.
+- `UserDep` (`/v1/me/*`, `/v1/auth/*`): a real user account (session cookie or `nm_` token).
+- `AdminDep` (`/v1/admin/*`): an admin's session or unrestricted token.
+- `OperatorDep` (lifecycle jobs): an admin, or the shared caller of `none`/`bearer` modes.
+"""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from novamem.config import AuthMode
 from novamem.container import Container
+from novamem.domain.policy import route_refusal
 from novamem.domain.scope import Caller
-from novamem.errors import Unauthenticated
+from novamem.errors import Forbidden, Unauthenticated
 
-__all__ = ["CallerDep", "ContainerDep"]
+__all__ = ["AdminDep", "CallerDep", "ContainerDep", "OperatorDep", "UserDep", "client_ip"]
 
 
 async def get_container(request: Request) -> Container:
@@ -23,17 +28,55 @@ async def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 async def get_caller(request: Request, container: ContainerDep) -> Caller:
-    """Authenticate the request according to the auth mode."""
-    settings = container.settings
-    if settings.auth_mode is AuthMode.NONE:
-        return Caller.public()
-    header = request.headers.get("authorization", "")
-    scheme, _, presented = header.partition(" ")
-    expected = settings.auth_token.get_secret_value() if settings.auth_token else ""
-    if scheme.lower() == "bearer" and expected and hmac.compare_digest(presented.strip().encode(), expected.encode()):
-        return Caller.public()
-    raise Unauthenticated("unauthorized")
+    """Authenticate the request (uniform 401 whatever was wrong) and apply the route-class gates."""
+    auth = container.authenticator
+    cookie = request.cookies.get(auth.cookies.name) if auth.cookies is not None else None
+    caller = await auth.authenticate(request.headers.get("authorization"), cookie)
+    if caller is None:
+        raise Unauthenticated("unauthorized")
+    refusal = route_refusal(caller, request.method, request.url.path)
+    if refusal is not None:
+        raise Forbidden(refusal)
+    request.state.caller = caller
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def get_user(caller: CallerDep) -> Caller:
+    if not caller.is_user:
+        raise Unauthenticated("unauthorized")
+    return caller
+
+
+UserDep = Annotated[Caller, Depends(get_user)]
+
+
+async def get_admin(caller: CallerDep) -> Caller:
+    if not caller.is_user:
+        raise Unauthenticated("unauthorized")
+    if caller.is_restricted:
+        raise Forbidden("restricted token")
+    if not caller.is_admin:
+        raise Forbidden("admin only")
+    return caller
+
+
+AdminDep = Annotated[Caller, Depends(get_admin)]
+
+
+async def get_operator(caller: CallerDep) -> Caller:
+    if caller.is_restricted:
+        raise Forbidden("restricted token")
+    if not caller.is_operator:
+        raise Forbidden("admin only")
+    return caller
+
+
+OperatorDep = Annotated[Caller, Depends(get_operator)]

@@ -1,12 +1,20 @@
-"""Turning a caller plus the scope fields of a request into what the storage layer filters on."""
+"""Turning a caller plus the scope fields of a request into what the storage layer filters on.
+
+Project references (id or name) are resolved here, within the caller's tenant, with membership
+checked; a project-confined token is held to its project; the server-side active project is the
+default when a request names no project.
+"""
 
 from __future__ import annotations
 
 from novamem.domain.entries import Sensitivity
 from novamem.domain.scope import Caller, ReadScope, WriteTarget
 from novamem.errors import Forbidden, NotFound
+from novamem.storage.base import ProjectDirectory
 
-__all__ = ["UNSET", "Unset", "read_scope", "require_writer", "write_target"]
+__all__ = ["CONFINED", "UNSET", "AccessPolicy", "Unset", "require_writer"]
+
+CONFINED = "token is confined to its project"
 
 
 class Unset:
@@ -16,38 +24,107 @@ class Unset:
 UNSET = Unset()
 
 
-def _resolve_project(caller: Caller, ref: str) -> str:
-    """A project id the caller may use.
-
-    Projects arrive with user identities; until then no project exists, so every reference is
-    answered the way the contract answers an unknown one.
-    """
-    raise NotFound(f"no such project '{ref}' — call project_list to see ids")
+def require_writer(caller: Caller) -> None:
+    if not caller.can_write:
+        raise Forbidden("read-only token")
 
 
-def read_scope(
-    caller: Caller,
-    *,
-    namespace: str | None = None,
-    include_namespaces: list[str] | None = None,
-    project: str | None = None,
-    include_projects: list[str] | None = None,
-    max_sensitivity: str = "private",
-    agent_filter: str | None | Unset = UNSET,
-) -> ReadScope:
-    """The read scope: includeProjects > project > the caller's own user-global entries.
-
-    Namespaces: includeNamespaces > namespace > every namespace (one query, no fan-out).
-    """
-    projects: tuple[str, ...] = ()
-    include_global = True
-    if include_projects:
-        projects = tuple(dict.fromkeys(_resolve_project(caller, ref) for ref in include_projects))
-    elif project is not None:
-        projects = (_resolve_project(caller, project),)
-        include_global = False
+def require_unconfined(caller: Caller) -> None:
+    """Account-wide reads (stats, hygiene) are not for project-confined tokens."""
     if caller.confined_project is not None:
-        projects, include_global = (caller.confined_project,), False
+        raise Forbidden(CONFINED)
+
+
+class AccessPolicy:
+    """Resolves the scope fields of requests for one caller at a time."""
+
+    def __init__(self, projects: ProjectDirectory) -> None:
+        self._projects = projects
+
+    async def resolve_project(self, caller: Caller, ref: str) -> str:
+        """A project id the caller may use: it exists in their tenant and they are a member."""
+        found = await self._projects.lookup(caller.tenant_id, caller.user_id, ref)
+        if found is None:
+            raise NotFound(f"no such project '{ref}' — call project_list to see ids")
+        if caller.confined_project is not None and found.id != caller.confined_project:
+            raise Forbidden(CONFINED)
+        if not found.is_member:
+            raise Forbidden(f"not a member of project '{ref}' (id {found.id})")
+        return found.id
+
+    async def read_scope(
+        self,
+        caller: Caller,
+        *,
+        namespace: str | None = None,
+        include_namespaces: list[str] | None = None,
+        project: str | None = None,
+        include_projects: list[str] | None = None,
+        max_sensitivity: str = "private",
+        agent_filter: str | None | Unset = UNSET,
+    ) -> ReadScope:
+        """includeProjects (user-global + each) > project (that one) > the active project (+ user-global).
+
+        A confined token reads its project only. Namespaces: includeNamespaces > namespace > every
+        namespace (one query, no fan-out).
+        """
+        projects: tuple[str, ...] = ()
+        include_global = True
+        if include_projects:
+            projects = tuple(dict.fromkeys([await self.resolve_project(caller, ref) for ref in include_projects]))
+        elif project is not None:
+            projects, include_global = (await self.resolve_project(caller, project),), False
+        elif caller.active_project is not None:
+            projects = (caller.active_project,)
+        if caller.confined_project is not None:
+            projects, include_global = (caller.confined_project,), False
+        return _scope(caller, projects, include_global, namespace, include_namespaces, max_sensitivity, agent_filter)
+
+    async def entry_scope(self, caller: Caller, project: str | None) -> ReadScope:
+        """Where an entry addressed by id may live: the named project, else anywhere the caller can write.
+
+        Another user's or tenant's entry is simply outside this scope, so it looks exactly like an id
+        that does not exist.
+        """
+        if project is not None:
+            projects, include_global = (await self.resolve_project(caller, project),), False
+        elif caller.confined_project is not None:
+            projects, include_global = (caller.confined_project,), False
+        else:
+            projects, include_global = await self._member_projects(caller), True
+        return _scope(caller, projects, include_global, None, None, "sensitive", UNSET)
+
+    async def account_scope(self, caller: Caller) -> ReadScope:
+        """Everything the caller can see: user-global entries and every member project."""
+        require_unconfined(caller)
+        return _scope(caller, await self._member_projects(caller), True, None, None, "sensitive", UNSET)
+
+    async def write_target(self, caller: Caller, project: str | None) -> WriteTarget:
+        """Where a write lands: the named project, the confined project, the active project, or user-global."""
+        require_writer(caller)
+        if project is not None:
+            project_id: str | None = await self.resolve_project(caller, project)
+        elif caller.confined_project is not None:
+            project_id = caller.confined_project
+        else:
+            project_id = caller.active_project
+        return WriteTarget(tenant_id=caller.tenant_id, user_id=caller.user_id, project_id=project_id)
+
+    async def _member_projects(self, caller: Caller) -> tuple[str, ...]:
+        if not caller.is_user:
+            return ()
+        return tuple(await self._projects.member_project_ids(caller.tenant_id, caller.user_id))
+
+
+def _scope(
+    caller: Caller,
+    projects: tuple[str, ...],
+    include_global: bool,
+    namespace: str | None,
+    include_namespaces: list[str] | None,
+    max_sensitivity: str,
+    agent_filter: str | None | Unset,
+) -> ReadScope:
     namespaces: tuple[str, ...] | None = None
     if include_namespaces:
         namespaces = tuple(dict.fromkeys(include_namespaces))
@@ -64,17 +141,3 @@ def read_scope(
         agent_filter=None if isinstance(agent_filter, Unset) else agent_filter,
         agent_filter_set=not isinstance(agent_filter, Unset),
     )
-
-
-def require_writer(caller: Caller) -> None:
-    if not caller.can_write:
-        raise Forbidden("read-only token")
-
-
-def write_target(caller: Caller, project: str | None) -> WriteTarget:
-    """Where a write lands: the named project, the caller's confined project, or user-global."""
-    require_writer(caller)
-    project_id = _resolve_project(caller, project) if project is not None else None
-    if caller.confined_project is not None:
-        project_id = caller.confined_project
-    return WriteTarget(tenant_id=caller.tenant_id, user_id=caller.user_id, project_id=project_id)

@@ -24,8 +24,8 @@ from novamem.domain.entries import (
 )
 from novamem.domain.scope import Caller, WriteTarget
 from novamem.embedding.base import Embedder
-from novamem.errors import Forbidden, InvalidInput, NotFound, Unavailable
-from novamem.services.access import read_scope, require_writer, write_target
+from novamem.errors import InvalidInput, NotFound, Unavailable
+from novamem.services.access import AccessPolicy, require_writer
 from novamem.services.schemas import CaptureResult, MemoryCreate, MemoryUpdate, RecapRequest
 from novamem.storage.base import MemoryStore
 
@@ -110,15 +110,16 @@ class _Prepared:
 class MemoryService:
     """Stores, changes and removes memories on behalf of a caller."""
 
-    def __init__(self, store: MemoryStore, embedder: EmbedderState, policy: WritePolicy) -> None:
+    def __init__(self, store: MemoryStore, embedder: EmbedderState, policy: WritePolicy, access: AccessPolicy) -> None:
         self._store = store
+        self._access = access
         self._embedder = embedder
         self._policy = policy
 
     # -- remember ---------------------------------------------------------------------------------
 
-    def _prepare(self, caller: Caller, req: MemoryCreate, defaults: dict[str, Any]) -> _Prepared | str:
-        target = write_target(caller, req.project)
+    async def _prepare(self, caller: Caller, req: MemoryCreate, defaults: dict[str, Any]) -> _Prepared | str:
+        target = await self._access.write_target(caller, req.project)
         rejection = gate_rejection(req.content, max_chars=self._policy.max_content_chars, force=req.force)
         if rejection:
             return rejection
@@ -151,7 +152,7 @@ class MemoryService:
 
     async def remember(self, caller: Caller, req: MemoryCreate) -> CaptureResult:
         """Raw write: worthiness gate, length cap, exact dedup, insert, embed and link."""
-        prepared = self._prepare(caller, req, {})
+        prepared = await self._prepare(caller, req, {})
         if isinstance(prepared, str):
             return CaptureResult(id=None, rejected=prepared)
         draft = prepared.draft
@@ -206,7 +207,7 @@ class MemoryService:
         defaults = {"source": "memory_capture", "source_type": "chat", "captured_from": "memory_capture"}
         if default_namespace and not req.namespace:
             req = req.model_copy(update={"namespace": default_namespace})
-        prepared = self._prepare(caller, req, defaults)
+        prepared = await self._prepare(caller, req, defaults)
         if isinstance(prepared, str):
             return CaptureResult(id=None, rejected=prepared)
         draft = prepared.draft
@@ -296,7 +297,7 @@ class MemoryService:
     async def update(self, caller: Caller, entry_id: str, req: MemoryUpdate) -> dict[str, Any]:
         """Change content and/or fields of an entry in the caller's scope; metadata is replaced."""
         require_writer(caller)
-        scope = read_scope(caller, project=req.project)
+        scope = await self._access.entry_scope(caller, req.project)
         entry = await self._store.get(scope, entry_id)
         if entry is None:
             raise NotFound("no such memory in your scope")
@@ -347,14 +348,10 @@ class MemoryService:
     async def forget(self, caller: Caller, entry_id: str, project: str | None) -> dict[str, Any]:
         """Delete one entry by id (idempotent: an unknown id answers deleted=false)."""
         require_writer(caller)
-        scope = read_scope(caller, project=project)
+        scope = await self._access.entry_scope(caller, project)
         entry = await self._store.get(scope, entry_id)
         if entry is None:
-            other = await self._store.get_any(caller.tenant_id, entry_id)
-            if other is not None:
-                raise Forbidden(
-                    "not a member of this project" if other.project_id else "entry not in your user namespace"
-                )
+            # another user's or tenant's entry answers exactly like an id that does not exist
             return {"deleted": False, "coldDeleteOk": True}
         deleted = await self._store.delete(caller.tenant_id, [entry.id])
         return {"deleted": bool(deleted), "coldDeleteOk": True}
@@ -362,6 +359,6 @@ class MemoryService:
     async def forget_by_source(self, caller: Caller, source_ref: str, project: str | None) -> dict[str, Any]:
         """Delete every entry in scope that carries the exact source ref."""
         require_writer(caller)
-        scope = read_scope(caller, project=project)
+        scope = await self._access.read_scope(caller, project=project)
         ids = await self._store.delete_by_source_ref(scope, source_ref)
         return {"sourceRef": source_ref, "ids": ids, "count": len(ids), "coldDeleteOk": True}

@@ -24,7 +24,7 @@ from novamem.domain.scope import Caller, ReadScope
 from novamem.domain.text import snippet
 from novamem.errors import Unavailable
 from novamem.search.presets import PRESETS, Strategy
-from novamem.services.access import UNSET, Unset, read_scope
+from novamem.services.access import UNSET, AccessPolicy, Unset
 from novamem.services.memories import EmbedderState
 from novamem.services.schemas import (
     ContextRequest,
@@ -88,11 +88,13 @@ class RecallService:
         self,
         store: MemoryStore,
         embedder: EmbedderState,
+        access: AccessPolicy,
         *,
         min_vector_score: float,
         strategy: Strategy | None = None,
     ) -> None:
         self._store = store
+        self._access = access
         self._embedder = embedder
         self._min_vector_score = min_vector_score
         self._strategy = strategy or PRESETS["hybrid"]
@@ -161,21 +163,21 @@ class RecallService:
 
     async def search(self, caller: Caller, req: SearchRequest) -> SearchOutcome:
         agent = req.agent_name if "agent_name" in req.model_fields_set else UNSET
-        scope = _scope(caller, req, agent_filter=agent)
+        scope = await self._scope(caller, req, agent_filter=agent)
         chosen, degraded = await self._ranked(scope, req.query, req.k, req.weights, req.min_vector_score)
         chosen = fit_budget(chosen, lambda e: e.content, req.max_tokens)
         self._bump(caller.tenant_id, [e.id for e in chosen])
         return SearchOutcome([render(e, req.content_mode) for e in chosen], degraded)
 
     async def recent(self, caller: Caller, req: RecentRequest) -> list[MemoryView]:
-        scope = _scope(caller, req)
+        scope = await self._scope(caller, req)
         entries = await self._store.recent(scope, req.k, req.since)
         for e in entries:
             e.score = 1.0
         return [render(e, req.content_mode, signals=False) for e in entries]
 
     async def context(self, caller: Caller, req: ContextRequest) -> dict[str, Any]:
-        scope = _scope(caller, req)
+        scope = await self._scope(caller, req)
         chosen, degraded = await self._ranked(scope, req.message, req.k, req.weights, None)
         chosen = fit_budget(chosen, lambda e: e.content, req.max_tokens)
         recent = await self._store.recent(scope, min(req.k, RECENT_IN_CONTEXT), None)
@@ -190,7 +192,7 @@ class RecallService:
         }
 
     async def neighbors(self, caller: Caller, req: NeighborsRequest) -> list[MemoryView]:
-        scope = read_scope(
+        scope = await self._access.read_scope(
             caller,
             project=req.project,
             include_projects=req.include_projects,
@@ -208,7 +210,7 @@ class RecallService:
         return views
 
     async def stats(self, caller: Caller) -> dict[str, Any]:
-        scope = read_scope(caller, max_sensitivity="sensitive")
+        scope = await self._access.account_scope(caller)
         counts = await self._store.namespace_counts(scope)
         by_ns = {ns: {"warm": w, "cold": c} for ns, (w, c) in counts.by_namespace.items()}
         return {
@@ -219,18 +221,17 @@ class RecallService:
             "uptimeMs": int((time.monotonic() - self._started) * 1000),
         }
 
-
-def _scope(caller: Caller, req: ScopeIn, agent_filter: str | None | Unset = UNSET) -> ReadScope:
-    """The read scope of a request's common scope fields."""
-    return read_scope(
-        caller,
-        namespace=req.namespace,
-        include_namespaces=req.include_namespaces,
-        project=req.project,
-        include_projects=req.include_projects,
-        max_sensitivity=req.max_sensitivity,
-        agent_filter=agent_filter,
-    )
+    async def _scope(self, caller: Caller, req: ScopeIn, agent_filter: str | None | Unset = UNSET) -> ReadScope:
+        """The read scope of a request's common scope fields."""
+        return await self._access.read_scope(
+            caller,
+            namespace=req.namespace,
+            include_namespaces=req.include_namespaces,
+            project=req.project,
+            include_projects=req.include_projects,
+            max_sensitivity=req.max_sensitivity,
+            agent_filter=agent_filter,
+        )
 
 
 def _pack_item(entry: MemoryEntry) -> dict[str, Any]:

@@ -10,7 +10,18 @@ from typing import Any, NamedTuple, Protocol
 from novamem.domain.entries import EntryDraft, MemoryEntry
 from novamem.domain.scope import ReadScope, WriteTarget
 
-__all__ = ["LeaderLock", "MemoryStore", "NamespaceCounts", "Neighbor", "OwedEmbedding", "VectorSpace"]
+__all__ = [
+    "CredentialStore",
+    "LeaderLock",
+    "MemoryStore",
+    "NamespaceCounts",
+    "Neighbor",
+    "OwedEmbedding",
+    "Principal",
+    "ProjectDirectory",
+    "ProjectRef",
+    "VectorSpace",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +48,50 @@ class Neighbor:
 class NamespaceCounts:
     by_namespace: dict[str, tuple[int, int]]
     last_decay_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The user behind a presented token or session, as the credential store found them."""
+
+    tenant_id: str
+    user_id: str
+    email: str
+    is_admin: bool
+    banned: bool
+    must_change_password: bool
+    active_project: str | None
+    scope: str = "full"
+    confined_project: str | None = None
+    confinement_ok: bool = True
+    last_used_at: datetime | None = None
+    session_id: str | None = None
+    session_updated_at: datetime | None = None
+
+
+class CredentialStore(Protocol):
+    """Looks up tokens and sessions by the SHA-256 of their plaintext."""
+
+    async def resolve_token(self, token_hash: str) -> Principal | None: ...
+    async def resolve_session(self, token_hash: str) -> Principal | None: ...
+    async def touch_token(self, token_hash: str) -> None: ...
+    async def roll_session(self, session_id: str, ttl_seconds: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRef:
+    """A project a reference resolved to, and whether the asking user is a member of it."""
+
+    id: str
+    name: str
+    is_member: bool
+
+
+class ProjectDirectory(Protocol):
+    """Resolves project references (id or name) within one tenant."""
+
+    async def lookup(self, tenant_id: str, user_id: str, ref: str) -> ProjectRef | None: ...
+    async def member_project_ids(self, tenant_id: str, user_id: str) -> list[str]: ...
 
 
 class MemoryStore(Protocol):
