@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from novamem.config import EmbeddingsProvider, Settings
 from novamem.embedding.base import Embedder
 from novamem.services.access import AccessPolicy
+from novamem.services.audit import AuditService
 from novamem.services.authn import Authenticator, CookiePolicy
 from novamem.services.lifecycle import Reconciler
 from novamem.services.memories import EmbedderState, MemoryService, WritePolicy
 from novamem.services.recall import RecallService
-from novamem.storage.base import LeaderLock, MemoryStore, VectorSpace
+from novamem.storage.base import Counters, LeaderLock, MemoryStore, VectorSpace
 from novamem.storage.embedded import EmbeddedPostgres
+from novamem.storage.postgres.audit import PostgresAuditLog
+from novamem.storage.postgres.counters import PostgresCounters
 from novamem.storage.postgres.credentials import PostgresCredentialStore
 from novamem.storage.postgres.database import Database, migrate
 from novamem.storage.postgres.leader import PostgresLeaderLock
@@ -102,6 +105,8 @@ class Container:
     leader_lock: LeaderLock
     authenticator: Authenticator
     access: AccessPolicy
+    counters: Counters
+    audit: AuditService
     embedded: EmbeddedPostgres | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -148,6 +153,8 @@ class Container:
             leader_lock=PostgresLeaderLock(url),
             authenticator=build_authenticator(settings, database),
             access=access,
+            counters=PostgresCounters(database),
+            audit=AuditService(PostgresAuditLog(database)),
             embedded=embedded,
         )
 

@@ -11,6 +11,9 @@ from novamem.domain.entries import EntryDraft, MemoryEntry
 from novamem.domain.scope import ReadScope, WriteTarget
 
 __all__ = [
+    "AuditRecord",
+    "AuditStore",
+    "Counters",
     "CredentialStore",
     "LeaderLock",
     "MemoryStore",
@@ -21,6 +24,7 @@ __all__ = [
     "ProjectDirectory",
     "ProjectRef",
     "VectorSpace",
+    "WindowCount",
 ]
 
 
@@ -48,6 +52,38 @@ class Neighbor:
 class NamespaceCounts:
     by_namespace: dict[str, tuple[int, int]]
     last_decay_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCount:
+    """Events counted in the current fixed window, and seconds until it resets."""
+
+    count: int
+    reset_in: int
+
+
+class Counters(Protocol):
+    """Deployment-wide fixed-window counters (throttles, lockouts, quotas)."""
+
+    async def hit(self, key: str, window_seconds: int, amount: int = 1) -> WindowCount: ...
+    async def peek(self, key: str) -> WindowCount: ...
+    async def clear(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    tenant_id: str
+    actor_user_id: str | None
+    actor_label: str
+    action: str
+    target: str | None
+    metadata: dict[str, Any]
+    request_ip: str | None
+
+
+class AuditStore(Protocol):
+    async def append(self, record: AuditRecord) -> None: ...
+    async def recent(self, tenant_id: str, limit: int) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True, slots=True)

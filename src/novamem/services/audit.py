@@ -1,0 +1,64 @@
+"""Recording admin and project-management actions: who, what, on what, from where, when."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from novamem.domain.entries import iso
+from novamem.domain.scope import Caller
+from novamem.errors import NovamemError
+from novamem.storage.base import AuditRecord, AuditStore
+
+__all__ = ["AuditService"]
+
+log = logging.getLogger("novamem.audit")
+
+
+class AuditService:
+    """Writes are best effort (a failed audit write is logged, never blocks the action)."""
+
+    def __init__(self, store: AuditStore) -> None:
+        self._store = store
+
+    async def record(
+        self,
+        caller: Caller,
+        action: str,
+        target: str | None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        request_ip: str | None = None,
+        tenant_id: str | None = None,
+    ) -> None:
+        label = f"user:{caller.email}" if caller.email else ("operator" if caller.is_operator else "unknown")
+        record = AuditRecord(
+            tenant_id=tenant_id or caller.tenant_id,
+            actor_user_id=caller.user_id if caller.is_user else None,
+            actor_label=label,
+            action=action,
+            target=target,
+            metadata=metadata or {},
+            request_ip=request_ip,
+        )
+        try:
+            await self._store.append(record)
+        except NovamemError as exc:
+            log.error("audit write failed for %s: %s", action, exc.message)
+
+    async def recent(self, caller: Caller, limit: int) -> list[dict[str, Any]]:
+        """`{id, ts, actorUserId, actorLabel, action, target, metadata, requestIp}`, newest first."""
+        rows = await self._store.recent(caller.tenant_id, limit)
+        return [
+            {
+                "id": row["id"],
+                "ts": iso(row["ts"]),
+                "actorUserId": row["actor_user_id"],
+                "actorLabel": row["actor_label"],
+                "action": row["action"],
+                "target": row["target"],
+                "metadata": row["metadata"],
+                "requestIp": row["request_ip"],
+            }
+            for row in rows
+        ]
