@@ -13,6 +13,17 @@ __all__ = ["EmbeddedPostgres"]
 
 log = logging.getLogger("novamem.storage")
 
+# The embedded server belongs to novamem alone, so it gets memory for a 100k-entry store: vectors and
+# the HNSW index stay in shared buffers, and the keyword CTEs sort in memory. Values need a restart
+# (shared_buffers) or a reload; they are applied once and kept in postgresql.auto.conf.
+TUNING = {
+    "shared_buffers": "256MB",
+    "work_mem": "16MB",
+    "maintenance_work_mem": "256MB",
+    "effective_cache_size": "1GB",
+    "random_page_cost": "1.1",
+}
+
 
 class EmbeddedPostgres:
     """Starts (or reuses) a private PostgreSQL under `<data_dir>/pg`; `stop()` shuts it down cleanly."""
@@ -36,10 +47,31 @@ class EmbeddedPostgres:
         pgserver.PostgresServer._instances.pop(self.pgdata.resolve(), None)
         # cleanup_mode=None: we stop it ourselves on shutdown, not in an atexit hook
         self._server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+        self._tune()
         exists = self._server.psql("SELECT 1 FROM pg_database WHERE datname = 'novamem';")
         if "(1 row)" not in exists:
             self._server.psql("CREATE DATABASE novamem;")
         return str(self._server.get_uri("novamem"))
+
+    def _tune(self) -> None:
+        """Apply TUNING where the running server differs, restarting it once if that needs a restart."""
+        names = ", ".join(f"'{name}'" for name in TUNING)
+        current = self._server.psql(
+            f"SELECT name || '=' || coalesce(setting_of, '') FROM (SELECT name, "
+            f"current_setting(name) AS setting_of FROM pg_settings WHERE name IN ({names})) s;"
+        )
+        wanted = {f"{name}={value}" for name, value in TUNING.items()}
+        have = {line.strip() for line in current.splitlines()}
+        missing = [item for item in wanted if item not in have]
+        if not missing:
+            return
+        for item in sorted(missing):
+            name, value = item.split("=", 1)
+            self._server.psql(f"ALTER SYSTEM SET {name} = '{value}';")
+        from pgserver import pg_ctl
+
+        log.info("tuning embedded PostgreSQL (%s); restarting it once", ", ".join(sorted(missing)))
+        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.pgdata, user=self._server.system_user)
 
     def stop_if_running(self) -> None:
         """Stop a server left running in this data directory (for example after a crash)."""
