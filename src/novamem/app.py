@@ -34,7 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        container = await Container.build(settings)
+        container = await Container.build(settings, serving=True)
         scheduler = build_scheduler(container)
         scheduler.start()
         app.state.container = container

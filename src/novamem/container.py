@@ -55,11 +55,11 @@ def build_embedder(settings: Settings) -> Embedder | None:
     )
 
 
-def resolve_database_url(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
-    """The configured URL, or a freshly started embedded PostgreSQL and its URL."""
+def resolve_database_url(settings: Settings, *, take_over: bool = False) -> tuple[str, EmbeddedPostgres | None]:
+    """The configured URL, or a started (or already running) embedded PostgreSQL and its URL."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value(), None
-    embedded = EmbeddedPostgres(settings.data_dir)
+    embedded = EmbeddedPostgres(settings.data_dir, take_over=take_over)
     return embedded.start(), embedded
 
 
@@ -111,8 +111,9 @@ class Container:
     extras: dict[str, object] = field(default_factory=dict)
 
     @classmethod
-    async def build(cls, settings: Settings) -> Container:
-        url, embedded = await asyncio.to_thread(resolve_database_url, settings)
+    async def build(cls, settings: Settings, *, serving: bool = False) -> Container:
+        """`serving`: this is the server process, which owns the embedded database's lifetime."""
+        url, embedded = await asyncio.to_thread(resolve_database_url, settings, take_over=serving)
         try:
             await asyncio.to_thread(migrate, url)
             database = Database(url, max_size=settings.pg_pool_max, timeout=settings.pg_pool_timeout_ms / 1000)

