@@ -1,0 +1,418 @@
+"""Dashboard sign-in and sessions, Better Auth compatible (`/api/auth/*`).
+
+Errors here use Better Auth's `{message, code}` shape (the dashboard matches on `code`), except the
+lockout and last-admin answers, which the reference gives as `{error, ...}`. State-changing requests
+that carry a cookie must come from a trusted origin (CSRF). There is deliberately no sign-up route:
+users are created by admins only. Any other `/api/auth/*` path answers 404 `{"error":"not found"}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+
+from novamem.domain.scope import Caller
+from novamem.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    NovamemError,
+    RateLimited,
+    Unauthenticated,
+)
+from novamem.http.deps import ContainerDep, client_ip
+from novamem.services.accounts import THROTTLED_CODE, IssuedSession, user_wire
+from novamem.services.authn import SESSION_TTL
+from novamem.services.schemas_accounts import (
+    BanUser,
+    ChangedPassword,
+    ChangePassword,
+    CreateUser,
+    RevokeSession,
+    RevokeUserSession,
+    SessionAndUser,
+    SetRole,
+    SetUserPassword,
+    SignedIn,
+    SignInEmail,
+    Status,
+    Success,
+    UserEnvelope,
+    UserId,
+    UserPage,
+    UserSessions,
+)
+
+__all__ = ["better_auth_error", "router"]
+
+log = logging.getLogger("novamem.http")
+
+# Better Auth's messages for the codes our services raise
+_MESSAGES = {
+    "INVALID_EMAIL": "Invalid email",
+    "INVALID_EMAIL_OR_PASSWORD": "Invalid email or password",
+    "BANNED_USER": "You have been banned from this application",
+    "PASSWORD_TOO_SHORT": "Password too short",
+    "PASSWORD_TOO_LONG": "Password too long",
+    "INVALID_PASSWORD": "Invalid password",
+    "CREDENTIAL_ACCOUNT_NOT_FOUND": "Credential account not found",
+    "UNAUTHORIZED": "Unauthorized",
+    "USER_NOT_FOUND": "User not found",
+    "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL": "User already exists. Use another email.",
+    "YOU_CANNOT_REMOVE_YOURSELF": "You cannot remove yourself",
+    "YOU_CANNOT_BAN_YOURSELF": "You cannot ban yourself",
+    "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS": "You are not allowed to list users",
+    "YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS": "You are not allowed to create users",
+    "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE": "You are not allowed to change users role",
+    "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS": "You are not allowed to delete users",
+    "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS": "You are not allowed to ban users",
+    "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD": "You are not allowed to set users password",
+    "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS": "You are not allowed to list users sessions",
+    "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS": "You are not allowed to revoke users sessions",
+    "MISSING_OR_NULL_ORIGIN": "Missing or null Origin",
+    "INVALID_ORIGIN": "Invalid origin",
+    "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED": (
+        "POST method requires deferSessionRefresh to be enabled in session config"
+    ),
+}
+# Better Auth answers these with 400 where our error class would say otherwise
+_STATUS_OVERRIDES = {
+    "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL": 400,
+    "CREDENTIAL_ACCOUNT_NOT_FOUND": 400,
+    "LAST_ADMIN_PROTECTED": 400,
+}
+_CLASS_STATUS: tuple[tuple[type[NovamemError], int, str], ...] = (
+    (InvalidInput, 400, "BAD_REQUEST"),
+    (Unauthenticated, 401, "UNAUTHORIZED"),
+    (Forbidden, 403, "FORBIDDEN"),
+    (NotFound, 404, "NOT_FOUND"),
+    (Conflict, 409, "CONFLICT"),
+)
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_KNOWN_PATHS = frozenset(
+    {
+        "sign-in/email",
+        "sign-out",
+        "get-session",
+        "change-password",
+        "list-sessions",
+        "revoke-session",
+        "revoke-sessions",
+        "revoke-other-sessions",
+        "admin/list-users",
+        "admin/create-user",
+        "admin/set-role",
+        "admin/remove-user",
+        "admin/ban-user",
+        "admin/unban-user",
+        "admin/set-user-password",
+        "admin/list-user-sessions",
+        "admin/revoke-user-session",
+        "admin/revoke-user-sessions",
+    }
+)
+
+
+def better_auth_error(exc: NovamemError) -> JSONResponse:
+    """Render an error the way the dashboard (a Better Auth client) expects it."""
+    if isinstance(exc, RateLimited):
+        if exc.code == THROTTLED_CODE:
+            return JSONResponse(
+                {"message": exc.message}, status_code=429, headers={"x-retry-after": str(exc.retry_after)}
+            )
+        return JSONResponse(
+            {"error": exc.message, "retryAfter": exc.retry_after},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    if exc.code == "LAST_ADMIN_PROTECTED":
+        return JSONResponse({"error": exc.message, "code": exc.code}, status_code=400)
+    if exc.code == "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED":
+        return JSONResponse({"message": _MESSAGES[exc.code], "code": exc.code}, status_code=405)
+    status, default_code = next(((s, c) for cls, s, c in _CLASS_STATUS if isinstance(exc, cls)), (500, ""))
+    if status >= 500:
+        log.error("auth route failed: %s", exc.message)
+        return JSONResponse({"message": "internal server error", "code": "INTERNAL_SERVER_ERROR"}, status_code=500)
+    code = exc.code or default_code
+    body: dict[str, Any] = {"message": _MESSAGES.get(code, exc.message), "code": code}
+    if isinstance(exc, InvalidInput) and exc.issues:
+        body["issues"] = exc.issues
+    return JSONResponse(body, status_code=_STATUS_OVERRIDES.get(code, status))
+
+
+class _BetterAuthRoute(APIRoute):
+    """Routes whose errors (from dependencies too) render in Better Auth's shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except NovamemError as exc:
+                return better_auth_error(exc)
+            except RequestValidationError as exc:
+                issues = [
+                    {
+                        "path": [p for p in e.get("loc", ()) if p != "body"],
+                        "message": e.get("msg"),
+                        "code": e.get("type"),
+                    }
+                    for e in exc.errors()
+                ]
+                return JSONResponse(
+                    {"message": "invalid request body", "code": "VALIDATION_ERROR", "issues": issues}, status_code=400
+                )
+
+        return guarded
+
+
+def _origin(request: Request) -> str | None:
+    origin = request.headers.get("origin")
+    if origin is None:
+        referer = request.headers.get("referer")
+        if referer:
+            parts = urlsplit(referer)
+            origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "null"
+    return origin
+
+
+async def _csrf(request: Request, c: ContainerDep) -> None:
+    """State-changing requests that carry cookies must come from a trusted origin."""
+    if request.method in _SAFE_METHODS or "cookie" not in request.headers:
+        return
+    origin = _origin(request)
+    if origin is None or origin == "null":
+        raise Forbidden("Missing or null Origin", code="MISSING_OR_NULL_ORIGIN")
+    if origin.rstrip("/") not in c.settings.trusted_origins:
+        raise Forbidden("Invalid origin", code="INVALID_ORIGIN")
+
+
+async def _throttle(request: Request, c: ContainerDep) -> None:
+    await c.accounts.throttle(client_ip(request), request.url.path)
+
+
+async def _session(request: Request, c: ContainerDep) -> Caller | None:
+    auth = c.authenticator
+    if auth.cookies is None:
+        return None
+    cookie = request.cookies.get(auth.cookies.name)
+    return await auth.session_caller(cookie) if cookie else None
+
+
+async def _signed_in(caller: Annotated[Caller | None, Depends(_session)]) -> Caller:
+    if caller is None:
+        raise Unauthenticated("Unauthorized", code="UNAUTHORIZED")
+    return caller
+
+
+SessionDep = Annotated[Caller, Depends(_signed_in)]
+_routes = APIRouter(route_class=_BetterAuthRoute, dependencies=[Depends(_csrf)])
+
+
+def _set_cookie(response: Response, c: ContainerDep, issued: IssuedSession) -> None:
+    policy = c.accounts.cookies
+    assert policy is not None
+    response.set_cookie(
+        policy.name,
+        issued.cookie_value,
+        max_age=int(SESSION_TTL.total_seconds()),
+        path="/",
+        secure=policy.secure,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def _clear_cookie(response: Response, c: ContainerDep) -> None:
+    policy = c.accounts.cookies
+    if policy is not None:
+        response.delete_cookie(policy.name, path="/", secure=policy.secure, httponly=True, samesite="lax")
+
+
+@_routes.post("/sign-in/email", response_model=SignedIn, dependencies=[Depends(_throttle)])
+async def sign_in(body: SignInEmail, request: Request, c: ContainerDep) -> JSONResponse:
+    """Sign in with email and password; sets the session cookie (throttled; locked after 5 failures)."""
+    issued = await c.accounts.sign_in(
+        body.email, body.password, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+    )
+    response = JSONResponse({"redirect": False, "token": issued.token, "user": user_wire(issued.user)})
+    _set_cookie(response, c, issued)
+    return response
+
+
+@_routes.post("/sign-out", response_model=Success)
+async def sign_out(c: ContainerDep, caller: Annotated[Caller | None, Depends(_session)]) -> JSONResponse:
+    """End this session and clear its cookie."""
+    await c.accounts.sign_out(caller)
+    response = JSONResponse({"success": True})
+    _clear_cookie(response, c)
+    return response
+
+
+@_routes.get("/get-session", response_model=SessionAndUser | None)
+async def get_session(c: ContainerDep, caller: Annotated[Caller | None, Depends(_session)]) -> JSONResponse:
+    """The signed-in session and user, or `null`."""
+    body = await c.accounts.current_session(caller) if caller is not None else None
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@_routes.post("/get-session", include_in_schema=False)
+async def get_session_post() -> JSONResponse:
+    raise NovamemError("method not allowed", code="METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED")
+
+
+@_routes.post("/change-password", response_model=ChangedPassword)
+async def change_password(body: ChangePassword, request: Request, c: ContainerDep, caller: SessionDep) -> JSONResponse:
+    """Change your password (clears `mustChangePassword`); optionally end every other session."""
+    user, issued = await c.accounts.change_password(
+        caller,
+        body.current_password,
+        body.new_password,
+        revoke_other_sessions=body.revoke_other_sessions,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+    )
+    response = JSONResponse({"token": issued.token if issued else None, "user": user_wire(user)})
+    if issued is not None:
+        _set_cookie(response, c, issued)
+    return response
+
+
+@_routes.get("/list-sessions", response_model=list[dict[str, Any]])
+async def list_sessions(c: ContainerDep, caller: SessionDep) -> list[dict[str, Any]]:
+    """Your live sessions."""
+    return await c.accounts.list_sessions(caller)
+
+
+@_routes.post("/revoke-session", response_model=Status)
+async def revoke_session(body: RevokeSession, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+    """End one of your sessions by its listed `token` handle."""
+    await c.accounts.revoke_session(caller, body.token)
+    return {"status": True}
+
+
+@_routes.post("/revoke-sessions", response_model=Status)
+async def revoke_sessions(c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+    """End all of your sessions, this one included."""
+    await c.accounts.revoke_sessions(caller, keep_current=False)
+    return {"status": True}
+
+
+@_routes.post("/revoke-other-sessions", response_model=Status)
+async def revoke_other_sessions(c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+    """End all of your sessions except this one."""
+    await c.accounts.revoke_sessions(caller, keep_current=True)
+    return {"status": True}
+
+
+# ---- admin plugin ------------------------------------------------------------------------------
+
+
+@_routes.get("/admin/list-users", response_model=UserPage)
+async def admin_list_users(
+    c: ContainerDep,
+    caller: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Users of your tenant, oldest first."""
+    return await c.accounts.list_users(caller, limit, offset)
+
+
+@_routes.post("/admin/create-user", response_model=UserEnvelope)
+async def admin_create_user(body: CreateUser, request: Request, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+    """Create a user in your tenant (they must change the password at first sign-in)."""
+    user = await c.accounts.create_user(
+        caller, email=body.email, password=body.password, name=body.name, role=body.role, request_ip=client_ip(request)
+    )
+    return {"user": user_wire(user)}
+
+
+@_routes.post("/admin/set-role", response_model=UserEnvelope)
+async def admin_set_role(body: SetRole, request: Request, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+    """Change a user's role; the last admin cannot be demoted."""
+    user = await c.accounts.set_role(caller, body.user_id, body.role, request_ip=client_ip(request))
+    return {"user": user_wire(user)}
+
+
+@_routes.post("/admin/remove-user", response_model=Success)
+async def admin_remove_user(body: UserId, request: Request, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+    """Remove a user and erase their data; never yourself, never the last admin."""
+    await c.accounts.erase_user(caller, body.user_id, request_ip=client_ip(request))
+    return {"success": True}
+
+
+@_routes.post("/admin/ban-user", response_model=UserEnvelope)
+async def admin_ban_user(body: BanUser, request: Request, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+    """Ban a user (their sessions end; `banExpiresIn` seconds, or until unbanned)."""
+    user = await c.accounts.ban(
+        caller,
+        body.user_id,
+        reason=body.ban_reason,
+        expires_in_seconds=body.ban_expires_in,
+        request_ip=client_ip(request),
+    )
+    return {"user": user_wire(user)}
+
+
+@_routes.post("/admin/unban-user", response_model=UserEnvelope)
+async def admin_unban_user(body: UserId, request: Request, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+    user = await c.accounts.unban(caller, body.user_id, request_ip=client_ip(request))
+    return {"user": user_wire(user)}
+
+
+@_routes.post("/admin/set-user-password", response_model=Status)
+async def admin_set_user_password(
+    body: SetUserPassword, request: Request, c: ContainerDep, caller: SessionDep
+) -> dict[str, Any]:
+    """Set a user's password; their sessions end and they must change it at next sign-in."""
+    await c.accounts.set_user_password(caller, body.user_id, body.new_password, request_ip=client_ip(request))
+    return {"status": True}
+
+
+@_routes.post("/admin/list-user-sessions", response_model=UserSessions)
+async def admin_list_user_sessions(body: UserId, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+    return {"sessions": await c.accounts.list_user_sessions(caller, body.user_id)}
+
+
+@_routes.post("/admin/revoke-user-session", response_model=Success)
+async def admin_revoke_user_session(
+    body: RevokeUserSession, request: Request, c: ContainerDep, caller: SessionDep
+) -> dict[str, Any]:
+    await c.accounts.revoke_user_session(caller, body.session_token, request_ip=client_ip(request))
+    return {"success": True}
+
+
+@_routes.post("/admin/revoke-user-sessions", response_model=Success)
+async def admin_revoke_user_sessions(
+    body: UserId, request: Request, c: ContainerDep, caller: SessionDep
+) -> dict[str, Any]:
+    await c.accounts.revoke_user_sessions(caller, body.user_id, request_ip=client_ip(request))
+    return {"success": True}
+
+
+_fallback = APIRouter()
+
+
+@_fallback.api_route(
+    "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False
+)
+async def not_routed(rest: str) -> Response:
+    """Anything else under /api/auth (sign-up included: users are created by admins only)."""
+    if rest in _KNOWN_PATHS:
+        return Response(status_code=404)
+    return JSONResponse({"error": "not found"}, status_code=404)
+
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+router.include_router(_routes)
+router.include_router(_fallback)

@@ -1,0 +1,585 @@
+"""Accounts: sign-in and dashboard sessions, password changes, admin user management, tenants and the
+bootstrap admin.
+
+Both the Better-Auth-compatible `/api/auth/*` routes and the `/v1/admin/*` REST routes (and the
+command line) call these use cases. Errors carry a Better Auth `code`; each edge renders them its way.
+Counters for sign-in throttling and lockouts live in PostgreSQL, so every replica shares them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from novamem.config import AuthMode
+from novamem.domain.credentials import hash_secret, new_session_token, sign_session_token
+from novamem.domain.entries import iso
+from novamem.domain.scope import PUBLIC_TENANT, Caller
+from novamem.errors import Forbidden, InvalidInput, NotFound, NovamemError, RateLimited, Unauthenticated
+from novamem.services.audit import AuditService
+from novamem.services.authn import SESSION_TTL, CookiePolicy
+from novamem.services.passwords import (
+    check_password_length,
+    generate_password,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from novamem.storage.accounts import AccountStore, EraseReport, SessionRecord, UserRecord
+from novamem.storage.base import Counters
+
+__all__ = [
+    "ADMIN_ROLES",
+    "BOOTSTRAP_EMAIL",
+    "LOCKED_CODE",
+    "PROVISIONED_NAME",
+    "THROTTLED_CODE",
+    "AccountService",
+    "IssuedSession",
+    "TokenMintFailed",
+    "TokenMinter",
+    "session_wire",
+    "user_wire",
+]
+
+log = logging.getLogger("novamem.accounts")
+
+ADMIN_ROLES = ("admin", "user")
+BOOTSTRAP_EMAIL = "admin@localhost"
+BOOTSTRAP_NAME = "bootstrap-admin"
+PROVISIONED_NAME = "provisioned-user"
+MAX_EMAIL = 320
+# sign-in throttle per (IP, path), and failure lockout per account (the reference's numbers)
+THROTTLE_REQUESTS = 3
+THROTTLE_WINDOW_S = 10
+LOCKOUT_FAILURES = 5
+LOCKOUT_WINDOW_S = 15 * 60
+THROTTLED_CODE = "TOO_MANY_REQUESTS"
+LOCKED_CODE = "TOO_MANY_FAILED_ATTEMPTS"
+LOCKED_MESSAGE = "too many failed attempts — try again later"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+class TokenMinter(Protocol):
+    """The token service's minting use case (mints a user's first API token)."""
+
+    async def mint(
+        self,
+        tenant_id: str,
+        user_id: str,
+        *,
+        label: str = "",
+        scope: str = "full",
+        project_id: str | None = None,
+        expires_in_days: int | None = None,
+    ) -> dict[str, Any]: ...
+
+
+class TokenMintFailed(NovamemError):
+    """The user was created but their first token could not be minted."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__("user created but token mint failed")
+        self.user_id = user_id
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSession:
+    """A new dashboard session: the signed cookie value, the raw token, and its rows."""
+
+    cookie_value: str
+    token: str
+    session: SessionRecord
+    user: UserRecord
+
+
+def user_wire(user: UserRecord) -> dict[str, Any]:
+    """A user as Better Auth renders one (never the password hash)."""
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "banned": user.banned_now,
+        "banReason": user.ban_reason if user.banned_now else None,
+        "banExpires": iso(user.ban_expires) if user.banned_now else None,
+        "emailVerified": True,
+        "image": None,
+        "mustChangePassword": user.must_change_password,
+        "createdAt": iso(user.created_at),
+        "updatedAt": iso(user.updated_at),
+    }
+
+
+def session_wire(session: SessionRecord) -> dict[str, Any]:
+    """A session as listed. `token` is an opaque handle (the session id) for revoke-session: the
+    server keeps only the SHA-256 of real session tokens."""
+    return {
+        "id": session.id,
+        "token": session.id,
+        "userId": session.user_id,
+        "expiresAt": iso(session.expires_at),
+        "ipAddress": session.ip_address,
+        "userAgent": session.user_agent,
+        "createdAt": iso(session.created_at),
+        "updatedAt": iso(session.updated_at),
+    }
+
+
+def _normalise_email(email: str) -> str:
+    value = email.strip()
+    if not value or len(value) > MAX_EMAIL or not _EMAIL.match(value):
+        raise InvalidInput("Invalid email", code="INVALID_EMAIL")
+    return value.lower()
+
+
+def _require_admin(caller: Caller, code: str) -> None:
+    if not caller.is_admin or caller.is_restricted:
+        raise Forbidden("admin only", code=code)
+
+
+def _check_role(role: str) -> str:
+    if role not in ADMIN_ROLES:
+        raise InvalidInput(
+            "invalid request body", issues=[{"path": ["role"], "message": "must be admin or user", "code": "enum"}]
+        )
+    return role
+
+
+class AccountService:
+    """Sign-in, sessions, password changes, user administration, tenants and the first admin."""
+
+    def __init__(
+        self,
+        store: AccountStore,
+        counters: Counters,
+        audit: AuditService,
+        *,
+        mode: AuthMode,
+        cookies: CookiePolicy | None,
+        minter: TokenMinter | None = None,
+    ) -> None:
+        self._store = store
+        self._counters = counters
+        self._audit = audit
+        self.mode = mode
+        self.cookies = cookies
+        self._minter = minter
+
+    # ---- sign-in and sessions ----------------------------------------------------------------
+
+    async def throttle(self, ip: str | None, path: str) -> None:
+        """3 requests per 10 s per (IP, path), counted deployment-wide; RateLimited beyond."""
+        window = await self._counters.hit(f"signin-ip:{ip or '-'}:{path}", THROTTLE_WINDOW_S)
+        if window.count > THROTTLE_REQUESTS:
+            raise RateLimited(
+                "Too many requests. Please try again later.", retry_after=window.reset_in, code=THROTTLED_CODE
+            )
+
+    async def _lockout_attempt(self, key: str) -> None:
+        """Count an attempt against a lockout key; refuse once 5 failed within the window.
+
+        Counting before verifying makes parallel guesses race-free; a success clears the key.
+        """
+        window = await self._counters.hit(key, LOCKOUT_WINDOW_S)
+        if window.count > LOCKOUT_FAILURES:
+            raise RateLimited(LOCKED_MESSAGE, retry_after=window.reset_in, code=LOCKED_CODE)
+
+    async def sign_in(self, email: str, password: str, *, ip: str | None, user_agent: str | None) -> IssuedSession:
+        """Check the password and open a session. An unknown email and a wrong password are the same
+        401 and take the same time (a dummy argon2 verification)."""
+        address = _normalise_email(email)
+        key = f"lock:signin:{address}"
+        await self._lockout_attempt(key)
+        user = await self._store.find_user_for_sign_in(address)
+        ok = await verify_password(user.password_hash if user else None, password[:1024])
+        if user is None or not ok:
+            raise Unauthenticated("Invalid email or password", code="INVALID_EMAIL_OR_PASSWORD")
+        if user.banned_now:
+            raise Forbidden("You have been banned from this application", code="BANNED_USER")
+        await self._counters.clear(key)
+        if user.password_hash and needs_rehash(user.password_hash):
+            await self._store.set_password(
+                user.tenant_id,
+                user.id,
+                await hash_password(password),
+                must_change_password=user.must_change_password,
+            )
+        return await self._issue(user, ip=ip, user_agent=user_agent)
+
+    async def _issue(self, user: UserRecord, *, ip: str | None, user_agent: str | None) -> IssuedSession:
+        if self.cookies is None:
+            raise NotFound("user auth not enabled")
+        token = new_session_token()
+        session = await self._store.create_session(
+            user.tenant_id,
+            user.id,
+            token_hash=hash_secret(token),
+            ip_address=ip,
+            user_agent=user_agent,
+            ttl_seconds=int(SESSION_TTL.total_seconds()),
+        )
+        return IssuedSession(sign_session_token(self.cookies.secret, token), token, session, user)
+
+    async def sign_out(self, caller: Caller | None) -> None:
+        if caller is not None and caller.session_id:
+            await self._store.revoke_session(
+                caller.tenant_id, caller.user_id, session_id=caller.session_id, token_hash=""
+            )
+
+    async def current_session(self, caller: Caller) -> dict[str, Any] | None:
+        """`{session, user}` for a session caller, or None when the session or user is gone."""
+        if not caller.session_id:
+            return None
+        session = await self._store.get_session(caller.tenant_id, caller.session_id)
+        user = await self._store.get_user(caller.tenant_id, caller.user_id)
+        if session is None or user is None:
+            return None
+        return {"session": session_wire(session), "user": user_wire(user)}
+
+    async def change_password(
+        self,
+        caller: Caller,
+        current: str,
+        new: str,
+        *,
+        revoke_other_sessions: bool,
+        ip: str | None,
+        user_agent: str | None,
+    ) -> tuple[UserRecord, IssuedSession | None]:
+        """Verify the current password, store the new one and clear `mustChangePassword`.
+
+        With `revoke_other_sessions` every session (this one too) ends and a fresh one is issued.
+        """
+        check_password_length(new)
+        await self._lockout_attempt(f"lock:chgpw:{caller.user_id}")
+        user = await self._store.get_user(caller.tenant_id, caller.user_id)
+        if user is None or not user.password_hash:
+            raise NotFound("Credential account not found", code="CREDENTIAL_ACCOUNT_NOT_FOUND")
+        if not await verify_password(user.password_hash, current[:1024]):
+            raise InvalidInput("Invalid password", code="INVALID_PASSWORD")
+        await self._counters.clear(f"lock:chgpw:{caller.user_id}")
+        await self._store.set_password(user.tenant_id, user.id, await hash_password(new), must_change_password=False)
+        issued = None
+        if revoke_other_sessions:
+            await self._store.revoke_sessions(user.tenant_id, user.id)
+            issued = await self._issue(user, ip=ip, user_agent=user_agent)
+        fresh = await self._store.get_user(user.tenant_id, user.id)
+        assert fresh is not None
+        return fresh, issued
+
+    async def list_sessions(self, caller: Caller) -> list[dict[str, Any]]:
+        return [session_wire(s) for s in await self._store.list_sessions(caller.tenant_id, caller.user_id)]
+
+    async def revoke_session(self, caller: Caller, token: str) -> bool:
+        """End one of the caller's own sessions, named by its listed handle or its real token."""
+        return await self._store.revoke_session(
+            caller.tenant_id, caller.user_id, session_id=token, token_hash=hash_secret(token)
+        )
+
+    async def revoke_sessions(self, caller: Caller, *, keep_current: bool) -> int:
+        keep = caller.session_id if keep_current else None
+        return await self._store.revoke_sessions(caller.tenant_id, caller.user_id, keep=keep)
+
+    async def prune_sessions(self) -> int:
+        """Delete expired sessions (a background job)."""
+        return await self._store.delete_expired_sessions()
+
+    # ---- user administration (both surfaces) --------------------------------------------------
+
+    async def _target(self, caller: Caller, user_id: str) -> UserRecord:
+        user = await self._store.get_user(caller.tenant_id, user_id)
+        if user is None:
+            raise NotFound("User not found", code="USER_NOT_FOUND")
+        return user
+
+    async def list_users(self, caller: Caller, limit: int, offset: int) -> dict[str, Any]:
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
+        listings, total = await self._store.list_users(caller.tenant_id, limit, offset)
+        return {"users": [user_wire(x.user) for x in listings], "total": total, "limit": limit, "offset": offset}
+
+    async def users_overview(self, caller: Caller) -> dict[str, Any]:
+        """`{users:[{id, email, name, role, createdAt, entryCount, tokenCount}]}` of the caller's tenant."""
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
+        listings, _ = await self._store.list_users(caller.tenant_id, 10_000, 0)
+        return {
+            "users": [
+                {
+                    "id": x.user.id,
+                    "email": x.user.email,
+                    "name": x.user.name,
+                    "role": x.user.role,
+                    "createdAt": iso(x.user.created_at),
+                    "entryCount": x.entry_count,
+                    "tokenCount": x.token_count,
+                }
+                for x in listings
+            ]
+        }
+
+    async def create_user(
+        self,
+        caller: Caller,
+        *,
+        email: str,
+        password: str,
+        name: str | None = None,
+        role: str = "user",
+        tenant_id: str | None = None,
+        request_ip: str | None = None,
+    ) -> UserRecord:
+        """An admin creates an account; it must change its password at first sign-in."""
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS")
+        address = _normalise_email(email)
+        check_password_length(password)
+        tenant = tenant_id if tenant_id is not None and caller.is_server_admin else caller.tenant_id
+        user = await self._store.create_user(
+            tenant,
+            email=address,
+            name=(name or "").strip() or PROVISIONED_NAME,
+            role=_check_role(role),
+            password_hash=await hash_password(password),
+            must_change_password=True,
+        )
+        await self._audit.record(
+            caller,
+            "admin.user.create",
+            user.id,
+            {"email": user.email, "role": user.role},
+            request_ip=request_ip,
+            tenant_id=tenant,
+        )
+        return user
+
+    async def provision_user(
+        self,
+        caller: Caller,
+        *,
+        email: str,
+        password: str,
+        name: str | None,
+        token_label: str | None,
+        token_scope: str,
+        token_expires_in_days: int | None,
+        request_ip: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a user with a first API token: `{userId, email, token?}` (the token shown once)."""
+        user = await self.create_user(caller, email=email, password=password, name=name, request_ip=request_ip)
+        out: dict[str, Any] = {"userId": user.id, "email": user.email}
+        if self._minter is not None:
+            try:
+                minted = await self._minter.mint(
+                    user.tenant_id,
+                    user.id,
+                    label=token_label or "provisioned",
+                    scope=token_scope,
+                    expires_in_days=token_expires_in_days,
+                )
+            except NovamemError as exc:
+                log.error("first token for new user %s could not be minted: %s", user.id, exc.message)
+                raise TokenMintFailed(user.id) from exc
+            out["token"] = minted["token"]
+        return out
+
+    async def set_role(self, caller: Caller, user_id: str, role: str, *, request_ip: str | None = None) -> UserRecord:
+        """Change a role; demoting the tenant's last admin is refused (`LAST_ADMIN_PROTECTED`)."""
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE")
+        user = await self._store.set_role(caller.tenant_id, user_id, _check_role(role))
+        if user is None:
+            raise NotFound("User not found", code="USER_NOT_FOUND")
+        await self._audit.record(caller, "user.role", user.id, {"role": role}, request_ip=request_ip)
+        return user
+
+    async def ban(
+        self,
+        caller: Caller,
+        user_id: str,
+        *,
+        reason: str | None,
+        expires_in_seconds: int | None,
+        request_ip: str | None = None,
+    ) -> UserRecord:
+        """Ban a user (their sessions end at once; their tokens stop working)."""
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS")
+        if user_id == caller.user_id:
+            raise InvalidInput("You cannot ban yourself", code="YOU_CANNOT_BAN_YOURSELF")
+        expires = datetime.now(UTC) + timedelta(seconds=expires_in_seconds) if expires_in_seconds else None
+        user = await self._store.set_ban(
+            caller.tenant_id, user_id, banned=True, reason=reason or "No reason", expires=expires
+        )
+        if user is None:
+            raise NotFound("User not found", code="USER_NOT_FOUND")
+        await self._audit.record(
+            caller, "user.ban", user.id, {"reason": user.ban_reason, "expiresAt": iso(expires)}, request_ip=request_ip
+        )
+        return user
+
+    async def unban(self, caller: Caller, user_id: str, *, request_ip: str | None = None) -> UserRecord:
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS")
+        user = await self._store.set_ban(caller.tenant_id, user_id, banned=False, reason=None, expires=None)
+        if user is None:
+            raise NotFound("User not found", code="USER_NOT_FOUND")
+        await self._audit.record(caller, "user.unban", user.id, {}, request_ip=request_ip)
+        return user
+
+    async def set_user_password(
+        self, caller: Caller, user_id: str, password: str, *, request_ip: str | None = None
+    ) -> None:
+        """An admin sets a password: the user's sessions end and they must change it at next sign-in."""
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD")
+        check_password_length(password)
+        user = await self._target(caller, user_id)
+        await self._store.set_password(
+            caller.tenant_id, user.id, await hash_password(password), must_change_password=user.id != caller.user_id
+        )
+        await self._store.revoke_sessions(caller.tenant_id, user.id, keep=caller.session_id)
+        await self._audit.record(caller, "user.password.set", user.id, {}, request_ip=request_ip)
+
+    async def list_user_sessions(self, caller: Caller, user_id: str) -> list[dict[str, Any]]:
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS")
+        user = await self._target(caller, user_id)
+        return [session_wire(s) for s in await self._store.list_sessions(caller.tenant_id, user.id)]
+
+    async def revoke_user_sessions(self, caller: Caller, user_id: str, *, request_ip: str | None = None) -> int:
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS")
+        user = await self._target(caller, user_id)
+        count = await self._store.revoke_sessions(caller.tenant_id, user.id)
+        await self._audit.record(caller, "user.sessions.revoke", user.id, {"sessions": count}, request_ip=request_ip)
+        return count
+
+    async def revoke_user_session(self, caller: Caller, handle: str, *, request_ip: str | None = None) -> bool:
+        """End one session of any user of the tenant, by its listed handle (session id)."""
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS")
+        session = await self._store.get_session(caller.tenant_id, handle)
+        if session is None:
+            return False
+        done = await self._store.revoke_session(caller.tenant_id, session.user_id, session_id=session.id, token_hash="")
+        await self._audit.record(caller, "user.session.revoke", session.user_id, {}, request_ip=request_ip)
+        return done
+
+    async def erase_user(
+        self, caller: Caller, user_id: str, *, dry_run: bool = False, request_ip: str | None = None
+    ) -> dict[str, Any]:
+        """Delete a user and all their data (or report what would go). Never yourself, never the last admin."""
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS")
+        if user_id == caller.user_id:
+            raise InvalidInput("You cannot remove yourself", code="YOU_CANNOT_REMOVE_YOURSELF")
+        if dry_run:
+            preview = await self._store.erase_preview(caller.tenant_id, user_id)
+            if preview is None:
+                raise NotFound("no such user", code="USER_NOT_FOUND")
+            return {"dryRun": True, "wouldDelete": _would_delete(preview)}
+        report = await self._store.erase_user(caller.tenant_id, user_id)
+        if report is None:
+            raise NotFound("no such user", code="USER_NOT_FOUND")
+        await self._audit.record(
+            caller,
+            "admin.user.delete",
+            report.user_id,
+            {**_would_delete(report), "userId": report.user_id},
+            request_ip=request_ip,
+        )
+        return {
+            "deleted": True,
+            "entriesRemoved": report.entries,
+            "tokensRemoved": report.tokens,
+            "projectsDeleted": report.owned_projects,
+            # vectors live in the entry rows (pgvector), so they went with them
+            "coldCleanup": [],
+            "coldCleanupOk": True,
+        }
+
+    async def audit_log(self, caller: Caller, limit: int) -> dict[str, Any]:
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
+        return {"entries": await self._audit.recent(caller, limit)}
+
+    # ---- tenants -----------------------------------------------------------------------------
+
+    def _require_server_admin(self, caller: Caller) -> None:
+        if self.mode is not AuthMode.TENANT:
+            raise NotFound("tenants exist only in tenant mode")
+        if not caller.is_server_admin:
+            raise Forbidden("server admin only")
+
+    async def create_tenant(
+        self, caller: Caller, *, name: str, admin_email: str, admin_password: str, request_ip: str | None = None
+    ) -> dict[str, Any]:
+        """A new tenant with its first admin (who must change the password at first sign-in)."""
+        self._require_server_admin(caller)
+        address = _normalise_email(admin_email)
+        check_password_length(admin_password)
+        tenant, admin = await self._store.create_tenant(
+            name.strip(), email=address, admin_name="tenant-admin", password_hash=await hash_password(admin_password)
+        )
+        await self._audit.record(
+            caller,
+            "admin.tenant.create",
+            tenant.id,
+            {"name": tenant.name, "adminUserId": admin.id},
+            request_ip=request_ip,
+        )
+        return {"id": tenant.id, "name": tenant.name, "createdAt": iso(tenant.created_at), "adminUserId": admin.id}
+
+    async def list_tenants(self, caller: Caller) -> dict[str, Any]:
+        self._require_server_admin(caller)
+        return {
+            "tenants": [
+                {"id": t.id, "name": t.name, "createdAt": iso(t.created_at)} for t in await self._store.list_tenants()
+            ]
+        }
+
+    # ---- bootstrap ---------------------------------------------------------------------------
+
+    async def bootstrap(
+        self, email: str | None, password: str | None, *, announce: Callable[[str], None]
+    ) -> UserRecord | None:
+        """Create the first admin of the default tenant when it has none (once per deployment).
+
+        With a configured password that admin is created from the bootstrap variables; without one, a
+        random one-time password is generated and handed to `announce` (the console), never to logs.
+        Either way the admin must change the password at first sign-in.
+        """
+        if await self._store.count_admins(PUBLIC_TENANT) > 0:
+            if password is not None:
+                log.warning(
+                    "NOVAMEM_BOOTSTRAP_ADMIN_PASSWORD is still set but an admin already exists; "
+                    "remove it from the environment (it is not used any more)"
+                )
+            return None
+        address = _normalise_email(email or BOOTSTRAP_EMAIL)
+        one_time = password is None
+        secret = generate_password() if password is None else password
+        try:
+            user = await self._store.create_first_admin(
+                PUBLIC_TENANT, email=address, name=BOOTSTRAP_NAME, password_hash=await hash_password(secret)
+            )
+        except NovamemError as exc:
+            log.error("could not create the first admin %s: %s", address, exc.message)
+            return None
+        if user is None:  # another replica won the race
+            return None
+        log.warning("created the first admin account %s; it must change its password at first sign-in", address)
+        if one_time:
+            announce(
+                "\n"
+                "novamem: created the first admin account\n"
+                f"    email:    {address}\n"
+                f"    password: {secret}\n"
+                "This one-time password is shown only now; sign in and change it at once.\n"
+                "(Set NOVAMEM_BOOTSTRAP_ADMIN_EMAIL / NOVAMEM_BOOTSTRAP_ADMIN_PASSWORD to choose them instead.)\n"
+            )
+        return user
+
+
+def _would_delete(report: EraseReport) -> dict[str, Any]:
+    return {
+        "userId": report.user_id,
+        "email": report.email,
+        "entries": report.entries,
+        "tokens": report.tokens,
+        "ownedProjects": len(report.owned_projects),
+    }

@@ -1,0 +1,143 @@
+"""Projects: the shared access boundary. Create, list, delete, members by exact email, and the
+server-side active project that reads and writes default to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ulid import ULID
+
+from novamem.domain.entries import iso
+from novamem.domain.scope import Caller
+from novamem.errors import Conflict, Forbidden, InvalidInput, NotFound
+from novamem.services.access import CONFINED, AccessPolicy
+from novamem.services.audit import AuditService
+from novamem.storage.base import ProjectRecord, ProjectStore
+
+__all__ = ["OWNER_CANNOT_LEAVE", "ProjectService"]
+
+OWNER_ONLY_DELETE = "only the owner can delete a project"
+OWNER_ONLY_ADD = "only the owner can add members"
+OWNER_ONLY_REMOVE = "only the owner can remove other members"
+OWNER_CANNOT_LEAVE = "the owner cannot leave the project — delete the project instead"
+OWNER_NOT_REMOVABLE = "the project's owner cannot be removed — delete the project instead"
+OWNER = "owner"
+
+
+def _view(record: ProjectRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "role": record.role,
+        "ownerUserId": record.owner_user_id,
+        "createdAt": iso(record.created_at),
+    }
+
+
+class ProjectService:
+    """Project management for one caller at a time; every reference (id or name) is resolved within
+    the caller's tenant with membership checked, and every change is audited."""
+
+    def __init__(self, store: ProjectStore, access: AccessPolicy, audit: AuditService) -> None:
+        self._store = store
+        self._access = access
+        self._audit = audit
+
+    async def create(self, caller: Caller, name: str, *, request_ip: str | None = None) -> dict[str, Any]:
+        """A new project owned by the caller (names are not unique)."""
+        if caller.confined_project is not None:
+            raise Forbidden(CONFINED)
+        record = await self._store.create(caller.tenant_id, caller.user_id, str(ULID()), name)
+        await self._audit.record(caller, "project.create", record.id, {"name": name}, request_ip=request_ip)
+        return _view(record)
+
+    async def list_mine(self, caller: Caller) -> dict[str, Any]:
+        """`{projects}`: the caller's projects with their role (a confined token sees its own only)."""
+        records = await self._store.list_for_user(caller.tenant_id, caller.user_id)
+        if caller.confined_project is not None:
+            records = [r for r in records if r.id == caller.confined_project]
+        return {"projects": [_view(r) for r in records]}
+
+    async def delete(self, caller: Caller, ref: str, *, request_ip: str | None = None) -> dict[str, Any]:
+        """Delete a project and everything in it (owner only)."""
+        project = await self._member_project(caller, ref)
+        if project.role != OWNER:
+            raise Forbidden(OWNER_ONLY_DELETE)
+        removed = await self._store.delete(caller.tenant_id, project.id)
+        if removed is None:  # deleted concurrently
+            raise NotFound(f"no such project '{ref}' — call project_list to see ids")
+        await self._audit.record(
+            caller,
+            "project.delete",
+            project.id,
+            {"name": project.name, "entriesRemoved": removed},
+            request_ip=request_ip,
+        )
+        return {"deleted": True, "entriesRemoved": removed, "coldCollectionsDropped": [], "graphCleared": True}
+
+    async def members(self, caller: Caller, ref: str) -> dict[str, Any]:
+        """`{members}` of a project the caller belongs to; the username shown is the email."""
+        project = await self._member_project(caller, ref)
+        return {
+            "members": [
+                {"userId": m.user_id, "username": m.email, "role": m.role, "joinedAt": iso(m.joined_at)}
+                for m in await self._store.members(caller.tenant_id, project.id)
+            ]
+        }
+
+    async def add_member(
+        self, caller: Caller, ref: str, username: str, role: str = "member", *, request_ip: str | None = None
+    ) -> dict[str, Any]:
+        """Add an account by its exact email (letter case aside), never by display name, and only from
+        the caller's own tenant (owner only)."""
+        project = await self._member_project(caller, ref)
+        if project.role != OWNER:
+            raise Forbidden(OWNER_ONLY_ADD)
+        user = await self._store.user_by_email(caller.tenant_id, username.strip())
+        if user is None:
+            raise NotFound("no such user")
+        if not await self._store.add_member(caller.tenant_id, project.id, user.id, role):
+            raise Conflict("already a member of this project")
+        await self._audit.record(
+            caller, "project.member.add", project.id, {"userId": user.id, "role": role}, request_ip=request_ip
+        )
+        return {"added": True, "userId": user.id, "username": user.email}
+
+    async def remove_member(
+        self, caller: Caller, ref: str, user_id: str, *, request_ip: str | None = None
+    ) -> dict[str, Any]:
+        """The owner removes anyone; a member removes themselves; the owner cannot leave."""
+        project = await self._member_project(caller, ref)
+        if user_id == project.owner_user_id:
+            if user_id == caller.user_id:
+                raise InvalidInput(OWNER_CANNOT_LEAVE)
+            raise Forbidden(OWNER_NOT_REMOVABLE)
+        if user_id != caller.user_id and project.role != OWNER:
+            raise Forbidden(OWNER_ONLY_REMOVE)
+        if not await self._store.remove_member(caller.tenant_id, project.id, user_id):
+            raise NotFound("no such member")
+        await self._audit.record(
+            caller, "project.member.remove", project.id, {"userId": user_id}, request_ip=request_ip
+        )
+        return {"removed": True}
+
+    async def active(self, caller: Caller) -> dict[str, Any]:
+        """`{active: {id, name} | null}`; a pointer at a project the caller lost is cleared here."""
+        record = await self._store.active(caller.tenant_id, caller.user_id)
+        return {"active": {"id": record.id, "name": record.name} if record else None}
+
+    async def set_active(self, caller: Caller, ref: str) -> dict[str, Any]:
+        """Make a project the caller belongs to the default of their reads and writes."""
+        project_id = await self._access.resolve_project(caller, ref)
+        await self._store.set_active(caller.tenant_id, caller.user_id, project_id)
+        return {"active": {"id": project_id}}
+
+    async def clear_active(self, caller: Caller) -> None:
+        await self._store.clear_active(caller.tenant_id, caller.user_id)
+
+    async def _member_project(self, caller: Caller, ref: str) -> ProjectRecord:
+        project_id = await self._access.resolve_project(caller, ref)
+        record = await self._store.get(caller.tenant_id, caller.user_id, project_id)
+        if record is None or record.role is None:  # membership ended since the reference was resolved
+            raise Forbidden(f"not a member of project '{ref}' (id {project_id})")
+        return record

@@ -1,0 +1,457 @@
+"""Accounts over the real server and database: sign-in, sessions and cookies, throttling and lockout
+(shared by replicas through PostgreSQL), CSRF, admin user management, the audit log and bootstrap."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from tests.conftest import RunningServer, start_server
+
+SECRET = "Kq9vT2mB7xR4wL8pZ3nF6hJ1sD5gY0cA"
+OTHER_SECRET = "Vb3nM8qW1eR6tY9uI2oP5aS7dF0gH4jK"
+ADMIN = "root@example.com"
+ADMIN_PW = "first-admin-pass-8472"
+SETTINGS: dict[str, Any] = {
+    "auth_mode": "user",
+    "cookie_secret": SECRET,
+    "insecure_cookies": True,
+    "embeddings_provider": "none",
+    "jobs_enabled": False,
+    "bootstrap_admin_email": ADMIN,
+    "bootstrap_admin_password": ADMIN_PW,
+}
+
+
+@pytest.fixture(scope="module")
+def srv(make_database: Callable[[], str]) -> Iterator[RunningServer]:
+    running = start_server(make_database(), **SETTINGS)
+    yield running
+    running.stop()
+
+
+def server_log(caplog: pytest.LogCaptureFixture) -> str:
+    """What the server logged (the test's own HTTP client logs headers at debug level; it is not the server)."""
+    return "\n".join(
+        f"{r.name} {r.getMessage()} {r.exc_text or ''}"
+        for r in caplog.records
+        if not r.name.startswith(("httpx", "httpcore"))
+    )
+
+
+def _unthrottle(server: RunningServer) -> None:
+    server.sql("DELETE FROM rate_counters WHERE key LIKE 'signin-ip:%%'")
+
+
+def sign_in(server: RunningServer, email: str, password: str) -> httpx.Client:
+    """A client holding a fresh session of this user (trusted Origin for state-changing calls)."""
+    _unthrottle(server)
+    client = server.client(headers={"origin": server.base_url})
+    r = client.post("/api/auth/sign-in/email", json={"email": email, "password": password})
+    assert r.status_code == 200, r.text
+    return client
+
+
+@pytest.fixture
+def admin(srv: RunningServer) -> Iterator[httpx.Client]:
+    client = sign_in(srv, ADMIN, ADMIN_PW)
+    yield client
+    client.close()
+
+
+def make_user(admin: httpx.Client, email: str, password: str = "user-pass-12345", role: str = "user") -> str:
+    r = admin.post("/api/auth/admin/create-user", json={"email": email, "password": password, "role": role})
+    assert r.status_code == 200, r.text
+    return str(r.json()["user"]["id"])
+
+
+# ---- sign-in, cookies, sessions ----------------------------------------------------------------
+
+
+def test_sign_in_sets_an_httponly_lax_cookie_and_get_session_returns_the_user(
+    srv: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _unthrottle(srv)
+    with srv.client() as client:
+        r = client.post("/api/auth/sign-in/email", json={"email": ADMIN.upper(), "password": ADMIN_PW})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["redirect"] is False and body["user"]["email"] == ADMIN and body["user"]["role"] == "admin"
+        assert "passwordHash" not in body["user"] and "password_hash" not in str(body)
+        cookie = r.headers["set-cookie"]
+        assert cookie.startswith("nm.session_token=")
+        flags = {part.strip().lower() for part in cookie.split(";")}
+        assert {"httponly", "samesite=lax", "path=/", "max-age=604800"} <= flags
+        assert "secure" not in flags  # NOVAMEM_INSECURE_COOKIES
+        session = client.get("/api/auth/get-session")
+        assert session.status_code == 200 and session.headers["cache-control"] == "no-store"
+        assert session.json()["user"]["email"] == ADMIN
+        assert session.json()["session"]["userId"] == body["user"]["id"]
+    # the database keeps only the token's SHA-256
+    token = body["token"]
+    assert srv.sql("SELECT count(*) FROM auth_sessions WHERE token_hash = %s", (token,)) == [(0,)]
+    assert srv.sql(
+        "SELECT count(*) FROM auth_sessions WHERE token_hash = encode(sha256(%s::bytea), 'hex')", (token,)
+    ) == [(1,)]
+    logged = server_log(caplog)
+    assert ADMIN_PW not in logged and token not in logged
+
+
+def test_get_session_without_a_cookie_is_null_and_post_is_405(srv: RunningServer) -> None:
+    with srv.client() as client:
+        r = client.get("/api/auth/get-session")
+        assert r.status_code == 200 and r.json() is None
+        r = client.post("/api/auth/get-session")
+        assert r.status_code == 405 and r.json()["code"] == "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED"
+        forged = client.get("/api/auth/get-session", headers={"cookie": "nm.session_token=abc.def"})
+        assert forged.json() is None
+
+
+def test_wrong_password_and_unknown_user_get_the_same_401(srv: RunningServer) -> None:
+    answers = []
+    for email, password in ((ADMIN, "wrong-password-1"), ("nobody@example.com", "wrong-password-1")):
+        _unthrottle(srv)
+        r = httpx.post(srv.base_url + "/api/auth/sign-in/email", json={"email": email, "password": password})
+        assert r.status_code == 401
+        answers.append(r.json())
+    assert answers[0] == answers[1] == {"message": "Invalid email or password", "code": "INVALID_EMAIL_OR_PASSWORD"}
+    _unthrottle(srv)
+    r = httpx.post(srv.base_url + "/api/auth/sign-in/email", json={"email": "not-an-email", "password": "x" * 9})
+    assert r.status_code == 400 and r.json()["code"] == "INVALID_EMAIL"
+    srv.sql("DELETE FROM rate_counters")
+
+
+def test_sign_out_deletes_the_session_row_and_clears_the_cookie(srv: RunningServer) -> None:
+    client = sign_in(srv, ADMIN, ADMIN_PW)
+    cookie = dict(client.cookies)
+    before = srv.sql("SELECT count(*) FROM auth_sessions")[0][0]
+    r = client.post("/api/auth/sign-out")
+    assert r.status_code == 200 and r.json() == {"success": True}
+    assert "max-age=0" in r.headers["set-cookie"].lower()
+    assert srv.sql("SELECT count(*) FROM auth_sessions")[0][0] == before - 1
+    # the old cookie value is dead even if a client kept it
+    with srv.client(cookies=cookie) as stale:
+        assert stale.get("/api/auth/get-session").json() is None
+    client.close()
+
+
+def test_list_and_revoke_own_sessions(srv: RunningServer, admin: httpx.Client) -> None:
+    second = sign_in(srv, ADMIN, ADMIN_PW)
+    sessions = admin.get("/api/auth/list-sessions").json()
+    assert len(sessions) >= 2
+    mine = admin.get("/api/auth/get-session").json()["session"]["id"]
+    other = next(s for s in sessions if s["id"] == second.get("/api/auth/get-session").json()["session"]["id"])
+    assert admin.post("/api/auth/revoke-session", json={"token": other["token"]}).json() == {"status": True}
+    assert second.get("/api/auth/get-session").json() is None
+    assert admin.get("/api/auth/get-session").json()["session"]["id"] == mine
+    second.close()
+
+
+# ---- throttling and lockout --------------------------------------------------------------------
+
+
+def test_sign_in_is_throttled_per_ip_and_path(srv: RunningServer) -> None:
+    _unthrottle(srv)
+    codes = []
+    for _ in range(4):
+        r = httpx.post(srv.base_url + "/api/auth/sign-in/email", json={"email": "t@example.com", "password": "p" * 9})
+        codes.append(r.status_code)
+    assert codes == [401, 401, 401, 429]
+    assert r.json() == {"message": "Too many requests. Please try again later."}
+    assert 1 <= int(r.headers["x-retry-after"]) <= 10
+    srv.sql("DELETE FROM rate_counters")
+
+
+def test_lockout_is_shared_by_two_servers_on_one_database(
+    srv: RunningServer, admin: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    email = "locked@example.com"
+    make_user(admin, email, "right-password-1")
+    caplog.set_level(logging.WARNING)
+    replica = start_server(srv.database_url, **SETTINGS)
+    try:
+        # the second start found an admin: the still-set bootstrap password is warned about
+        assert "NOVAMEM_BOOTSTRAP_ADMIN_PASSWORD is still set" in caplog.text
+        assert ADMIN_PW not in server_log(caplog)
+        for i in range(5):
+            _unthrottle(srv)
+            target = (srv, replica)[i % 2]
+            r = httpx.post(target.base_url + "/api/auth/sign-in/email", json={"email": email, "password": "bad-pass-1"})
+            assert r.status_code == 401
+        for target in (srv, replica):
+            _unthrottle(srv)
+            r = httpx.post(
+                target.base_url + "/api/auth/sign-in/email", json={"email": email, "password": "right-password-1"}
+            )
+            assert r.status_code == 429
+            body = r.json()
+            assert body["error"] == "too many failed attempts — try again later"
+            assert 0 < body["retryAfter"] <= 900
+    finally:
+        replica.stop()
+    srv.sql("DELETE FROM rate_counters")
+    _unthrottle(srv)
+    r = httpx.post(srv.base_url + "/api/auth/sign-in/email", json={"email": email, "password": "right-password-1"})
+    assert r.status_code == 200
+
+
+# ---- CSRF ----------------------------------------------------------------------------------------
+
+
+def test_cookie_bearing_state_changes_need_a_trusted_origin(srv: RunningServer, admin: httpx.Client) -> None:
+    cookies = dict(admin.cookies)
+    with srv.client(cookies=cookies) as bare:
+        r = bare.post("/api/auth/revoke-other-sessions")
+        assert r.status_code == 403 and r.json()["code"] == "MISSING_OR_NULL_ORIGIN"
+        r = bare.post("/api/auth/revoke-other-sessions", headers={"origin": "null"})
+        assert r.status_code == 403 and r.json()["code"] == "MISSING_OR_NULL_ORIGIN"
+        r = bare.post("/api/auth/revoke-other-sessions", headers={"origin": "https://evil.example"})
+        assert r.status_code == 403 and r.json()["code"] == "INVALID_ORIGIN"
+        r = bare.post("/api/auth/revoke-other-sessions", headers={"referer": "https://evil.example/page"})
+        assert r.json()["code"] == "INVALID_ORIGIN"
+        r = bare.post("/api/auth/revoke-other-sessions", headers={"referer": srv.base_url + "/admin/x"})
+        assert r.status_code == 200
+        # reads are not checked
+        assert bare.get("/api/auth/get-session").json() is not None
+    # no cookie at all (curl, servers): no origin needed
+    _unthrottle(srv)
+    r = httpx.post(srv.base_url + "/api/auth/sign-in/email", json={"email": ADMIN, "password": ADMIN_PW})
+    assert r.status_code == 200
+
+
+# ---- routing ----------------------------------------------------------------------------------
+
+
+def test_unrouted_auth_paths_are_404_and_sign_up_does_not_exist(srv: RunningServer) -> None:
+    r = httpx.post(srv.base_url + "/api/auth/sign-up/email", json={"email": "x@example.com", "password": "p" * 9})
+    assert r.status_code == 404 and r.json() == {"error": "not found"}
+    assert httpx.get(srv.base_url + "/api/auth/whatever").json() == {"error": "not found"}
+    wrong_method = httpx.get(srv.base_url + "/api/auth/sign-in/email")
+    assert wrong_method.status_code == 404 and wrong_method.content == b""
+    assert srv.sql("SELECT count(*) FROM users WHERE email = 'x@example.com'") == [(0,)]
+
+
+def test_admin_routes_need_a_session_and_the_admin_role(srv: RunningServer, admin: httpx.Client) -> None:
+    r = httpx.get(srv.base_url + "/api/auth/admin/list-users")
+    assert r.status_code == 401
+    make_user(admin, "plain@example.com", "plain-pass-123")
+    plain = sign_in(srv, "plain@example.com", "plain-pass-123")
+    r = plain.get("/api/auth/admin/list-users")
+    assert r.status_code == 403
+    assert r.json() == {"message": "You are not allowed to list users", "code": "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS"}
+    r = plain.post("/api/auth/admin/create-user", json={"email": "e@example.com", "password": "p" * 9})
+    assert r.json()["code"] == "YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS"
+    # the cookie works on the REST admin API too, with its own envelope
+    assert plain.get("/v1/admin/users").json() == {"error": "admin only"}
+    plain.close()
+    page = admin.get("/api/auth/admin/list-users", params={"limit": 1, "offset": 0}).json()
+    assert page["limit"] == 1 and page["offset"] == 0 and len(page["users"]) == 1 and page["total"] >= 2
+    dup = admin.post("/api/auth/admin/create-user", json={"email": "PLAIN@example.com", "password": "p" * 9})
+    assert dup.status_code == 400 and dup.json()["code"] == "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"
+    short = admin.post("/api/auth/admin/create-user", json={"email": "s@example.com", "password": "short"})
+    assert short.status_code == 400 and short.json()["code"] == "PASSWORD_TOO_SHORT"
+
+
+# ---- last admin, ban, change password ---------------------------------------------------------------
+
+
+def test_the_last_admin_can_be_neither_demoted_nor_removed(srv: RunningServer, admin: httpx.Client) -> None:
+    me = admin.get("/api/auth/get-session").json()["user"]["id"]
+    srv.sql("UPDATE users SET role = 'user' WHERE role = 'admin' AND id <> %s", (me,))
+    r = admin.post("/api/auth/admin/set-role", json={"userId": me, "role": "user"})
+    assert r.status_code == 400
+    assert r.json() == {
+        "error": "cannot demote the last admin — promote another user first",
+        "code": "LAST_ADMIN_PROTECTED",
+    }
+    r = admin.post("/api/auth/admin/remove-user", json={"userId": me})
+    assert r.status_code == 400 and r.json()["code"] == "YOU_CANNOT_REMOVE_YOURSELF"
+    assert admin.delete(f"/v1/admin/users/{me}").status_code == 400
+    r = admin.post("/api/auth/admin/set-role", json={"userId": "01NOSUCHUSER0000000000000", "role": "admin"})
+    assert r.status_code == 404 and r.json()["code"] == "USER_NOT_FOUND"
+    assert srv.sql("SELECT role FROM users WHERE id = %s", (me,)) == [("admin",)]
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(srv: RunningServer, admin: httpx.Client) -> None:
+    me = admin.get("/api/auth/get-session").json()["user"]["id"]
+    srv.sql("UPDATE users SET role = 'user' WHERE role = 'admin' AND id <> %s", (me,))
+    other = make_user(admin, "second-admin@example.com", "second-pass-1", role="admin")
+    second = sign_in(srv, "second-admin@example.com", "second-pass-1")
+    results: list[int] = []
+
+    def demote(client: httpx.Client, target: str) -> None:
+        results.append(client.post("/api/auth/admin/set-role", json={"userId": target, "role": "user"}).status_code)
+
+    threads = [threading.Thread(target=demote, args=a) for a in ((admin, other), (second, me))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results)[0] == 200 and sorted(results)[1] in (400, 403)
+    assert srv.sql("SELECT count(*) FROM users WHERE role = 'admin'") == [(1,)]
+    survivor = srv.sql("SELECT id FROM users WHERE role = 'admin'")[0][0]
+    if survivor != me:  # put the module's admin back
+        srv.sql("UPDATE users SET role = 'admin' WHERE id = %s", (me,))
+    second.close()
+
+
+def test_ban_ends_sessions_and_tokens_and_unban_restores(srv: RunningServer, admin: httpx.Client) -> None:
+    created = admin.post("/v1/admin/users", json={"email": "banme@example.com", "password": "banme-pass-1"})
+    assert created.status_code == 201, created.text
+    uid, token = created.json()["userId"], created.json()["token"]
+    user = sign_in(srv, "banme@example.com", "banme-pass-1")
+    bearer = {"authorization": f"Bearer {token}"}
+    assert httpx.post(srv.base_url + "/v1/recent", json={}, headers=bearer).status_code == 200
+    r = admin.post("/api/auth/admin/ban-user", json={"userId": uid, "banReason": "spam"})
+    assert r.status_code == 200 and r.json()["user"]["banned"] is True
+    assert user.get("/api/auth/get-session").json() is None
+    assert httpx.post(srv.base_url + "/v1/recent", json={}, headers=bearer).status_code == 401
+    _unthrottle(srv)
+    r = httpx.post(
+        srv.base_url + "/api/auth/sign-in/email", json={"email": "banme@example.com", "password": "banme-pass-1"}
+    )
+    assert r.status_code == 403 and r.json()["code"] == "BANNED_USER"
+    # a ban whose time has passed no longer applies
+    srv.sql("UPDATE users SET ban_expires = now() - interval '1 minute' WHERE id = %s", (uid,))
+    sign_in(srv, "banme@example.com", "banme-pass-1").close()
+    srv.sql("UPDATE users SET ban_expires = NULL WHERE id = %s", (uid,))
+    assert admin.post("/api/auth/admin/unban-user", json={"userId": uid}).json()["user"]["banned"] is False
+    assert httpx.post(srv.base_url + "/v1/recent", json={}, headers=bearer).status_code == 200
+    me = admin.get("/api/auth/get-session").json()["user"]["id"]
+    r = admin.post("/api/auth/admin/ban-user", json={"userId": me})
+    assert r.status_code == 400 and r.json()["code"] == "YOU_CANNOT_BAN_YOURSELF"
+    actions = [e["action"] for e in admin.get("/v1/admin/audit-log").json()["entries"]]
+    assert actions.index("user.unban") < actions.index("user.ban")
+    user.close()
+
+
+def test_change_password_checks_the_current_one_and_clears_must_change(srv: RunningServer, admin: httpx.Client) -> None:
+    make_user(admin, "changer@example.com", "initial-pass-1")
+    client = sign_in(srv, "changer@example.com", "initial-pass-1")
+    other = sign_in(srv, "changer@example.com", "initial-pass-1")
+    assert client.get("/api/auth/get-session").json()["user"]["mustChangePassword"] is True
+    r = client.post("/api/auth/change-password", json={"currentPassword": "initial-pass-1", "newPassword": "short"})
+    assert r.status_code == 400 and r.json()["code"] == "PASSWORD_TOO_SHORT"
+    r = client.post("/api/auth/change-password", json={"currentPassword": "initial-pass-1", "newPassword": "x" * 257})
+    assert r.json()["code"] == "PASSWORD_TOO_LONG"
+    r = client.post(
+        "/api/auth/change-password", json={"currentPassword": "wrong-pass-1", "newPassword": "better-pass-2"}
+    )
+    assert r.status_code == 400 and r.json()["code"] == "INVALID_PASSWORD"
+    r = client.post(
+        "/api/auth/change-password",
+        json={"currentPassword": "initial-pass-1", "newPassword": "better-pass-2", "revokeOtherSessions": True},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["mustChangePassword"] is False and r.json()["token"]
+    assert "nm.session_token=" in r.headers["set-cookie"]
+    # every other session ended; this client holds the fresh one
+    assert other.get("/api/auth/get-session").json() is None
+    assert client.get("/api/auth/get-session").json()["user"]["mustChangePassword"] is False
+    _unthrottle(srv)
+    old = httpx.post(
+        srv.base_url + "/api/auth/sign-in/email", json={"email": "changer@example.com", "password": "initial-pass-1"}
+    )
+    assert old.status_code == 401
+    sign_in(srv, "changer@example.com", "better-pass-2").close()
+    anonymous = httpx.post(
+        srv.base_url + "/api/auth/change-password", json={"currentPassword": "a", "newPassword": "b" * 9}
+    )
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "UNAUTHORIZED"
+    client.close()
+    other.close()
+
+
+# ---- admin REST: users, erase, audit ----------------------------------------------------------------
+
+
+def test_admin_rest_creates_lists_and_erases_users(
+    srv: RunningServer, admin: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    r = admin.post(
+        "/v1/admin/users", json={"email": "erase@example.com", "password": "erase-pass-1", "tokenLabel": "cli"}
+    )
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert set(created) == {"userId", "email", "token"} and created["token"].startswith("nm_")
+    uid, token = created["userId"], created["token"]
+    duplicate = admin.post("/v1/admin/users", json={"email": "ERASE@example.com", "password": "erase-pass-1"})
+    assert duplicate.status_code == 409 and duplicate.json()["error"] == "User already exists"
+    assert admin.post("/v1/admin/users", json={"email": "nope", "password": "erase-pass-1"}).status_code == 400
+    assert admin.post("/v1/admin/users", json={"email": "a@b.c", "password": "short"}).status_code == 400
+    assert srv.sql("SELECT name, must_change_password FROM users WHERE id = %s", (uid,)) == [("provisioned-user", True)]
+    bearer = {"authorization": f"Bearer {token}"}
+    for i in range(3):
+        stored = httpx.post(
+            srv.base_url + "/v1/remember", json={"content": f"Durable fact number {i} about erasing"}, headers=bearer
+        )
+        assert stored.status_code == 201, stored.text
+    listed = {u["id"]: u for u in admin.get("/v1/admin/users").json()["users"]}
+    assert listed[uid]["entryCount"] == 3 and listed[uid]["tokenCount"] == 1 and listed[uid]["role"] == "user"
+    assert set(listed[uid]) == {"id", "email", "name", "role", "createdAt", "entryCount", "tokenCount"}
+
+    dry = admin.delete(f"/v1/admin/users/{uid}", params={"dryRun": "true"}).json()
+    assert dry == {
+        "dryRun": True,
+        "wouldDelete": {"userId": uid, "email": "erase@example.com", "entries": 3, "tokens": 1, "ownedProjects": 0},
+    }
+    assert srv.sql("SELECT count(*) FROM memory_entries WHERE user_id = %s", (uid,)) == [(3,)]
+    done = admin.delete(f"/v1/admin/users/{uid}").json()
+    assert done == {
+        "deleted": True,
+        "entriesRemoved": 3,
+        "tokensRemoved": 1,
+        "projectsDeleted": [],
+        "coldCleanup": [],
+        "coldCleanupOk": True,
+    }
+    for table in ("memory_entries", "user_tokens", "auth_sessions", "users"):
+        column = "id" if table == "users" else "user_id"
+        assert srv.sql(f"SELECT count(*) FROM {table} WHERE {column} = %s", (uid,)) == [(0,)], table
+    assert httpx.post(srv.base_url + "/v1/recent", json={}, headers=bearer).status_code == 401
+    assert admin.delete(f"/v1/admin/users/{uid}").json() == {"error": "no such user", "code": "USER_NOT_FOUND"}
+
+    entries = admin.get("/v1/admin/audit-log", params={"limit": 500}).json()["entries"]
+    mine = [e for e in entries if e["target"] == uid]
+    assert [e["action"] for e in mine] == ["admin.user.delete", "admin.user.create"]  # newest first
+    assert mine[0]["actorLabel"] == f"user:{ADMIN}" and mine[0]["requestIp"] == "127.0.0.1"
+    assert mine[0]["metadata"]["entries"] == 3
+    assert admin.get("/v1/admin/audit-log", params={"limit": 0}).status_code == 400
+    assert len(admin.get("/v1/admin/audit-log", params={"limit": 1}).json()["entries"]) == 1
+    logged = server_log(caplog)
+    assert "erase-pass-1" not in logged and token not in logged
+
+
+def test_audit_rows_cannot_be_changed_or_deleted(srv: RunningServer) -> None:
+    with pytest.raises(psycopg.errors.RaiseException):
+        srv.sql("UPDATE admin_audit_log SET action = 'forged'")
+    with pytest.raises(psycopg.errors.RaiseException):
+        srv.sql("DELETE FROM admin_audit_log")
+
+
+def test_admin_rest_refuses_non_admins_and_tenant_routes_are_404_in_user_mode(
+    srv: RunningServer, admin: httpx.Client
+) -> None:
+    assert httpx.get(srv.base_url + "/v1/admin/users").json() == {"error": "unauthorized"}
+    created = admin.post("/v1/admin/users", json={"email": "rest-plain@example.com", "password": "rest-plain-1"}).json()
+    bearer = {"authorization": f"Bearer {created['token']}"}
+    assert httpx.get(srv.base_url + "/v1/admin/users", headers=bearer).json() == {"error": "admin only"}
+    assert httpx.get(srv.base_url + "/v1/admin/audit-log", headers=bearer).status_code == 403
+    r = admin.get("/v1/admin/tenants")
+    assert r.status_code == 404 and r.json()["error"] == "Not Found"
+    assert admin.post("/v1/admin/tenants", json={"name": "x"}).status_code == 404
+    # an admin's own full token reaches the admin API (non-interactive provisioning)
+    admin_id = admin.get("/api/auth/get-session").json()["user"]["id"]
+    r = admin.put(f"/v1/admin/users/{created['userId']}/role", json={"role": "admin"})
+    assert r.status_code == 200 and r.json()["role"] == "admin"
+    assert httpx.get(srv.base_url + "/v1/admin/users", headers=bearer).status_code == 200
+    assert admin.put(f"/v1/admin/users/{created['userId']}/role", json={"role": "user"}).json()["role"] == "user"
+    assert admin.put(f"/v1/admin/users/{admin_id}/role", json={"role": "root"}).status_code == 400
