@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,12 +16,25 @@ from novamem.container import Container
 from novamem.http.errors import install_error_handlers
 from novamem.http.middleware.limits import BodyLimitMiddleware, SecurityHeadersMiddleware
 from novamem.http.openapi import install_openapi
-from novamem.http.routers import health, memories, recall
+from novamem.http.routers import (
+    admin,
+    admin_quotas,
+    auth,
+    health,
+    me_data,
+    memories,
+    operator,
+    projects,
+    recall,
+    tokens,
+)
 from novamem.jobs.scheduler import build_scheduler
 
-__all__ = ["ROUTERS", "create_app"]
+__all__ = ["ACCOUNT_ROUTERS", "ROUTERS", "create_app"]
 
-ROUTERS = (health.router, memories.router, recall.router)
+ROUTERS = (health.router, memories.router, recall.router, tokens.rotation_router, operator.router)
+# routes that exist only when users have accounts (`user` and `tenant` modes)
+ACCOUNT_ROUTERS = (auth.router, admin.router, tokens.router, projects.router, me_data.router, admin_quotas.router)
 
 DESCRIPTION = (
     "Long-term memory for AI agents. Store durable facts with `/v1/remember` or `/v1/capture`, "
@@ -29,12 +43,29 @@ DESCRIPTION = (
 )
 
 
+def _to_console(text: str) -> None:
+    """Show a one-time secret to whoever started the server: stderr, never a log handler."""
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The ASGI application; the container is built in the lifespan and reached via request state."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         container = await Container.build(settings, serving=True)
+        if settings.auth_mode.has_accounts:
+            password = settings.bootstrap_admin_password
+            try:
+                await container.accounts.bootstrap(
+                    settings.bootstrap_admin_email,
+                    password.get_secret_value() if password else None,
+                    announce=_to_console,
+                )
+            except BaseException:
+                await container.close()
+                raise
         scheduler = build_scheduler(container)
         scheduler.start()
         app.state.container = container
@@ -62,4 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_openapi(app, auth=settings.auth_mode is not AuthMode.NONE)
     for router in ROUTERS:
         app.include_router(router)
+    if settings.auth_mode.has_accounts:
+        for router in ACCOUNT_ROUTERS:
+            app.include_router(router)
     return app

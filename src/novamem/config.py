@@ -6,6 +6,7 @@ Settings are built once by the command line and handed down; nothing else reads 
 from __future__ import annotations
 
 import ipaddress
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ DEFAULT_BUILTIN_MIN_VECTOR_SCORE = 0.25
 DEFAULT_BUILTIN_NEAR_DUPLICATE = 0.85
 DEFAULT_NEAR_DUPLICATE = 0.92
 MIN_COOKIE_SECRET = 32
+BOOTSTRAP_PASSWORD_VAR = "NOVAMEM_BOOTSTRAP_ADMIN_PASSWORD"
 # Values people paste from examples; refused as cookie secrets whatever their length.
 PLACEHOLDER_SECRETS = (
     "change-me",
@@ -316,7 +318,7 @@ def _is_loopback(host: str) -> bool:
 def load_settings(**overrides: Any) -> Settings:
     """Build Settings from the environment, turning validation errors into one readable ConfigError."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -331,3 +333,12 @@ def load_settings(**overrides: Any) -> Settings:
             else:
                 lines.append(f"{var}: {msg}{shown}")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    _forget_bootstrap_password()
+    return settings
+
+
+def _forget_bootstrap_password() -> None:
+    """Drop the bootstrap admin password from the process environment once it has been read, so child
+    processes and crash dumps of the environment never see it."""
+    for name in [n for n in os.environ if n.upper() == BOOTSTRAP_PASSWORD_VAR]:
+        del os.environ[name]

@@ -11,20 +11,32 @@ from dataclasses import dataclass, field
 from novamem.config import EmbeddingsProvider, Settings
 from novamem.embedding.base import Embedder
 from novamem.services.access import AccessPolicy
+from novamem.services.accounts import AccountService
 from novamem.services.audit import AuditService
 from novamem.services.authn import Authenticator, CookiePolicy
 from novamem.services.lifecycle import Reconciler
 from novamem.services.memories import EmbedderState, MemoryService, WritePolicy
+from novamem.services.operator import OperatorService
+from novamem.services.projects import ProjectService
+from novamem.services.quotas import QuotaService
 from novamem.services.recall import RecallService
+from novamem.services.selfservice import SelfService
+from novamem.services.tokens import TokenService
 from novamem.storage.base import Counters, LeaderLock, MemoryStore, VectorSpace
 from novamem.storage.embedded import EmbeddedPostgres
+from novamem.storage.postgres.accounts import PostgresAccountStore
 from novamem.storage.postgres.audit import PostgresAuditLog
+from novamem.storage.postgres.changes import PostgresChangeFeed
 from novamem.storage.postgres.counters import PostgresCounters
 from novamem.storage.postgres.credentials import PostgresCredentialStore
 from novamem.storage.postgres.database import Database, migrate
 from novamem.storage.postgres.leader import PostgresLeaderLock
+from novamem.storage.postgres.lifecycle import PostgresDecayLog
 from novamem.storage.postgres.memories import PostgresMemoryStore
 from novamem.storage.postgres.projects import PostgresProjectStore
+from novamem.storage.postgres.quotas import PostgresQuotaStore
+from novamem.storage.postgres.selfservice import PostgresSelfServiceStore
+from novamem.storage.postgres.tokens import PostgresTokenStore
 
 __all__ = ["Container", "build_embedder", "resolve_database_url"]
 
@@ -107,6 +119,12 @@ class Container:
     access: AccessPolicy
     counters: Counters
     audit: AuditService
+    tokens: TokenService
+    accounts: AccountService
+    projects: ProjectService
+    quotas: QuotaService
+    selfservice: SelfService
+    operator: OperatorService
     embedded: EmbeddedPostgres | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -143,19 +161,52 @@ class Container:
         reconciler = Reconciler(
             store, state, batch=settings.embeddings_reconcile_batch, fanout=settings.graph_link_fanout
         )
+        authenticator = build_authenticator(settings, database)
+        counters = PostgresCounters(database)
+        audit = AuditService(PostgresAuditLog(database))
+        tokens = TokenService(PostgresTokenStore(database), projects, access, authenticator, counters, audit)
+        quotas = QuotaService(
+            PostgresQuotaStore(database),
+            counters,
+            max_entries=settings.quota_max_entries,
+            writes_per_minute=settings.quota_writes_per_minute,
+        )
+        memories = MemoryService(store, state, policy, access, quotas)
+        selfservice = SelfService(
+            store=store,
+            feed=PostgresChangeFeed(database),
+            activity=PostgresSelfServiceStore(database),
+            access=access,
+            memories=memories,
+            quotas=quotas,
+            audit=audit,
+        )
         return cls(
             settings=settings,
             database=database,
             store=store,
             embedder=state,
-            memories=MemoryService(store, state, policy, access),
+            memories=memories,
             recall=RecallService(store, state, access, min_vector_score=settings.effective_min_vector_score),
             reconciler=reconciler,
             leader_lock=PostgresLeaderLock(url),
-            authenticator=build_authenticator(settings, database),
+            authenticator=authenticator,
             access=access,
-            counters=PostgresCounters(database),
-            audit=AuditService(PostgresAuditLog(database)),
+            counters=counters,
+            audit=audit,
+            tokens=tokens,
+            accounts=AccountService(
+                PostgresAccountStore(database),
+                counters,
+                audit,
+                mode=settings.auth_mode,
+                cookies=authenticator.cookies,
+                minter=tokens,
+            ),
+            projects=ProjectService(projects, access, audit),
+            quotas=quotas,
+            selfservice=selfservice,
+            operator=OperatorService(store, PostgresDecayLog(database)),
             embedded=embedded,
         )
 

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from novamem import __version__
+from novamem.cli import accounts, tokens
 from novamem.errors import NovamemError
 
 __all__ = ["main"]
@@ -41,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         "other replicas start: migrations take a database lock.",
     )
     sub.add_parser("version", help="print the version and exit")
+    tokens.add_parser(sub)
+    accounts.add_parsers(sub)
     return parser
 
 
@@ -90,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "migrate":
             return _migrate()
+        if args.command == "token":
+            return tokens.run(args)
+        if args.command == "user":
+            return accounts.run_user(args)
+        if args.command == "tenant":
+            return accounts.run_tenant(args)
         if args.command == "version":
             print(f"novamem {__version__}")  # noqa: T201
             return 0

@@ -76,6 +76,8 @@ class Scheduler:
 
 
 EXPIRY_PURGE_INTERVAL_S = 3600.0
+CHANGE_FEED_PRUNE_INTERVAL_S = 3600.0
+SESSIONS_PRUNE_INTERVAL_S = 3600.0  # expired dashboard sessions
 
 
 def build_scheduler(container: Container) -> Scheduler:
@@ -84,5 +86,7 @@ def build_scheduler(container: Container) -> Scheduler:
     jobs = [
         Job("embeddings-reconcile", settings.embeddings_reconcile_interval_ms / 1000, container.reconciler.run_once),
         Job("expiry-purge", EXPIRY_PURGE_INTERVAL_S, container.reconciler.purge_expired),
+        Job("change-feed-prune", CHANGE_FEED_PRUNE_INTERVAL_S, container.selfservice.prune_changes),
+        Job("sessions-prune", SESSIONS_PRUNE_INTERVAL_S, container.accounts.prune_sessions),
     ]
     return Scheduler(container.leader_lock, jobs if settings.jobs_enabled else [])

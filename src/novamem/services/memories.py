@@ -26,6 +26,7 @@ from novamem.domain.scope import Caller, WriteTarget
 from novamem.embedding.base import Embedder
 from novamem.errors import InvalidInput, NotFound, Unavailable
 from novamem.services.access import AccessPolicy, require_writer
+from novamem.services.quotas import QuotaService
 from novamem.services.schemas import CaptureResult, MemoryCreate, MemoryUpdate, RecapRequest
 from novamem.storage.base import MemoryStore
 
@@ -110,11 +111,25 @@ class _Prepared:
 class MemoryService:
     """Stores, changes and removes memories on behalf of a caller."""
 
-    def __init__(self, store: MemoryStore, embedder: EmbedderState, policy: WritePolicy, access: AccessPolicy) -> None:
+    def __init__(
+        self,
+        store: MemoryStore,
+        embedder: EmbedderState,
+        policy: WritePolicy,
+        access: AccessPolicy,
+        quotas: QuotaService | None = None,
+    ) -> None:
         self._store = store
         self._access = access
         self._embedder = embedder
         self._policy = policy
+        self._quotas = quotas
+
+    async def _check_quota(self, caller: Caller, amount: int = 1) -> None:
+        """Write quota first, before any other rule (`force` does not bypass it); read-only never counts."""
+        require_writer(caller)
+        if self._quotas is not None and amount > 0:
+            await self._quotas.check_write(caller, amount)
 
     # -- remember ---------------------------------------------------------------------------------
 
@@ -151,7 +166,8 @@ class MemoryService:
         return _Prepared(target, draft)
 
     async def remember(self, caller: Caller, req: MemoryCreate) -> CaptureResult:
-        """Raw write: worthiness gate, length cap, exact dedup, insert, embed and link."""
+        """Raw write: quota, worthiness gate, length cap, exact dedup, insert, embed and link."""
+        await self._check_quota(caller)
         prepared = await self._prepare(caller, req, {})
         if isinstance(prepared, str):
             return CaptureResult(id=None, rejected=prepared)
@@ -204,6 +220,16 @@ class MemoryService:
         default_namespace: str | None = None,
     ) -> CaptureResult:
         """Agent write: remember plus the near-duplicate guard (supersede or update in place)."""
+        await self._check_quota(caller)
+        return await self._capture(caller, req, extra_meta, default_namespace)
+
+    async def _capture(
+        self,
+        caller: Caller,
+        req: MemoryCreate,
+        extra_meta: dict[str, Any] | None = None,
+        default_namespace: str | None = None,
+    ) -> CaptureResult:
         defaults = {"source": "memory_capture", "source_type": "chat", "captured_from": "memory_capture"}
         if default_namespace and not req.namespace:
             req = req.model_copy(update={"namespace": default_namespace})
@@ -280,6 +306,7 @@ class MemoryService:
     async def session_recap(self, caller: Caller, req: RecapRequest) -> tuple[int, list[CaptureResult]]:
         """Capture each recap item with its memory type and default namespace."""
         require_writer(caller)
+        await self._check_quota(caller, sum(len(getattr(req, name)) for name, _, _ in RECAP_SECTIONS))
         results: list[CaptureResult] = []
         common = req.model_dump(exclude={name for name, _, _ in RECAP_SECTIONS}, exclude_none=True)
         common.setdefault("source", "memory_session_recap")
@@ -288,7 +315,7 @@ class MemoryService:
             for item in getattr(req, field_name):
                 write = MemoryCreate(content=item, **common)
                 meta = {"memoryType": memory_type, "recap": True}
-                results.append(await self.capture(caller, write, meta, default_namespace=namespace))
+                results.append(await self._capture(caller, write, meta, default_namespace=namespace))
         saved = sum(1 for r in results if r.id is not None)
         return saved, results
 

@@ -13,6 +13,8 @@ from novamem.domain.scope import ReadScope, WriteTarget
 __all__ = [
     "AuditRecord",
     "AuditStore",
+    "ChangeFeedStore",
+    "DecayLog",
     "Counters",
     "CredentialStore",
     "LeaderLock",
@@ -21,8 +23,17 @@ __all__ = [
     "Neighbor",
     "OwedEmbedding",
     "Principal",
+    "MemberRecord",
     "ProjectDirectory",
+    "ProjectRecord",
     "ProjectRef",
+    "QuotaOverride",
+    "QuotaStore",
+    "SelfServiceStore",
+    "ProjectStore",
+    "TokenRecord",
+    "TokenStore",
+    "UserRef",
     "VectorSpace",
     "WindowCount",
 ]
@@ -130,6 +141,84 @@ class ProjectDirectory(Protocol):
     async def member_project_ids(self, tenant_id: str, user_id: str) -> list[str]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """A user account found by exact email within one tenant."""
+
+    id: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRecord:
+    """A project, with the asking user's role in it (None when they are not a member)."""
+
+    id: str
+    name: str
+    owner_user_id: str
+    created_at: datetime
+    role: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRecord:
+    user_id: str
+    email: str
+    role: str
+    joined_at: datetime
+
+
+class ProjectStore(ProjectDirectory, Protocol):
+    """Projects, memberships and the per-user active project, always within one tenant."""
+
+    async def create(self, tenant_id: str, owner_user_id: str, project_id: str, name: str) -> ProjectRecord: ...
+    async def get(self, tenant_id: str, user_id: str, project_id: str) -> ProjectRecord | None: ...
+    async def list_for_user(self, tenant_id: str, user_id: str) -> list[ProjectRecord]: ...
+    async def delete(self, tenant_id: str, project_id: str) -> int | None: ...
+    async def members(self, tenant_id: str, project_id: str) -> list[MemberRecord]: ...
+    async def user_by_email(self, tenant_id: str, email: str) -> UserRef | None: ...
+    async def add_member(self, tenant_id: str, project_id: str, user_id: str, role: str) -> bool: ...
+    async def remove_member(self, tenant_id: str, project_id: str, user_id: str) -> bool: ...
+    async def active(self, tenant_id: str, user_id: str) -> ProjectRecord | None: ...
+    async def set_active(self, tenant_id: str, user_id: str, project_id: str) -> None: ...
+    async def clear_active(self, tenant_id: str, user_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An API token as stored: never its plaintext, only the SHA-256."""
+
+    token_hash: str
+    user_id: str
+    label: str
+    scope: str
+    project_id: str | None
+    expires_at: datetime | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenStore(Protocol):
+    """API tokens of the users of one tenant."""
+
+    async def insert(
+        self,
+        tenant_id: str,
+        user_id: str,
+        token_hash: str,
+        *,
+        label: str,
+        scope: str,
+        project_id: str | None,
+        expires_in_days: int | None,
+    ) -> TokenRecord: ...
+    async def list_for_user(self, tenant_id: str, user_id: str) -> list[TokenRecord]: ...
+    async def revoke(self, tenant_id: str, user_id: str, token_hash: str) -> bool: ...
+    async def revoke_any(self, tenant_id: str, token_hash: str) -> bool: ...
+    async def rotate(self, tenant_id: str, user_id: str, old_hash: str, new_hash: str) -> TokenRecord | None: ...
+
+
 class MemoryStore(Protocol):
     """Memory rows, their keyword/vector candidates, source refs and graph edges."""
 
@@ -173,6 +262,47 @@ class MemoryStore(Protocol):
     async def store_embeddings(self, items: Sequence[tuple[OwedEmbedding, list[float]]], fanout: int) -> int: ...
     async def count_owed(self) -> int: ...
     async def purge_expired(self) -> int: ...
+    async def export_page(self, scope: ReadScope, after_id: str | None, limit: int) -> list[MemoryEntry]: ...
+
+
+class ChangeFeedStore(Protocol):
+    """The per-user change feed (`memory_changes`): written by the memory store, read and pruned here."""
+
+    async def changes(
+        self, scope: ReadScope, *, since: datetime | None, after_seq: int | None, limit: int
+    ) -> list[dict[str, Any]]: ...
+    async def prune(self, older_than_days: int) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaOverride:
+    """A user's own limits; None means the server default applies."""
+
+    max_entries: int | None
+    writes_per_minute: int | None
+
+
+class QuotaStore(Protocol):
+    """Per-user quota overrides and the entry counts they are checked against."""
+
+    async def override(self, tenant_id: str, user_id: str) -> QuotaOverride: ...
+    async def set_override(self, tenant_id: str, user_id: str, quota: QuotaOverride) -> bool: ...
+    async def count_entries(self, tenant_id: str, user_id: str) -> int: ...
+
+
+class SelfServiceStore(Protocol):
+    """Per-user activity and onboarding state, read across the identity and memory tables of one tenant."""
+
+    async def activity(self, scope: ReadScope, hours: int, limit: int) -> list[dict[str, Any]]: ...
+    async def onboarding(self, tenant_id: str, user_id: str) -> dict[str, bool]: ...
+
+
+class DecayLog(Protocol):
+    """One `decay_runs` row per decay pass (deployment-wide)."""
+
+    async def record(
+        self, started_at: datetime, *, demoted: int, promoted: int, effective_days: float | None
+    ) -> None: ...
 
 
 class LeaderLock(Protocol):

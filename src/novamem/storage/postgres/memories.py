@@ -34,6 +34,25 @@ _COLUMNS = sql.SQL(
 Conn = AsyncConnection[dict[str, Any]]
 
 
+def _logged_delete(where: sql.Composable, change: str) -> sql.Composed:
+    """Delete the rows matching `where` and write one change-feed row per deleted entry, in one statement.
+
+    The change feed has no foreign key to the entries, so these rows outlive what they describe.
+    """
+    return sql.SQL(
+        "WITH gone AS (DELETE FROM memory_entries e WHERE {w} RETURNING e.id, e.tenant_id, e.user_id, e.project_id),"
+        " logged AS (INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change)"
+        "  SELECT tenant_id, user_id, project_id, id, {c} FROM gone)"
+        " SELECT id, tenant_id FROM gone"
+    ).format(w=where, c=sql.Literal(change))
+
+
+_LOG_CREATED = (
+    "INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change, detail)"
+    " VALUES (%(tenant)s, %(user)s, %(project)s, %(id)s, 'created', jsonb_build_object('source', %(source)s::text))"
+)
+
+
 def vector_text(vec: Sequence[float]) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in vec) + "]"
 
@@ -186,7 +205,8 @@ class PostgresMemoryStore:
         """Insert one entry, its source refs and its nearest-neighbour edges in one transaction.
 
         `replace_id` names an expired duplicate that is deleted first; `supersede` (id, new metadata)
-        marks an older entry superseded in the same transaction. Returns the edges written.
+        marks an older entry superseded in the same transaction. The change feed gets `created` (and
+        `expired` / `superseded` for those) in that transaction too. Returns the edges written.
         """
         embedded = draft.embedding is not None and self._space is not None
         params: dict[str, Any] = {
@@ -216,8 +236,8 @@ class PostgresMemoryStore:
         async with self._db.connection() as conn, conn.transaction():
             if replace_id:
                 await conn.execute(
-                    "DELETE FROM memory_entries WHERE id = %s AND tenant_id = %s",
-                    (replace_id, draft.tenant_id),
+                    _logged_delete(sql.SQL("e.id = %(rid)s AND e.tenant_id = %(tenant)s"), "expired"),
+                    {"rid": replace_id, "tenant": draft.tenant_id},
                 )
             await conn.execute(
                 "INSERT INTO memory_entries (id, tenant_id, user_id, project_id, scope_key, namespace,"
@@ -231,13 +251,18 @@ class PostgresMemoryStore:
                 " CASE WHEN %(graph_owed)s THEN now() END, now())",
                 params,
             )
+            await conn.execute(_LOG_CREATED, params)
             if draft.source_refs:
                 await self._add_refs(conn, draft.id, draft.tenant_id, draft.source_refs)
             if supersede is not None:
                 await conn.execute(
-                    "UPDATE memory_entries SET status = 'superseded', metadata = %s::jsonb, updated_at = now()"
-                    " WHERE id = %s AND tenant_id = %s",
-                    (json.dumps(supersede[1]), supersede[0], draft.tenant_id),
+                    "WITH s AS (UPDATE memory_entries SET status = 'superseded', metadata = %(meta)s::jsonb,"
+                    "  updated_at = now() WHERE id = %(old)s AND tenant_id = %(tenant)s"
+                    "  RETURNING id, tenant_id, user_id, project_id)"
+                    " INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change, detail)"
+                    " SELECT tenant_id, user_id, project_id, id, 'superseded',"
+                    "  jsonb_build_object('supersededBy', %(new)s::text) FROM s",
+                    {"meta": json.dumps(supersede[1]), "old": supersede[0], "tenant": draft.tenant_id, "new": draft.id},
                 )
             if draft.embedding is not None and embedded and fanout > 0:
                 target = WriteTarget(draft.tenant_id, draft.user_id, draft.project_id)
@@ -302,7 +327,10 @@ class PostgresMemoryStore:
         embedding: list[float] | None,
         scope_key: str | None = None,
     ) -> None:
-        """Change an entry in place. New content without a vector leaves the embedding owed."""
+        """Change an entry in place (and log `updated {contentChanged}` in the same statement).
+
+        New content without a vector leaves the embedding owed.
+        """
         sets: list[sql.Composable] = [sql.SQL("updated_at = now()")]
         params: dict[str, Any] = {"id": entry.id, "tenant": entry.tenant_id}
         columns = {
@@ -341,37 +369,39 @@ class PostgresMemoryStore:
         if scope_key is not None:
             sets.append(sql.SQL("scope_key = %(scope_key)s"))
             params["scope_key"] = scope_key
+        params["content_changed"] = content is not None
         async with self._db.connection() as conn:
             await conn.execute(
-                sql.SQL("UPDATE memory_entries SET {s} WHERE id = %(id)s AND tenant_id = %(tenant)s").format(
-                    s=sql.SQL(", ").join(sets)
-                ),
+                sql.SQL(
+                    "WITH u AS (UPDATE memory_entries SET {s} WHERE id = %(id)s AND tenant_id = %(tenant)s"
+                    "  RETURNING id, tenant_id, user_id, project_id)"
+                    " INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change, detail)"
+                    " SELECT tenant_id, user_id, project_id, id, 'updated',"
+                    "  jsonb_build_object('contentChanged', %(content_changed)s::boolean) FROM u"
+                ).format(s=sql.SQL(", ").join(sets)),
                 params,
             )
 
     async def delete(self, tenant_id: str, ids: Sequence[str]) -> list[str]:
-        """Delete entries (their refs and edges cascade); returns the ids actually deleted."""
+        """Delete entries (their refs and edges cascade), logging `deleted`; returns the ids deleted."""
         if not ids:
             return []
         async with self._db.connection() as conn:
             cur = await conn.execute(
-                "DELETE FROM memory_entries WHERE tenant_id = %s AND id = ANY(%s) RETURNING id",
-                (tenant_id, list(ids)),
+                _logged_delete(sql.SQL("e.tenant_id = %(tenant)s AND e.id = ANY(%(ids)s)"), "deleted"),
+                {"tenant": tenant_id, "ids": list(ids)},
             )
             return [r["id"] for r in await cur.fetchall()]
 
     async def delete_by_source_ref(self, scope: ReadScope, source_ref: str) -> list[str]:
-        """Delete every entry in scope carrying the exact source ref, in one statement."""
+        """Delete every entry in scope carrying the exact source ref (logging `deleted`), in one statement."""
         where, params = read_filter(scope, with_namespaces=False)
+        matched = sql.SQL(
+            "e.id IN (SELECT r.entry_id FROM memory_source_refs r"
+            " WHERE r.tenant_id = %(s_tenant)s AND r.source_ref = %(ref)s) AND {w}"
+        ).format(w=where)
         async with self._db.connection() as conn:
-            cur = await conn.execute(
-                sql.SQL(
-                    "DELETE FROM memory_entries e USING memory_source_refs r"
-                    " WHERE r.entry_id = e.id AND r.tenant_id = %(s_tenant)s AND r.source_ref = %(ref)s"
-                    " AND {w} RETURNING e.id"
-                ).format(w=where),
-                {**params, "ref": source_ref},
-            )
+            cur = await conn.execute(_logged_delete(matched, "deleted"), {**params, "ref": source_ref})
             return sorted(r["id"] for r in await cur.fetchall())
 
     # -- reads ------------------------------------------------------------------------------------
@@ -396,6 +426,23 @@ class PostgresMemoryStore:
             )
             row = await cur.fetchone()
         return _entry(row) if row else None
+
+    async def export_page(self, scope: ReadScope, after_id: str | None, limit: int) -> list[MemoryEntry]:
+        """Up to `limit` entries of the scope (any lifecycle state) with ids after `after_id`, oldest first.
+
+        ULIDs sort by creation time, so the id is both the keyset and the age order.
+        """
+        where, params = read_filter(scope, with_namespaces=False)
+        params.update(after=after_id, lim=limit)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL(
+                    "SELECT {c} FROM memory_entries e WHERE {w} AND (%(after)s::text IS NULL OR e.id > %(after)s)"
+                    " ORDER BY e.id LIMIT %(lim)s"
+                ).format(c=_COLUMNS, w=where),
+                params,
+            )
+            return [_entry(r) for r in await cur.fetchall()]
 
     def _vector_cte(self, where: sql.Composable, vis: sql.Composable) -> sql.Composable:
         """CTE `vc`: ids of the `%(lim)s` nearest visible rows of the scope to `%(qvec)s`.
@@ -603,6 +650,7 @@ class PostgresMemoryStore:
         return int(row["n"]) if row else 0
 
     async def purge_expired(self) -> int:
+        """Hard-delete expired entries (every tenant: server work), logging `expired` for each."""
         async with self._db.connection() as conn:
-            cur = await conn.execute("DELETE FROM memory_entries WHERE expires_at <= now()")
-            return cur.rowcount or 0
+            cur = await conn.execute(_logged_delete(sql.SQL("e.expires_at <= now()"), "expired"))
+            return len(await cur.fetchall())

@@ -1,0 +1,133 @@
+"""Write quotas: entries stored and writes per minute, per user, enforced across every replica.
+
+The server defaults (`NOVAMEM_QUOTA_MAX_ENTRIES`, `NOVAMEM_QUOTA_WRITES_PER_MINUTE`, 0 = unlimited) apply
+unless the user has an override row (NULL = default). Writes per minute are counted in the shared
+fixed-window counters; the entry count comes from the database, cached briefly per process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TypeVar
+
+from novamem.domain.scope import Caller
+from novamem.errors import NotFound, RateLimited
+from novamem.storage.base import Counters, QuotaOverride, QuotaStore
+
+__all__ = ["Quota", "QuotaService"]
+
+WRITE_WINDOW_S = 60
+# Seconds an override or an entry count is reused by this process before it is read again.
+CACHE_TTL_S = 10.0
+_CACHE_MAX = 10_000
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """Limits in force for one user; None means unlimited."""
+
+    max_entries: int | None
+    writes_per_minute: int | None
+
+    def to_wire(self) -> dict[str, int | None]:
+        return {"maxEntries": self.max_entries, "writesPerMinute": self.writes_per_minute}
+
+
+def _limit(value: int | None) -> int | None:
+    return value if value else None
+
+
+class QuotaService:
+    """Checks writes against the caller's quota and manages per-user overrides."""
+
+    def __init__(self, store: QuotaStore, counters: Counters, *, max_entries: int, writes_per_minute: int) -> None:
+        self._store = store
+        self._counters = counters
+        self._default = QuotaOverride(max_entries, writes_per_minute)
+        self._overrides: dict[tuple[str, str], tuple[float, QuotaOverride]] = {}
+        self._counts: dict[tuple[str, str], tuple[float, int]] = {}
+
+    async def effective(self, tenant_id: str, user_id: str, *, has_account: bool) -> Quota:
+        """The user's override where set, else the server default (the shared caller has no overrides)."""
+        override = await self._override(tenant_id, user_id) if has_account else QuotaOverride(None, None)
+        return Quota(
+            max_entries=_limit(override.max_entries if override.max_entries is not None else self._default.max_entries),
+            writes_per_minute=_limit(
+                override.writes_per_minute
+                if override.writes_per_minute is not None
+                else self._default.writes_per_minute
+            ),
+        )
+
+    async def check_write(self, caller: Caller, amount: int = 1) -> None:
+        """Refuse (429) when the caller is at their entry cap or over their writes per minute.
+
+        The window counter counts this write only when a limit is set; the entry count is refreshed
+        from the database before a refusal, so forgetting something frees room at once.
+        """
+        quota = await self.effective(caller.tenant_id, caller.user_id, has_account=caller.is_user)
+        key = (caller.tenant_id, caller.user_id)
+        if quota.max_entries is not None:
+            cached = self._fresh(self._counts, key)
+            count = cached if cached is not None and cached < quota.max_entries else None
+            if count is None:
+                count = await self._store.count_entries(caller.tenant_id, caller.user_id)
+            if count >= quota.max_entries:
+                self._remember(self._counts, key, count)
+                raise RateLimited(
+                    f"entry quota exceeded: {quota.max_entries} stored entries — forget something first",
+                    retry_after=WRITE_WINDOW_S,
+                )
+            # assume the write lands: an over-count only costs a fresh read, never a wrong refusal
+            self._remember(self._counts, key, count + amount)
+        if quota.writes_per_minute is not None:
+            window = await self._counters.hit(
+                f"quota:writes:{caller.tenant_id}:{caller.user_id}", WRITE_WINDOW_S, amount
+            )
+            if window.count > quota.writes_per_minute:
+                raise RateLimited(
+                    f"write quota exceeded: {quota.writes_per_minute} writes/minute — retry after the window resets",
+                    retry_after=window.reset_in,
+                )
+
+    async def usage(self, caller: Caller) -> dict[str, object]:
+        """`{entries, quota:{maxEntries, writesPerMinute}}` (null = unlimited)."""
+        entries = await self._store.count_entries(caller.tenant_id, caller.user_id)
+        self._remember(self._counts, (caller.tenant_id, caller.user_id), entries)
+        quota = await self.effective(caller.tenant_id, caller.user_id, has_account=caller.is_user)
+        return {"entries": entries, "quota": quota.to_wire()}
+
+    async def set_override(
+        self, admin: Caller, user_id: str, max_entries: int | None, writes_per_minute: int | None
+    ) -> dict[str, object]:
+        """Set (or with nulls clear) a user's overrides in the admin's tenant; answers the limits in force."""
+        found = await self._store.set_override(admin.tenant_id, user_id, QuotaOverride(max_entries, writes_per_minute))
+        if not found:
+            raise NotFound("no such user")
+        self._overrides.pop((admin.tenant_id, user_id), None)
+        quota = await self.effective(admin.tenant_id, user_id, has_account=True)
+        return {"userId": user_id, "quota": quota.to_wire()}
+
+    async def _override(self, tenant_id: str, user_id: str) -> QuotaOverride:
+        key = (tenant_id, user_id)
+        cached = self._fresh(self._overrides, key)
+        if cached is not None:
+            return cached
+        override = await self._store.override(tenant_id, user_id)
+        self._remember(self._overrides, key, override)
+        return override
+
+    @staticmethod
+    def _fresh(cache: dict[tuple[str, str], tuple[float, _T]], key: tuple[str, str]) -> _T | None:
+        hit = cache.get(key)
+        if hit is None or time.monotonic() - hit[0] > CACHE_TTL_S:
+            return None
+        return hit[1]
+
+    @staticmethod
+    def _remember(cache: dict[tuple[str, str], tuple[float, _T]], key: tuple[str, str], value: _T) -> None:
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[key] = (time.monotonic(), value)

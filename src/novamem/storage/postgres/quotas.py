@@ -1,0 +1,54 @@
+"""Per-user quota overrides (`user_quotas`) and the entry counts quotas are checked against."""
+
+from __future__ import annotations
+
+from novamem.storage.base import QuotaOverride
+from novamem.storage.postgres.database import Database, map_errors
+
+__all__ = ["PostgresQuotaStore"]
+
+# Only a user of the same tenant gets a row: the SELECT finds nothing for anyone else.
+_SET = """
+INSERT INTO user_quotas (user_id, tenant_id, max_entries, writes_per_minute, updated_at)
+SELECT u.id, u.tenant_id, %(max)s, %(wpm)s, now() FROM users u WHERE u.id = %(user)s AND u.tenant_id = %(tenant)s
+ON CONFLICT (user_id) DO UPDATE SET max_entries = EXCLUDED.max_entries,
+    writes_per_minute = EXCLUDED.writes_per_minute, updated_at = now()
+RETURNING user_id
+"""
+
+
+class PostgresQuotaStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def override(self, tenant_id: str, user_id: str) -> QuotaOverride:
+        with map_errors():
+            async with self._db.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT max_entries, writes_per_minute FROM user_quotas"
+                    " WHERE tenant_id = %(tenant)s AND user_id = %(user)s",
+                    {"tenant": tenant_id, "user": user_id},
+                )
+                row = await cur.fetchone()
+        if row is None:
+            return QuotaOverride(None, None)
+        return QuotaOverride(row["max_entries"], row["writes_per_minute"])
+
+    async def set_override(self, tenant_id: str, user_id: str, quota: QuotaOverride) -> bool:
+        """Store the user's overrides; False when the tenant has no such user."""
+        params = {"tenant": tenant_id, "user": user_id, "max": quota.max_entries, "wpm": quota.writes_per_minute}
+        with map_errors():
+            async with self._db.connection() as conn:
+                cur = await conn.execute(_SET, params)
+                return await cur.fetchone() is not None
+
+    async def count_entries(self, tenant_id: str, user_id: str) -> int:
+        """Entries the user wrote (user-global and in projects), whatever their state."""
+        with map_errors():
+            async with self._db.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT count(*) AS n FROM memory_entries WHERE tenant_id = %(tenant)s AND user_id = %(user)s",
+                    {"tenant": tenant_id, "user": user_id},
+                )
+                row = await cur.fetchone()
+        return int(row["n"]) if row else 0
