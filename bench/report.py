@@ -13,6 +13,7 @@ from typing import Any
 from bench.harness import RESULTS_DIR, ROOT
 
 __all__ = [
+    "render_auth_overhead",
     "render_locomo",
     "render_search_latency",
     "render_throughput",
@@ -20,7 +21,7 @@ __all__ = [
 ]
 
 PAGE = ROOT / "docs" / "benchmarks.md"
-GOALS = {"p95_ms": 50.0, "throughput_ratio": 0.70, "recall_at_10": 0.66}
+GOALS = {"p95_ms": 50.0, "throughput_ratio": 0.70, "recall_at_10": 0.66, "auth_overhead_ratio": 1.10}
 
 INTRO = """# Benchmarks
 
@@ -33,9 +34,11 @@ page is regenerated from them by every run.
     .venv/bin/python -m bench.search_latency      # latency at 10k and 100k memories, server memory
     .venv/bin/python -m bench.remember_throughput # write throughput vs the embedder alone
     .venv/bin/python -m bench.locomo_recall       # retrieval quality on LoCoMo vs BM25
+    .venv/bin/python -m bench.auth_overhead       # cost of authentication per request vs `none` mode
 
 Goals: search p95 <= 50 ms at 100k memories; concurrent remember throughput >= 0.70 of the
-embedder's own batched rate; LoCoMo evidence recall@10 >= 0.66.
+embedder's own batched rate; LoCoMo evidence recall@10 >= 0.66; authentication adds < 10% per request
+(user mode with an `nm_` token vs `none` mode).
 
 Machine notes: the benchmarks run on a 2-core VM that other jobs may share (test suites, browsers,
 other benchmarks). Every result records the load average at its start and end; timings taken at a
@@ -78,6 +81,7 @@ def write_page() -> None:
         ("search_latency", render_search_latency),
         ("remember_throughput", render_throughput),
         ("locomo_recall", lambda r: render_locomo(r, _load("locomo_recall_before"))),
+        ("auth_overhead", render_auth_overhead),
     )
     for name, render in renderers:
         result = _load(name)
@@ -271,6 +275,40 @@ Evidence recall@10 per question category:
 {r["primary"]} recall@10 {best:.3f} vs BM25 {base:.3f} (x{best / base:.2f}): {verdict} the 0.66 goal.
 {_before(before)}
 {RETRIEVAL_NOTES}
+
+{_machine(r["machine"])}
+"""
+
+
+def render_auth_overhead(r: dict[str, Any]) -> str:
+    names = {"recent": "`POST /v1/recent` (k=20)", "search": f"`POST /v1/search` (k={r['k']})"}
+    rows = []
+    for route, m in r["routes"].items():
+        for mode in ("none", "user"):
+            t = m[mode]
+            ratio = f"{m['ratio_p50']:.3f} / {m['ratio_mean']:.3f}" if mode == "user" else "1 / 1"
+            rows.append([names.get(route, route), mode, t["p50_ms"], t["p95_ms"], t["mean_ms"], t["requests"], ratio])
+    header = ["request", "auth mode", "p50 ms", "p95 ms", "mean ms", "requests", "ratio p50 / mean"]
+    worst = r["worst_ratio_p50"]
+    verdict = "meets" if worst < GOALS["auth_overhead_ratio"] else "misses"
+    added = ", ".join(f"{route} {m['added_p50_ms']:+.2f} ms" for route, m in r["routes"].items())
+    return f"""## Cost of authentication (`bench/auth_overhead.py`)
+
+How: two servers run side by side, one with `NOVAMEM_AUTH_MODE=none` and one in `user` mode (cookie
+secret generated in its data directory, bootstrap admin, a full-scope token minted with
+`novamem token create`). Each gets the same {r["memories"]} LoCoMo-based memories through
+`POST /v1/remember`. Then one client sends the same requests to both, one at a time, in batches of
+{r["batch"]} that alternate between the servers (and which server goes first), so both see the same
+neighbours: {r["requests_per_route_and_mode"]} timed requests per route and mode after 30 warm-up
+requests each. In `user` mode every request carries `Authorization: Bearer nm_...`, which the server
+resolves with one indexed query (token hash, owner, revocation, expiry, ban, project membership,
+active project) and nothing cached, so revocation bites on the next request; the last-used stamp is
+written at most once a minute, off the request path. `recent` is the cheapest read, so the share of
+authentication is largest there; `search` also embeds the query.
+
+{_table(header, rows)}
+
+Worst p50 ratio {worst:.3f}: {verdict} the < 1.10 goal. Added p50 per request: {added}.
 
 {_machine(r["machine"])}
 """
