@@ -29,9 +29,15 @@ SETTINGS: dict[str, Any] = {
 }
 
 
+_SERVERS: list[RunningServer] = []  # the module's server, for arranging rows directly
+
+
 @pytest.fixture(scope="module")
 def srv(make_database: Callable[[], str]) -> Iterator[RunningServer]:
     running = start_server(make_database(), **SETTINGS)
+    # the forced first password change has its own tests; here the admin starts settled
+    running.sql("UPDATE users SET must_change_password = false WHERE email = %s", (ADMIN,))
+    _SERVERS[:] = [running]
     yield running
     running.stop()
 
@@ -65,10 +71,17 @@ def admin(srv: RunningServer) -> Iterator[httpx.Client]:
     client.close()
 
 
-def make_user(admin: httpx.Client, email: str, password: str = "user-pass-12345", role: str = "user") -> str:
+def make_user(
+    admin: httpx.Client, email: str, password: str = "user-pass-12345", role: str = "user", settled: bool = True
+) -> str:
+    """An admin-created user; `settled` skips the forced first password change (tested on its own)."""
     r = admin.post("/api/auth/admin/create-user", json={"email": email, "password": password, "role": role})
     assert r.status_code == 200, r.text
-    return str(r.json()["user"]["id"])
+    assert r.json()["user"]["mustChangePassword"] is True
+    user_id = str(r.json()["user"]["id"])
+    if settled:
+        _SERVERS[0].sql("UPDATE users SET must_change_password = false WHERE id = %s", (user_id,))
+    return user_id
 
 
 # ---- sign-in, cookies, sessions ----------------------------------------------------------------
@@ -333,10 +346,16 @@ def test_ban_ends_sessions_and_tokens_and_unban_restores(srv: RunningServer, adm
 
 
 def test_change_password_checks_the_current_one_and_clears_must_change(srv: RunningServer, admin: httpx.Client) -> None:
-    make_user(admin, "changer@example.com", "initial-pass-1")
+    make_user(admin, "changer@example.com", "initial-pass-1", role="admin", settled=False)
     client = sign_in(srv, "changer@example.com", "initial-pass-1")
     other = sign_in(srv, "changer@example.com", "initial-pass-1")
     assert client.get("/api/auth/get-session").json()["user"]["mustChangePassword"] is True
+    # until the password is changed, the session reaches nothing but /api/auth's own session routes
+    for method, path in (("GET", "/v1/me/tokens"), ("POST", "/v1/recent"), ("GET", "/v1/admin/users")):
+        r = client.request(method, path)
+        assert (r.status_code, r.json()) == (403, {"error": "password change required"}), path
+    r = client.get("/api/auth/admin/list-users")
+    assert (r.status_code, r.json()["code"]) == (403, "PASSWORD_CHANGE_REQUIRED")
     r = client.post("/api/auth/change-password", json={"currentPassword": "initial-pass-1", "newPassword": "short"})
     assert r.status_code == 400 and r.json()["code"] == "PASSWORD_TOO_SHORT"
     r = client.post("/api/auth/change-password", json={"currentPassword": "initial-pass-1", "newPassword": "x" * 257})
@@ -355,6 +374,8 @@ def test_change_password_checks_the_current_one_and_clears_must_change(srv: Runn
     # every other session ended; this client holds the fresh one
     assert other.get("/api/auth/get-session").json() is None
     assert client.get("/api/auth/get-session").json()["user"]["mustChangePassword"] is False
+    assert client.get("/v1/me/tokens").status_code == 200
+    assert client.get("/api/auth/admin/list-users").status_code == 200
     _unthrottle(srv)
     old = httpx.post(
         srv.base_url + "/api/auth/sign-in/email", json={"email": "changer@example.com", "password": "initial-pass-1"}

@@ -134,6 +134,11 @@ def test_tenant_mode_server_admin_creates_tenants_whose_admins_see_only_their_ow
         assert root.post(
             "/api/auth/sign-in/email", json={"email": "server@example.com", "password": "server-pass-1"}
         ).is_success
+        assert root.get("/v1/admin/tenants").json() == {"error": "password change required"}
+        changed = root.post(
+            "/api/auth/change-password", json={"currentPassword": "server-pass-1", "newPassword": "server-pass-2"}
+        )
+        assert changed.status_code == 200, changed.text
         r = root.post(
             "/v1/admin/tenants",
             json={"name": "acme", "adminEmail": "boss@acme.example", "adminPassword": "acme-pass-123"},
@@ -153,6 +158,10 @@ def test_tenant_mode_server_admin_creates_tenants_whose_admins_see_only_their_ow
         server.sql("DELETE FROM rate_counters")
         signed = boss.post("/api/auth/sign-in/email", json={"email": "boss@acme.example", "password": "acme-pass-123"})
         assert signed.json()["user"]["mustChangePassword"] is True
+        assert boss.get("/v1/admin/users").status_code == 403
+        assert boss.post(
+            "/api/auth/change-password", json={"currentPassword": "acme-pass-123", "newPassword": "acme-pass-456"}
+        ).is_success
         assert [u["email"] for u in boss.get("/v1/admin/users").json()["users"]] == ["boss@acme.example"]
         assert boss.get("/api/auth/admin/list-users").json()["total"] == 1
         assert boss.get("/v1/admin/tenants").json() == {"error": "server admin only"}

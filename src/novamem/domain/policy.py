@@ -18,7 +18,11 @@ def route_refusal(caller: Caller, method: str, path: str) -> str | None:
 
     Restricted tokens (read-only or project-confined) never reach admin or token-rotation routes and
     never mint tokens; read-only tokens never change anything. MCP enforces the same rules per tool.
+    A session whose account must change its password reaches only the `/api/auth/*` routes (where
+    the password is changed). API tokens are not held back: admins provision them for automation.
     """
+    if caller.must_change_password and not path.startswith("/api/auth/"):
+        return "password change required"
     if caller.is_restricted and (
         path.startswith(("/v1/admin/", "/v1/auth/"))
         or (path.startswith("/v1/me/tokens") and method not in _SAFE_METHODS)

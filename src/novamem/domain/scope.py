@@ -53,6 +53,8 @@ class Caller:
     session_id: str | None = None
     # the server-side active project, already checked to be one the user is still a member of
     active_project: str | None = None
+    # a dashboard session of an account that must change its password before doing anything else
+    must_change_password: bool = False
 
     @classmethod
     def public(cls, credential: Credential = Credential.NONE) -> Caller:

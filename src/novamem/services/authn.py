@@ -119,6 +119,7 @@ class Authenticator:
             token_hash=token_hash,
             session_id=p.session_id,
             active_project=p.active_project,
+            must_change_password=p.must_change_password and credential is Credential.SESSION,
         )
 
     def _spawn(self, work: object) -> None:

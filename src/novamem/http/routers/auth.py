@@ -215,6 +215,16 @@ async def _signed_in(caller: Annotated[Caller | None, Depends(_session)]) -> Cal
 
 
 SessionDep = Annotated[Caller, Depends(_signed_in)]
+
+
+async def _settled(caller: SessionDep) -> Caller:
+    """A session whose account has no pending password change (the admin plugin needs one)."""
+    if caller.must_change_password:
+        raise Forbidden("password change required", code="PASSWORD_CHANGE_REQUIRED")
+    return caller
+
+
+AdminSessionDep = Annotated[Caller, Depends(_settled)]
 _routes = APIRouter(route_class=_BetterAuthRoute, dependencies=[Depends(_csrf)])
 
 
@@ -320,7 +330,7 @@ async def revoke_other_sessions(c: ContainerDep, caller: SessionDep) -> dict[str
 @_routes.get("/admin/list-users", response_model=UserPage)
 async def admin_list_users(
     c: ContainerDep,
-    caller: SessionDep,
+    caller: AdminSessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -329,7 +339,9 @@ async def admin_list_users(
 
 
 @_routes.post("/admin/create-user", response_model=UserEnvelope)
-async def admin_create_user(body: CreateUser, request: Request, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+async def admin_create_user(
+    body: CreateUser, request: Request, c: ContainerDep, caller: AdminSessionDep
+) -> dict[str, Any]:
     """Create a user in your tenant (they must change the password at first sign-in)."""
     user = await c.accounts.create_user(
         caller, email=body.email, password=body.password, name=body.name, role=body.role, request_ip=client_ip(request)
@@ -338,21 +350,21 @@ async def admin_create_user(body: CreateUser, request: Request, c: ContainerDep,
 
 
 @_routes.post("/admin/set-role", response_model=UserEnvelope)
-async def admin_set_role(body: SetRole, request: Request, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+async def admin_set_role(body: SetRole, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Change a user's role; the last admin cannot be demoted."""
     user = await c.accounts.set_role(caller, body.user_id, body.role, request_ip=client_ip(request))
     return {"user": user_wire(user)}
 
 
 @_routes.post("/admin/remove-user", response_model=Success)
-async def admin_remove_user(body: UserId, request: Request, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+async def admin_remove_user(body: UserId, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Remove a user and erase their data; never yourself, never the last admin."""
     await c.accounts.erase_user(caller, body.user_id, request_ip=client_ip(request))
     return {"success": True}
 
 
 @_routes.post("/admin/ban-user", response_model=UserEnvelope)
-async def admin_ban_user(body: BanUser, request: Request, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+async def admin_ban_user(body: BanUser, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Ban a user (their sessions end; `banExpiresIn` seconds, or until unbanned)."""
     user = await c.accounts.ban(
         caller,
@@ -365,14 +377,14 @@ async def admin_ban_user(body: BanUser, request: Request, c: ContainerDep, calle
 
 
 @_routes.post("/admin/unban-user", response_model=UserEnvelope)
-async def admin_unban_user(body: UserId, request: Request, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+async def admin_unban_user(body: UserId, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     user = await c.accounts.unban(caller, body.user_id, request_ip=client_ip(request))
     return {"user": user_wire(user)}
 
 
 @_routes.post("/admin/set-user-password", response_model=Status)
 async def admin_set_user_password(
-    body: SetUserPassword, request: Request, c: ContainerDep, caller: SessionDep
+    body: SetUserPassword, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
     """Set a user's password; their sessions end and they must change it at next sign-in."""
     await c.accounts.set_user_password(caller, body.user_id, body.new_password, request_ip=client_ip(request))
@@ -380,13 +392,13 @@ async def admin_set_user_password(
 
 
 @_routes.post("/admin/list-user-sessions", response_model=UserSessions)
-async def admin_list_user_sessions(body: UserId, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
+async def admin_list_user_sessions(body: UserId, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     return {"sessions": await c.accounts.list_user_sessions(caller, body.user_id)}
 
 
 @_routes.post("/admin/revoke-user-session", response_model=Success)
 async def admin_revoke_user_session(
-    body: RevokeUserSession, request: Request, c: ContainerDep, caller: SessionDep
+    body: RevokeUserSession, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
     await c.accounts.revoke_user_session(caller, body.session_token, request_ip=client_ip(request))
     return {"success": True}
@@ -394,7 +406,7 @@ async def admin_revoke_user_session(
 
 @_routes.post("/admin/revoke-user-sessions", response_model=Success)
 async def admin_revoke_user_sessions(
-    body: UserId, request: Request, c: ContainerDep, caller: SessionDep
+    body: UserId, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
     await c.accounts.revoke_user_sessions(caller, body.user_id, request_ip=client_ip(request))
     return {"success": True}
