@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,17 +16,8 @@ import pytest
 
 from novamem.storage.embedded import EmbeddedPostgres
 from novamem.storage.postgres.database import migrate
-from tests.conftest import RunningServer, free_port, start_server
+from tests.conftest import RunningServer, free_port, start_server, wait_for
 from tests.fake_embedder import DIM, FakeEmbeddingServer
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, every: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
 
 
 @pytest.fixture
