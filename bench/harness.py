@@ -117,6 +117,9 @@ def _wait_ready(server: BenchServer) -> None:
 def running_server(name: str, data_dir: Path | None = None, **settings: str) -> Iterator[BenchServer]:
     """Start a private server (embedded PostgreSQL, built-in embedder) and stop it on exit.
 
+    Servers run in `none` auth mode unless `auth_mode` is given: the benchmarks measure memory work,
+    and `bench/auth_overhead.py` measures what authentication adds.
+
     With `data_dir` the store lives there and outlasts the run (so a large load can be reused);
     otherwise it lives in a temporary directory.
     """
@@ -125,6 +128,7 @@ def running_server(name: str, data_dir: Path | None = None, **settings: str) -> 
         data_dir = data_dir.resolve() if data_dir is not None else Path(tmp) / "data"
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOVAMEM_")}
+        settings = {"auth_mode": "none", **settings}
         env.update(
             NOVAMEM_DATA_DIR=str(data_dir),
             NOVAMEM_PORT=str(port),

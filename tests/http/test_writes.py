@@ -54,7 +54,8 @@ def test_exact_duplicate_returns_existing_id_across_namespaces(api: httpx.Client
     first = remember(api, FACT, namespace="ops")
     again = remember(api, "  " + FACT + "  ", namespace="other", sourceRefs=["ticket:42"])
     assert again == {"id": first["id"], "deduplicated": True, "embedded": True}
-    assert server.sql("SELECT count(*), max(hits) FROM memory_entries") == [(1, 2)]
+    assert server.sql("SELECT count(*) FROM memory_entries") == [(1,)]
+    assert server.sql("SELECT hits FROM memory_access") == [(1,)]  # the duplicate counted as a hit
     forgot = api.post("/v1/forget", json={"sourceRef": "ticket:42"}).json()
     assert forgot["ids"] == [first["id"]] and forgot["count"] == 1
 

@@ -114,13 +114,22 @@ class RecallService:
         weights = strategy.weights.merged(weights_in.model_dump(exclude_none=True) if weights_in else None)
         degraded = False
         vector = None
-        if weights.vector > 0:
-            vector = await self._embedder.query(query)
-            degraded = vector is None and self._embedder.embedder is not None
         limit = max(k * strategy.overfetch, strategy.min_candidates)
-        entries, kscores, vscores = await self._store.candidates(
-            scope, query=query, query_vector=vector, limit=limit, keyword=weights.keyword > 0
+        # the keyword phase needs no vector: it runs in the database while the query is embedded
+        keyword_task = (
+            asyncio.create_task(self._store.keyword_hits(scope, query=query, limit=limit))
+            if weights.keyword > 0
+            else None
         )
+        try:
+            if weights.vector > 0:
+                vector = await self._embedder.query(query)
+                degraded = vector is None and self._embedder.embedder is not None
+            hits = await keyword_task if keyword_task is not None else None
+        finally:
+            if keyword_task is not None and not keyword_task.done():
+                keyword_task.cancel()
+        entries, kscores, vscores = await self._store.hydrate(scope, keyword=hits, query_vector=vector, limit=limit)
         now = now_utc()
         entities = query_entities(query)
         by_id = {e.id: e for e in entries}

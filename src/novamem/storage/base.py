@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -17,6 +17,7 @@ __all__ = [
     "DecayLog",
     "Counters",
     "CredentialStore",
+    "KeywordHits",
     "LeaderLock",
     "MemoryStore",
     "NamespaceCounts",
@@ -57,6 +58,17 @@ class OwedEmbedding(NamedTuple):
 class Neighbor:
     entry: MemoryEntry
     score: float
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordHits:
+    """The keyword phase of a search: BM25 scores of its top rows, and the per-term statistics
+    (one-term tsqueries, their IDF weights, mean document length) that score any other row alike."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    term_queries: list[str] = field(default_factory=list)
+    term_weights: list[float] = field(default_factory=list)
+    avgdl: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +262,10 @@ class MemoryStore(Protocol):
     async def get_any(self, tenant_id: str, entry_id: str) -> MemoryEntry | None: ...
     async def candidates(
         self, scope: ReadScope, *, query: str, query_vector: list[float] | None, limit: int, keyword: bool
+    ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]: ...
+    async def keyword_hits(self, scope: ReadScope, *, query: str, limit: int) -> KeywordHits: ...
+    async def hydrate(
+        self, scope: ReadScope, *, keyword: KeywordHits | None, query_vector: list[float] | None, limit: int
     ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]: ...
     async def nearest_active(
         self, target: WriteTarget, namespace: str, vector: list[float], limit: int

@@ -14,11 +14,12 @@ __all__ = ["EmbeddedPostgres"]
 
 log = logging.getLogger("novamem.storage")
 
-# The embedded server belongs to novamem alone, so it gets memory for a 100k-entry store: vectors and
-# the HNSW index stay in shared buffers, and the keyword CTEs sort in memory. Values need a restart
-# (shared_buffers) or a reload; they are applied once and kept in postgresql.auto.conf.
+# The embedded server belongs to novamem alone, so it gets memory for a 100k-entry store: rows,
+# vectors and the HNSW index (about 450 MB at 100k entries) stay in shared buffers, and the keyword
+# CTEs sort in memory. Values need a restart (shared_buffers) or a reload; they are applied once and
+# kept in postgresql.auto.conf.
 TUNING = {
-    "shared_buffers": "256MB",
+    "shared_buffers": "512MB",
     "work_mem": "16MB",
     "maintenance_work_mem": "256MB",
     "effective_cache_size": "1GB",

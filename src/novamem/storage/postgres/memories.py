@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from novamem.domain.entries import (
     MemoryEntry,
 )
 from novamem.domain.scope import ReadScope, WriteTarget
-from novamem.storage.base import NamespaceCounts, Neighbor, OwedEmbedding, VectorSpace
+from novamem.storage.base import KeywordHits, NamespaceCounts, Neighbor, OwedEmbedding, VectorSpace
 from novamem.storage.postgres.database import Database
 from novamem.storage.postgres.scoping import read_filter, target_filter, visible_filter
 
@@ -88,8 +89,11 @@ MAX_QUERY_TERMS = 32
 # scope; a broad query over a very large scope is scored on a bounded share of its matches (plus the
 # rows matching every term), which keeps latency flat as the store grows.
 KEYWORD_POOL = 1000
-# N, the scope size in IDF, is counted up to this many rows.
+# N, the scope size in IDF, is counted up to this many rows, and reused for a while per scope (IDF
+# barely moves when a scope grows by a few rows).
 SCOPE_COUNT_CAP = 10000
+SCOPE_SIZE_TTL_S = 30.0
+SCOPE_SIZE_CACHE_ENTRIES = 4096
 
 # A lexeme as a one-term tsquery literal: quoted, with quotes and backslashes escaped.
 _LEX_QUERY = sql.SQL(r"('''' || replace(replace(lex, '\', '\\'), '''', '''''') || '''')")
@@ -105,12 +109,20 @@ def _bm25_term(weight: str, length: str) -> sql.Composable:
     )
 
 
-def _bm25_ctes(where: sql.Composable, vis: sql.Composable) -> sql.Composable:
-    """CTEs `terms`, `tq`, `pool`, `hits`, `stats`, `idf` and `kw` (the ids of the top `%(lim)s` by BM25).
+def _bm25_ctes(where: sql.Composable, vis: sql.Composable, *, known_n: bool) -> sql.Composable:
+    """CTEs `terms`, `tq`, `pool`, `hits`, `stats`, `idf` and `kw` (the top `%(lim)s` ids by BM25, with scores).
 
     Document frequencies are counted over the pool, which is every visible row of the scope matching
-    any query term (up to KEYWORD_POOL), so IDF reflects the caller's own memories only.
+    any query term (up to KEYWORD_POOL), so IDF reflects the caller's own memories only. With
+    `known_n` the scope size comes from `%(known_n)s` (a recent count) instead of being counted.
     """
+    count = (
+        sql.SQL("%(known_n)s::bigint")
+        if known_n
+        else sql.SQL("(SELECT count(*) FROM (SELECT 1 FROM memory_entries e WHERE {w} LIMIT %(ncap)s) n)").format(
+            w=where
+        )
+    )
     return sql.SQL(
         "terms AS MATERIALIZED (SELECT lex, {lq}::tsquery AS tq"
         " FROM unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS lex LIMIT %(max_terms)s),"
@@ -123,14 +135,12 @@ def _bm25_ctes(where: sql.Composable, vis: sql.Composable) -> sql.Composable:
         "   LIMIT %(pool)s)) AS matched),"
         " hits AS MATERIALIZED (SELECT p.id, length(p.tsv) AS len, t.lex FROM pool p JOIN terms t ON p.tsv @@ t.tq),"
         # N counts the readable rows whatever their lifecycle state: an index-only count
-        " stats AS MATERIALIZED (SELECT"
-        "  (SELECT count(*) FROM (SELECT 1 FROM memory_entries e WHERE {w} LIMIT %(ncap)s) n) AS n,"
-        "  (SELECT avg(length(tsv)) FROM pool) AS avgdl),"
+        " stats AS MATERIALIZED (SELECT {count} AS n, (SELECT avg(length(tsv)) FROM pool) AS avgdl),"
         " idf AS MATERIALIZED (SELECT t.lex, t.tq, ln(1 + (greatest(stats.n, d.df) - d.df + 0.5) / (d.df + 0.5)) AS w"
         "  FROM (SELECT lex, count(*) AS df FROM hits GROUP BY lex) d JOIN terms t USING (lex), stats),"
-        " kw AS (SELECT h.id FROM hits h JOIN idf USING (lex), stats"
-        "  GROUP BY h.id ORDER BY sum({t}) DESC, h.id LIMIT %(lim)s)"
-    ).format(lq=_LEX_QUERY, w=where, v=vis, t=_bm25_term("idf.w", "h.len"))
+        " kw AS (SELECT h.id, sum({t}) AS s FROM hits h JOIN idf USING (lex), stats"
+        "  GROUP BY h.id ORDER BY s DESC, h.id LIMIT %(lim)s)"
+    ).format(lq=_LEX_QUERY, w=where, v=vis, t=_bm25_term("idf.w", "h.len"), count=count)
 
 
 class PostgresMemoryStore:
@@ -139,6 +149,8 @@ class PostgresMemoryStore:
     def __init__(self, db: Database, space: VectorSpace | None) -> None:
         self._db = db
         self._space = space
+        # scope sizes for IDF (N), by read filter: counting them costs more than the rest of BM25
+        self._scope_sizes: dict[str, tuple[int, float]] = {}
 
     # -- vector space -----------------------------------------------------------------------------
 
@@ -243,12 +255,12 @@ class PostgresMemoryStore:
                 "INSERT INTO memory_entries (id, tenant_id, user_id, project_id, scope_key, namespace,"
                 " content, content_hash, source, agent_name, metadata, source_type, captured_from,"
                 " confidence, sensitivity, status, expires_at, embedding, embedding_model, embedded_at,"
-                " graph_pending_at, last_accessed)"
+                " graph_pending_at)"
                 " VALUES (%(id)s, %(tenant)s, %(user)s, %(project)s, %(scope_key)s, %(ns)s, %(content)s,"
                 " %(hash)s, %(source)s, %(agent)s, %(meta)s::jsonb, %(stype)s, %(cfrom)s, %(conf)s,"
                 " %(sens)s, %(status)s, %(expires)s, %(qvec)s::vector, %(model)s,"
                 " CASE WHEN %(qvec)s::text IS NULL THEN NULL ELSE now() END,"
-                " CASE WHEN %(graph_owed)s THEN now() END, now())",
+                " CASE WHEN %(graph_owed)s THEN now() END)",
                 params,
             )
             await conn.execute(_LOG_CREATED, params)
@@ -307,14 +319,26 @@ class PostgresMemoryStore:
             await self._add_refs(conn, entry.id, entry.tenant_id, refs)
 
     async def touch(self, tenant_id: str, ids: Sequence[str]) -> None:
-        """Count a hit on each id and bring cold entries back to the warm tier."""
+        """Count a hit on each id and bring cold entries back to the warm tier.
+
+        Hits live in `memory_access`, so counting one never rewrites a memory row or its index
+        entries; a cold row is rewritten only when it actually moves back to warm. A hit count lost to
+        a crash is harmless, so these commits do not wait for the WAL flush.
+        """
         if not ids:
             return
-        async with self._db.connection() as conn:
+        async with self._db.connection() as conn, conn.transaction():
+            await conn.execute("SET LOCAL synchronous_commit = off")
             await conn.execute(
-                "UPDATE memory_entries SET hits = hits + 1, last_accessed = now(), cold = false"
-                " WHERE tenant_id = %s AND id = ANY(%s)",
-                (tenant_id, list(ids)),
+                "INSERT INTO memory_access AS a (entry_id, tenant_id)"
+                " SELECT e.id, e.tenant_id FROM memory_entries e WHERE e.tenant_id = %(tenant)s"
+                " AND e.id = ANY(%(ids)s) ORDER BY e.id"
+                " ON CONFLICT (entry_id) DO UPDATE SET hits = a.hits + 1, last_accessed = now()",
+                {"tenant": tenant_id, "ids": list(ids)},
+            )
+            await conn.execute(
+                "UPDATE memory_entries SET cold = false WHERE tenant_id = %(tenant)s AND id = ANY(%(ids)s) AND cold",
+                {"tenant": tenant_id, "ids": list(ids)},
             )
 
     async def update(
@@ -453,37 +477,75 @@ class PostgresMemoryStore:
             "vc AS (SELECT e.id FROM memory_entries e WHERE {m} AND {w} AND {v} ORDER BY {ev} <=> {qv} LIMIT %(lim)s)"
         ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis)
 
-    async def candidates(
-        self,
-        scope: ReadScope,
-        *,
-        query: str,
-        query_vector: list[float] | None,
-        limit: int,
-        keyword: bool,
-    ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]:
-        """Keyword (BM25) and vector candidates over the visible rows of the scope, in one round trip.
+    async def keyword_hits(self, scope: ReadScope, *, query: str, limit: int) -> KeywordHits:
+        """The top `limit` visible rows of the scope by BM25, and the statistics that scored them.
 
-        The top `limit` of each tier are merged and every merged candidate gets both scores, so a row
-        found by one tier is not scored 0 by the other merely for missing that tier's cut. Returns the
-        hydrated entries, the BM25 scores (only those > 0) and the cosine similarities by id.
+        Needs no query vector, so callers run it while the query is being embedded.
         """
         where, params = read_filter(scope)
         vis, vparams = visible_filter(scope)
-        params.update(vparams, q=query, lim=limit)
-        ctes: list[sql.Composable] = []
+        cache_key = repr(params)
+        cached = self._scope_sizes.get(cache_key)
+        known = cached is not None and cached[1] > time.monotonic()
+        params.update(vparams, q=query, lim=limit, max_terms=MAX_QUERY_TERMS, pool=KEYWORD_POOL)
+        params.update(ncap=SCOPE_COUNT_CAP, k1=BM25_K1, b=BM25_B)
+        if known:
+            assert cached is not None
+            params["known_n"] = cached[0]
+        query_sql = sql.SQL(
+            "WITH {ctes} SELECT"
+            " (SELECT array_agg(id ORDER BY s DESC, id) FROM kw) AS ids,"
+            " (SELECT array_agg(s ORDER BY s DESC, id) FROM kw) AS scores,"
+            " (SELECT array_agg(tq::text ORDER BY lex) FROM idf) AS tqs,"
+            " (SELECT array_agg(w ORDER BY lex) FROM idf) AS weights,"
+            " stats.avgdl, stats.n FROM stats"
+        ).format(ctes=_bm25_ctes(where, vis, known_n=known))
+        async with self._db.connection() as conn:
+            cur = await conn.execute(query_sql, params)
+            row = await cur.fetchone()
+        if row is None:
+            return KeywordHits()
+        if not known and row["n"] is not None:
+            if len(self._scope_sizes) > SCOPE_SIZE_CACHE_ENTRIES:
+                self._scope_sizes.clear()
+            self._scope_sizes[cache_key] = (int(row["n"]), time.monotonic() + SCOPE_SIZE_TTL_S)
+        return KeywordHits(
+            scores=dict(zip(row["ids"] or [], (float(v) for v in row["scores"] or []), strict=True)),
+            term_queries=list(row["tqs"] or []),
+            term_weights=[float(w) for w in row["weights"] or []],
+            avgdl=float(row["avgdl"] or 1.0),
+        )
+
+    async def hydrate(
+        self, scope: ReadScope, *, keyword: KeywordHits | None, query_vector: list[float] | None, limit: int
+    ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]:
+        """The keyword hits plus the `limit` nearest rows, each with both scores (score completion).
+
+        A row found by one tier is not scored 0 by the other merely for missing that tier's cut: vector
+        hits get their BM25 score from the keyword phase's statistics, keyword hits their cosine.
+        Returns the entries, the BM25 scores (only those > 0) and the cosine similarities by id.
+        """
+        where, params = read_filter(scope)
+        vis, vparams = visible_filter(scope)
+        params.update(vparams, lim=limit)
         tiers: list[sql.Composable] = []
+        ctes: list[sql.Composable] = []
         kscore: sql.Composable = sql.SQL("NULL::float8")
         vscore: sql.Composable = sql.SQL("NULL::float8")
-        joins: sql.Composable = sql.SQL("")
-        if keyword:
-            params.update(max_terms=MAX_QUERY_TERMS, pool=KEYWORD_POOL, ncap=SCOPE_COUNT_CAP, k1=BM25_K1, b=BM25_B)
-            ctes.append(_bm25_ctes(where, vis))
-            tiers.append(sql.SQL("SELECT id FROM kw"))
-            kscore = sql.SQL("(SELECT sum({t}) FROM idf WHERE e.tsv @@ idf.tq)").format(
-                t=_bm25_term("idf.w", "length(e.tsv)")
+        if keyword is not None and keyword.scores:
+            tiers.append(sql.SQL("SELECT unnest(%(kw_ids)s::text[])"))
+            params["kw_ids"] = list(keyword.scores)
+        if keyword is not None and keyword.term_queries:
+            params.update(tqs=keyword.term_queries, tws=keyword.term_weights, avgdl=keyword.avgdl)
+            params.update(k1=BM25_K1, b=BM25_B)
+            # the terms are parsed once, then matched against each row
+            ctes.append(
+                sql.SQL("tt AS MATERIALIZED (SELECT * FROM unnest(%(tqs)s::tsquery[], %(tws)s::float8[]) AS t(tq, w))")
             )
-            joins = sql.SQL(" CROSS JOIN stats")
+            kscore = sql.SQL(
+                "(SELECT sum(tt.w * (%(k1)s + 1) / (1 + %(k1)s * (1 - %(b)s + %(b)s * length(e.tsv)"
+                " / greatest(%(avgdl)s, 1)))) FROM tt WHERE e.tsv @@ tt.tq)"
+            )
         if query_vector is not None and self._space is not None:
             params["qvec"] = vector_text(query_vector)
             ctes.append(self._vector_cte(where, vis))
@@ -493,16 +555,19 @@ class PostgresMemoryStore:
             )
         if not tiers:
             return [], {}, {}
+        with_ctes = sql.SQL("WITH {c}, ").format(c=sql.SQL(", ").join(ctes)) if ctes else sql.SQL("WITH ")
+        # the scope filter again on the final rows: ids passed back in never widen what a caller reads
         query_sql = sql.SQL(
-            "WITH {ctes}, ids AS ({u}) SELECT {c}, {k} AS kscore, {vs} AS vscore"
-            " FROM ids JOIN memory_entries e ON e.id = ids.id{j}"
+            "{w_ctes}ids AS ({u}) SELECT {c}, {k} AS kscore, {vs} AS vscore"
+            " FROM (SELECT DISTINCT * FROM ids) AS ids(id) JOIN memory_entries e ON e.id = ids.id WHERE {w} AND {v}"
         ).format(
-            ctes=sql.SQL(", ").join(ctes),
-            u=sql.SQL(" UNION ").join(tiers),
+            w_ctes=with_ctes,
+            u=sql.SQL(" UNION ALL ").join(tiers),
             c=_COLUMNS,
             k=kscore,
             vs=vscore,
-            j=joins,
+            w=where,
+            v=vis,
         )
         async with self._db.connection() as conn:
             cur = await conn.execute(query_sql, params)
@@ -511,6 +576,19 @@ class PostgresMemoryStore:
         kscores = {r["id"]: float(r["kscore"]) for r in rows if r["kscore"] is not None and r["kscore"] > 0}
         vscores = {r["id"]: max(float(r["vscore"]), 0.0) for r in rows if r["vscore"] is not None}
         return entries, kscores, vscores
+
+    async def candidates(
+        self,
+        scope: ReadScope,
+        *,
+        query: str,
+        query_vector: list[float] | None,
+        limit: int,
+        keyword: bool,
+    ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]:
+        """Both phases one after the other (`keyword_hits`, then `hydrate`)."""
+        hits = await self.keyword_hits(scope, query=query, limit=limit) if keyword else None
+        return await self.hydrate(scope, keyword=hits, query_vector=query_vector, limit=limit)
 
     async def nearest_active(
         self, target: WriteTarget, namespace: str, vector: list[float], limit: int
