@@ -469,12 +469,13 @@ class PostgresMemoryStore:
             return [_entry(r) for r in await cur.fetchall()]
 
     def _vector_cte(self, where: sql.Composable, vis: sql.Composable) -> sql.Composable:
-        """CTE `vc`: ids of the `%(lim)s` nearest visible rows of the scope to `%(qvec)s`.
+        """CTE `vc`: ids and cosine distances `d` of the `%(lim)s` nearest visible rows of the scope to `%(qvec)s`.
 
         Pool connections scan HNSW iteratively (see `database.py`), so scope filters still leave `lim` rows.
         """
         return sql.SQL(
-            "vc AS (SELECT e.id FROM memory_entries e WHERE {m} AND {w} AND {v} ORDER BY {ev} <=> {qv} LIMIT %(lim)s)"
+            "vc AS (SELECT e.id, {ev} <=> {qv} AS d FROM memory_entries e WHERE {m} AND {w} AND {v}"
+            " ORDER BY d LIMIT %(lim)s)"
         ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis)
 
     async def keyword_hits(self, scope: ReadScope, *, query: str, limit: int) -> KeywordHits:
@@ -532,40 +533,47 @@ class PostgresMemoryStore:
         ctes: list[sql.Composable] = []
         kscore: sql.Composable = sql.SQL("NULL::float8")
         vscore: sql.Composable = sql.SQL("NULL::float8")
-        if keyword is not None and keyword.scores:
+        join_vc: sql.Composable = sql.SQL("")
+        known = dict(keyword.scores) if keyword is not None else {}
+        params["kw_ids"] = list(known)
+        if known:
             tiers.append(sql.SQL("SELECT unnest(%(kw_ids)s::text[])"))
-            params["kw_ids"] = list(keyword.scores)
         if keyword is not None and keyword.term_queries:
             params.update(tqs=keyword.term_queries, tws=keyword.term_weights, avgdl=keyword.avgdl)
             params.update(k1=BM25_K1, b=BM25_B)
-            # the terms are parsed once, then matched against each row
+            # the terms are parsed once, then matched against the rows the keyword phase did not score
             ctes.append(
                 sql.SQL("tt AS MATERIALIZED (SELECT * FROM unnest(%(tqs)s::tsquery[], %(tws)s::float8[]) AS t(tq, w))")
             )
             kscore = sql.SQL(
-                "(SELECT sum(tt.w * (%(k1)s + 1) / (1 + %(k1)s * (1 - %(b)s + %(b)s * length(e.tsv)"
-                " / greatest(%(avgdl)s, 1)))) FROM tt WHERE e.tsv @@ tt.tq)"
+                "CASE WHEN e.id = ANY(%(kw_ids)s) THEN NULL ELSE"
+                " (SELECT sum(tt.w * (%(k1)s + 1) / (1 + %(k1)s * (1 - %(b)s + %(b)s * length(e.tsv)"
+                " / greatest(%(avgdl)s, 1)))) FROM tt WHERE e.tsv @@ tt.tq) END"
             )
         if query_vector is not None and self._space is not None:
             params["qvec"] = vector_text(query_vector)
             ctes.append(self._vector_cte(where, vis))
             tiers.append(sql.SQL("SELECT id FROM vc"))
-            vscore = sql.SQL("CASE WHEN {m} THEN 1 - ({ev} <=> {qv}) END").format(
+            # the vector tier's own distances are reused; only keyword-only rows are compared here
+            vscore = sql.SQL("CASE WHEN vc.d IS NOT NULL THEN 1 - vc.d WHEN {m} THEN 1 - ({ev} <=> {qv}) END").format(
                 m=self._model_match(), ev=self._vec(), qv=self._qvec()
             )
+            join_vc = sql.SQL(" LEFT JOIN vc ON vc.id = e.id")
         if not tiers:
             return [], {}, {}
         with_ctes = sql.SQL("WITH {c}, ").format(c=sql.SQL(", ").join(ctes)) if ctes else sql.SQL("WITH ")
         # the scope filter again on the final rows: ids passed back in never widen what a caller reads
         query_sql = sql.SQL(
             "{w_ctes}ids AS ({u}) SELECT {c}, {k} AS kscore, {vs} AS vscore"
-            " FROM (SELECT DISTINCT * FROM ids) AS ids(id) JOIN memory_entries e ON e.id = ids.id WHERE {w} AND {v}"
+            " FROM (SELECT DISTINCT * FROM ids) AS ids(id) JOIN memory_entries e ON e.id = ids.id{j}"
+            " WHERE {w} AND {v}"
         ).format(
             w_ctes=with_ctes,
             u=sql.SQL(" UNION ALL ").join(tiers),
             c=_COLUMNS,
             k=kscore,
             vs=vscore,
+            j=join_vc,
             w=where,
             v=vis,
         )
@@ -574,6 +582,7 @@ class PostgresMemoryStore:
             rows = await cur.fetchall()
         entries = [_entry(r) for r in rows]
         kscores = {r["id"]: float(r["kscore"]) for r in rows if r["kscore"] is not None and r["kscore"] > 0}
+        kscores.update((r["id"], known[r["id"]]) for r in rows if r["id"] in known and known[r["id"]] > 0)
         vscores = {r["id"]: max(float(r["vscore"]), 0.0) for r in rows if r["vscore"] is not None}
         return entries, kscores, vscores
 
