@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +22,7 @@ log = logging.getLogger("novamem.auth")
 SESSION_TTL = timedelta(days=7)
 SESSION_ROLL_AFTER = timedelta(days=1)
 TOKEN_TOUCH_EVERY = timedelta(minutes=1)
+RESOLVED_CACHE_ENTRIES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,13 @@ class CookiePolicy:
 
 
 class Authenticator:
-    """Resolves credentials on every request; nothing is cached, so revocation is immediate."""
+    """Resolves credentials on every request.
+
+    A resolution is reused only while the deployment-wide auth epoch is unchanged (one tiny query per
+    request) and the credential has not expired. Every revocation, rotation, ban, role change,
+    membership or active-project change moves the epoch in its own transaction, so it takes effect
+    on the very next request on every replica.
+    """
 
     def __init__(
         self,
@@ -51,6 +59,10 @@ class Authenticator:
         self.cookies = cookies
         self._credentials = credentials
         self._background: set[asyncio.Task[None]] = set()
+        # (kind, sha256) -> (epoch, principal); only valid, unbanned principals are kept
+        self._resolved: dict[tuple[str, str], tuple[int, Principal]] = {}
+        # token hash -> when this process last stamped its use
+        self._touched: dict[str, float] = {}
 
     async def authenticate(self, authorization: str | None, cookie_value: str | None) -> Caller | None:
         """The caller, or None when no valid credential was presented (the edge answers 401).
@@ -83,7 +95,7 @@ class Authenticator:
         token = verify_session_cookie(self.cookies.secret, cookie_value)
         if token is None:
             return None
-        principal = await self._credentials.resolve_session(hash_secret(token))
+        principal = await self._resolve("session", hash_secret(token))
         if principal is None or principal.banned:
             return None
         updated = principal.session_updated_at
@@ -95,15 +107,50 @@ class Authenticator:
         if self._credentials is None:
             return None
         token_hash = hash_secret(token)
-        principal = await self._credentials.resolve_token(token_hash)
+        principal = await self._resolve("token", token_hash)
         if principal is None or principal.banned:
             return None
         if not principal.confinement_ok:
             raise Forbidden("not a member of the token's project")
         used = principal.last_used_at
-        if used is None or datetime.now(UTC) - used > TOKEN_TOUCH_EVERY:
+        stamped = self._touched.get(token_hash, 0.0)
+        interval = TOKEN_TOUCH_EVERY.total_seconds()
+        if (used is None or datetime.now(UTC) - used > TOKEN_TOUCH_EVERY) and time.monotonic() - stamped > interval:
+            self._touched[token_hash] = time.monotonic()
+            if len(self._touched) > RESOLVED_CACHE_ENTRIES:
+                self._touched.clear()
             self._spawn(self._credentials.touch_token(token_hash))
         return self._caller(principal, Credential.TOKEN, token_hash=token_hash)
+
+    def forget_resolutions(self) -> None:
+        """Drop every reused resolution and last-use stamp memory of this process (for tests and
+        tools that edit credential rows in ways the auth epoch does not track, such as last-use)."""
+        self._resolved.clear()
+        self._touched.clear()
+
+    async def _resolve(self, kind: str, secret_hash: str) -> Principal | None:
+        """The principal behind a token or session hash, reused while the auth epoch stands still."""
+        assert self._credentials is not None
+        epoch = await self._credentials.epoch()
+        key = (kind, secret_hash)
+        cached = self._resolved.get(key)
+        if cached is not None and cached[0] == epoch:
+            expires = cached[1].expires_at
+            if expires is None or expires > datetime.now(UTC):
+                return cached[1]
+        if kind == "token":
+            principal = await self._credentials.resolve_token(secret_hash)
+        else:
+            principal = await self._credentials.resolve_session(secret_hash)
+        if principal is None or principal.banned:
+            self._resolved.pop(key, None)
+            return principal
+        if len(self._resolved) >= RESOLVED_CACHE_ENTRIES:
+            self._resolved.clear()
+        # stored under the epoch read *before* resolving: a change committed in between moves the
+        # epoch past it, so the next request resolves again
+        self._resolved[key] = (epoch, principal)
+        return principal
 
     def _caller(self, p: Principal, credential: Credential, *, token_hash: str | None = None) -> Caller:
         return Caller(

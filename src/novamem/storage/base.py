@@ -126,11 +126,18 @@ class Principal:
     last_used_at: datetime | None = None
     session_id: str | None = None
     session_updated_at: datetime | None = None
+    # when the token or session stops working by itself (None: never)
+    expires_at: datetime | None = None
 
 
 class CredentialStore(Protocol):
-    """Looks up tokens and sessions by the SHA-256 of their plaintext."""
+    """Looks up tokens and sessions by the SHA-256 of their plaintext.
 
+    `epoch()` is a deployment-wide counter that changes in the same transaction as anything a
+    credential resolves to, so a resolution made at one epoch stays valid while the epoch stands.
+    """
+
+    async def epoch(self) -> int: ...
     async def resolve_token(self, token_hash: str) -> Principal | None: ...
     async def resolve_session(self, token_hash: str) -> Principal | None: ...
     async def touch_token(self, token_hash: str) -> None: ...

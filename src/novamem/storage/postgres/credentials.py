@@ -1,7 +1,9 @@
 """Resolving a presented API token or session to the principal behind it, in one query each.
 
-Revocation, expiry, bans and lost project membership are all read here on every request, so any of
-them takes effect on the very next call (nothing is cached).
+Revocation, expiry, bans and lost project membership are all read here. Every change to them also
+moves the `auth_epoch` counter (database triggers, same transaction), which is what lets the
+authenticator reuse a resolution until the counter moves: any change takes effect on the very next
+request, on every replica.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ _USER_COLUMNS = """
 
 _RESOLVE_TOKEN = f"""
 SELECT {_USER_COLUMNS}, {_ACTIVE},
-       t.scope, t.project_id AS confined_project, t.last_used_at,
+       t.scope, t.project_id AS confined_project, t.last_used_at, t.expires_at,
        (t.project_id IS NULL OR EXISTS (
             SELECT 1 FROM project_members m WHERE m.project_id = t.project_id AND m.user_id = t.user_id
        )) AS confinement_ok
@@ -40,7 +42,7 @@ SELECT {_USER_COLUMNS}, {_ACTIVE},
 
 _RESOLVE_SESSION = f"""
 SELECT {_USER_COLUMNS}, {_ACTIVE},
-       s.id AS session_id, s.updated_at AS session_updated_at, s.expires_at AS session_expires_at
+       s.id AS session_id, s.updated_at AS session_updated_at, s.expires_at
   FROM auth_sessions s
   JOIN users u ON u.id = s.user_id AND u.tenant_id = s.tenant_id
  WHERE s.token_hash = %(hash)s AND s.expires_at > now()
@@ -62,6 +64,7 @@ def _principal(row: dict[str, Any]) -> Principal:
         last_used_at=row.get("last_used_at"),
         session_id=row.get("session_id"),
         session_updated_at=row.get("session_updated_at"),
+        expires_at=row.get("expires_at"),
     )
 
 
@@ -70,6 +73,13 @@ class PostgresCredentialStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    async def epoch(self) -> int:
+        with map_errors():
+            async with self._db.connection() as conn:
+                cur = await conn.execute("SELECT value FROM auth_epoch WHERE id = 1", prepare=True)
+                row = await cur.fetchone()
+        return int(row["value"]) if row else 0
 
     async def resolve_token(self, token_hash: str) -> Principal | None:
         with map_errors():
