@@ -310,11 +310,17 @@ secret generated in its data directory, bootstrap admin, a full-scope token mint
 `POST /v1/remember`. Then one client sends the same requests to both, one at a time, in batches of
 {r["batch"]} that alternate between the servers (and which server goes first), so both see the same
 neighbours: {r["requests_per_route_and_mode"]} timed requests per route and mode after 30 warm-up
-requests each. In `user` mode every request carries `Authorization: Bearer nm_...`, which the server
-resolves with one indexed query (token hash, owner, revocation, expiry, ban, project membership,
-active project) and nothing cached, so revocation bites on the next request; the last-used stamp is
-written at most once a minute, off the request path. `recent` is the cheapest read, so the share of
-authentication is largest there; `search` also embeds the query.
+requests each. In `user` mode every request carries `Authorization: Bearer nm_...`. The server
+resolves a token with one indexed query (token hash, owner, revocation, expiry, ban, project
+membership, active project) and reuses that resolution while the deployment-wide auth epoch stands
+still; every request reads the epoch (one row, on a dedicated connection), and database triggers
+move it in the same transaction as any revocation, ban, role or membership change, so changes bite
+on the next request on every replica. The last-used stamp is written at most once a minute, off the
+request path. `recent` is the cheapest read, so the share of authentication is largest there;
+`search` also embeds the query.
+
+Before the epoch (one full resolution per request through the pool) the same script measured
+`recent` at 1.22 (+1.3 ms) and `search` at 1.08 (+1.8 ms).
 
 {_table(header, rows)}
 

@@ -75,11 +75,8 @@ class PostgresCredentialStore:
         self._db = db
 
     async def epoch(self) -> int:
-        with map_errors():
-            async with self._db.connection() as conn:
-                cur = await conn.execute("SELECT value FROM auth_epoch WHERE id = 1", prepare=True)
-                row = await cur.fetchone()
-        return int(row["value"]) if row else 0
+        row = await self._db.quick_one("SELECT value FROM auth_epoch WHERE id = 1")
+        return int(str(row["value"])) if row else 0
 
     async def resolve_token(self, token_hash: str) -> Principal | None:
         with map_errors():
