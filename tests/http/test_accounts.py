@@ -476,3 +476,135 @@ def test_admin_rest_refuses_non_admins_and_tenant_routes_are_404_in_user_mode(
     assert httpx.get(srv.base_url + "/v1/admin/users", headers=bearer).status_code == 200
     assert admin.put(f"/v1/admin/users/{created['userId']}/role", json={"role": "user"}).json()["role"] == "user"
     assert admin.put(f"/v1/admin/users/{admin_id}/role", json={"role": "root"}).status_code == 400
+
+
+# ---- admin update-user, impersonation ---------------------------------------------------------------
+
+
+def _audit(admin: httpx.Client, target: str, action: str) -> list[dict[str, Any]]:
+    entries = admin.get("/v1/admin/audit-log", params={"limit": 500}).json()["entries"]
+    return [e for e in entries if e["target"] == target and e["action"] == action]
+
+
+def test_admin_update_user_changes_name_and_email(srv: RunningServer, admin: httpx.Client) -> None:
+    uid = make_user(admin, "rename-me@example.com", "rename-pass-1")
+    before = admin.get("/api/auth/admin/list-users", params={"limit": 1000}).json()["users"]
+    old = next(u for u in before if u["id"] == uid)
+    r = admin.post(
+        "/api/auth/admin/update-user",
+        json={"userId": uid, "data": {"name": "  Renamed Person ", "email": "Renamed@Example.com"}},
+    )
+    assert r.status_code == 200, r.text
+    user = r.json()["user"]
+    assert set(user) == set(old)  # the same user shape as create-user / list-users
+    assert (user["id"], user["name"], user["email"]) == (uid, "Renamed Person", "renamed@example.com")
+    assert user["role"] == "user" and user["banned"] is False and user["updatedAt"] >= old["updatedAt"]
+    # sign-in follows the new email; the old one is gone
+    _unthrottle(srv)
+    gone = httpx.post(
+        srv.base_url + "/api/auth/sign-in/email", json={"email": "rename-me@example.com", "password": "rename-pass-1"}
+    )
+    assert gone.status_code == 401
+    renamed = sign_in(srv, "renamed@example.com", "rename-pass-1")
+    assert renamed.get("/api/auth/get-session").json()["user"]["name"] == "Renamed Person"
+    renamed.close()
+    # a name alone leaves the email as it is
+    r = admin.post("/api/auth/admin/update-user", json={"userId": uid, "data": {"name": "Only Name"}})
+    assert r.status_code == 200 and r.json()["user"]["email"] == "renamed@example.com"
+    assert srv.sql("SELECT name, email, role FROM users WHERE id = %s", (uid,)) == [
+        ("Only Name", "renamed@example.com", "user")
+    ]
+    rows = _audit(admin, uid, "user.update")
+    assert [e["metadata"] for e in rows] == [{"fields": ["name"]}, {"fields": ["email", "name"]}]  # newest first
+    assert rows[1]["actorLabel"] == f"user:{ADMIN}" and rows[1]["requestIp"] == "127.0.0.1"
+
+
+def test_admin_update_user_refuses_clashes_bad_data_and_users_it_cannot_see(
+    srv: RunningServer, admin: httpx.Client
+) -> None:
+    uid = make_user(admin, "keep-me@example.com", "keep-pass-123")
+    make_user(admin, "taken@example.com", "taken-pass-123")
+
+    def update(data: Any, user_id: str = uid, client: httpx.Client = admin) -> httpx.Response:
+        return client.post("/api/auth/admin/update-user", json={"userId": user_id, "data": data})
+
+    r = update({"email": "TAKEN@example.com"})
+    assert r.status_code == 400
+    assert r.json() == {
+        "message": "User already exists. Use another email.",
+        "code": "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
+    }
+    assert update({"email": ADMIN}).json()["code"] == "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"
+    for bad in ("not-an-email", "", "a @b.c", None, 7):
+        r = update({"email": bad})
+        assert (r.status_code, r.json()["code"]) == (400, "INVALID_EMAIL"), bad
+    for bad in ("", "   ", "x" * 129, None, ["a"]):
+        r = update({"name": bad})
+        assert r.status_code == 400 and r.json()["message"] == "name must be 1-128 characters", bad
+    assert update({"name": "x" * 128}).status_code == 200
+    # role, password and ban have their own routes: nothing of a mixed request is applied
+    for data in ({"role": "admin"}, {"name": "Sneaky", "password": "new-pass-123"}, {"banned": True}):
+        r = update(data)
+        assert r.status_code == 400 and r.json()["code"] == "FIELD_NOT_ALLOWED", data
+        assert "only name and email" in r.json()["message"]
+    assert [i["path"] for i in update({"emailVerified": True, "role": "admin"}).json()["issues"]] == [
+        ["data", "emailVerified"],
+        ["data", "role"],
+    ]
+    r = update({})
+    assert (r.status_code, r.json()) == (400, {"message": "No data to update", "code": "NO_DATA_TO_UPDATE"})
+    assert update("name").status_code == 400  # data must be an object
+    assert srv.sql("SELECT email, name, role, banned FROM users WHERE id = %s", (uid,)) == [
+        ("keep-me@example.com", "x" * 128, "user", False)
+    ]
+    # unknown ids and users of another tenant are the same USER_NOT_FOUND, and stay untouched
+    srv.sql("INSERT INTO tenants (id, name) VALUES ('t-upd-other', 'other') ON CONFLICT DO NOTHING")
+    srv.sql(
+        "INSERT INTO users (id, tenant_id, email, name) VALUES ('u-upd-other', 't-upd-other', 'far@example.com', 'Far')"
+        " ON CONFLICT DO NOTHING"
+    )
+    for target in ("01NOSUCHUSER0000000000000", "u-upd-other"):
+        r = update({"name": "Hijacked"}, user_id=target)
+        assert (r.status_code, r.json()) == (404, {"message": "User not found", "code": "USER_NOT_FOUND"}), target
+    assert srv.sql("SELECT name, email FROM users WHERE id = 'u-upd-other'") == [("Far", "far@example.com")]
+    # only admins, only with a session, only from a trusted origin
+    plain = sign_in(srv, "taken@example.com", "taken-pass-123")
+    r = update({"name": "Hijacked"}, client=plain)
+    assert r.status_code == 403
+    assert r.json() == {"message": "You are not allowed to update users", "code": "YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS"}
+    plain.close()
+    r = httpx.post(srv.base_url + "/api/auth/admin/update-user", json={"userId": uid, "data": {"name": "Anon"}})
+    assert r.status_code == 401
+    with srv.client(cookies=dict(admin.cookies), headers={"origin": "https://evil.example"}) as evil:
+        assert update({"name": "Evil"}, client=evil).json()["code"] == "INVALID_ORIGIN"
+    assert srv.sql("SELECT name FROM users WHERE id = %s", (uid,)) == [("x" * 128,)]
+    # refused attempts leave no audit row; the one accepted change left one
+    assert [e["metadata"] for e in _audit(admin, uid, "user.update")] == [{"fields": ["name"]}]
+    assert _audit(admin, "u-upd-other", "user.update") == []
+
+
+def test_impersonation_is_disabled_for_everyone_and_records_nothing(srv: RunningServer, admin: httpx.Client) -> None:
+    uid = make_user(admin, "impersonated@example.com", "imp-pass-1234")
+    plain = sign_in(srv, "impersonated@example.com", "imp-pass-1234")
+    audit_rows = srv.sql("SELECT count(*) FROM admin_audit_log")
+    sessions = srv.sql("SELECT count(*) FROM auth_sessions")
+    refusal = {
+        "message": "impersonation is not available: admins manage identities, not memories",
+        "code": "IMPERSONATION_DISABLED",
+    }
+    anonymous = srv.client()
+    for client in (admin, plain, anonymous):
+        for path, body in (("impersonate-user", {"userId": uid}), ("stop-impersonating", None)):
+            r = client.post(f"/api/auth/admin/{path}", json=body)
+            assert (r.status_code, r.json()) == (403, refusal), path
+            assert "set-cookie" not in r.headers
+    anonymous.close()
+    # the CSRF check still comes first
+    with srv.client(cookies=dict(admin.cookies), headers={"origin": "https://evil.example"}) as evil:
+        assert evil.post("/api/auth/admin/impersonate-user", json={"userId": uid}).json()["code"] == "INVALID_ORIGIN"
+    assert srv.sql("SELECT count(*) FROM admin_audit_log") == audit_rows
+    assert srv.sql("SELECT count(*) FROM auth_sessions") == sessions
+    assert admin.get("/api/auth/get-session").json()["user"]["email"] == ADMIN
+    wrong_method = httpx.get(srv.base_url + "/api/auth/admin/impersonate-user")
+    assert wrong_method.status_code == 404 and wrong_method.content == b""
+    plain.close()

@@ -53,6 +53,8 @@ BOOTSTRAP_EMAIL = "admin@localhost"
 BOOTSTRAP_NAME = "bootstrap-admin"
 PROVISIONED_NAME = "provisioned-user"
 MAX_EMAIL = 320
+MAX_NAME = 128
+UPDATABLE_FIELDS = ("email", "name")  # what admin update-user may change
 # sign-in throttle per (IP, path), and failure lockout per account (the reference's numbers)
 THROTTLE_REQUESTS = 3
 THROTTLE_WINDOW_S = 10
@@ -392,6 +394,42 @@ class AccountService:
         if user is None:
             raise NotFound("User not found", code="USER_NOT_FOUND")
         await self._audit.record(caller, "user.role", user.id, {"role": role}, request_ip=request_ip)
+        return user
+
+    async def update_user(
+        self, caller: Caller, user_id: str, data: dict[str, Any], *, request_ip: str | None = None
+    ) -> UserRecord:
+        """Change a user's display name and/or email. Role, password and ban have their own use cases,
+        so any other key is refused rather than ignored."""
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS")
+        if not data:
+            raise InvalidInput("No data to update", code="NO_DATA_TO_UPDATE")
+        others = sorted(str(k)[:64] for k in data if k not in UPDATABLE_FIELDS)
+        if others:
+            raise InvalidInput(
+                "update-user changes only name and email; use set-role, set-user-password or ban-user/unban-user"
+                " for the rest",
+                code="FIELD_NOT_ALLOWED",
+                issues=[
+                    {"path": ["data", k], "message": "not allowed here", "code": "unrecognized_keys"}
+                    for k in others[:10]
+                ],
+            )
+        name: str | None = None
+        email: str | None = None
+        if "name" in data:
+            name = data["name"].strip() if isinstance(data["name"], str) else ""
+            if not 1 <= len(name) <= MAX_NAME:
+                raise InvalidInput(
+                    "name must be 1-128 characters",
+                    issues=[{"path": ["data", "name"], "message": "must be 1-128 characters", "code": "length"}],
+                )
+        if "email" in data:
+            email = _normalise_email(data["email"] if isinstance(data["email"], str) else "")
+        user = await self._store.update_profile(caller.tenant_id, user_id, name=name, email=email)
+        if user is None:
+            raise NotFound("User not found", code="USER_NOT_FOUND")
+        await self._audit.record(caller, "user.update", user.id, {"fields": sorted(data)}, request_ip=request_ip)
         return user
 
     async def ban(

@@ -44,6 +44,7 @@ __all__ = [
     "UserId",
     "UserPage",
     "UserSessions",
+    "UpdateUser",
 ]
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
@@ -92,6 +93,12 @@ class BanUser(UserId):
 
 class SetUserPassword(UserId):
     new_password: str = Field(max_length=_LOOSE)
+
+
+class UpdateUser(UserId):
+    data: dict[str, Any] = Field(
+        description="`name` (1-128 characters) and/or `email`; role, password and ban have their own routes"
+    )
 
 
 class RevokeUserSession(Wire):

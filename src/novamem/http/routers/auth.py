@@ -45,6 +45,7 @@ from novamem.services.schemas_accounts import (
     SignInEmail,
     Status,
     Success,
+    UpdateUser,
     UserEnvelope,
     UserId,
     UserPage,
@@ -72,6 +73,8 @@ _MESSAGES = {
     "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS": "You are not allowed to list users",
     "YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS": "You are not allowed to create users",
     "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE": "You are not allowed to change users role",
+    "YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS": "You are not allowed to update users",
+    "NO_DATA_TO_UPDATE": "No data to update",
     "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS": "You are not allowed to delete users",
     "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS": "You are not allowed to ban users",
     "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD": "You are not allowed to set users password",
@@ -110,6 +113,7 @@ _KNOWN_PATHS = frozenset(
         "admin/list-users",
         "admin/create-user",
         "admin/set-role",
+        "admin/update-user",
         "admin/remove-user",
         "admin/ban-user",
         "admin/unban-user",
@@ -117,6 +121,8 @@ _KNOWN_PATHS = frozenset(
         "admin/list-user-sessions",
         "admin/revoke-user-session",
         "admin/revoke-user-sessions",
+        "admin/impersonate-user",
+        "admin/stop-impersonating",
     }
 )
 
@@ -356,6 +362,15 @@ async def admin_set_role(body: SetRole, request: Request, c: ContainerDep, calle
     return {"user": user_wire(user)}
 
 
+@_routes.post("/admin/update-user", response_model=UserEnvelope)
+async def admin_update_user(
+    body: UpdateUser, request: Request, c: ContainerDep, caller: AdminSessionDep
+) -> dict[str, Any]:
+    """Change a user's `name` and/or `email`; any other key in `data` is refused (`FIELD_NOT_ALLOWED`)."""
+    user = await c.accounts.update_user(caller, body.user_id, body.data, request_ip=client_ip(request))
+    return {"user": user_wire(user)}
+
+
 @_routes.post("/admin/remove-user", response_model=Success)
 async def admin_remove_user(body: UserId, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Remove a user and erase their data; never yourself, never the last admin."""
@@ -410,6 +425,17 @@ async def admin_revoke_user_sessions(
 ) -> dict[str, Any]:
     await c.accounts.revoke_user_sessions(caller, body.user_id, request_ip=client_ip(request))
     return {"success": True}
+
+
+IMPERSONATION_DISABLED = "impersonation is not available: admins manage identities, not memories"
+
+
+@_routes.post("/admin/impersonate-user", response_model=None, responses={403: {"description": "always"}})
+@_routes.post("/admin/stop-impersonating", response_model=None, responses={403: {"description": "always"}})
+async def admin_impersonation() -> None:
+    """Deliberately unsupported: admins manage identities and never act as (or read the memories of)
+    another user. Sharing inside a tenant happens only through project membership."""
+    raise Forbidden(IMPERSONATION_DISABLED, code="IMPERSONATION_DISABLED")
 
 
 _fallback = APIRouter()

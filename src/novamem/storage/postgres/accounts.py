@@ -222,6 +222,24 @@ class PostgresAccountStore:
                 )
                 return (cur.rowcount or 0) > 0
 
+    async def update_profile(
+        self, tenant_id: str, user_id: str, *, name: str | None, email: str | None
+    ) -> UserRecord | None:
+        """Change the display name and/or email (None keeps it). Another account's email is a Conflict."""
+        params = {"tenant": tenant_id, "id": user_id, "name": name, "email": email}
+        with map_errors():
+            async with self._db.connection() as conn:
+                try:
+                    cur = await conn.execute(
+                        f"UPDATE users SET name = COALESCE(%(name)s, name), email = COALESCE(%(email)s, email),"
+                        f" updated_at = now() WHERE tenant_id = %(tenant)s AND id = %(id)s RETURNING {_USER_COLUMNS}",
+                        params,
+                    )
+                except psycopg.errors.UniqueViolation as exc:
+                    raise Conflict(USER_EXISTS, code=USER_EXISTS_CODE) from exc
+                row = await cur.fetchone()
+        return _user(row) if row else None
+
     @staticmethod
     async def _admins(conn: psycopg.AsyncConnection[Any], tenant_id: str) -> int:
         cur = await conn.execute(
