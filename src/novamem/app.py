@@ -29,6 +29,7 @@ from novamem.http.routers import (
     tokens,
 )
 from novamem.jobs.scheduler import build_scheduler
+from novamem.mcp.server import McpEdge
 
 __all__ = ["ACCOUNT_ROUTERS", "ROUTERS", "create_app"]
 
@@ -52,6 +53,8 @@ def _to_console(text: str) -> None:
 def create_app(settings: Settings) -> FastAPI:
     """The ASGI application; the container is built in the lifespan and reached via request state."""
 
+    mcp_edge = McpEdge(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         container = await Container.build(settings, serving=True)
@@ -70,7 +73,8 @@ def create_app(settings: Settings) -> FastAPI:
         scheduler.start()
         app.state.container = container
         try:
-            yield {"container": container}
+            async with mcp_edge.run():
+                yield {"container": container}
         finally:
             await scheduler.stop()
             await container.close()
@@ -96,4 +100,5 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.auth_mode.has_accounts:
         for router in ACCOUNT_ROUTERS:
             app.include_router(router)
+    app.router.routes.extend(mcp_edge.routes())
     return app
