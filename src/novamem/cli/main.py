@@ -7,7 +7,7 @@ import logging
 import sys
 
 from novamem import __version__
-from novamem.cli import accounts, tokens
+from novamem.cli import accounts, connect, mcp_stdio, tokens
 from novamem.errors import NovamemError
 
 __all__ = ["main"]
@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("version", help="print the version and exit")
     tokens.add_parser(sub)
     accounts.add_parsers(sub)
+    mcp_stdio.add_parser(sub)
+    connect.add_parser(sub)
     return parser
 
 
@@ -99,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
             return accounts.run_user(args)
         if args.command == "tenant":
             return accounts.run_tenant(args)
+        if args.command == "connect":
+            return connect.run(args)
+        if args.command == "mcp-stdio":
+            return mcp_stdio.run(args)
         if args.command == "version":
             print(f"novamem {__version__}")  # noqa: T201
             return 0
