@@ -15,6 +15,7 @@ from bench.harness import RESULTS_DIR, ROOT
 __all__ = [
     "render_auth_overhead",
     "render_locomo",
+    "render_mcp_latency",
     "render_search_latency",
     "render_throughput",
     "save",
@@ -35,6 +36,7 @@ page is regenerated from them by every run.
     .venv/bin/python -m bench.remember_throughput # write throughput vs the embedder alone
     .venv/bin/python -m bench.locomo_recall       # retrieval quality on LoCoMo vs BM25
     .venv/bin/python -m bench.auth_overhead       # cost of authentication per request vs `none` mode
+    .venv/bin/python -m bench.mcp_latency         # memory_search over MCP vs POST /v1/search
 
 Goals: search p95 <= 50 ms at 100k memories; concurrent remember throughput >= 0.70 of the
 embedder's own batched rate; LoCoMo evidence recall@10 >= 0.66; authentication adds < 10% per request
@@ -85,6 +87,7 @@ def write_page() -> None:
         ("remember_throughput", render_throughput),
         ("locomo_recall", lambda r: render_locomo(r, _load("locomo_recall_before"))),
         ("auth_overhead", render_auth_overhead),
+        ("mcp_latency", render_mcp_latency),
     )
     for name, render in renderers:
         result = _load(name)
@@ -325,6 +328,35 @@ Before the epoch (one full resolution per request through the pool) the same scr
 {_table(header, rows)}
 
 Worst p50 ratio {worst:.3f}: {verdict} the < 1.10 goal. Added p50 per request: {added}.
+
+{_machine(r["machine"])}
+"""
+
+
+def render_mcp_latency(r: dict[str, Any]) -> str:
+    rows = [
+        [door, r[key]["p50_ms"], r[key]["p95_ms"], r[key]["mean_ms"], r[key]["requests"]]
+        for door, key in (("`POST /v1/search`", "rest"), ("MCP `tools/call` `memory_search`", "mcp"))
+    ]
+    header = ["request", "p50 ms", "p95 ms", "mean ms", "requests"]
+    ratios = f"{r['ratio_p50']:.3f} at p50, {r['ratio_p95']:.3f} at p95, {r['ratio_mean']:.3f} on the mean"
+    init = "was sent once" if r["initialize_needed"] else "is not needed: the first bare `tools/call` was answered"
+    return f"""## memory_search over MCP vs REST (`bench/mcp_latency.py`)
+
+How: one server in `none` auth mode holds {r["memories"]} LoCoMo-based memories stored through
+`POST /v1/remember`. For each of {r["queries"]} LoCoMo questions one client sends `POST /v1/search`
+(`k={r["k"]}`) and a JSON-RPC `tools/call` of `memory_search` with the same arguments to `/mcp` (a plain
+HTTP POST with `Accept: application/json, text/event-stream`), one at a time, alternating which door
+goes first, after 30 warm-up queries on each. The endpoint is stateless and answers JSON, so
+`initialize` {init}. Each door has its own keep-alive connection. Both doors validate the arguments
+with the same request model and call the same search service; the MCP door adds the SDK's
+per-request transport and JSON-RPC dispatch, and returns the result twice
+(`structuredContent` and the same JSON as a text block).
+The same ids in the same order came back from both doors for {r["same_results_share"]:.0%} of queries.
+
+{_table(header, rows)}
+
+MCP/REST ratio: {ratios} (p50 {r["added_p50_ms"]:+.2f} ms per call).
 
 {_machine(r["machine"])}
 """
