@@ -3,9 +3,10 @@
 Starts one private server (`none` auth mode, embedded PostgreSQL, built-in embedder) and stores
 LoCoMo-based memories through `POST /v1/remember`. Then, for each LoCoMo question, one client sends
 `POST /v1/search` and a JSON-RPC `tools/call` of `memory_search` to `/mcp` with the same arguments
-(plain HTTP POSTs on one keep-alive connection each, `Accept: application/json, text/event-stream`;
-the endpoint is stateless with JSON responses), alternating which door goes first. The report gives
-p50/p95/mean per door and the MCP/REST ratio.
+(plain HTTP POSTs on one keep-alive connection each, `Accept: application/json, text/event-stream`,
+JSON responses), alternating which door goes first. MCP is measured twice: a handshake client
+(`initialize`, then every call carries its `Mcp-Session-Id`, checked against PostgreSQL) and a client of the
+stateless `2026-07-28` revision (no session). The report gives p50/p95/mean per door and the MCP/REST ratios.
 
     .venv/bin/python -m bench.mcp_latency [--memories 300] [--queries 300] [--k 10]
 """
@@ -29,7 +30,8 @@ from bench.harness import BenchServer, machine_notes, percentile, remember_all, 
 WARMUP_QUERIES = 30
 MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 PROTOCOL_VERSION = "2025-06-18"
-DOORS = ("rest", "mcp")
+MODERN_VERSION = "2026-07-28"
+DOORS = ("rest", "mcp", "mcp_stateless")
 
 _ids = itertools.count(1)
 
@@ -68,19 +70,28 @@ async def _mcp(client: httpx.AsyncClient, query: str, k: int) -> list[str]:
     return [r["id"] for r in result["structuredContent"]["results"]]
 
 
-async def _needs_initialize(client: httpx.AsyncClient) -> bool:
-    """Whether a bare tools/call (no initialize first) is answered; if not, initialize once."""
-    try:
-        _mcp_result(await client.post("/mcp", json=_search_call("warm-up probe", 1)))
-        return False
-    except (RuntimeError, KeyError):
-        pass
+async def _mcp_stateless(client: httpx.AsyncClient, query: str, k: int) -> list[str]:
+    call = _search_call(query, k)
+    call["params"]["_meta"] = {
+        "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+    }
+    headers = {"mcp-protocol-version": MODERN_VERSION, "mcp-method": "tools/call", "mcp-name": "memory_search"}
+    result = _mcp_result(await client.post("/mcp", json=call, headers=headers))
+    return [r["id"] for r in result["structuredContent"]["results"]]
+
+
+async def _open_session(client: httpx.AsyncClient) -> None:
+    """`initialize` once; the session id and protocol version then go with every request of this client."""
     init = _rpc(
         "initialize",
         {"protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
     )
-    _mcp_result(await client.post("/mcp", json=init))
-    return True
+    response = await client.post("/mcp", json=init)
+    _mcp_result(response)
+    client.headers["mcp-session-id"] = response.headers["mcp-session-id"]
+    client.headers["mcp-protocol-version"] = PROTOCOL_VERSION
 
 
 def _summary(timings: list[float]) -> dict[str, float]:
@@ -95,29 +106,39 @@ def _summary(timings: list[float]) -> dict[str, float]:
 async def _measure(server: BenchServer, queries: list[str], k: int) -> dict[str, Any]:
     timings: dict[str, list[float]] = {door: [] for door in DOORS}
     same = 0
-    async with server.client() as rest, server.client(headers=MCP_HEADERS) as mcp:
-        initialize = await _needs_initialize(mcp)
-        doors = {"rest": lambda q: _rest(rest, q, k), "mcp": lambda q: _mcp(mcp, q, k)}
+    async with (
+        server.client() as rest,
+        server.client(headers=MCP_HEADERS) as mcp,
+        server.client(headers=MCP_HEADERS) as modern,
+    ):
+        await _open_session(mcp)
+        doors = {
+            "rest": lambda q: _rest(rest, q, k),
+            "mcp": lambda q: _mcp(mcp, q, k),
+            "mcp_stateless": lambda q: _mcp_stateless(modern, q, k),
+        }
         for query in queries[:WARMUP_QUERIES]:  # connections, caches, the embedder's first calls
             for door in DOORS:
                 await doors[door](query)
         for i, query in enumerate(queries):
-            order = DOORS if i % 2 == 0 else DOORS[::-1]  # neither door always follows the other
+            order = DOORS[i % 3 :] + DOORS[: i % 3]  # each door goes first, second and third equally often
             got: dict[str, list[str]] = {}
             for door in order:
                 started = time.perf_counter()
                 got[door] = await doors[door](query)
                 timings[door].append((time.perf_counter() - started) * 1000)
-            same += got["rest"] == got["mcp"]
-    rest_s, mcp_s = _summary(timings["rest"]), _summary(timings["mcp"])
+            same += got["rest"] == got["mcp"] == got["mcp_stateless"]
+    rest_s, mcp_s, modern_s = (_summary(timings[door]) for door in DOORS)
     return {
-        "initialize_needed": initialize,
         "rest": rest_s,
         "mcp": mcp_s,
+        "mcp_stateless": modern_s,
         "ratio_p50": round(mcp_s["p50_ms"] / rest_s["p50_ms"], 3),
         "ratio_p95": round(mcp_s["p95_ms"] / rest_s["p95_ms"], 3),
         "ratio_mean": round(mcp_s["mean_ms"] / rest_s["mean_ms"], 3),
         "added_p50_ms": round(mcp_s["p50_ms"] - rest_s["p50_ms"], 3),
+        "stateless_ratio_p50": round(modern_s["p50_ms"] / rest_s["p50_ms"], 3),
+        "stateless_added_p50_ms": round(modern_s["p50_ms"] - rest_s["p50_ms"], 3),
         "same_results_share": round(same / len(queries), 3),
     }
 

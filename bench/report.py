@@ -334,29 +334,32 @@ Worst p50 ratio {worst:.3f}: {verdict} the < 1.10 goal. Added p50 per request: {
 
 
 def render_mcp_latency(r: dict[str, Any]) -> str:
-    rows = [
-        [door, r[key]["p50_ms"], r[key]["p95_ms"], r[key]["mean_ms"], r[key]["requests"]]
-        for door, key in (("`POST /v1/search`", "rest"), ("MCP `tools/call` `memory_search`", "mcp"))
-    ]
+    doors = (
+        ("`POST /v1/search`", "rest"),
+        ("MCP `memory_search`, session (`2025-06-18`)", "mcp"),
+        ("MCP `memory_search`, stateless (`2026-07-28`)", "mcp_stateless"),
+    )
+    rows = [[door, r[key]["p50_ms"], r[key]["p95_ms"], r[key]["mean_ms"], r[key]["requests"]] for door, key in doors]
     header = ["request", "p50 ms", "p95 ms", "mean ms", "requests"]
     ratios = f"{r['ratio_p50']:.3f} at p50, {r['ratio_p95']:.3f} at p95, {r['ratio_mean']:.3f} on the mean"
-    init = "was sent once" if r["initialize_needed"] else "is not needed: the first bare `tools/call` was answered"
     return f"""## memory_search over MCP vs REST (`bench/mcp_latency.py`)
 
 How: one server in `none` auth mode holds {r["memories"]} LoCoMo-based memories stored through
-`POST /v1/remember`. For each of {r["queries"]} LoCoMo questions one client sends `POST /v1/search`
-(`k={r["k"]}`) and a JSON-RPC `tools/call` of `memory_search` with the same arguments to `/mcp` (a plain
-HTTP POST with `Accept: application/json, text/event-stream`), one at a time, alternating which door
-goes first, after 30 warm-up queries on each. The endpoint is stateless and answers JSON, so
-`initialize` {init}. Each door has its own keep-alive connection. Both doors validate the arguments
-with the same request model and call the same search service; the MCP door adds the SDK's
-per-request transport and JSON-RPC dispatch, and returns the result twice
-(`structuredContent` and the same JSON as a text block).
-The same ids in the same order came back from both doors for {r["same_results_share"]:.0%} of queries.
+`POST /v1/remember`. For each of {r["queries"]} LoCoMo questions, three clients send the same search
+(`k={r["k"]}`): `POST /v1/search`, a JSON-RPC `tools/call` of `memory_search` from a handshake client, and the
+same call from a client of the stateless `2026-07-28` revision. They go one at a time, each client first,
+second and third equally often, after 30 warm-up queries on each. Each client has its own keep-alive connection
+and gets JSON responses. The handshake client sent `initialize` once, and every call then carries its
+`Mcp-Session-Id`, which the server checks in PostgreSQL. The stateless client sends its protocol version,
+method and tool name in headers and `_meta`, and has no session. All three validate the arguments with the same
+request model and call the same search service. The MCP doors add the SDK's per-request transport and JSON-RPC
+dispatch, and return the result twice (`structuredContent` and the same JSON as a text block).
+The same ids in the same order came back from all three for {r["same_results_share"]:.0%} of queries.
 
 {_table(header, rows)}
 
-MCP/REST ratio: {ratios} (p50 {r["added_p50_ms"]:+.2f} ms per call).
+MCP (session)/REST ratio: {ratios} (p50 {r["added_p50_ms"]:+.2f} ms per call).
+MCP (stateless)/REST ratio at p50: {r["stateless_ratio_p50"]:.3f} ({r["stateless_added_p50_ms"]:+.2f} ms per call).
 
 {_machine(r["machine"])}
 """

@@ -2,6 +2,8 @@
 
 - configuration.md: one row per `novamem.config.Settings` field (variable, type, default, description).
 - errors.md: the tree drawn in `novamem/errors.py`, each class's docstring and its HTTP status.
+- mcp-tools.md: the MCP server instructions and every tool (description, annotations, arguments, backing route),
+  from `novamem.services.agent_guide` and the tool table in `novamem.mcp.tools`.
 
 Usage: .venv/bin/python scripts/gen_docs.py [--out DIR]   (default: docs/generated)
 tests/test_docs.py regenerates into a temporary folder and fails when the committed files differ.
@@ -190,9 +192,70 @@ def errors_md() -> str:
     return "".join(lines)
 
 
+def _arguments(schema: dict[str, Any]) -> str:
+    """`name` (type, required) list of a tool's input schema, top-level properties only."""
+    required = set(schema.get("required", []))
+    parts = []
+    for name, prop in schema.get("properties", {}).items():
+        kind = (
+            prop.get("type")
+            or ("object" if "$ref" in prop else "")
+            or "/".join(
+                str(option.get("type", "object")) for option in prop.get("anyOf", []) if option.get("type") != "null"
+            )
+        )
+        parts.append(f"`{name}`" + (f" ({kind}, required)" if name in required else f" ({kind})" if kind else ""))
+    return ", ".join(parts) or "none"
+
+
+def mcp_tools_md() -> str:
+    """The MCP reference: server instructions, then one section per tool."""
+    from novamem.mcp.tools import ADMIN_TOOLS, MEMORY_TOOLS, PROJECT_TOOLS
+    from novamem.services.agent_guide import INSTRUCTIONS, INSTRUCTIONS_HASH, TOOL_DOCS, ToolGroup
+
+    specs = {spec.name: spec for spec in MEMORY_TOOLS + PROJECT_TOOLS + ADMIN_TOOLS}
+    missing = [doc.name for doc in TOOL_DOCS if doc.name not in specs]
+    if missing or len(specs) != len(TOOL_DOCS):
+        raise SystemExit(f"gen_docs: tool table and agent guide disagree (missing specs: {missing})")
+    groups = {
+        ToolGroup.MEMORY: "Memory tools (every auth mode)",
+        ToolGroup.PROJECT: "Project tools (`user` and `tenant` modes)",
+        ToolGroup.ADMIN: "Admin tools (`user` and `tenant` modes; listed to admins only)",
+    }
+    lines = [
+        HEADER.format(source="novamem.services.agent_guide and novamem.mcp.tools"),
+        "# MCP tools\n\n",
+        f"novamem publishes {len(TOOL_DOCS)} tools at `/mcp`. Descriptions and the server instructions below are\n",
+        "exactly what agents receive. Each tool runs the same service call as its REST route and is refused\n",
+        "whenever that route would be.\n\n",
+        "## Server instructions\n\n",
+        f"Sent on `initialize` and `server/discover`; SHA-256 `{INSTRUCTIONS_HASH}`.\n\n",
+        "```text\n",
+        INSTRUCTIONS,
+        "\n```\n",
+    ]
+    for group, title in groups.items():
+        lines.append(f"\n## {title}\n")
+        for doc in (d for d in TOOL_DOCS if d.group is group):
+            spec = specs[doc.name]
+            hints = ["read-only" if doc.read_only else "writes"]
+            hints += ["destructive"] if doc.destructive else []
+            hints += ["idempotent"] if doc.idempotent else []
+            schema = spec.input_model.model_json_schema(by_alias=True, mode="validation")
+            method, path = spec.route
+            lines += [
+                f"\n### `{doc.name}`\n\n",
+                f"{doc.description}\n\n",
+                f"- Annotations: {', '.join(hints)}\n",
+                f"- Arguments: {_arguments(schema)}\n",
+                f"- Result: `{spec.output_model.__name__}`; same rules as `{method} {path}`\n",
+            ]
+    return "".join(lines)
+
+
 def render_all() -> dict[str, str]:
     """Every generated file, by name."""
-    return {"configuration.md": configuration_md(), "errors.md": errors_md()}
+    return {"configuration.md": configuration_md(), "errors.md": errors_md(), "mcp-tools.md": mcp_tools_md()}
 
 
 def main(argv: list[str] | None = None) -> int:

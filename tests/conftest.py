@@ -106,7 +106,9 @@ def start_server(database_url: str, **env: Any) -> RunningServer:
     env.setdefault("auth_mode", "none")
     settings = load_settings(database_url=database_url, port=free_port(), **env)
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -18,8 +18,11 @@ from novamem.http.middleware.limits import BodyLimitMiddleware, SecurityHeadersM
 from novamem.http.openapi import install_openapi
 from novamem.http.routers import (
     admin,
+    admin_ops,
     admin_quotas,
+    adoption,
     auth,
+    diagnostics,
     health,
     me_data,
     memories,
@@ -33,9 +36,25 @@ from novamem.mcp.server import McpEdge
 
 __all__ = ["ACCOUNT_ROUTERS", "ROUTERS", "create_app"]
 
-ROUTERS = (health.router, memories.router, recall.router, tokens.rotation_router, operator.router)
+ROUTERS = (
+    health.router,
+    memories.router,
+    recall.router,
+    diagnostics.router,
+    adoption.router,
+    tokens.rotation_router,
+    operator.router,
+)
 # routes that exist only when users have accounts (`user` and `tenant` modes)
-ACCOUNT_ROUTERS = (auth.router, admin.router, tokens.router, projects.router, me_data.router, admin_quotas.router)
+ACCOUNT_ROUTERS = (
+    auth.router,
+    admin.router,
+    admin_ops.router,
+    tokens.router,
+    projects.router,
+    me_data.router,
+    admin_quotas.router,
+)
 
 DESCRIPTION = (
     "Long-term memory for AI agents. Store durable facts with `/v1/remember` or `/v1/capture`, "
@@ -69,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
             except BaseException:
                 await container.close()
                 raise
+        container.metrics.start()
         scheduler = build_scheduler(container)
         scheduler.start()
         app.state.container = container

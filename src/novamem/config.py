@@ -169,6 +169,15 @@ class Settings(BaseSettings):
     quota_writes_per_minute: int = Field(
         0, ge=0, description="Default per-user writes per minute, across all replicas (0 = unlimited)."
     )
+    max_sessions_per_user: int = Field(
+        10, ge=1, le=10000, description="Open MCP sessions one user may hold at once, across all replicas."
+    )
+    mcp_session_idle_minutes: int = Field(
+        30, ge=1, le=10080, description="An MCP session unused for this long is closed."
+    )
+    sse_keepalive_ms: int = Field(
+        25000, ge=100, le=600000, description="Interval of the keep-alive comments on a `GET /mcp` stream."
+    )
     max_content_chars: int = Field(
         DEFAULT_MAX_CONTENT_CHARS,
         ge=0,
@@ -220,6 +229,12 @@ class Settings(BaseSettings):
         True,
         description="Run background jobs (reconciler, expiry purge) in this replica; one leader "
         "runs them per deployment either way.",
+    )
+    metrics_flush_interval_ms: int = Field(
+        5000,
+        ge=100,
+        le=300000,
+        description="How often this replica adds its metric counts to the shared totals in PostgreSQL.",
     )
     log_level: LogLevel = Field(LogLevel.INFO, description="Log level.")
 

@@ -12,10 +12,16 @@ from novamem.config import EmbeddingsProvider, Settings
 from novamem.embedding.base import Embedder
 from novamem.services.access import AccessPolicy
 from novamem.services.accounts import AccountService
+from novamem.services.admin import AdminService
+from novamem.services.adoption import AdoptionService
 from novamem.services.audit import AuditService
 from novamem.services.authn import Authenticator, CookiePolicy
+from novamem.services.diagnostics import DiagnosticsService
+from novamem.services.health import HealthService
 from novamem.services.lifecycle import Reconciler
+from novamem.services.mcp_sessions import McpSessions
 from novamem.services.memories import EmbedderState, MemoryService, WritePolicy
+from novamem.services.metrics import MetricsService
 from novamem.services.operator import OperatorService
 from novamem.services.projects import ProjectService
 from novamem.services.quotas import QuotaService
@@ -32,7 +38,15 @@ from novamem.storage.postgres.credentials import PostgresCredentialStore
 from novamem.storage.postgres.database import Database, migrate
 from novamem.storage.postgres.leader import PostgresLeaderLock
 from novamem.storage.postgres.lifecycle import PostgresDecayLog
+from novamem.storage.postgres.mcp_sessions import PostgresMcpSessionStore
 from novamem.storage.postgres.memories import PostgresMemoryStore
+from novamem.storage.postgres.metrics import PostgresMetricsStore
+from novamem.storage.postgres.operations import (
+    PostgresGauges,
+    PostgresHealthProbe,
+    PostgresInventory,
+    PostgresJobRunLog,
+)
 from novamem.storage.postgres.projects import PostgresProjectStore
 from novamem.storage.postgres.quotas import PostgresQuotaStore
 from novamem.storage.postgres.selfservice import PostgresSelfServiceStore
@@ -125,6 +139,12 @@ class Container:
     quotas: QuotaService
     selfservice: SelfService
     operator: OperatorService
+    metrics: MetricsService
+    health: HealthService
+    admin: AdminService
+    diagnostics: DiagnosticsService
+    mcp_sessions: McpSessions
+    adoption: AdoptionService
     embedded: EmbeddedPostgres | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -171,7 +191,15 @@ class Container:
             max_entries=settings.quota_max_entries,
             writes_per_minute=settings.quota_writes_per_minute,
         )
-        memories = MemoryService(store, state, policy, access, quotas)
+        job_runs = PostgresJobRunLog(database)
+        metrics = MetricsService(
+            PostgresMetricsStore(database),
+            PostgresGauges(database),
+            job_runs,
+            flush_interval_s=settings.metrics_flush_interval_ms / 1000,
+        )
+        admin = AdminService(PostgresInventory(database), job_runs)
+        memories = MemoryService(store, state, policy, access, quotas, metrics=metrics)
         selfservice = SelfService(
             store=store,
             feed=PostgresChangeFeed(database),
@@ -187,7 +215,9 @@ class Container:
             store=store,
             embedder=state,
             memories=memories,
-            recall=RecallService(store, state, access, min_vector_score=settings.effective_min_vector_score),
+            recall=RecallService(
+                store, state, access, min_vector_score=settings.effective_min_vector_score, metrics=metrics
+            ),
             reconciler=reconciler,
             leader_lock=PostgresLeaderLock(url),
             authenticator=authenticator,
@@ -195,6 +225,12 @@ class Container:
             counters=counters,
             audit=audit,
             tokens=tokens,
+            adoption=AdoptionService(settings.auth_mode),
+            mcp_sessions=McpSessions(
+                PostgresMcpSessionStore(database),
+                cap=settings.max_sessions_per_user,
+                idle_seconds=settings.mcp_session_idle_minutes * 60,
+            ),
             accounts=AccountService(
                 PostgresAccountStore(database),
                 counters,
@@ -206,11 +242,22 @@ class Container:
             projects=ProjectService(projects, access, audit),
             quotas=quotas,
             selfservice=selfservice,
-            operator=OperatorService(store, PostgresDecayLog(database)),
+            operator=OperatorService(store, PostgresDecayLog(database), metrics=metrics, admin=admin),
+            metrics=metrics,
+            health=HealthService(PostgresHealthProbe(database), state, metrics),
+            admin=admin,
+            diagnostics=DiagnosticsService(
+                store,
+                access,
+                state,
+                max_content_chars=settings.max_content_chars,
+                personal_terms=policy.personal_terms,
+            ),
             embedded=embedded,
         )
 
     async def close(self) -> None:
+        await self.metrics.stop()  # flushes what this replica counted since the last flush
         await self.leader_lock.release()
         if self.embedder.embedder is not None:
             await self.embedder.embedder.close()

@@ -29,6 +29,8 @@ PROTECTED = [
     ("POST", "/v1/forget", {"id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}),
     ("PUT", "/v1/memories/01ARZ3NDEKTSV4RRFFQ69G5FAV", {"namespace": "x"}),
     ("GET", "/v1/stats", None),
+    ("POST", "/v1/hygiene", {"k": 5}),
+    ("POST", "/v1/evaluate", {"suite": "core"}),
 ]
 
 

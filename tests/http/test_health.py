@@ -41,6 +41,8 @@ def test_openapi_lists_every_public_route_with_schemas(server: RunningServer, ap
         ("post", "/v1/forget"),
         ("put", "/v1/memories/{id}"),
         ("get", "/v1/stats"),
+        ("post", "/v1/hygiene"),
+        ("post", "/v1/evaluate"),
         ("get", "/live"),
         ("get", "/ready"),
         ("get", "/health"),

@@ -432,6 +432,22 @@ def test_stats_count_only_the_callers_entries(world: World, reader: str) -> None
     assert expected < everything
 
 
+@pytest.mark.parametrize("reader", ["alice", "alice_ro", "alice_cookie", "bob", "carol", "dave"])
+def test_hygiene_reports_only_the_callers_entries(world: World, reader: str) -> None:
+    w = world
+    r = w.call(reader, "POST", "/v1/hygiene", {"k": 100})
+    assert r.status_code == 200, r.text
+    assert seen(w, r.text) <= UNIVERSE[reader]
+    user = w.users[OWNER[reader]]
+    (expected,) = w.server.sql(
+        "SELECT count(*) FROM memory_entries e WHERE e.tenant_id = (SELECT tenant_id FROM users WHERE id = %s)"
+        " AND e.status = 'active' AND ((e.project_id IS NULL AND e.user_id = %s)"
+        "      OR e.project_id IN (SELECT project_id FROM project_members WHERE user_id = %s))",
+        (user, user, user),
+    )[0]
+    assert r.json()["summary"]["scanned"] == expected
+
+
 @pytest.mark.parametrize("reader", ["alice_p", "alice_q"])
 def test_confined_tokens_get_no_account_wide_stats(world: World, reader: str) -> None:
     r = world.call(reader, "GET", "/v1/stats")
@@ -882,6 +898,8 @@ ROUTE_CLASSES: dict[str, tuple[str, str, Any]] = {
     "admin_audit": ("GET", "/v1/admin/audit-log", None),
     "admin_revoke": ("POST", "/v1/admin/tokens/revoke", {"token": "nm_notarealtokennotarealtokennotarealtoken000"}),
     "rotate": ("POST", "/v1/auth/rotate-token", {}),
+    "hygiene": ("POST", "/v1/hygiene", {"k": 5}),
+    "evaluate": ("POST", "/v1/evaluate", {"suite": "core"}),
 }
 
 # (credential, route class, status, error string or None)
@@ -891,6 +909,10 @@ MATRIX = [
     *[(c, "read_get", 403, CONFINED) for c in ("alice_p", "alice_q")],
     *[(c, "write", 201, None) for c in ("alice", "alice_p", "alice_q", "alice_cookie", "bob", "carol")],
     ("alice_ro", "write", 403, READ_ONLY),
+    *[(c, "hygiene", 200, None) for c in ("alice", "alice_ro", "alice_cookie", "bob", "carol")],
+    *[(c, r, 403, CONFINED) for c in ("alice_p", "alice_q") for r in ("hygiene", "evaluate")],
+    *[(c, "evaluate", 200, None) for c in ("alice", "alice_cookie", "bob", "carol")],
+    ("alice_ro", "evaluate", 200, None),  # read-shaped: its self-checks never write
     *[(c, "update", 200, None) for c in ("alice", "alice_p", "alice_cookie", "bob")],
     ("alice_ro", "update", 403, READ_ONLY),
     *[(c, "forget", 200, None) for c in ("alice", "alice_p", "alice_cookie", "bob", "carol")],

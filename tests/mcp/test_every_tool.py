@@ -23,6 +23,7 @@ from tests.conftest import RunningServer
 from tests.http.identity_helpers import add_user, mint, start_user_server
 
 OWNER = "every-owner@example.com"
+BOSS = "every-boss@example.com"
 FRIEND = "every-friend@example.com"
 NAMESPACE = "every-tool"
 MEMORY_TOOLS = {
@@ -37,6 +38,9 @@ MEMORY_TOOLS = {
     "memory_search",
     "memory_forget",
     "memory_stats",
+    "memory_hygiene",
+    "memory_evaluate",
+    "memory_adoption",
 }
 PROJECT_TOOLS = {
     "project_create",
@@ -47,6 +51,15 @@ PROJECT_TOOLS = {
     "project_unshare",
     "project_delete",
 }
+ADMIN_TOOLS = {
+    "admin_list_users",
+    "admin_list_projects",
+    "admin_list_tokens",
+    "admin_health",
+    "admin_stats",
+    "admin_audit_recent",
+    "admin_ops_status",
+}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +67,7 @@ def srv(make_database: Callable[[], str]) -> Iterator[RunningServer]:
     server = start_user_server(make_database())
     add_user(server, OWNER)
     add_user(server, FRIEND)
+    add_user(server, BOSS, role="admin")
     yield server
     server.stop()
 
@@ -110,7 +124,8 @@ async def connect(srv: RunningServer, bearer: str) -> AsyncIterator[Client]:
         await session.initialize()
         tools = (await session.list_tools()).tools
         schemas = {tool.name: tool.output_schema for tool in tools if tool.output_schema is not None}
-        assert set(schemas) == MEMORY_TOOLS | PROJECT_TOOLS
+        assert set(schemas) - ADMIN_TOOLS == MEMORY_TOOLS | PROJECT_TOOLS
+        assert not ADMIN_TOOLS & set(schemas) or ADMIN_TOOLS <= set(schemas)
         for schema in schemas.values():
             jsonschema.Draft202012Validator.check_schema(schema)
         yield Client(session, schemas)
@@ -183,10 +198,18 @@ async def test_every_memory_tool(srv: RunningServer, owner: str) -> None:
         assert again["count"] == 0 and again["ids"] == []
         assert (await mcp.ok("memory_stats"))["byNamespace"][NAMESPACE]["warm"] == 4
 
+        hygiene = await mcp.ok("memory_hygiene", {"k": 5})
+        assert hygiene["summary"]["scanned"] == 4
+        evaluation = await mcp.ok("memory_evaluate", {"suite": "core"})
+        assert evaluation["passed"] is True and evaluation["summary"]["failed"] == 0
+        adoption = await mcp.ok("memory_adoption", {"client": "codex", "observedTools": sorted(mcp.schemas)})
+        assert next(c for c in adoption["diagnostics"] if c["name"] == "tool_surface")["status"] == "ok"
+
         # unhappy paths: errors are tool results, not structured content
         missing = await mcp.refused("memory_update", {"id": "no-such-id", "content": "x" * 20})
         assert missing == "error: no such memory in your scope"
         assert "invalid argument 'id'" in await mcp.refused("memory_neighbors", {"id": "bad id!"})
+        assert "unknown suite 'nightly'" in await mcp.refused("memory_evaluate", {"suite": "nightly"})
     assert mcp.called == MEMORY_TOOLS
 
 
@@ -235,3 +258,34 @@ async def test_every_project_tool(srv: RunningServer, owner: str, friend: str) -
         assert srv.sql("SELECT count(*) FROM memory_entries WHERE id = %s", (stored["id"],)) == [(0,)]
         assert pid not in [p["id"] for p in (await mine.ok("project_list"))["projects"]]
     assert mine.called | theirs.called >= PROJECT_TOOLS
+
+
+@pytest.fixture(scope="module")
+def boss(srv: RunningServer) -> str:
+    return mint(srv, BOSS, "--label", "every-boss")
+
+
+async def test_every_admin_tool(srv: RunningServer, owner: str, boss: str) -> None:
+    async with connect(srv, owner) as user:
+        refused = await user.refused("admin_list_users", {})
+        assert refused == "error: admin only"
+    async with connect(srv, boss) as mcp:
+        assert ADMIN_TOOLS <= set(mcp.schemas)
+        users = await mcp.ok("admin_list_users")
+        assert {OWNER, FRIEND, BOSS} <= {u["email"] for u in users["users"]}
+        projects = await mcp.ok("admin_list_projects")
+        assert isinstance(projects["projects"], list)
+        tokens = await mcp.ok("admin_list_tokens")
+        labels = {t["label"] for t in tokens["tokens"]}
+        assert "every-boss" in labels
+        assert boss not in json.dumps(tokens) and boss[3:] not in json.dumps(tokens)  # never the secret
+        health = await mcp.ok("admin_health")
+        assert health["ok"] is True and health["deps"]["warm"] == "ok"
+        stats = await mcp.ok("admin_stats")
+        assert stats["counters"]["queries_total"] >= 0 and stats["uptime_ms"] > 0
+        audit = await mcp.ok("admin_audit_recent", {"limit": 5})
+        assert len(audit["entries"]) <= 5
+        assert "invalid argument 'limit'" in await mcp.refused("admin_audit_recent", {"limit": 0})
+        ops = await mcp.ok("admin_ops_status")
+        assert "decay" in ops
+    assert mcp.called == ADMIN_TOOLS

@@ -31,6 +31,9 @@ MEMORY_TOOLS = {
     "memory_forget",
     "memory_update",
     "memory_stats",
+    "memory_hygiene",
+    "memory_evaluate",
+    "memory_adoption",
 }
 PROJECT_TOOLS = {
     "project_list",
@@ -48,6 +51,9 @@ READ_ONLY = {
     "memory_today",
     "memory_neighbors",
     "memory_stats",
+    "memory_hygiene",
+    "memory_evaluate",
+    "memory_adoption",
     "project_list",
 }
 

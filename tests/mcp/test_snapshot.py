@@ -1,9 +1,9 @@
 """The MCP tool catalogue, pinned: `tools/list` over real HTTP must match `tests/mcp/tools_snapshot.json`.
 
 The snapshot holds, for every tool in the order served, its name, inputSchema, outputSchema and
-annotations (a user-mode server, so the project tools are included). Any change to a tool's wire
-contract (a renamed argument, a new required field, a changed hint) fails this test with a unified
-diff, so the change is reviewed on purpose.
+annotations (a user-mode server and an admin caller, so the project and admin tools are included).
+Any change to a tool's wire contract (a renamed argument, a new required field, a changed hint) fails
+this test with a unified diff, so the change is reviewed on purpose.
 
 To accept an intended change, regenerate the snapshot and review the diff before committing it:
 
@@ -26,6 +26,7 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from novamem.services.agent_guide import TOOL_DOCS
 from tests.conftest import RunningServer
 from tests.http.identity_helpers import add_user, mint, start_user_server
 
@@ -38,7 +39,7 @@ EMAIL = "snap@example.com"
 @pytest.fixture(scope="module")
 def srv(make_database: Callable[[], str]) -> Iterator[RunningServer]:
     server = start_user_server(make_database())
-    add_user(server, EMAIL)
+    add_user(server, EMAIL, role="admin")
     yield server
     server.stop()
 
@@ -102,7 +103,8 @@ def test_snapshot_names_every_tool_once() -> None:
     """The checked-in file itself is sane: unique names, every entry complete."""
     catalogue = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     names = [tool["name"] for tool in catalogue]
-    assert len(names) == len(set(names)) == 18
+    assert len(names) == len(set(names)) == len(TOOL_DOCS) == 28
+    assert names == [doc.name for doc in TOOL_DOCS]  # served in catalogue order
     for tool in catalogue:
         assert set(tool) == {"name", "inputSchema", "outputSchema", "annotations"}, tool["name"]
         assert tool["inputSchema"]["type"] == tool["outputSchema"]["type"] == "object", tool["name"]

@@ -170,12 +170,12 @@ def test_bad_token_answers_with_the_request_id(srv: RunningServer, relay_to: Cal
     relay = relay_to(srv.base_url, bogus)
     answer = relay.call(dict(INIT, id=41))
     assert answer["id"] == 41
-    assert answer["error"]["code"] == -32000 and "401" in answer["error"]["message"]
+    assert answer["error"]["code"] == -32603 and "401" in answer["error"]["message"]
     assert "result" not in answer
     # no token at all: the same, and nothing written for the refused notification
     relay.send(INITIALIZED)
     again = relay.call({"jsonrpc": "2.0", "id": "42", "method": "tools/list"})
-    assert again["id"] == "42" and again["error"]["code"] == -32000
+    assert again["id"] == "42" and again["error"]["code"] == -32603
     code, out, err = relay.close()
     assert code == 0 and len(out.splitlines()) == 2
     assert bogus not in out and bogus not in err
@@ -187,11 +187,11 @@ def test_unreachable_server(relay_to: Callable[..., Relay]) -> None:
     secret = "nm_" + "s" * 43
     relay = relay_to(f"http://127.0.0.1:{port}/", secret)
     answer = relay.call(dict(INIT, id=7))
-    assert answer["id"] == 7 and answer["error"]["code"] == -32000
+    assert answer["id"] == 7 and answer["error"]["code"] == -32603
     assert f"127.0.0.1:{port}" in answer["error"]["message"]
     relay.send(INITIALIZED)  # no id to answer: stderr only
     later = relay.call({"jsonrpc": "2.0", "id": 8, "method": "tools/list"})
-    assert later["id"] == 8 and later["error"]["code"] == -32000
+    assert later["id"] == 8 and later["error"]["code"] == -32603
     code, out, err = relay.close()
     assert code == 0 and len(out.splitlines()) == 2
     assert secret not in out and secret not in err and "Traceback" not in err + out

@@ -66,6 +66,8 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level.value,
         server_header=False,
         access_log=False,
+        # open `GET /mcp` keep-alive streams never end on their own; give them a moment, then stop
+        timeout_graceful_shutdown=5,
     )
     return 0
 

@@ -23,7 +23,7 @@ __all__ = ["DEFAULT_BASE_URL", "PARSE_ERROR", "TRANSPORT_ERROR", "Relay", "add_p
 DEFAULT_BASE_URL = "http://127.0.0.1:7778"
 TIMEOUT_SECONDS = 120.0
 PARSE_ERROR = -32700
-TRANSPORT_ERROR = -32000
+TRANSPORT_ERROR = -32603  # JSON-RPC "internal error", as the reference relay answers
 SESSION_HEADER = "mcp-session-id"
 VERSION_HEADER = "mcp-protocol-version"
 
@@ -32,7 +32,7 @@ DESCRIPTION = """\
 Relay the Model Context Protocol between stdin/stdout and a novamem server, for MCP hosts that
 only launch local processes (Claude Desktop). Reads one JSON-RPC message per line on stdin,
 POSTs it to {NOVAMEM_BASE_URL}/mcp and writes each answer as one line on stdout. Transport
-failures are answered as JSON-RPC errors (-32000; -32700 for a line that is not JSON) carrying
+failures are answered as JSON-RPC errors (-32603; -32700 for a line that is not JSON) carrying
 the request id. Exits 0 at end of input.
 
 Environment:

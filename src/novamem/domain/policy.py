@@ -6,9 +6,10 @@ from novamem.domain.scope import Caller, TokenScope
 
 __all__ = ["READ_SHAPED_POSTS", "route_refusal"]
 
-# POST routes that only read, so read-only tokens may call them
+# POST routes that only read, so read-only tokens may call them (the reference's list, plus `/v1/evaluate`, whose
+# self-checks run on synthetic data and never write)
 READ_SHAPED_POSTS = frozenset(
-    {"/v1/search", "/v1/recent", "/v1/neighbors", "/v1/context", "/v1/hygiene", "/v1/adoption"}
+    {"/v1/search", "/v1/recent", "/v1/neighbors", "/v1/context", "/v1/hygiene", "/v1/evaluate", "/v1/adoption"}
 )
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from novamem.container import Container
 from novamem.errors import NovamemError
+from novamem.services.admin import JobName
 from novamem.storage.base import LeaderLock
 
 __all__ = ["Job", "Scheduler", "build_scheduler"]
@@ -24,10 +25,21 @@ class Job:
 
 
 class Scheduler:
-    """Runs each job on its interval while this replica is the leader; a failing job is logged only."""
+    """Runs each job on its interval while this replica is the leader; a failing job is logged only.
 
-    def __init__(self, lock: LeaderLock, jobs: list[Job], *, poll_s: float = 5.0) -> None:
+    `on_success(name, result)` is awaited after each run that completes (the job-status record).
+    """
+
+    def __init__(
+        self,
+        lock: LeaderLock,
+        jobs: list[Job],
+        *,
+        poll_s: float = 5.0,
+        on_success: Callable[[str, object], Awaitable[None]] | None = None,
+    ) -> None:
         self._lock = lock
+        self._on_success = on_success
         self._jobs = [j for j in jobs if j.interval_s > 0]
         self._poll_s = poll_s
         self._task: asyncio.Task[None] | None = None
@@ -55,8 +67,10 @@ class Scheduler:
 
     async def _run(self, job: Job) -> None:
         try:
-            await job.run()
+            result = await job.run()
             self.last_error.pop(job.name, None)
+            if self._on_success is not None:
+                await self._on_success(job.name, result)
         except NovamemError as exc:
             self.last_error[job.name] = exc.message
             log.warning("job %s failed: %s", job.name, exc.message)
@@ -84,9 +98,15 @@ def build_scheduler(container: Container) -> Scheduler:
     """The deployment's periodic jobs, or none when this replica is told not to run jobs."""
     settings = container.settings
     jobs = [
-        Job("embeddings-reconcile", settings.embeddings_reconcile_interval_ms / 1000, container.reconciler.run_once),
-        Job("expiry-purge", EXPIRY_PURGE_INTERVAL_S, container.reconciler.purge_expired),
-        Job("change-feed-prune", CHANGE_FEED_PRUNE_INTERVAL_S, container.selfservice.prune_changes),
-        Job("sessions-prune", SESSIONS_PRUNE_INTERVAL_S, container.accounts.prune_sessions),
+        Job(
+            JobName.EMBEDDINGS_RECONCILE,
+            settings.embeddings_reconcile_interval_ms / 1000,
+            container.reconciler.run_once,
+        ),
+        Job(JobName.EXPIRY_PURGE, EXPIRY_PURGE_INTERVAL_S, container.reconciler.purge_expired),
+        Job(JobName.CHANGE_FEED_PRUNE, CHANGE_FEED_PRUNE_INTERVAL_S, container.selfservice.prune_changes),
+        Job(JobName.SESSIONS_PRUNE, SESSIONS_PRUNE_INTERVAL_S, container.accounts.prune_sessions),
     ]
-    return Scheduler(container.leader_lock, jobs if settings.jobs_enabled else [])
+    return Scheduler(
+        container.leader_lock, jobs if settings.jobs_enabled else [], on_success=container.admin.record_run
+    )

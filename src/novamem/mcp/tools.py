@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from novamem.container import Container
 from novamem.domain.scope import Caller
 from novamem.errors import NotFound, Unavailable
+from novamem.services.agent_guide import ToolDoc, tool_doc
 from novamem.services.schemas import (
     CaptureResult,
     EntryId,
@@ -41,6 +42,17 @@ from novamem.services.schemas import (
 from novamem.services.schemas import ContentMode as ContentModeName
 from novamem.services.schemas import ContextRequest as ContextIn
 from novamem.services.schemas import ContextResponse as ContextOut
+from novamem.services.schemas_accounts import AdminUserList, AuditLog
+from novamem.services.schemas_admin import (
+    AdminProjectList,
+    AdminStats,
+    AdminTokenList,
+    AuditRecentArgs,
+    HealthDeep,
+    OpsStatus,
+)
+from novamem.services.schemas_adoption import AdoptionReport, AdoptionRequest
+from novamem.services.schemas_diagnostics import EvaluateRequest, EvaluateResponse, HygieneRequest, HygieneResponse
 from novamem.services.schemas_projects import (
     ActiveProjectChosen,
     MemberAdded,
@@ -51,17 +63,7 @@ from novamem.services.schemas_projects import (
     ProjectView,
 )
 
-__all__ = ["INSTRUCTIONS", "MEMORY_TOOLS", "PROJECT_TOOLS", "ToolSpec"]
-
-INSTRUCTIONS = (
-    "NovaMem long-term memory. Call memory_context before any substantive answer (technical work, planning, "
-    "troubleshooting, preferences, project work) and memory_search before asking the user to repeat something. "
-    "After meaningful work call memory_capture for decisions, preferences, setup facts, root causes, constraints "
-    "and invariants; use memory_session_recap for an end-of-task summary. Never save secrets; set `sensitivity` "
-    "for private material. Prefer memory_capture over memory_remember. Use memory_update when you know the id. "
-    "Judge hits by their content, not by their score. Reads and writes default to your active project "
-    "(project_activate / project_deactivate); pass `project` to choose another."
-)
+__all__ = ["ADMIN_TOOLS", "MEMORY_TOOLS", "PROJECT_TOOLS", "ToolSpec"]
 
 
 # ---- inputs that have no REST body of their own ----------------------------------------------------------
@@ -98,16 +100,23 @@ Handler = Callable[[Container, Caller, Any, str | None], Awaitable[dict[str, Any
 
 @dataclass(frozen=True)
 class ToolSpec:
+    """One MCP tool: its argument and result models, the service call, and the REST route it mirrors.
+
+    The description and annotations come from `novamem.services.agent_guide`, the one source of what agents
+    are told.
+    """
+
     name: str
-    description: str
     input_model: type[BaseModel]
     output_model: type[BaseModel]
     handler: Handler
     route: tuple[str, str]  # the backing REST route (method, path): its refusals apply to the tool
-    read_only: bool
-    destructive: bool
-    idempotent: bool
     needs_account: bool = False
+    needs_admin: bool = False
+
+    @property
+    def doc(self) -> ToolDoc:
+        return tool_doc(self.name)
 
 
 # ---- memory tools ------------------------------------------------------------------------------------
@@ -188,119 +197,33 @@ async def _stats(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) ->
     return await c.recall.stats(caller)
 
 
-_READ = {"read_only": True, "destructive": False, "idempotent": True}
-_WRITE = {"read_only": False, "destructive": False, "idempotent": False}
+async def _hygiene(c: Container, caller: Caller, req: HygieneRequest, _ip: str | None) -> dict[str, Any]:
+    return await c.diagnostics.hygiene(caller, req)
+
+
+async def _evaluate(c: Container, caller: Caller, req: EvaluateRequest, _ip: str | None) -> dict[str, Any]:
+    return await c.diagnostics.evaluate(caller, req)
+
+
+async def _adoption(c: Container, caller: Caller, req: AdoptionRequest, _ip: str | None) -> dict[str, Any]:
+    return await c.adoption.report(caller, req)
+
 
 MEMORY_TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(
-        "memory_context",
-        "CALL THIS FIRST before any substantive answer: returns the memories relevant to `message`, the most "
-        "recent ones, and a context pack grouped by kind, plus guidance on using them.",
-        ContextIn,
-        ContextOut,
-        _context,
-        ("POST", "/v1/context"),
-        **_READ,
-    ),
-    ToolSpec(
-        "memory_search",
-        "Hybrid search (keyword, vector, recency, entity) over your memories. Search before asking the user "
-        "to repeat anything. Judge results by their content, not their absolute score.",
-        SearchRequest,
-        SearchResponse,
-        _search,
-        ("POST", "/v1/search"),
-        **_READ,
-    ),
-    ToolSpec(
-        "memory_remember",
-        "Store one fact exactly as given (worthiness gate, length cap and exact dedup only). Prefer "
-        "memory_capture for facts learned while working.",
-        MemoryCreate,
-        CaptureResult,
-        _remember,
-        ("POST", "/v1/remember"),
-        **_WRITE,
-    ),
-    ToolSpec(
-        "memory_capture",
-        "CALL THIS after meaningful work to keep a decision, preference, setup fact, root cause, constraint or "
-        "invariant. Near-duplicates update or supersede the existing memory instead of repeating it. Never save "
-        "secrets.",
-        MemoryCreate,
-        RecapResponse,
-        _capture,
-        ("POST", "/v1/capture"),
-        **_WRITE,
-    ),
-    ToolSpec(
-        "memory_session_recap",
-        "At the end of a task, save a durable recap: each item of the typed lists (decisions, setupFacts, "
-        "rootCauses, preferences, projectConventions, safetyConstraints, other) becomes its own memory.",
-        RecapRequest,
-        RecapResponse,
-        _recap,
-        ("POST", "/v1/session-recap"),
-        **_WRITE,
-    ),
-    ToolSpec(
-        "memory_recent",
-        "Your newest memories first (optionally since a time).",
-        RecentRequest,
-        RecentResponse,
-        _recent,
-        ("POST", "/v1/recent"),
-        **_READ,
-    ),
-    ToolSpec(
-        "memory_today",
-        "Memories written in the last 24 hours, newest first.",
-        TodayArgs,
-        RecentResponse,
-        _today,
-        ("POST", "/v1/recent"),
-        **_READ,
-    ),
-    ToolSpec(
-        "memory_neighbors",
-        "Memories linked to a seed memory `id`, up to `depth` (1-3) hops.",
-        NeighborsRequest,
-        SearchResponse,
-        _neighbors,
-        ("POST", "/v1/neighbors"),
-        **_READ,
-    ),
-    ToolSpec(
-        "memory_forget",
-        "Delete a memory by `id`, or every memory carrying `sourceRef` (give exactly one). Deletion is permanent.",
-        ForgetRequest,
-        ForgetResponse,
-        _forget,
-        ("POST", "/v1/forget"),
-        read_only=False,
-        destructive=True,
-        idempotent=True,
-    ),
-    ToolSpec(
-        "memory_update",
-        "Change a memory you know the `id` of in place; `metadata` replaces the stored object.",
-        UpdateArgs,
-        UpdateResponse,
-        _update,
-        ("PUT", "/v1/memories/{id}"),
-        read_only=False,
-        destructive=True,
-        idempotent=True,
-    ),
-    ToolSpec(
-        "memory_stats",
-        "Warm and cold memory counts per namespace, the last decay run and the server's uptime.",
-        NoArgs,
-        StatsResponse,
-        _stats,
-        ("GET", "/v1/stats"),
-        **_READ,
-    ),
+    ToolSpec("memory_context", ContextIn, ContextOut, _context, ("POST", "/v1/context")),
+    ToolSpec("memory_search", SearchRequest, SearchResponse, _search, ("POST", "/v1/search")),
+    ToolSpec("memory_remember", MemoryCreate, CaptureResult, _remember, ("POST", "/v1/remember")),
+    ToolSpec("memory_capture", MemoryCreate, RecapResponse, _capture, ("POST", "/v1/capture")),
+    ToolSpec("memory_session_recap", RecapRequest, RecapResponse, _recap, ("POST", "/v1/session-recap")),
+    ToolSpec("memory_recent", RecentRequest, RecentResponse, _recent, ("POST", "/v1/recent")),
+    ToolSpec("memory_today", TodayArgs, RecentResponse, _today, ("POST", "/v1/recent")),
+    ToolSpec("memory_neighbors", NeighborsRequest, SearchResponse, _neighbors, ("POST", "/v1/neighbors")),
+    ToolSpec("memory_forget", ForgetRequest, ForgetResponse, _forget, ("POST", "/v1/forget")),
+    ToolSpec("memory_update", UpdateArgs, UpdateResponse, _update, ("PUT", "/v1/memories/{id}")),
+    ToolSpec("memory_stats", NoArgs, StatsResponse, _stats, ("GET", "/v1/stats")),
+    ToolSpec("memory_hygiene", HygieneRequest, HygieneResponse, _hygiene, ("POST", "/v1/hygiene")),
+    ToolSpec("memory_evaluate", EvaluateRequest, EvaluateResponse, _evaluate, ("POST", "/v1/evaluate")),
+    ToolSpec("memory_adoption", AdoptionRequest, AdoptionReport, _adoption, ("POST", "/v1/adoption")),
 )
 
 
@@ -342,82 +265,97 @@ async def _project_unshare(c: Container, caller: Caller, req: ShareArgs, ip: str
 
 
 PROJECT_TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec("project_list", NoArgs, ProjectList, _project_list, ("GET", "/v1/me/projects"), needs_account=True),
     ToolSpec(
-        "project_list",
-        "The projects you belong to, with your role in each.",
-        NoArgs,
-        ProjectList,
-        _project_list,
-        ("GET", "/v1/me/projects"),
-        **_READ,
-        needs_account=True,
-    ),
-    ToolSpec(
-        "project_create",
-        "Create a project (a shared sub-brain); you become its owner.",
-        ProjectCreate,
-        ProjectView,
-        _project_create,
-        ("POST", "/v1/me/projects"),
-        **_WRITE,
-        needs_account=True,
+        "project_create", ProjectCreate, ProjectView, _project_create, ("POST", "/v1/me/projects"), needs_account=True
     ),
     ToolSpec(
         "project_delete",
-        "Delete a project and every memory in it (owner only). Permanent.",
         ProjectArg,
         ProjectDeleted,
         _project_delete,
         ("DELETE", "/v1/me/projects/{project}"),
-        read_only=False,
-        destructive=True,
-        idempotent=True,
         needs_account=True,
     ),
     ToolSpec(
         "project_activate",
-        "Make a project the default of your reads and writes.",
         ProjectArg,
         ActiveProjectChosen,
         _project_activate,
         ("PUT", "/v1/me/active-project"),
-        read_only=False,
-        destructive=False,
-        idempotent=True,
         needs_account=True,
     ),
     ToolSpec(
         "project_deactivate",
-        "Reads and writes go back to defaulting to your own memories.",
         NoArgs,
         ActiveCleared,
         _project_deactivate,
         ("DELETE", "/v1/me/active-project"),
-        read_only=False,
-        destructive=False,
-        idempotent=True,
         needs_account=True,
     ),
     ToolSpec(
         "project_share",
-        "Add a member to a project you own, by their exact email address.",
         ShareArgs,
         MemberAdded,
         _project_share,
         ("POST", "/v1/me/projects/{project}/members"),
-        **_WRITE,
         needs_account=True,
     ),
     ToolSpec(
         "project_unshare",
-        "Remove a member (by exact email address) from a project you own, or leave a project yourself.",
         ShareArgs,
         MemberRemoved,
         _project_unshare,
         ("DELETE", "/v1/me/projects/{project}/members/{user}"),
-        read_only=False,
-        destructive=True,
-        idempotent=True,
         needs_account=True,
     ),
+)
+
+
+# ---- admin tools (read-only; admins only) -------------------------------------------------------------------
+
+
+async def _admin_users(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
+    return await c.accounts.users_overview(caller)
+
+
+async def _admin_projects(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
+    return await c.admin.list_projects(caller)
+
+
+async def _admin_tokens(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
+    return await c.admin.list_tokens(caller)
+
+
+async def _admin_health(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
+    # an unhealthy dependency is the answer, not a failure of the tool: `ok: false` says so
+    return await c.health.deep(caller)
+
+
+async def _admin_stats(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
+    return await c.metrics.stats(caller)
+
+
+async def _admin_audit(c: Container, caller: Caller, req: AuditRecentArgs, _ip: str | None) -> dict[str, Any]:
+    return await c.accounts.audit_log(caller, req.limit)
+
+
+async def _admin_ops(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
+    return await c.admin.ops_status(caller)
+
+
+def _admin(
+    name: str, input_model: type[BaseModel], output_model: type[BaseModel], handler: Handler, path: str
+) -> ToolSpec:
+    return ToolSpec(name, input_model, output_model, handler, ("GET", path), needs_account=True, needs_admin=True)
+
+
+ADMIN_TOOLS: tuple[ToolSpec, ...] = (
+    _admin("admin_list_users", NoArgs, AdminUserList, _admin_users, "/v1/admin/users"),
+    _admin("admin_list_projects", NoArgs, AdminProjectList, _admin_projects, "/v1/admin/projects"),
+    _admin("admin_list_tokens", NoArgs, AdminTokenList, _admin_tokens, "/v1/admin/tokens"),
+    _admin("admin_health", NoArgs, HealthDeep, _admin_health, "/v1/admin/health/deep"),
+    _admin("admin_stats", NoArgs, AdminStats, _admin_stats, "/v1/admin/stats"),
+    _admin("admin_audit_recent", AuditRecentArgs, AuditLog, _admin_audit, "/v1/admin/audit-log"),
+    _admin("admin_ops_status", NoArgs, OpsStatus, _admin_ops, "/v1/admin/ops-status"),
 )

@@ -26,6 +26,7 @@ from novamem.domain.scope import Caller, WriteTarget
 from novamem.embedding.base import Embedder
 from novamem.errors import InvalidInput, NotFound, Unavailable
 from novamem.services.access import AccessPolicy, require_writer
+from novamem.services.metrics import Counter, MetricsService
 from novamem.services.quotas import QuotaService
 from novamem.services.schemas import CaptureResult, MemoryCreate, MemoryUpdate, RecapRequest
 from novamem.storage.base import MemoryStore
@@ -118,8 +119,10 @@ class MemoryService:
         policy: WritePolicy,
         access: AccessPolicy,
         quotas: QuotaService | None = None,
+        metrics: MetricsService | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or MetricsService(None)
         self._access = access
         self._embedder = embedder
         self._policy = policy
@@ -167,6 +170,15 @@ class MemoryService:
 
     async def remember(self, caller: Caller, req: MemoryCreate) -> CaptureResult:
         """Raw write: quota, worthiness gate, length cap, exact dedup, insert, embed and link."""
+        with self._metrics.failures(caller.tenant_id, Counter.REMEMBER_ERRORS):
+            result = await self._remember(caller, req)
+        self._saved(caller, [result])
+        return result
+
+    def _saved(self, caller: Caller, results: Sequence[CaptureResult]) -> None:
+        self._metrics.count(caller.tenant_id, Counter.REMEMBERS, sum(1 for r in results if r.id is not None))
+
+    async def _remember(self, caller: Caller, req: MemoryCreate) -> CaptureResult:
         await self._check_quota(caller)
         prepared = await self._prepare(caller, req, {})
         if isinstance(prepared, str):
@@ -220,8 +232,11 @@ class MemoryService:
         default_namespace: str | None = None,
     ) -> CaptureResult:
         """Agent write: remember plus the near-duplicate guard (supersede or update in place)."""
-        await self._check_quota(caller)
-        return await self._capture(caller, req, extra_meta, default_namespace)
+        with self._metrics.failures(caller.tenant_id, Counter.REMEMBER_ERRORS):
+            await self._check_quota(caller)
+            result = await self._capture(caller, req, extra_meta, default_namespace)
+        self._saved(caller, [result])
+        return result
 
     async def _capture(
         self,
@@ -306,16 +321,20 @@ class MemoryService:
     async def session_recap(self, caller: Caller, req: RecapRequest) -> tuple[int, list[CaptureResult]]:
         """Capture each recap item with its memory type and default namespace."""
         require_writer(caller)
-        await self._check_quota(caller, sum(len(getattr(req, name)) for name, _, _ in RECAP_SECTIONS))
         results: list[CaptureResult] = []
-        common = req.model_dump(exclude={name for name, _, _ in RECAP_SECTIONS}, exclude_none=True)
-        common.setdefault("source", "memory_session_recap")
-        common.setdefault("source_type", "summary")
-        for field_name, namespace, memory_type in RECAP_SECTIONS:
-            for item in getattr(req, field_name):
-                write = MemoryCreate(content=item, **common)
-                meta = {"memoryType": memory_type, "recap": True}
-                results.append(await self._capture(caller, write, meta, default_namespace=namespace))
+        try:
+            with self._metrics.failures(caller.tenant_id, Counter.REMEMBER_ERRORS):
+                await self._check_quota(caller, sum(len(getattr(req, name)) for name, _, _ in RECAP_SECTIONS))
+                common = req.model_dump(exclude={name for name, _, _ in RECAP_SECTIONS}, exclude_none=True)
+                common.setdefault("source", "memory_session_recap")
+                common.setdefault("source_type", "summary")
+                for field_name, namespace, memory_type in RECAP_SECTIONS:
+                    for item in getattr(req, field_name):
+                        write = MemoryCreate(content=item, **common)
+                        meta = {"memoryType": memory_type, "recap": True}
+                        results.append(await self._capture(caller, write, meta, default_namespace=namespace))
+        finally:
+            self._saved(caller, results)  # items stored before a failure stay stored
         saved = sum(1 for r in results if r.id is not None)
         return saved, results
 
@@ -381,6 +400,7 @@ class MemoryService:
             # another user's or tenant's entry answers exactly like an id that does not exist
             return {"deleted": False, "coldDeleteOk": True}
         deleted = await self._store.delete(caller.tenant_id, [entry.id])
+        self._metrics.count(caller.tenant_id, Counter.FORGETS, len(deleted))
         return {"deleted": bool(deleted), "coldDeleteOk": True}
 
     async def forget_by_source(self, caller: Caller, source_ref: str, project: str | None) -> dict[str, Any]:
@@ -388,4 +408,5 @@ class MemoryService:
         require_writer(caller)
         scope = await self._access.read_scope(caller, project=project)
         ids = await self._store.delete_by_source_ref(scope, source_ref)
+        self._metrics.count(caller.tenant_id, Counter.FORGETS, len(ids))
         return {"sourceRef": source_ref, "ids": ids, "count": len(ids), "coldDeleteOk": True}

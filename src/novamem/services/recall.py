@@ -26,6 +26,7 @@ from novamem.errors import Unavailable
 from novamem.search.presets import PRESETS, Strategy
 from novamem.services.access import UNSET, AccessPolicy, Unset
 from novamem.services.memories import EmbedderState
+from novamem.services.metrics import Counter, MetricsService
 from novamem.services.schemas import (
     ContextRequest,
     MemoryView,
@@ -92,8 +93,10 @@ class RecallService:
         *,
         min_vector_score: float,
         strategy: Strategy | None = None,
+        metrics: MetricsService | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or MetricsService(None)
         self._access = access
         self._embedder = embedder
         self._min_vector_score = min_vector_score
@@ -172,24 +175,30 @@ class RecallService:
 
     async def search(self, caller: Caller, req: SearchRequest) -> SearchOutcome:
         agent = req.agent_name if "agent_name" in req.model_fields_set else UNSET
-        scope = await self._scope(caller, req, agent_filter=agent)
-        chosen, degraded = await self._ranked(scope, req.query, req.k, req.weights, req.min_vector_score)
+        with self._metrics.failures(caller.tenant_id, Counter.SEARCH_ERRORS):
+            scope = await self._scope(caller, req, agent_filter=agent)
+            chosen, degraded = await self._ranked(scope, req.query, req.k, req.weights, req.min_vector_score)
         chosen = fit_budget(chosen, lambda e: e.content, req.max_tokens)
+        self._metrics.searched(caller.tenant_id, chosen, degraded=degraded)
         self._bump(caller.tenant_id, [e.id for e in chosen])
         return SearchOutcome([render(e, req.content_mode) for e in chosen], degraded)
 
     async def recent(self, caller: Caller, req: RecentRequest) -> list[MemoryView]:
-        scope = await self._scope(caller, req)
-        entries = await self._store.recent(scope, req.k, req.since)
+        with self._metrics.failures(caller.tenant_id, Counter.SEARCH_ERRORS):
+            scope = await self._scope(caller, req)
+            entries = await self._store.recent(scope, req.k, req.since)
+        self._metrics.count(caller.tenant_id, Counter.QUERIES)
         for e in entries:
             e.score = 1.0
         return [render(e, req.content_mode, signals=False) for e in entries]
 
     async def context(self, caller: Caller, req: ContextRequest) -> dict[str, Any]:
-        scope = await self._scope(caller, req)
-        chosen, degraded = await self._ranked(scope, req.message, req.k, req.weights, None)
-        chosen = fit_budget(chosen, lambda e: e.content, req.max_tokens)
-        recent = await self._store.recent(scope, min(req.k, RECENT_IN_CONTEXT), None)
+        with self._metrics.failures(caller.tenant_id, Counter.SEARCH_ERRORS):
+            scope = await self._scope(caller, req)
+            chosen, degraded = await self._ranked(scope, req.message, req.k, req.weights, None)
+            chosen = fit_budget(chosen, lambda e: e.content, req.max_tokens)
+            recent = await self._store.recent(scope, min(req.k, RECENT_IN_CONTEXT), None)
+        self._metrics.searched(caller.tenant_id, chosen, degraded=degraded)
         for e in recent:
             e.score = 1.0
         self._bump(caller.tenant_id, [e.id for e in chosen])
@@ -201,16 +210,17 @@ class RecallService:
         }
 
     async def neighbors(self, caller: Caller, req: NeighborsRequest) -> list[MemoryView]:
-        scope = await self._access.read_scope(
-            caller,
-            project=req.project,
-            include_projects=req.include_projects,
-            max_sensitivity=req.max_sensitivity,
-        )
-        seed = await self._store.get(scope, req.id)
-        if seed is None:
-            return []
-        found = await self._store.neighbors(scope, seed, req.depth, req.k)
+        with self._metrics.failures(caller.tenant_id, Counter.SEARCH_ERRORS):
+            scope = await self._access.read_scope(
+                caller,
+                project=req.project,
+                include_projects=req.include_projects,
+                max_sensitivity=req.max_sensitivity,
+            )
+            seed = await self._store.get(scope, req.id)
+            found = await self._store.neighbors(scope, seed, req.depth, req.k) if seed is not None else []
+        self._metrics.count(caller.tenant_id, Counter.QUERIES)
+        self._metrics.count(caller.tenant_id, Counter.HITS_GRAPH, len(found))
         views = []
         for n in found:
             n.entry.score = n.score

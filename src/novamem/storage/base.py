@@ -19,6 +19,8 @@ __all__ = [
     "CredentialStore",
     "KeywordHits",
     "LeaderLock",
+    "McpSessionOwner",
+    "McpSessionStore",
     "MemoryStore",
     "NamespaceCounts",
     "Neighbor",
@@ -83,6 +85,21 @@ class WindowCount:
 
     count: int
     reset_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class McpSessionOwner:
+    tenant_id: str
+    user_id: str
+
+
+class McpSessionStore(Protocol):
+    """Open MCP sessions, shared by every replica; idle sessions count as closed."""
+
+    async def open(self, id_hash: str, tenant_id: str, user_id: str, *, cap: int, idle_seconds: int) -> bool: ...
+    async def owner(self, id_hash: str, *, idle_seconds: int, touch_after_seconds: int) -> McpSessionOwner | None: ...
+    async def touch(self, id_hash: str) -> None: ...
+    async def close(self, id_hash: str, tenant_id: str, user_id: str) -> bool: ...
 
 
 class Counters(Protocol):
@@ -280,6 +297,7 @@ class MemoryStore(Protocol):
     async def recent(self, scope: ReadScope, k: int, since: datetime | None) -> list[MemoryEntry]: ...
     async def neighbors(self, scope: ReadScope, seed: MemoryEntry, depth: int, k: int) -> list[Neighbor]: ...
     async def namespace_counts(self, scope: ReadScope) -> NamespaceCounts: ...
+    async def recently_updated(self, scope: ReadScope, limit: int) -> list[MemoryEntry]: ...
     async def owed_embeddings(self, limit: int) -> list[OwedEmbedding]: ...
     async def owed_embeddings_for(self, ids: Sequence[str]) -> list[OwedEmbedding]: ...
     async def store_embeddings(self, items: Sequence[tuple[OwedEmbedding, list[float]]], fanout: int) -> int: ...

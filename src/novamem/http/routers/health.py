@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import re
@@ -57,16 +56,13 @@ async def live() -> dict[str, bool]:
 
 
 async def _ready(c: ContainerDep) -> JSONResponse:
-    try:
-        ok = await asyncio.wait_for(c.database.ping(), timeout=5)
-    except TimeoutError:
-        ok = False
+    ok = await c.health.ready()
     return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
 
 
 @router.get("/ready", response_model=None, responses={200: {"model": Probe}, 503: {"model": Probe}})
 async def ready(c: ContainerDep) -> JSONResponse:
-    """The database answers within five seconds."""
+    """The warm tier (PostgreSQL) and the cold tier (its vector index) each answer within five seconds."""
     return await _ready(c)
 
 

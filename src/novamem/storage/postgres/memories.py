@@ -682,6 +682,21 @@ class PostgresMemoryStore:
             last_decay_at=last["at"] if last else None,
         )
 
+    async def recently_updated(self, scope: ReadScope, limit: int) -> list[MemoryEntry]:
+        """The scope's live (active, unexpired, visible) entries, most recently updated first."""
+        where, params = read_filter(scope)
+        vis, vparams = visible_filter(scope)
+        params.update(vparams, lim=limit)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL(
+                    "SELECT {c} FROM memory_entries e WHERE {w} AND {v} ORDER BY e.updated_at DESC, e.id DESC"
+                    " LIMIT %(lim)s"
+                ).format(c=_COLUMNS, w=where, v=vis),
+                params,
+            )
+            return [_entry(r) for r in await cur.fetchall()]
+
     # -- reconciliation ---------------------------------------------------------------------------
 
     async def owed_embeddings(self, limit: int) -> list[OwedEmbedding]:

@@ -1,0 +1,94 @@
+"""Readiness for anonymous probes (a boolean) and dependency detail for admins.
+
+The warm tier is PostgreSQL; the cold tier (vectors) lives in the same PostgreSQL through pgvector,
+so its check is a vector query there. There is no separate graph store (edges are rows), so `graph`
+is always "disabled". Each check has its own deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from novamem.domain.scope import Caller
+from novamem.errors import Unavailable
+from novamem.services.admin import require_admin
+from novamem.services.memories import EmbedderState
+from novamem.services.metrics import MetricsService
+from novamem.storage.operations import HealthProbe
+
+__all__ = ["DEFAULT_DEADLINE_S", "HealthService"]
+
+log = logging.getLogger("novamem.health")
+
+DEFAULT_DEADLINE_S = 5.0
+_PROBE_TEXT = "novamem health check"
+
+Status = Literal["ok", "unreachable", "failing"]
+
+
+class HealthService:
+    """`ready()` for /ready and /health; `deep(caller)` for /v1/admin/health/deep and `admin_health`."""
+
+    def __init__(
+        self,
+        probe: HealthProbe,
+        embedder: EmbedderState,
+        metrics: MetricsService,
+        *,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+    ) -> None:
+        self._probe = probe
+        self._embedder = embedder
+        self._metrics = metrics
+        self._deadline = deadline_s
+
+    async def _check(self, check: Callable[[], Awaitable[bool]], name: str) -> Status:
+        try:
+            answered = await asyncio.wait_for(check(), timeout=self._deadline)
+        except (TimeoutError, Unavailable):
+            return "unreachable"
+        except Exception:  # a health check reports any other failure as its answer
+            log.exception("health check %s failed", name)
+            return "failing"
+        return "ok" if answered else "unreachable"
+
+    async def _tiers(self) -> tuple[Status, Status]:
+        warm, cold = await asyncio.gather(
+            self._check(self._probe.ping, "warm"), self._check(self._probe.vector_ping, "cold")
+        )
+        return warm, cold
+
+    async def ready(self) -> bool:
+        """The warm and cold tiers both answer within the deadline."""
+        warm, cold = await self._tiers()
+        return warm == "ok" and cold == "ok"
+
+    async def _embedder_status(self) -> Literal["ok", "failing", "disabled"]:
+        if self._embedder.embedder is None:
+            return "disabled"
+        try:
+            vector = await asyncio.wait_for(self._embedder.query(_PROBE_TEXT), timeout=self._deadline)
+        except TimeoutError:
+            return "failing"
+        return "ok" if vector is not None else "failing"
+
+    async def deep(self, caller: Caller) -> dict[str, Any]:
+        """`{ok, deps:{warm, cold, graph, embedder}, pendingEmbeddings}`; the embedder never flips `ok`."""
+        require_admin(caller)
+        (warm, cold), embedder, pending = await asyncio.gather(
+            self._tiers(), self._embedder_status(), self._metrics.pending_embeddings(caller)
+        )
+        return {
+            "ok": warm == "ok" and cold == "ok",
+            # the contract knows only ok|unreachable for the warm tier
+            "deps": {
+                "warm": "ok" if warm == "ok" else "unreachable",
+                "cold": cold,
+                "graph": "disabled",
+                "embedder": embedder,
+            },
+            "pendingEmbeddings": pending,
+        }

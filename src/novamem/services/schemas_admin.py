@@ -1,0 +1,215 @@
+"""Wire models of the admin operations surface: inventory, health, metrics and job status.
+
+They back both the `/v1/admin/*` operations routes and the read-only admin MCP tools. The metrics
+snapshot keeps the reference's snake_case names (`queries_total`, `uptime_ms`) exactly, because
+dashboards and alerts match on them; everything else is camelCase like the rest of the API.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from novamem.services.schemas import Out, Wire
+
+__all__ = [
+    "AdminProjectList",
+    "AdminProjectView",
+    "AdminStats",
+    "AdminTokenList",
+    "AdminTokenView",
+    "AuditRecentArgs",
+    "DecayRunView",
+    "ExpiryPurgeRunView",
+    "HealthDeep",
+    "HealthDeps",
+    "InstanceStats",
+    "JobRunView",
+    "MetricCounters",
+    "MetricGauges",
+    "MetricRates",
+    "MetricsSnapshot",
+    "OpsStatus",
+    "OrphanReapRunView",
+    "PruneRunView",
+    "ReconcileRunView",
+]
+
+
+# ---- inventory ---------------------------------------------------------------------------------------
+
+
+class AdminProjectView(Out):
+    id: str
+    name: str
+    owner_user_id: str
+    owner_email: str | None = Field(description="null when the owner's account is gone")
+    member_count: int
+    entry_count: int
+    created_at: str
+
+
+class AdminProjectList(Out):
+    """Every project of the admin's tenant, newest first."""
+
+    projects: list[AdminProjectView]
+
+
+class AdminTokenView(Out):
+    """An API token's metadata: never its plaintext nor its hash."""
+
+    user_id: str
+    email: str
+    label: str
+    scope: Literal["full", "read_only"]
+    project_id: str | None = Field(description="the project the token is confined to, if any")
+    created_at: str
+    last_used_at: str | None
+    expires_at: str | None
+    revoked: bool
+
+
+class AdminTokenList(Out):
+    """Every API token of the admin's tenant, newest first, revoked and expired ones included."""
+
+    tokens: list[AdminTokenView]
+
+
+class AuditRecentArgs(Wire):
+    """Arguments of `admin_audit_recent`."""
+
+    limit: int = Field(100, ge=1, le=500, description="how many entries, newest first")
+
+
+# ---- health ------------------------------------------------------------------------------------------
+
+
+class HealthDeps(Out):
+    warm: Literal["ok", "unreachable"] = Field(description="PostgreSQL, the source of truth")
+    cold: Literal["ok", "unreachable", "failing"] = Field(
+        description="the vector index (pgvector in the same PostgreSQL)"
+    )
+    graph: Literal["ok", "unreachable", "disabled"] = Field(description="a separate graph store (none: disabled)")
+    embedder: Literal["ok", "failing", "disabled"] = Field(description="disabled when embeddings are switched off")
+
+
+class HealthDeep(Out):
+    """Dependency detail for admins; `ok` is false (HTTP 503) when the warm or cold tier is down."""
+
+    ok: bool
+    deps: HealthDeps
+    pending_embeddings: int | None = Field(description="rows whose vector is owed (null when unknown)")
+
+
+# ---- metrics (the reference's snake_case names) ------------------------------------------------------
+
+
+class MetricCounters(BaseModel):
+    """Lifetime counters summed over every replica."""
+
+    queries_total: int
+    queries_zero_hit: int
+    remembers_total: int
+    forgets_total: int
+    hits_warm_total: int
+    hits_cold_total: int
+    hits_graph_total: int
+    promotions_total: int
+    demotions_total: int
+    decay_runs_total: int
+    orphans_reaped_total: int
+    search_errors_total: int
+    remember_errors_total: int
+
+
+class MetricGauges(BaseModel):
+    """Sizes read at scrape time; null when the read failed."""
+
+    warm_entries: int | None
+    cold_entries: int | None
+    graph_edges: int | None
+    orphans_pending: int | None
+    pending_embeddings: int | None
+    pending_facts: int | None
+    last_decay_run_iso: str | None
+
+
+class MetricRates(BaseModel):
+    """Events per second over the last minute, summed over every replica; null when unknown."""
+
+    queries_per_sec_60s: float | None
+    remembers_per_sec_60s: float | None
+
+
+class MetricsSnapshot(BaseModel):
+    """`GET /v1/admin/metrics`."""
+
+    counters: MetricCounters
+    gauges: MetricGauges
+    rates: MetricRates
+    uptime_ms: int = Field(description="how long this replica has been up")
+
+
+class InstanceStats(BaseModel):
+    """The replica that answered."""
+
+    replica_id: str
+    pid: int
+    python_version: str
+    rss_bytes: int | None = Field(description="resident memory of this process (null when unknown)")
+    started_at: str
+
+
+class AdminStats(MetricsSnapshot):
+    """`admin_stats`: the metrics snapshot plus the answering replica's own numbers."""
+
+    instance: InstanceStats
+
+
+# ---- periodic jobs -----------------------------------------------------------------------------------
+
+
+class JobRunView(Out):
+    last_run_at: str = Field(description="when the last successful run finished")
+    runs: int = Field(description="successful runs so far")
+
+
+class DecayRunView(JobRunView):
+    started_at: str
+    duration_ms: int
+    demoted: int
+    promoted: int
+    effective_days: float | None
+
+
+class OrphanReapRunView(JobRunView):
+    attempted: int = 0
+    cleared: int = 0
+    abandoned: int = 0
+    pending: int = 0
+    total: int = 0
+
+
+class ReconcileRunView(JobRunView):
+    embedded: int = 0
+
+
+class ExpiryPurgeRunView(JobRunView):
+    expired: int = 0
+
+
+class PruneRunView(JobRunView):
+    pruned: int = 0
+
+
+class OpsStatus(Out):
+    """The last successful run of each periodic job; null until the job has completed once."""
+
+    decay: DecayRunView | None
+    dream_cycle: None = Field(description="not available in this version: always null")
+    orphan_reaper: OrphanReapRunView | None
+    embedding_reconciler: ReconcileRunView | None
+    expiry_purge: ExpiryPurgeRunView | None
+    change_feed_prune: PruneRunView | None
+    sessions_prune: PruneRunView | None
