@@ -97,8 +97,8 @@ class Database:
                 self._quick = None
         await self._pool.close()
 
-    async def quick_one(self, query: str) -> dict[str, object] | None:
-        """Run a tiny parameterless read on the dedicated connection and return its first row.
+    async def quick_one(self, query: str, params: dict[str, object] | None = None) -> dict[str, object] | None:
+        """Run a tiny read (an index lookup) on the dedicated connection and return its first row.
 
         Skips the pool (checkout and liveness check), which matters for a query every request
         makes; queries take turns on the one connection, each lasting a fraction of a millisecond.
@@ -111,7 +111,7 @@ class Database:
                         self._url, autocommit=True, row_factory=dict_row, connect_timeout=max(1, int(self._timeout))
                     )
                 try:
-                    cur = await self._quick.execute(query, prepare=True)
+                    cur = await self._quick.execute(query, params, prepare=True)
                     return await cur.fetchone()
                 except psycopg.OperationalError:
                     await self._quick.close()

@@ -49,15 +49,12 @@ class PostgresMcpSessionStore:
 
     async def owner(self, id_hash: str, *, idle_seconds: int, touch_after_seconds: int) -> McpSessionOwner | None:
         """Who owns a live session (None when unknown or expired); refreshes `last_seen` when it is stale."""
-        with map_errors():
-            async with self._db.connection() as conn:
-                params = {"id": id_hash, "idle": idle_seconds, "touch": touch_after_seconds}
-                cur = await conn.execute(_LOOKUP, params)
-                row = await cur.fetchone()
-                if row is None:
-                    return None
-                if row["stale"]:
-                    await conn.execute(_TOUCH, params)
+        # every MCP request makes this lookup: it runs on the database's dedicated quick connection
+        row = await self._db.quick_one(_LOOKUP, {"id": id_hash, "idle": idle_seconds, "touch": touch_after_seconds})
+        if row is None:
+            return None
+        if row["stale"]:
+            await self.touch(id_hash)
         return McpSessionOwner(tenant_id=str(row["tenant_id"]), user_id=str(row["user_id"]))
 
     async def touch(self, id_hash: str) -> None:
