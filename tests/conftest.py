@@ -28,9 +28,9 @@ from .fake_embedder import FakeEmbeddingServer
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees NOVAMEM_* variables from the developer's shell."""
+    """No test sees NOVAMEM_*, LOG_LEVEL or OTEL_* variables from the developer's shell."""
     for name in list(os.environ):
-        if name.startswith("NOVAMEM_"):
+        if name.startswith(("NOVAMEM_", "OTEL_")) or name == "LOG_LEVEL":
             monkeypatch.delenv(name)
 
 

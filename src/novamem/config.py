@@ -88,6 +88,15 @@ class LogLevel(StrEnum):
     WARNING = "warning"
     ERROR = "error"
 
+    @classmethod
+    def _missing_(cls, value: object) -> LogLevel | None:
+        # `warn` is what most operators type (and what the reference documents)
+        if isinstance(value, str) and value.strip().lower() == "warn":
+            return cls.WARNING
+        if isinstance(value, str) and value.strip().lower() != value:
+            return cls(value.strip().lower())
+        return None
+
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("novamem", appauthor=False))
@@ -236,7 +245,53 @@ class Settings(BaseSettings):
         le=300000,
         description="How often this replica adds its metric counts to the shared totals in PostgreSQL.",
     )
-    log_level: LogLevel = Field(LogLevel.INFO, description="Log level.")
+    log_level: LogLevel = Field(
+        LogLevel.INFO,
+        validation_alias=AliasChoices("NOVAMEM_LOG_LEVEL", "LOG_LEVEL"),
+        description="Lowest level of the JSON log lines written to stdout: debug, info, warn or error.",
+    )
+    # ---- hardening (public internet) -----------------------------------------------------------------------
+    rate_limit_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Requests per minute per client IP, one budget across all replicas (0 disables). Never "
+        "applied to /health, /live, /ready or an open MCP keep-alive stream.",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated IPs or CIDR ranges of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed; from anyone else they are ignored.",
+    )
+    admin_dashboard: bool = Field(
+        True,
+        description="Serve /admin and /v1/admin/metrics{,/prom}; 0 makes them answer 404 for everyone.",
+    )
+    allow_insecure_endpoints: bool = Field(
+        False,
+        description="Allow plain-HTTP embeddings endpoints on public hosts (refused at start-up otherwise).",
+    )
+    backup_dir: Path | None = Field(
+        None,
+        description="Where `novamem backup` writes dumps and `novamem doctor` looks for them "
+        "(default: the data dir's backups folder).",
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "NOVAMEM_OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP collector base URL; traces go to <url>/v1/traces. Unset: no tracing at all.",
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "NOVAMEM_OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        ),
+        description="Full OTLP/HTTP traces URL; overrides OTEL_EXPORTER_OTLP_ENDPOINT for traces.",
+    )
+    otel_service_name: str = Field(
+        "novamem",
+        validation_alias=AliasChoices("OTEL_SERVICE_NAME", "NOVAMEM_OTEL_SERVICE_NAME"),
+        description="service.name of the exported traces.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
@@ -249,6 +304,10 @@ class Settings(BaseSettings):
             token = self.auth_token.get_secret_value() if self.auth_token else ""
             if len(token) < 16:
                 raise ValueError("NOVAMEM_AUTH_MODE=bearer needs NOVAMEM_AUTH_TOKEN of at least 16 characters")
+        try:
+            self.trusted_proxy_networks  # noqa: B018 - parse now, so a typo stops the start
+        except ValueError as exc:
+            raise ValueError(f"NOVAMEM_TRUSTED_PROXIES: {exc}") from None
         if self.auth_mode.has_accounts:
             self._check_cookie_secret()
             password = self.bootstrap_admin_password.get_secret_value() if self.bootstrap_admin_password else None
@@ -292,6 +351,22 @@ class Settings(BaseSettings):
             return self.base_url.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def effective_backup_dir(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
+
+    @property
+    def otel_traces_url(self) -> str | None:
+        if self.otel_exporter_otlp_traces_endpoint:
+            return self.otel_exporter_otlp_traces_endpoint
+        if self.otel_exporter_otlp_endpoint:
+            return self.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+        return None
 
     @property
     def cors_origin_list(self) -> list[str]:
