@@ -42,6 +42,15 @@ def test_malformed_json(api: httpx.Client, method: str, path: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
+@pytest.mark.parametrize("body", [b"\x05W%\x7fe\t\x04\xff\x15\xfe", b"\x00"])
+def test_undecodable_bytes(api: httpx.Client, method: str, path: str, body: bytes) -> None:
+    """Bytes that are not even text get the same answer as malformed JSON (found by schemathesis)."""
+    r = api.request(method, path, content=body, headers=JSON)
+    assert_envelope(r)
+    assert r.json()["issues"][0]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
 @pytest.mark.parametrize("body", [b"[]", b'"text"', b"42", b"null"])
 def test_body_that_is_not_an_object(api: httpx.Client, method: str, path: str, body: bytes) -> None:
     assert_envelope(api.request(method, path, content=body, headers=JSON))

@@ -38,9 +38,9 @@ def check_answers(api: httpx.Client) -> None:
     reap = api.post("/v1/reap-orphans")
     assert reap.status_code == 200 and reap.json() == ZERO_REAP
     dream = api.post("/v1/dream-cycle")
-    assert dream.status_code == 501 and dream.json() == {"error": "dream cycle is not available in this version"}
+    assert dream.status_code == 404 and dream.json() == {"error": "dream cycle disabled"}
     observe = api.post("/v1/observe", json={"limit": 5})
-    assert observe.status_code == 503 and observe.json() == {"error": "observer disabled"}
+    assert observe.status_code == 404 and observe.json() == {"error": "observer disabled"}
 
 
 def test_the_shared_caller_of_none_mode_is_an_operator(api: httpx.Client, open_server: RunningServer) -> None:
@@ -84,7 +84,7 @@ def test_operator_routes_are_in_the_openapi_document(api: httpx.Client) -> None:
     assert paths["/v1/reap-orphans"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ReapResponse"
     }
-    assert "501" in paths["/v1/dream-cycle"]["post"]["responses"]
+    assert "404" in paths["/v1/dream-cycle"]["post"]["responses"]
     assert "403" in paths["/v1/observe"]["post"]["responses"]
 
 

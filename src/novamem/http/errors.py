@@ -38,6 +38,7 @@ STATUS: dict[type[NovamemError], int] = {
     Unavailable: 503,
     ConfigError: 500,
 }
+BODY_PARSE_FAILED = "There was an error parsing the body"
 EMPTY_JSON_BODY = "Body cannot be empty when content-type is set to 'application/json'"
 
 
@@ -100,6 +101,9 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code in (404, 405):
         return route_not_found(request.method, request.url.path)
+    if exc.status_code == 400 and str(exc.detail) == BODY_PARSE_FAILED:
+        # bytes FastAPI could not even decode as JSON: the same answer as any other malformed JSON
+        return error_response(InvalidInput(issues=[{"path": [], "message": "malformed JSON", "code": "invalid_json"}]))
     return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
 
 

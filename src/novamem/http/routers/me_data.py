@@ -44,6 +44,7 @@ async def export(
             "description": "at least one entry was imported or merged; when every entry failed, the same body "
             "comes with status 400",
         },
+        400: {"model": ImportResponse, "description": "every entry failed (or the body is invalid)"},
     },
 )
 async def import_entries(body: ImportRequest, request: Request, caller: UserDep, c: ContainerDep) -> JSONResponse:

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from novamem.errors import Unavailable
 from novamem.http.deps import ContainerDep, OperatorDep
 from novamem.services.schemas_selfservice import (
     DecayRequest,
@@ -41,13 +40,14 @@ async def reap_orphans(caller: OperatorDep, c: ContainerDep) -> dict[str, Any]:
     response_model=None,
     responses={
         200: {"model": DreamCycleResponse, "description": "the contract's result (not returned by this version)"},
-        501: {"description": "dream cycle is not available in this version", **_ERROR},
+        404: {"description": "the dream cycle is not part of this version", **_ERROR},
         **_FORBIDDEN,
     },
 )
 async def dream_cycle(caller: OperatorDep) -> JSONResponse:
-    """Daily compaction (dedup-merge, edge promotion): not available in this version."""
-    return JSONResponse({"error": "dream cycle is not available in this version"}, status_code=501)
+    """Daily compaction (dedup-merge, edge promotion): not part of this version, so it answers like a feature
+    that is switched off (404 "dream cycle disabled"), the way `/v1/context-prefix` does without an observer."""
+    return JSONResponse({"error": "dream cycle disabled"}, status_code=404)
 
 
 @router.post(
@@ -55,9 +55,11 @@ async def dream_cycle(caller: OperatorDep) -> JSONResponse:
     response_model=None,
     responses={
         200: {"model": ObserveResponse, "description": "the contract's result (not returned by this version)"},
+        404: {"description": "the observer is not part of this version", **_ERROR},
         **_FORBIDDEN,
     },
 )
-async def observe(caller: OperatorDep, body: ObserveRequest | None = None) -> None:
-    """Run the observer over recent memories: the observer is disabled in this version (503)."""
-    raise Unavailable("observer disabled")
+async def observe(caller: OperatorDep, body: ObserveRequest | None = None) -> JSONResponse:
+    """Run the observer over recent memories: not part of this version, so it answers 404 "observer disabled"
+    (a switched-off feature, as `/v1/context-prefix` answers without an observer; not a server failure)."""
+    return JSONResponse({"error": "observer disabled"}, status_code=404)
