@@ -21,6 +21,7 @@ import uvicorn
 
 from novamem.app import create_app
 from novamem.config import load_settings
+from novamem.http.middleware.limits import UVICORN_MAX_HEAD_BYTES
 from novamem.storage.embedded import EmbeddedPostgres
 
 from .fake_embedder import FakeEmbeddingServer
@@ -103,11 +104,20 @@ class RunningServer:
 
 
 def start_server(database_url: str, **env: Any) -> RunningServer:
+    """Settings as keyword arguments; the request rate limit is off unless a test asks for one."""
     env.setdefault("auth_mode", "none")
+    env.setdefault("rate_limit_per_minute", 0)
     settings = load_settings(database_url=database_url, port=free_port(), **env)
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
+        app,
+        host="127.0.0.1",
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        h11_max_incomplete_event_size=UVICORN_MAX_HEAD_BYTES,  # as `novamem serve`
+        proxy_headers=False,  # as `novamem serve`: only NOVAMEM_TRUSTED_PROXIES decides
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -14,7 +14,13 @@ from novamem import __version__
 from novamem.config import AuthMode, Settings
 from novamem.container import Container
 from novamem.http.errors import install_error_handlers
-from novamem.http.middleware.limits import BodyLimitMiddleware, SecurityHeadersMiddleware
+from novamem.http.middleware.client import ClientAddressMiddleware
+from novamem.http.middleware.cors import CorsMiddleware
+from novamem.http.middleware.dashboard import DashboardSwitchMiddleware
+from novamem.http.middleware.headers import SecurityHeadersMiddleware
+from novamem.http.middleware.limits import RequestLimitsMiddleware
+from novamem.http.middleware.ratelimit import RateLimitMiddleware
+from novamem.http.middleware.request_context import RequestContextMiddleware
 from novamem.http.openapi import install_openapi
 from novamem.http.routers import (
     admin,
@@ -99,9 +105,16 @@ def create_app(settings: Settings) -> FastAPI:
             await scheduler.stop()
             await container.close()
 
+    trusted = settings.trusted_proxy_networks
+    # outermost first; each is pure ASGI and small (src/novamem/http/middleware/)
     middleware = [
-        Middleware(SecurityHeadersMiddleware),
-        Middleware(BodyLimitMiddleware),
+        Middleware(RequestContextMiddleware),  # request id, completion log line, server span
+        Middleware(ClientAddressMiddleware, trusted=trusted),  # client IP + TLS into scope["state"]
+        Middleware(SecurityHeadersMiddleware, trusted=trusted),  # on every response, refusals included
+        Middleware(CorsMiddleware, origins=settings.cors_origin_list),  # answers preflights
+        Middleware(DashboardSwitchMiddleware, enabled=settings.admin_dashboard),  # before auth and counting
+        Middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute),  # before auth
+        Middleware(RequestLimitsMiddleware),  # URI, headers, body size, JSON depth
     ]
     app = FastAPI(
         title="novamem",
@@ -112,6 +125,9 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        # spans come from our request-context middleware; FastAPI's own OpenTelemetry (a second server span,
+        # unredacted exception logs, exporters from FASTAPI_OTEL_* variables) stays off
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     install_error_handlers(app)
     install_openapi(app, auth=settings.auth_mode is not AuthMode.NONE)

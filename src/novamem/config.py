@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
@@ -23,6 +25,8 @@ __all__ = [
     "AuthMode",
     "EmbeddingsProvider",
     "Settings",
+    "endpoint_exposure",
+    "is_loopback_host",
     "load_settings",
 ]
 
@@ -268,7 +272,8 @@ class Settings(BaseSettings):
     )
     allow_insecure_endpoints: bool = Field(
         False,
-        description="Allow plain-HTTP embeddings endpoints on public hosts (refused at start-up otherwise).",
+        description="Allow a plain-HTTP embeddings endpoint whose host is public (or does not resolve); "
+        "refused at start-up otherwise.",
     )
     backup_dir: Path | None = Field(
         None,
@@ -322,7 +327,22 @@ class Settings(BaseSettings):
                 "NOVAMEM_EMBEDDINGS_PROVIDER=openai-compatible needs NOVAMEM_EMBEDDINGS_ENDPOINT "
                 "and NOVAMEM_EMBEDDINGS_MODEL"
             )
+        if self.embeddings_provider is EmbeddingsProvider.OPENAI_COMPATIBLE and self.embeddings_endpoint:
+            self._check_endpoint("NOVAMEM_EMBEDDINGS_ENDPOINT", self.embeddings_endpoint)
         return self
+
+    def _check_endpoint(self, variable: str, url: str) -> None:
+        """Refuse an endpoint that would carry memory content over plain HTTP to the internet."""
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise ValueError(f"{variable} must be an http:// or https:// URL with a host")
+        if self.allow_insecure_endpoints:
+            return
+        problem = endpoint_exposure(url)
+        if problem is not None:
+            raise ValueError(
+                f"{variable} {problem}; use https://, a loopback or private address, or set "
+                "NOVAMEM_ALLOW_INSECURE_ENDPOINTS=1 to accept sending data unencrypted"
+            )
 
     def _check_cookie_secret(self) -> None:
         secret = self.cookie_secret.get_secret_value() if self.cookie_secret else None
@@ -403,6 +423,68 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback address literal (no name is resolved)."""
+    return _is_loopback(host)
+
+
+# carrier-grade NAT space (VPN overlays such as Tailscale): not routable on the internet
+_SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
+
+
+def _is_private_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or (isinstance(address, ipaddress.IPv4Address) and address in _SHARED_ADDRESS_SPACE)
+    )
+
+
+def _host_addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address] | None:
+    """The addresses `host` stands for (a literal, `localhost`, or every address DNS gives); None if unresolvable."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    if host.lower() == "localhost":
+        return [ipaddress.ip_address("127.0.0.1")]
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return None
+    found = []
+    for info in infos:
+        try:
+            found.append(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
+        except ValueError:
+            continue
+    return found or None
+
+
+def endpoint_exposure(url: str) -> str | None:
+    """Why `url` would carry data unencrypted to the internet, or None when it does not.
+
+    https is always fine. Plain HTTP is fine only when the host is exclusively loopback or private: a
+    name is resolved now, and a single public address among its answers makes it public. A name that
+    does not resolve cannot be shown to be private, so it counts against the URL (fail closed).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return None
+    host = parts.hostname or ""
+    addresses = _host_addresses(host) if host else None
+    if addresses is None:
+        return f"uses plain HTTP and its host {host!r} does not resolve, so it cannot be shown to be private"
+    public = [a for a in addresses if not _is_private_address(a)]
+    if public:
+        shown = host if host == str(public[0]) else f"{host}, which resolves to {public[0]}"
+        return f"uses plain HTTP to a public host ({shown})"
+    return None
 
 
 def load_settings(**overrides: Any) -> Settings:

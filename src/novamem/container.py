@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from novamem.config import EmbeddingsProvider, Settings
 from novamem.embedding.base import Embedder
+from novamem.errors import ConfigError
+from novamem.observability.redaction import redactor
 from novamem.services.access import AccessPolicy
 from novamem.services.accounts import AccountService
 from novamem.services.admin import AdminService
@@ -27,11 +29,13 @@ from novamem.services.projects import ProjectService
 from novamem.services.quotas import QuotaService
 from novamem.services.recall import RecallService
 from novamem.services.selfservice import SelfService
+from novamem.services.startup import ConnectionLimits, check_pool_capacity, log_startup_warnings
 from novamem.services.tokens import TokenService
 from novamem.storage.base import Counters, LeaderLock, MemoryStore, VectorSpace
 from novamem.storage.embedded import EmbeddedPostgres
 from novamem.storage.postgres.accounts import PostgresAccountStore
 from novamem.storage.postgres.audit import PostgresAuditLog
+from novamem.storage.postgres.capacity import read_connection_limits
 from novamem.storage.postgres.changes import PostgresChangeFeed
 from novamem.storage.postgres.counters import PostgresCounters
 from novamem.storage.postgres.credentials import PostgresCredentialStore
@@ -111,7 +115,9 @@ def build_authenticator(settings: Settings, database: Database) -> Authenticator
     shared = settings.auth_token.get_secret_value() if settings.auth_token else None
     if not settings.auth_mode.has_accounts:
         return Authenticator(settings.auth_mode, shared_token=shared, cookies=None, credentials=None)
-    cookies = CookiePolicy(secret=cookie_secret(settings), secure=settings.secure_cookies)
+    secret = cookie_secret(settings)
+    redactor.register(secret)  # a generated secret is known only now; logs must never show it
+    cookies = CookiePolicy(secret=secret, secure=settings.secure_cookies)
     return Authenticator(
         settings.auth_mode, shared_token=shared, cookies=cookies, credentials=PostgresCredentialStore(database)
     )
@@ -153,6 +159,14 @@ class Container:
         """`serving`: this is the server process, which owns the embedded database's lifetime."""
         url, embedded = await asyncio.to_thread(resolve_database_url, settings, take_over=serving)
         try:
+            if serving:
+                log_startup_warnings(settings)
+                limits = ConnectionLimits(*await asyncio.to_thread(read_connection_limits, url))
+                try:
+                    check_pool_capacity(settings, limits)
+                except ConfigError as exc:  # one readable line before the server's traceback
+                    log.error("refusing to start: %s", exc.message)
+                    raise
             await asyncio.to_thread(migrate, url)
             database = Database(url, max_size=settings.pg_pool_max, timeout=settings.pg_pool_timeout_ms / 1000)
             await database.open()

@@ -7,7 +7,7 @@ import logging
 import sys
 
 from novamem import __version__
-from novamem.cli import accounts, connect, mcp_stdio, tokens
+from novamem.cli import accounts, backup, connect, doctor, mcp_stdio, tokens
 from novamem.errors import NovamemError
 
 __all__ = ["main"]
@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     accounts.add_parsers(sub)
     mcp_stdio.add_parser(sub)
     connect.add_parser(sub)
+    doctor.add_parser(sub)
+    backup.add_parsers(sub)
     return parser
 
 
@@ -54,21 +56,35 @@ def _serve(args: argparse.Namespace) -> int:
 
     from novamem.app import create_app
     from novamem.config import load_settings
+    from novamem.http.middleware.limits import UVICORN_MAX_HEAD_BYTES
+    from novamem.observability.logs import configure_logging
+    from novamem.observability.tracing import configure_tracing
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = load_settings(**overrides)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)  # JSON lines on stdout, uvicorn's own records included (log_config=None below)
+    tracing = configure_tracing(settings)  # None, with nothing set up, unless an OTLP endpoint is configured
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.value,
-        server_header=False,
-        access_log=False,
-        # open `GET /mcp` keep-alive streams never end on their own; give them a moment, then stop
-        timeout_graceful_shutdown=5,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            log_level=settings.log_level.value,
+            server_header=False,
+            access_log=False,
+            # open `GET /mcp` keep-alive streams never end on their own; give them a moment, then stop
+            timeout_graceful_shutdown=5,
+            # request heads up to this size reach the limits middleware (431/414 with the contract's envelope)
+            h11_max_incomplete_event_size=UVICORN_MAX_HEAD_BYTES,
+            # X-Forwarded-* are read by the app, from NOVAMEM_TRUSTED_PROXIES only; uvicorn's own handling
+            # would believe any local peer (FORWARDED_ALLOW_IPS defaults to 127.0.0.1)
+            proxy_headers=False,
+        )
+    finally:
+        if tracing is not None:
+            tracing.shutdown()  # export the spans still queued
     return 0
 
 
@@ -105,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
             return accounts.run_tenant(args)
         if args.command == "connect":
             return connect.run(args)
+        if args.command == "doctor":
+            return doctor.run(args)
+        if args.command == "backup":
+            return backup.run_backup(args)
+        if args.command == "restore":
+            return backup.run_restore(args)
         if args.command == "mcp-stdio":
             return mcp_stdio.run(args)
         if args.command == "version":

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, TypeVar
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Protocol, TypeVar
+
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, get_current_span
+
+from novamem.observability import tracing
 
 __all__ = ["BatchingQueue", "Embedder", "similar_length_groups"]
 
@@ -24,6 +31,8 @@ class Embedder(Protocol):
 
 
 BatchFn = Callable[[list[str]], Awaitable[list[list[float]]]]
+# a queued text, its caller's future and its caller's trace context (None when tracing is off)
+_Pending = tuple[str, asyncio.Future[list[float]], Context | None]
 T = TypeVar("T")
 # Characters a group's longest text may exceed `ratio` x its shortest by: short texts differ little in tokens.
 LENGTH_SLACK = 20
@@ -50,23 +59,31 @@ class BatchingQueue:
     While a batch runs, new requests queue up; the next batch takes up to `max_batch` of them at once,
     so throughput under concurrency approaches the embedder's batched rate. With `length_ratio` set
     (for a local model that pads), each batch is run as groups of similar length.
+
+    When tracing is on, each batch runs in a span (provider, batch size) parented by the trace of the
+    first text's caller and linked to the other callers' traces.
     """
 
-    def __init__(self, run_batch: BatchFn, max_batch: int, *, length_ratio: float | None = None) -> None:
+    def __init__(
+        self, run_batch: BatchFn, max_batch: int, *, length_ratio: float | None = None, provider: str = "embedder"
+    ) -> None:
         self._run_batch = run_batch
         self._max_batch = max_batch
         self._length_ratio = length_ratio
-        self._pending: list[tuple[str, asyncio.Future[list[float]]]] = []
+        self._provider = provider
+        self._pending: list[_Pending] = []
         self._wakeup: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if self._worker is None or self._worker.done():
             self._wakeup = asyncio.Event()
-            self._worker = asyncio.create_task(self._work(), name="novamem-embedder")
+            # a fresh context: the worker serves every request, so it must not keep the first one's request id
+            self._worker = asyncio.create_task(self._work(), name="novamem-embedder", context=contextvars.Context())
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in texts]
-        self._pending.extend(zip(texts, futures, strict=True))
+        trace_context = tracing.current_context()
+        self._pending.extend((text, fut, trace_context) for text, fut in zip(texts, futures, strict=True))
         assert self._wakeup is not None
         self._wakeup.set()
         return list(await asyncio.gather(*futures))
@@ -84,17 +101,31 @@ class BatchingQueue:
                 for group in similar_length_groups(batch, lambda item: len(item[0]), self._length_ratio):
                     await self._run(group)
 
-    async def _run(self, batch: list[tuple[str, asyncio.Future[list[float]]]]) -> None:
+    async def _run(self, batch: list[_Pending]) -> None:
         try:
-            vectors = await self._run_batch([text for text, _ in batch])
+            with self._span(batch):
+                vectors = await self._run_batch([text for text, _, _ in batch])
         except Exception as exc:  # handed to every waiting caller, who decides what it means
-            for _, fut in batch:
+            for _, fut, _ in batch:
                 if not fut.done():
                     fut.set_exception(exc)
             return
-        for (_, fut), vec in zip(batch, vectors, strict=True):
+        for (_, fut, _), vec in zip(batch, vectors, strict=True):
             if not fut.done():
                 fut.set_result(vec)
+
+    def _span(self, batch: list[_Pending]) -> AbstractContextManager[Any]:
+        if not tracing.enabled():
+            return nullcontext()
+        contexts = [ctx for _, _, ctx in batch if ctx is not None]
+        # the other callers' spans, once each (one caller can queue several texts)
+        parent = get_current_span(contexts[0]).get_span_context() if contexts else None
+        others = dict.fromkeys(get_current_span(ctx).get_span_context() for ctx in contexts[1:])
+        links = [Link(span_context) for span_context in others if span_context.is_valid and span_context != parent]
+        attributes = {"novamem.embedding.provider": self._provider, "novamem.embedding.batch_size": len(batch)}
+        return tracing.span(
+            f"embed {self._provider}", attributes=attributes, context=contexts[0] if contexts else None, links=links
+        )
 
     async def close(self) -> None:
         if self._worker is not None:

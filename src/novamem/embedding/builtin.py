@@ -84,7 +84,7 @@ class BuiltinEmbedder:
     def __init__(self, *, max_batch: int = 32, threads: int = 2) -> None:
         self._model = _MiniLM(threads)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="novamem-embed")
-        self._queue = BatchingQueue(self._run, max_batch, length_ratio=SIMILAR_LENGTH_RATIO)
+        self._queue = BatchingQueue(self._run, max_batch, length_ratio=SIMILAR_LENGTH_RATIO, provider="builtin")
 
     async def _run(self, texts: list[str]) -> list[list[float]]:
         loop = asyncio.get_running_loop()

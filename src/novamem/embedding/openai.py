@@ -8,9 +8,11 @@ import math
 from collections.abc import Sequence
 
 import httpx
+from opentelemetry.trace import SpanKind, StatusCode
 
 from novamem.embedding.base import BatchingQueue
 from novamem.errors import Unavailable
+from novamem.observability import tracing
 
 __all__ = ["OpenAICompatibleEmbedder", "infer_prefixes"]
 
@@ -55,7 +57,7 @@ class OpenAICompatibleEmbedder:
         self._dprefix = inferred_d if document_prefix is None else document_prefix
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(timeout=timeout_s, headers=headers)
-        self._queue = BatchingQueue(self._post, max_batch)
+        self._queue = BatchingQueue(self._post, max_batch, provider="openai-compatible")
 
     async def _post(self, texts: list[str]) -> list[list[float]]:
         payload = {"model": self._model, "input": [t[:MAX_INPUT_CHARS] for t in texts]}
@@ -64,7 +66,7 @@ class OpenAICompatibleEmbedder:
             if attempt:
                 await asyncio.sleep(0.25 * 2 ** (attempt - 1))
             try:
-                response = await self._client.post(self._url, json=payload)
+                response = await self._send(payload)
             except httpx.HTTPError as exc:
                 last = exc
                 continue
@@ -75,6 +77,27 @@ class OpenAICompatibleEmbedder:
                 raise Unavailable(f"embedder refused the request ({response.status_code})")
             return self._parse(response, len(texts))
         raise Unavailable("embedder unavailable") from last
+
+    async def _send(self, payload: dict[str, object]) -> httpx.Response:
+        """One POST, in a client span (with the trace context sent along) when tracing is on."""
+        if not tracing.enabled():
+            return await self._client.post(self._url, json=payload)
+        url = httpx.URL(self._url)
+        attributes = {
+            "http.request.method": "POST",
+            "url.full": str(url.copy_with(username=None, password=None, query=None)),
+            "server.address": url.host,
+            "server.port": url.port or (443 if url.scheme == "https" else 80),
+        }
+        with tracing.span("POST", kind=SpanKind.CLIENT, attributes=attributes) as span:
+            headers: dict[str, str] = {}
+            tracing.inject_headers(headers)
+            response = await self._client.post(self._url, json=payload, headers=headers)
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status_code)
+                if response.status_code >= 400:
+                    span.set_status(StatusCode.ERROR)
+            return response
 
     def _parse(self, response: httpx.Response, expected: int) -> list[list[float]]:
         try:

@@ -16,6 +16,7 @@ from novamem.container import Container
 from novamem.domain.policy import route_refusal
 from novamem.domain.scope import Caller
 from novamem.errors import Forbidden, Unauthenticated
+from novamem.http.middleware.client import CLIENT_IP_KEY, client_address
 
 __all__ = ["AdminDep", "CallerDep", "ContainerDep", "OperatorDep", "UserDep", "client_ip"]
 
@@ -29,7 +30,13 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's address by the trusted-proxy rule (`http/middleware/client.py`), as the middleware resolved it."""
+    state = request.scope.get("state") or {}
+    if CLIENT_IP_KEY in state:
+        resolved: str | None = state[CLIENT_IP_KEY]
+        return resolved
+    container = state.get("container")
+    return client_address(request.scope, container.settings.trusted_proxy_networks if container else [])
 
 
 async def get_caller(request: Request, container: ContainerDep) -> Caller:

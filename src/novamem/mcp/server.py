@@ -53,6 +53,14 @@ MISSING_SESSION = "Bad Request: missing Mcp-Session-Id (only POST initialize may
 UNKNOWN_SESSION = "unknown sessionId"
 
 
+def _client_ip(request: Request) -> str | None:
+    """The address the HTTP edge resolved by the trusted-proxy rule (`scope["state"]["client_ip"]`)."""
+    resolved = request.scope.get("state", {}).get("client_ip")
+    if resolved is not None:
+        return str(resolved)
+    return request.client.host if request.client else None
+
+
 def _tool(spec: ToolSpec) -> types.Tool:
     return types.Tool(
         name=spec.name,
@@ -406,7 +414,7 @@ class McpEdge:
         except ValidationError as exc:
             return _error(_invalid(exc))
         try:
-            result = await spec.handler(container, caller, args, request.client.host if request.client else None)
+            result = await spec.handler(container, caller, args, _client_ip(request))
         except NovamemError as exc:
             return _error(exc.message)
         except Exception:

@@ -53,6 +53,10 @@ class EmbeddedPostgres:
             return True
         return True
 
+    def is_running(self) -> bool:
+        """A live postmaster serves this data directory (no process is started to find out)."""
+        return self._already_running()
+
     def start(self) -> str:
         """Start the server if needed and return a connection URL for the `novamem` database."""
         try:

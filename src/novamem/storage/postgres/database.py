@@ -14,6 +14,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from novamem.errors import Conflict, InvalidInput, NovamemError, Unavailable
+from novamem.observability import tracing
+from novamem.storage.postgres.traced import TracedCursor
 
 __all__ = ["Database", "map_errors", "migrate"]
 
@@ -63,6 +65,8 @@ class Database:
         # one extra connection, outside the pool, for the tiny query every request makes (`quick_one`)
         self._quick: psycopg.AsyncConnection[dict[str, object]] | None = None
         self._quick_lock = asyncio.Lock()
+        # a span per statement only when tracing is on; otherwise psycopg's own cursor, at no cost
+        self._cursor_factory = TracedCursor if tracing.enabled() else None
         self._pool = AsyncConnectionPool(
             url,
             min_size=min(min_size, max_size),
@@ -76,6 +80,7 @@ class Database:
                 "prepare_threshold": None,
                 # filtered HNSW scans keep walking the graph until LIMIT rows pass the filter
                 "options": "-c hnsw.iterative_scan=relaxed_order -c hnsw.ef_search=100",
+                "cursor_factory": self._cursor_factory,
             },
             name="novamem",
         )
@@ -108,7 +113,11 @@ class Database:
             async with self._quick_lock:
                 if self._quick is None or self._quick.closed or self._quick.broken:
                     self._quick = await psycopg.AsyncConnection.connect(
-                        self._url, autocommit=True, row_factory=dict_row, connect_timeout=max(1, int(self._timeout))
+                        self._url,
+                        autocommit=True,
+                        row_factory=dict_row,
+                        connect_timeout=max(1, int(self._timeout)),
+                        cursor_factory=self._cursor_factory,
                     )
                 try:
                     cur = await self._quick.execute(query, params, prepare=True)
