@@ -117,8 +117,10 @@ def _wait_ready(server: BenchServer) -> None:
 def running_server(name: str, data_dir: Path | None = None, **settings: str) -> Iterator[BenchServer]:
     """Start a private server (embedded PostgreSQL, built-in embedder) and stop it on exit.
 
-    Servers run in `none` auth mode unless `auth_mode` is given: the benchmarks measure memory work,
-    and `bench/auth_overhead.py` measures what authentication adds.
+    Servers run in `none` auth mode and without the per-IP rate limit unless `auth_mode` or
+    `rate_limit_per_minute` is given: the benchmarks measure memory work (one client sends thousands of
+    requests a minute), `bench/auth_overhead.py` measures what authentication adds and
+    `bench/edge_overhead.py` what the rate limit and request logging add.
 
     With `data_dir` the store lives there and outlasts the run (so a large load can be reused);
     otherwise it lives in a temporary directory.
@@ -128,13 +130,12 @@ def running_server(name: str, data_dir: Path | None = None, **settings: str) -> 
         data_dir = data_dir.resolve() if data_dir is not None else Path(tmp) / "data"
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOVAMEM_")}
-        settings = {"auth_mode": "none", **settings}
+        settings = {"auth_mode": "none", "rate_limit_per_minute": "0", **settings}
         env.update(
             NOVAMEM_DATA_DIR=str(data_dir),
             NOVAMEM_PORT=str(port),
             NOVAMEM_HOST="127.0.0.1",
-            NOVAMEM_LOG_LEVEL="warning",
-            **{f"NOVAMEM_{k.upper()}": v for k, v in settings.items()},
+            **{f"NOVAMEM_{k.upper()}": v for k, v in {"log_level": "warning", **settings}.items()},
         )
         log_path = RESULTS_DIR / f"{name}.server.log"
         with log_path.open("wb") as log:

@@ -37,6 +37,7 @@ page is regenerated from them by every run.
     .venv/bin/python -m bench.locomo_recall       # retrieval quality on LoCoMo vs BM25
     .venv/bin/python -m bench.auth_overhead       # cost of authentication per request vs `none` mode
     .venv/bin/python -m bench.mcp_latency         # memory_search over MCP vs POST /v1/search
+    .venv/bin/python -m bench.edge_overhead       # cost of the per-IP rate limit and request log
 
 Goals: search p95 <= 50 ms at 100k memories; concurrent remember throughput >= 0.70 of the
 embedder's own batched rate; LoCoMo evidence recall@10 >= 0.66; authentication adds < 10% per request
@@ -88,6 +89,7 @@ def write_page() -> None:
         ("locomo_recall", lambda r: render_locomo(r, _load("locomo_recall_before"))),
         ("auth_overhead", render_auth_overhead),
         ("mcp_latency", render_mcp_latency),
+        ("edge_overhead", render_edge_overhead),
     )
     for name, render in renderers:
         result = _load(name)
@@ -328,6 +330,34 @@ Before the epoch (one full resolution per request through the pool) the same scr
 {_table(header, rows)}
 
 Worst p50 ratio {worst:.3f}: {verdict} the < 1.10 goal. Added p50 per request: {added}.
+
+{_machine(r["machine"])}
+"""
+
+
+def render_edge_overhead(r: dict[str, Any]) -> str:
+    names = {"recent": "`POST /v1/recent` (k=20)", "search": f"`POST /v1/search` (k={r['k']})"}
+    rows = []
+    for route, m in r["routes"].items():
+        for server in ("bare", "default"):
+            t = m[server]
+            ratio = f"{m['ratio_p50']:.3f} / {m['ratio_mean']:.3f}" if server == "default" else "1 / 1"
+            rows.append([names.get(route, route), server, t["p50_ms"], t["p95_ms"], t["mean_ms"], t["requests"], ratio])
+    header = ["request", "server", "p50 ms", "p95 ms", "mean ms", "requests", "ratio p50 / mean"]
+    added = ", ".join(f"{route} {m['added_p50_ms']:+.2f} ms" for route, m in r["routes"].items())
+    return f"""## Cost of the per-IP rate limit and the request log (`bench/edge_overhead.py`)
+
+How: two servers in `none` auth mode run side by side. **bare** has the rate limit off and logs at `warning`
+(no per-request line). **default** counts every request against the per-IP budget in PostgreSQL (one upsert
+per request, the budget set high enough never to refuse) and logs at `info`, one JSON "request completed"
+line per request, as a default deployment does. Both always run the rest of the edge (request id, security
+headers, CORS, request limits). Each gets the same {r["memories"]} LoCoMo-based memories; then one client
+sends the same requests to both, one at a time, in batches of {r["batch"]} that alternate between the servers,
+{r["requests_per_route_and_server"]} timed requests per route and server after 30 warm-up requests each.
+
+{_table(header, rows)}
+
+Worst p50 ratio {r["worst_ratio_p50"]:.3f}. Added p50 per request: {added}.
 
 {_machine(r["machine"])}
 """

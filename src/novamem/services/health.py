@@ -76,13 +76,16 @@ class HealthService:
         return "ok" if vector is not None else "failing"
 
     async def deep(self, caller: Caller) -> dict[str, Any]:
-        """`{ok, deps:{warm, cold, graph, embedder}, pendingEmbeddings}`; the embedder never flips `ok`."""
+        """`{ok, status, deps:{warm, cold, graph, embedder}, pendingEmbeddings}`: a failing embedder makes the
+        status `degraded` but never flips `ok` (search still answers from keywords)."""
         require_admin(caller)
         (warm, cold), embedder, pending = await asyncio.gather(
             self._tiers(), self._embedder_status(), self._metrics.pending_embeddings(caller)
         )
+        ok = warm == "ok" and cold == "ok"
         return {
-            "ok": warm == "ok" and cold == "ok",
+            "ok": ok,
+            "status": "ok" if ok and embedder != "failing" else "degraded",
             # the contract knows only ok|unreachable for the warm tier
             "deps": {
                 "warm": "ok" if warm == "ok" else "unreachable",

@@ -254,8 +254,11 @@ class MetricsService:
     # ---- reading -----------------------------------------------------------------------------------
 
     async def _counters(self, reach: str | None) -> dict[str, int]:
-        stored = await self._store.totals(reach) if self._store is not None else {}
-        local = self._local(reach)
+        # under the flush lock, so that a flush committing between the two reads is neither missed nor counted
+        # twice: stored totals plus what this replica has not flushed yet is then exact
+        async with self._flush_lock:
+            stored = await self._store.totals(reach) if self._store is not None else {}
+            local = self._local(reach)
         return {c.value: stored.get(c.value, 0) + local.get(c.value, 0) for c in Counter}
 
     async def _rates(self, reach: str | None) -> dict[str, float | None]:
@@ -263,11 +266,12 @@ class MetricsService:
         since = _bucket(now) - timedelta(seconds=RATE_WINDOW_S - BUCKET_SECONDS)
         names = tuple(c.value for c in RATED)
         try:
-            stored = await self._store.window(reach, since, names) if self._store is not None else {}
+            async with self._flush_lock:  # as in `_counters`
+                stored = await self._store.window(reach, since, names) if self._store is not None else {}
+                local = self._local_window(reach, since)
         except NovamemError as exc:
             log.warning("metrics rates unavailable: %s", exc.message)
             return {"queries_per_sec_60s": None, "remembers_per_sec_60s": None}
-        local = self._local_window(reach, since)
         span = max((now - since).total_seconds(), 1.0)
 
         def rate(name: str) -> float:

@@ -98,6 +98,9 @@ class HealthDeep(Out):
     """Dependency detail for admins; `ok` is false (HTTP 503) when the warm or cold tier is down."""
 
     ok: bool
+    status: Literal["ok", "degraded"] = Field(
+        description="`ok` when every dependency answers (a disabled one counts as answering), else `degraded`"
+    )
     deps: HealthDeps
     pending_embeddings: int | None = Field(description="rows whose vector is owed (null when unknown)")
 
