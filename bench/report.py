@@ -354,6 +354,10 @@ line per request, as a default deployment does. Both always run the rest of the 
 headers, CORS, request limits). Each gets the same {r["memories"]} LoCoMo-based memories; then one client
 sends the same requests to both, one at a time, in batches of {r["batch"]} that alternate between the servers,
 {r["requests_per_route_and_server"]} timed requests per route and server after 30 warm-up requests each.
+The counter's upsert runs on the database's dedicated quick connection, which commits asynchronously (a
+crash may forget the last fraction of a second of counts, which a rate limit can afford): no pool checkout
+and no wait for the WAL flush. Through the pool with synchronous commits the same script measured `recent`
+at 1.249 (+1.26 ms) and `search` at 1.063 (+1.30 ms).
 
 {_table(header, rows)}
 

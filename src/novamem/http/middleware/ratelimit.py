@@ -57,7 +57,7 @@ class RateLimitMiddleware:
             return None
         key = f"rate:{scope_client_ip(scope) or '-'}"
         try:
-            window = await container.counters.hit(key, WINDOW_SECONDS)
+            window = await container.counters.hit(key, WINDOW_SECONDS, hot=True)
         except Exception as exc:  # any failure to count fails open, by design
             self._warn(exc)
             return None

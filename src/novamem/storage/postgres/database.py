@@ -103,11 +103,14 @@ class Database:
         await self._pool.close()
 
     async def quick_one(self, query: str, params: dict[str, object] | None = None) -> dict[str, object] | None:
-        """Run a tiny read (an index lookup) on the dedicated connection and return its first row.
+        """Run a tiny statement (an index lookup, or a one-row counter upsert) on the dedicated connection and
+        return its first row.
 
         Skips the pool (checkout and liveness check), which matters for a query every request
         makes; queries take turns on the one connection, each lasting a fraction of a millisecond.
-        A broken connection is replaced on the next call.
+        The connection commits asynchronously (`synchronous_commit=off`): a write here may be lost if
+        PostgreSQL crashes in the next fraction of a second, so use it only for data that may be (request
+        counters), never for the memories or identities. A broken connection is replaced on the next call.
         """
         with map_errors():
             async with self._quick_lock:
@@ -117,6 +120,7 @@ class Database:
                         autocommit=True,
                         row_factory=dict_row,
                         connect_timeout=max(1, int(self._timeout)),
+                        options="-c synchronous_commit=off",
                         cursor_factory=self._cursor_factory,
                     )
                 try:
