@@ -27,7 +27,7 @@ from typing import Any
 
 from bench import report
 from bench.corpus import load_locomo, varied_texts
-from bench.harness import BenchServer, machine_notes, percentile, remember_all, running_server
+from bench.harness import BenchServer, latency_summary, machine_notes, remember_all, running_server
 
 ADMIN_EMAIL = "bench-admin@example.com"
 WARMUP_REQUESTS = 30
@@ -77,15 +77,6 @@ async def _batch(client: Any, route: str, queries: list[str], k: int, out: list[
         out.append(elapsed)
 
 
-def _summary(timings: list[float]) -> dict[str, float]:
-    return {
-        "requests": len(timings),
-        "p50_ms": round(percentile(timings, 50), 3),
-        "p95_ms": round(percentile(timings, 95), 3),
-        "mean_ms": round(sum(timings) / len(timings), 3),
-    }
-
-
 async def _measure(
     servers: dict[str, BenchServer], token: str, queries: list[str], requests: int, batch: int, k: int
 ) -> dict[str, Any]:
@@ -109,7 +100,7 @@ async def _measure(
             await client.aclose()
     result: dict[str, Any] = {}
     for route in ROUTES:
-        none, user = _summary(timings[route]["none"]), _summary(timings[route]["user"])
+        none, user = latency_summary(timings[route]["none"]), latency_summary(timings[route]["user"])
         result[route] = {
             "none": none,
             "user": user,

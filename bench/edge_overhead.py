@@ -27,7 +27,7 @@ from typing import Any
 
 from bench import report
 from bench.corpus import load_locomo, varied_texts
-from bench.harness import BenchServer, machine_notes, percentile, remember_all, running_server
+from bench.harness import BenchServer, latency_summary, machine_notes, remember_all, running_server
 
 WARMUP_REQUESTS = 30
 ROUTES = ("recent", "search")
@@ -59,15 +59,6 @@ async def _batch(client: Any, route: str, queries: list[str], k: int, out: list[
         out.append(elapsed)
 
 
-def _summary(timings: list[float]) -> dict[str, float]:
-    return {
-        "requests": len(timings),
-        "p50_ms": round(percentile(timings, 50), 3),
-        "p95_ms": round(percentile(timings, 95), 3),
-        "mean_ms": round(sum(timings) / len(timings), 3),
-    }
-
-
 async def _measure(servers: dict[str, BenchServer], queries: list[str], requests: int, batch: int, k: int) -> Any:
     clients = {name: servers[name].client() for name in SERVERS}
     timings: dict[str, dict[str, list[float]]] = {route: {name: [] for name in SERVERS} for route in ROUTES}
@@ -87,7 +78,7 @@ async def _measure(servers: dict[str, BenchServer], queries: list[str], requests
             await client.aclose()
     result: dict[str, Any] = {}
     for route in ROUTES:
-        bare, default = _summary(timings[route]["bare"]), _summary(timings[route]["default"])
+        bare, default = latency_summary(timings[route]["bare"]), latency_summary(timings[route]["default"])
         result[route] = {
             "bare": bare,
             "default": default,

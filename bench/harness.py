@@ -24,7 +24,16 @@ from typing import Any
 
 import httpx
 
-__all__ = ["RESULTS_DIR", "BenchServer", "LoadStats", "machine_notes", "percentile", "remember_all", "running_server"]
+__all__ = [
+    "RESULTS_DIR",
+    "BenchServer",
+    "LoadStats",
+    "latency_summary",
+    "machine_notes",
+    "percentile",
+    "remember_all",
+    "running_server",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -185,6 +194,16 @@ async def remember_all(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def latency_summary(timings: list[float]) -> dict[str, float]:
+    """Count, p50, p95 and mean (ms) of request timings, as every latency report shows them."""
+    return {
+        "requests": len(timings),
+        "p50_ms": round(percentile(timings, 50), 3),
+        "p95_ms": round(percentile(timings, 95), 3),
+        "mean_ms": round(sum(timings) / len(timings), 3),
+    }
 
 
 def percentile(values: list[float], q: float) -> float:

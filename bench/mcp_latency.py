@@ -25,7 +25,7 @@ import httpx
 
 from bench import report
 from bench.corpus import load_locomo, varied_texts
-from bench.harness import BenchServer, machine_notes, percentile, remember_all, running_server
+from bench.harness import BenchServer, latency_summary, machine_notes, remember_all, running_server
 
 WARMUP_QUERIES = 30
 MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
@@ -94,15 +94,6 @@ async def _open_session(client: httpx.AsyncClient) -> None:
     client.headers["mcp-protocol-version"] = PROTOCOL_VERSION
 
 
-def _summary(timings: list[float]) -> dict[str, float]:
-    return {
-        "requests": len(timings),
-        "p50_ms": round(percentile(timings, 50), 3),
-        "p95_ms": round(percentile(timings, 95), 3),
-        "mean_ms": round(sum(timings) / len(timings), 3),
-    }
-
-
 async def _measure(server: BenchServer, queries: list[str], k: int) -> dict[str, Any]:
     timings: dict[str, list[float]] = {door: [] for door in DOORS}
     same = 0
@@ -128,7 +119,7 @@ async def _measure(server: BenchServer, queries: list[str], k: int) -> dict[str,
                 got[door] = await doors[door](query)
                 timings[door].append((time.perf_counter() - started) * 1000)
             same += got["rest"] == got["mcp"] == got["mcp_stateless"]
-    rest_s, mcp_s, modern_s = (_summary(timings[door]) for door in DOORS)
+    rest_s, mcp_s, modern_s = (latency_summary(timings[door]) for door in DOORS)
     return {
         "rest": rest_s,
         "mcp": mcp_s,
