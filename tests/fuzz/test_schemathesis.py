@@ -45,7 +45,7 @@ def srv(make_database: Callable[[], str]) -> Iterator[RunningServer]:
     server.stop()
 
 
-def fuzz(srv: RunningServer, tmp_path: Path, record: Callable[[str, object], None], *extra: str) -> tuple[int, str]:
+def fuzz(srv: RunningServer, tmp_path: Path, node: pytest.Item, *extra: str) -> tuple[int, str]:
     command = [
         str(SCHEMATHESIS),
         "run",
@@ -67,22 +67,24 @@ def fuzz(srv: RunningServer, tmp_path: Path, record: Callable[[str, object], Non
     output = run.stdout + run.stderr
     generated = re.search(r"(\d+) generated", output)
     assert generated is not None, output[-3000:]
-    record("generated_test_cases", int(generated.group(1)))
+    # kept with the test (junit user properties) and beside it, for whoever records the run
+    node.user_properties.append(("generated_test_cases", int(generated.group(1))))
+    (tmp_path / "generated-test-cases.txt").write_text(generated.group(1) + "\n", encoding="utf-8")
     return run.returncode, output
 
 
 def test_admin_pass_finds_no_server_errors_or_schema_violations(
-    srv: RunningServer, tmp_path: Path, record_property: Callable[[str, object], None]
+    srv: RunningServer, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     token = mint(srv, "fuzz-admin@example.com")
     skip = [arg for path in SELF_REVOKING for arg in ("--exclude-path", path)]
-    code, output = fuzz(srv, tmp_path, record_property, "-H", f"Authorization: Bearer {token}", *skip)
+    code, output = fuzz(srv, tmp_path, request.node, "-H", f"Authorization: Bearer {token}", *skip)
     assert code == 0, output[-6000:]
     assert token not in output
 
 
 def test_anonymous_pass_finds_no_server_errors_or_schema_violations(
-    srv: RunningServer, tmp_path: Path, record_property: Callable[[str, object], None]
+    srv: RunningServer, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    code, output = fuzz(srv, tmp_path, record_property)
+    code, output = fuzz(srv, tmp_path, request.node)
     assert code == 0, output[-6000:]
