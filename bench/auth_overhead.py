@@ -21,17 +21,15 @@ import random
 import secrets
 import subprocess
 import sys
-import time
 from contextlib import ExitStack
 from typing import Any
 
 from bench import report
 from bench.corpus import load_locomo, varied_texts
-from bench.harness import BenchServer, latency_summary, machine_notes, remember_all, running_server
+from bench.harness import AB_ROUTES as ROUTES
+from bench.harness import BenchServer, compare_side_by_side, machine_notes, remember_all, running_server
 
 ADMIN_EMAIL = "bench-admin@example.com"
-WARMUP_REQUESTS = 30
-ROUTES = ("recent", "search")
 MODES = ("none", "user")
 
 
@@ -62,53 +60,16 @@ async def _load(server: BenchServer, texts: list[str], headers: dict[str, str], 
         raise RuntimeError(f"load was not clean: {loaded}")
 
 
-def _body(route: str, query: str, k: int) -> dict[str, Any]:
-    return {"query": query, "k": k} if route == "search" else {"k": 20}
-
-
-async def _batch(client: Any, route: str, queries: list[str], k: int, out: list[float]) -> None:
-    """Send the batch one request at a time (no queueing inside the server) and record wall-clock ms."""
-    for query in queries:
-        started = time.perf_counter()
-        response = await client.post(f"/v1/{route}", json=_body(route, query, k))
-        elapsed = (time.perf_counter() - started) * 1000
-        if response.status_code != 200:
-            raise RuntimeError(f"{route} answered {response.status_code}: {response.text[:200]}")
-        out.append(elapsed)
-
-
 async def _measure(
     servers: dict[str, BenchServer], token: str, queries: list[str], requests: int, batch: int, k: int
 ) -> dict[str, Any]:
     headers = {"none": {}, "user": {"authorization": f"Bearer {token}"}}
     clients = {mode: servers[mode].client(headers=headers[mode]) for mode in MODES}
-    timings: dict[str, dict[str, list[float]]] = {route: {mode: [] for mode in MODES} for route in ROUTES}
     try:
-        for route in ROUTES:  # warm-up: connections, caches, the embedder's first calls
-            for mode in MODES:
-                await _batch(clients[mode], route, queries[:WARMUP_REQUESTS], k, [])
-        rounds = max(1, requests // batch)
-        for i in range(rounds):
-            chunk = [queries[(i * batch + j) % len(queries)] for j in range(batch)]
-            # alternate which mode goes first, so neither always follows the other's work
-            order = MODES if i % 2 == 0 else MODES[::-1]
-            for route in ROUTES:
-                for mode in order:
-                    await _batch(clients[mode], route, chunk, k, timings[route][mode])
+        return await compare_side_by_side(clients, queries, requests=requests, batch=batch, k=k)
     finally:
         for client in clients.values():
             await client.aclose()
-    result: dict[str, Any] = {}
-    for route in ROUTES:
-        none, user = latency_summary(timings[route]["none"]), latency_summary(timings[route]["user"])
-        result[route] = {
-            "none": none,
-            "user": user,
-            "ratio_p50": round(user["p50_ms"] / none["p50_ms"], 3),
-            "ratio_mean": round(user["mean_ms"] / none["mean_ms"], 3),
-            "added_p50_ms": round(user["p50_ms"] - none["p50_ms"], 3),
-        }
-    return result
 
 
 async def _stored(server: BenchServer, headers: dict[str, str]) -> int:

@@ -21,16 +21,14 @@ import argparse
 import asyncio
 import json
 import random
-import time
 from contextlib import ExitStack
 from typing import Any
 
 from bench import report
 from bench.corpus import load_locomo, varied_texts
-from bench.harness import BenchServer, latency_summary, machine_notes, remember_all, running_server
+from bench.harness import AB_ROUTES as ROUTES
+from bench.harness import BenchServer, compare_side_by_side, machine_notes, remember_all, running_server
 
-WARMUP_REQUESTS = 30
-ROUTES = ("recent", "search")
 SERVERS = ("bare", "default")
 NEVER_REFUSES = str(10**9)
 
@@ -43,50 +41,18 @@ async def _load(server: BenchServer, texts: list[str], concurrency: int) -> None
         raise RuntimeError(f"load was not clean: {loaded}")
 
 
-def _body(route: str, query: str, k: int) -> dict[str, Any]:
-    return {"query": query, "k": k} if route == "search" else {"k": 20}
-
-
-async def _batch(client: Any, route: str, queries: list[str], k: int, out: list[float], limited: bool) -> None:
-    for query in queries:
-        started = time.perf_counter()
-        response = await client.post(f"/v1/{route}", json=_body(route, query, k))
-        elapsed = (time.perf_counter() - started) * 1000
-        if response.status_code != 200:
-            raise RuntimeError(f"{route} answered {response.status_code}: {response.text[:200]}")
-        if limited != ("x-ratelimit-limit" in response.headers):
-            raise RuntimeError("the rate limit is not in the state this benchmark expects")
-        out.append(elapsed)
+def _check(name: str, response: Any) -> None:
+    if (name == "default") != ("x-ratelimit-limit" in response.headers):
+        raise RuntimeError("the rate limit is not in the state this benchmark expects")
 
 
 async def _measure(servers: dict[str, BenchServer], queries: list[str], requests: int, batch: int, k: int) -> Any:
     clients = {name: servers[name].client() for name in SERVERS}
-    timings: dict[str, dict[str, list[float]]] = {route: {name: [] for name in SERVERS} for route in ROUTES}
     try:
-        for route in ROUTES:
-            for name in SERVERS:
-                await _batch(clients[name], route, queries[:WARMUP_REQUESTS], k, [], name == "default")
-        rounds = max(1, requests // batch)
-        for i in range(rounds):
-            chunk = [queries[(i * batch + j) % len(queries)] for j in range(batch)]
-            order = SERVERS if i % 2 == 0 else SERVERS[::-1]
-            for route in ROUTES:
-                for name in order:
-                    await _batch(clients[name], route, chunk, k, timings[route][name], name == "default")
+        return await compare_side_by_side(clients, queries, requests=requests, batch=batch, k=k, check=_check)
     finally:
         for client in clients.values():
             await client.aclose()
-    result: dict[str, Any] = {}
-    for route in ROUTES:
-        bare, default = latency_summary(timings[route]["bare"]), latency_summary(timings[route]["default"])
-        result[route] = {
-            "bare": bare,
-            "default": default,
-            "ratio_p50": round(default["p50_ms"] / bare["p50_ms"], 3),
-            "ratio_mean": round(default["mean_ms"] / bare["mean_ms"], 3),
-            "added_p50_ms": round(default["p50_ms"] - bare["p50_ms"], 3),
-        }
-    return result
 
 
 def run(memories: int, requests: int, batch: int, k: int, concurrency: int) -> dict[str, Any]:

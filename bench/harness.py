@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,7 @@ __all__ = [
     "RESULTS_DIR",
     "BenchServer",
     "LoadStats",
+    "compare_side_by_side",
     "latency_summary",
     "machine_notes",
     "percentile",
@@ -194,6 +195,66 @@ async def remember_all(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+AB_ROUTES = ("recent", "search")
+AB_WARMUP_REQUESTS = 30
+
+
+def _ab_body(route: str, query: str, k: int) -> dict[str, Any]:
+    return {"query": query, "k": k} if route == "search" else {"k": 20}
+
+
+async def compare_side_by_side(
+    clients: dict[str, httpx.AsyncClient],
+    queries: list[str],
+    *,
+    requests: int,
+    batch: int,
+    k: int,
+    check: Callable[[str, httpx.Response], None] | None = None,
+) -> dict[str, Any]:
+    """Time `POST /v1/recent` (k=20) and `POST /v1/search` (k) on two servers, interleaved.
+
+    `clients` maps two names to clients, the baseline first. After a warm-up on each, the same queries go to
+    both in batches of `batch`, one request at a time (no queueing inside a server), alternating which server
+    goes first so that both see the same neighbours on a shared machine. `check(name, response)` may refuse a
+    response. Returns, per route, each server's latency summary and the second/first ratios.
+    """
+    (base, other) = clients
+
+    async def send(name: str, route: str, chunk: list[str], out: list[float]) -> None:
+        for query in chunk:
+            started = time.perf_counter()
+            response = await clients[name].post(f"/v1/{route}", json=_ab_body(route, query, k))
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code != 200:
+                raise RuntimeError(f"{name} {route} answered {response.status_code}: {response.text[:200]}")
+            if check is not None:
+                check(name, response)
+            out.append(elapsed)
+
+    timings: dict[str, dict[str, list[float]]] = {route: {name: [] for name in clients} for route in AB_ROUTES}
+    for route in AB_ROUTES:  # connections, caches, the embedder's first calls
+        for name in clients:
+            await send(name, route, queries[:AB_WARMUP_REQUESTS], [])
+    for i in range(max(1, requests // batch)):
+        chunk = [queries[(i * batch + j) % len(queries)] for j in range(batch)]
+        order = (base, other) if i % 2 == 0 else (other, base)
+        for route in AB_ROUTES:
+            for name in order:
+                await send(name, route, chunk, timings[route][name])
+    result: dict[str, Any] = {}
+    for route in AB_ROUTES:
+        first, second = latency_summary(timings[route][base]), latency_summary(timings[route][other])
+        result[route] = {
+            base: first,
+            other: second,
+            "ratio_p50": round(second["p50_ms"] / first["p50_ms"], 3),
+            "ratio_mean": round(second["mean_ms"] / first["mean_ms"], 3),
+            "added_p50_ms": round(second["p50_ms"] - first["p50_ms"], 3),
+        }
+    return result
 
 
 def latency_summary(timings: list[float]) -> dict[str, float]:
