@@ -3,7 +3,7 @@
 - configuration.md: one row per `novamem.config.Settings` field (variable, type, default, description).
 - errors.md: the tree drawn in `novamem/errors.py`, each class's docstring and its HTTP status.
 - mcp-tools.md: the MCP server instructions and every tool (description, annotations, arguments, backing route),
-  from `novamem.services.agent_guide` and the tool table in `novamem.mcp.tools`.
+  from `novamem.services.agents.guide` and the tool table in `novamem.mcp.tools`.
 
 Usage: .venv/bin/python scripts/gen_docs.py [--out DIR]   (default: docs/generated)
 tests/test_docs.py regenerates into a temporary folder and fails when the committed files differ.
@@ -211,7 +211,7 @@ def _arguments(schema: dict[str, Any]) -> str:
 def mcp_tools_md() -> str:
     """The MCP reference: server instructions, then one section per tool."""
     from novamem.mcp.tools import ADMIN_TOOLS, MEMORY_TOOLS, PROJECT_TOOLS
-    from novamem.services.agent_guide import INSTRUCTIONS, INSTRUCTIONS_HASH, TOOL_DOCS, ToolGroup
+    from novamem.services.agents.guide import INSTRUCTIONS, INSTRUCTIONS_HASH, TOOL_DOCS, ToolGroup
 
     specs = {spec.name: spec for spec in MEMORY_TOOLS + PROJECT_TOOLS + ADMIN_TOOLS}
     missing = [doc.name for doc in TOOL_DOCS if doc.name not in specs]
@@ -223,7 +223,7 @@ def mcp_tools_md() -> str:
         ToolGroup.ADMIN: "Admin tools (`user` and `tenant` modes; listed to admins only)",
     }
     lines = [
-        HEADER.format(source="novamem.services.agent_guide and novamem.mcp.tools"),
+        HEADER.format(source="novamem.services.agents.guide and novamem.mcp.tools"),
         "# MCP tools\n\n",
         f"novamem publishes {len(TOOL_DOCS)} tools at `/mcp`. Descriptions and the server instructions below are\n",
         "exactly what agents receive. Each tool runs the same service call as its REST route and is refused\n",

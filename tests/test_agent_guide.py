@@ -9,7 +9,7 @@ from novamem.config import AuthMode, load_settings
 from novamem.domain.scope import Caller, TokenScope
 from novamem.mcp.server import McpEdge
 from novamem.search.presets import DEFAULT_WEIGHTS
-from novamem.services.agent_guide import INSTRUCTIONS, REQUIRED_TOOLS, TOOL_DOCS, ToolGroup, exposed_tools
+from novamem.services.agents.guide import INSTRUCTIONS, REQUIRED_TOOLS, TOOL_DOCS, ToolGroup, exposed_tools
 
 NAMES = {doc.name for doc in TOOL_DOCS}
 TOOL_WORD = re.compile(r"\b(?:memory|project|admin)_[a-z_]+\b")

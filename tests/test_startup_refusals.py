@@ -19,7 +19,12 @@ import pytest
 from novamem.config import load_settings
 from novamem.container import Container
 from novamem.errors import ConfigError
-from novamem.services.startup import ConnectionLimits, check_pool_capacity, log_startup_warnings, startup_warnings
+from novamem.services.operations.startup import (
+    ConnectionLimits,
+    check_pool_capacity,
+    log_startup_warnings,
+    startup_warnings,
+)
 from tests.conftest import free_port, start_server
 
 SECRET = "Zq3xT0V9kHc2W8pLrN5bYd7mFs1Jg4Ae"

@@ -12,25 +12,25 @@ from novamem.config import EmbeddingsProvider, Settings
 from novamem.embedding.base import Embedder
 from novamem.errors import ConfigError
 from novamem.observability.redaction import redactor
-from novamem.services.access import AccessPolicy
-from novamem.services.accounts import AccountService
-from novamem.services.admin import AdminService
-from novamem.services.adoption import AdoptionService
-from novamem.services.audit import AuditService
-from novamem.services.authn import Authenticator, CookiePolicy
-from novamem.services.diagnostics import DiagnosticsService
-from novamem.services.health import HealthService
-from novamem.services.lifecycle import Reconciler
-from novamem.services.mcp_sessions import McpSessions
-from novamem.services.memories import EmbedderState, MemoryService, WritePolicy
-from novamem.services.metrics import MetricsService
-from novamem.services.operator import OperatorService
-from novamem.services.projects import ProjectService
-from novamem.services.quotas import QuotaService
-from novamem.services.recall import RecallService
-from novamem.services.selfservice import SelfService
-from novamem.services.startup import ConnectionLimits, check_pool_capacity, log_startup_warnings
-from novamem.services.tokens import TokenService
+from novamem.services.agents.adoption import AdoptionService
+from novamem.services.identity.access import AccessPolicy
+from novamem.services.identity.accounts import AccountService
+from novamem.services.identity.audit import AuditService
+from novamem.services.identity.authn import Authenticator, CookiePolicy
+from novamem.services.identity.mcp_sessions import McpSessions
+from novamem.services.identity.quotas import QuotaService
+from novamem.services.identity.tokens import TokenService
+from novamem.services.memory.diagnostics import DiagnosticsService
+from novamem.services.memory.lifecycle import Reconciler
+from novamem.services.memory.memories import EmbedderState, MemoryService, WritePolicy
+from novamem.services.memory.recall import RecallService
+from novamem.services.memory.selfservice import SelfService
+from novamem.services.operations.admin import AdminService
+from novamem.services.operations.health import HealthService
+from novamem.services.operations.metrics import MetricsService
+from novamem.services.operations.operator import OperatorService
+from novamem.services.operations.startup import ConnectionLimits, check_pool_capacity, log_startup_warnings
+from novamem.services.projects.projects import ProjectService
 from novamem.storage.base import Counters, LeaderLock, MemoryStore, VectorSpace
 from novamem.storage.embedded import EmbeddedPostgres
 from novamem.storage.postgres.accounts import PostgresAccountStore

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from novamem.domain.credentials import hash_secret
-from novamem.services.metrics import Counter
-from novamem.services.schemas_admin import (
+from novamem.services.operations.metrics import Counter
+from novamem.services.operations.models import (
     AdminProjectList,
     AdminStats,
     AdminTokenList,

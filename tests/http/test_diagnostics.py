@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from novamem.services.diagnostics import CORE_CASES
-from novamem.services.schemas_diagnostics import EvaluateResponse, HygieneResponse
+from novamem.services.memory.diagnostics import CORE_CASES
+from novamem.services.memory.diagnostics_models import EvaluateResponse, HygieneResponse
 from tests.conftest import RunningServer
 from tests.http.identity_helpers import add_user, as_token, error, mint, start_user_server
 

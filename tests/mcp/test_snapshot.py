@@ -26,7 +26,7 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from novamem.services.agent_guide import TOOL_DOCS
+from novamem.services.agents.guide import TOOL_DOCS
 from tests.conftest import RunningServer
 from tests.http.identity_helpers import add_user, mint, start_user_server
 

@@ -13,7 +13,7 @@ import pytest
 from novamem.config import load_settings
 from novamem.container import Container
 from novamem.domain.scope import Caller
-from novamem.services.schemas import (
+from novamem.services.memory.models import (
     ForgetRequest,
     MemoryCreate,
     MemoryUpdate,

@@ -6,9 +6,9 @@ import pytest
 
 from novamem.domain.scope import Caller, Credential, TokenScope
 from novamem.errors import Forbidden, InvalidInput, Unavailable
-from novamem.services.admin import metrics_reach
-from novamem.services.metrics import Counter, MetricsService
-from novamem.services.schemas_admin import AdminStats, MetricsSnapshot
+from novamem.services.operations.admin import metrics_reach
+from novamem.services.operations.metrics import Counter, MetricsService
+from novamem.services.operations.models import AdminStats, MetricsSnapshot
 
 ADMIN = Caller(tenant_id="t1", user_id="u1", is_admin=True, credential=Credential.TOKEN)
 SERVER_ADMIN = Caller(

@@ -16,7 +16,7 @@ from novamem.config import AuthMode, EmbeddingsProvider, load_settings
 from novamem.container import Container
 from novamem.domain.scope import PUBLIC_TENANT, Caller
 from novamem.errors import ConfigError
-from novamem.services.passwords import generate_password
+from novamem.services.identity.passwords import generate_password
 
 __all__ = ["add_parsers", "run_tenant", "run_user"]
 

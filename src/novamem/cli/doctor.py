@@ -31,7 +31,7 @@ from novamem.config import (
     load_settings,
 )
 from novamem.errors import NovamemError
-from novamem.services.startup import ConnectionLimits, connections_needed, largest_safe_pool
+from novamem.services.operations.startup import ConnectionLimits, connections_needed, largest_safe_pool
 from novamem.storage.backups import find_backups
 from novamem.storage.postgres.capacity import read_connection_limits
 

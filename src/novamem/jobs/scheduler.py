@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from novamem.container import Container
 from novamem.errors import NovamemError
-from novamem.services.admin import JobName
+from novamem.services.operations.admin import JobName
 from novamem.storage.base import LeaderLock
 
 __all__ = ["Job", "Scheduler", "build_scheduler"]

@@ -36,8 +36,8 @@ from novamem.domain.policy import route_refusal
 from novamem.domain.scope import Caller
 from novamem.errors import Forbidden, NovamemError, RateLimited
 from novamem.mcp.tools import ADMIN_TOOLS, MEMORY_TOOLS, PROJECT_TOOLS, ToolSpec
-from novamem.services.agent_guide import INSTRUCTIONS, TOOL_DOCS, exposed_tools
-from novamem.services.mcp_sessions import McpSessions
+from novamem.services.agents.guide import INSTRUCTIONS, TOOL_DOCS, exposed_tools
+from novamem.services.identity.mcp_sessions import McpSessions
 
 __all__ = ["McpEdge", "WELL_KNOWN_PATH"]
 

@@ -2,7 +2,7 @@
 
 Kept apart from `storage/base.py` (as `storage/accounts.py` is) so operations have their own narrow
 Protocols. Inventory reads take the tenant and filter by it; metric and gauge reads take a tenant or
-`None` for the whole deployment (see `services/metrics.py` for who gets which).
+`None` for the whole deployment (see `services/operations/metrics.py` for who gets which).
 """
 
 from __future__ import annotations

@@ -14,8 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from novamem.config import AuthMode
 from novamem.http.deps import AdminDep, ContainerDep, client_ip
-from novamem.services.accounts import TokenMintFailed, user_wire
-from novamem.services.schemas_accounts import (
+from novamem.services.identity.account_models import (
     AdminUserCreate,
     AdminUserList,
     AuditLog,
@@ -29,6 +28,7 @@ from novamem.services.schemas_accounts import (
     UserErase,
     UserEraseDryRun,
 )
+from novamem.services.identity.accounts import TokenMintFailed, user_wire
 
 __all__ = ["router"]
 

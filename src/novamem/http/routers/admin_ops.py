@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from novamem.http.deps import AdminDep, ContainerDep
-from novamem.services.schemas_admin import (
+from novamem.services.operations.models import (
     AdminProjectList,
     AdminStats,
     AdminTokenList,

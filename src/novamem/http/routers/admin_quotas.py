@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 
 from novamem.http.deps import AdminDep, ContainerDep, client_ip
-from novamem.services.schemas_selfservice import QuotaResponse, QuotaUpdate
+from novamem.services.memory.selfservice_models import QuotaResponse, QuotaUpdate
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

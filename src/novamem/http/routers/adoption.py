@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from novamem.http.deps import CallerDep, ContainerDep
-from novamem.services.schemas_adoption import AdoptionReport, AdoptionRequest
+from novamem.services.agents.adoption_models import AdoptionReport, AdoptionRequest
 
 router = APIRouter(prefix="/v1", tags=["diagnostics"])
 

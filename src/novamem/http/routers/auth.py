@@ -29,9 +29,7 @@ from novamem.errors import (
     Unauthenticated,
 )
 from novamem.http.deps import ContainerDep, client_ip
-from novamem.services.accounts import THROTTLED_CODE, IssuedSession, user_wire
-from novamem.services.authn import SESSION_TTL
-from novamem.services.schemas_accounts import (
+from novamem.services.identity.account_models import (
     BanUser,
     ChangedPassword,
     ChangePassword,
@@ -51,6 +49,8 @@ from novamem.services.schemas_accounts import (
     UserPage,
     UserSessions,
 )
+from novamem.services.identity.accounts import THROTTLED_CODE, IssuedSession, user_wire
+from novamem.services.identity.authn import SESSION_TTL
 
 __all__ = ["better_auth_error", "router"]
 

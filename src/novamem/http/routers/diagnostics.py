@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from novamem.http.deps import CallerDep, ContainerDep
-from novamem.services.schemas_diagnostics import (
+from novamem.services.memory.diagnostics_models import (
     EvaluateRequest,
     EvaluateResponse,
     HygieneRequest,

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from novamem.http.deps import ContainerDep
-from novamem.services.schemas import Probe
+from novamem.services.memory.models import Probe
 
 __all__ = ["router"]
 

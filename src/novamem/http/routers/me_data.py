@@ -9,8 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from novamem.http.deps import ContainerDep, UserDep, client_ip
-from novamem.services.schemas import ENTRY_ID_PATTERN
-from novamem.services.schemas_selfservice import (
+from novamem.services.memory.selfservice_models import (
     ChangesResponse,
     ExportResponse,
     ImportRequest,
@@ -19,6 +18,7 @@ from novamem.services.schemas_selfservice import (
     TodayResponse,
     UsageResponse,
 )
+from novamem.services.wire import ENTRY_ID_PATTERN
 
 router = APIRouter(prefix="/v1/me", tags=["self-service"])
 

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from novamem.http.deps import CallerDep, ContainerDep
-from novamem.services.schemas import (
-    ENTRY_ID_PATTERN,
+from novamem.services.memory.models import (
     CaptureResult,
     ForgetRequest,
     ForgetResponse,
@@ -19,6 +18,7 @@ from novamem.services.schemas import (
     RecapResponse,
     UpdateResponse,
 )
+from novamem.services.wire import ENTRY_ID_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["memories"])
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from novamem.http.deps import ContainerDep, OperatorDep
-from novamem.services.schemas_selfservice import (
+from novamem.services.memory.selfservice_models import (
     DecayRequest,
     DecayResponse,
     DreamCycleResponse,

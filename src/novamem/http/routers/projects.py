@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 
 from novamem.http.deps import ContainerDep, UserDep, client_ip
-from novamem.services.schemas_projects import (
+from novamem.services.projects.models import (
     ActiveProject,
     ActiveProjectChosen,
     ActiveProjectSet,

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from novamem.http.deps import CallerDep, ContainerDep
-from novamem.services.schemas import (
+from novamem.services.memory.models import (
     ContextRequest,
     ContextResponse,
     NeighborsRequest,

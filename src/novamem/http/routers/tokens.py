@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from novamem.http.deps import AdminDep, ContainerDep, UserDep, client_ip
-from novamem.services.schemas_tokens import (
+from novamem.services.identity.token_models import (
     TOKEN_HASH_PATTERN,
     AdminTokenRevoke,
     AdminTokenRevoked,

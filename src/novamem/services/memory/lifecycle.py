@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from novamem.services.memories import EmbedderState
+from novamem.services.memory.memories import EmbedderState
 from novamem.storage.base import MemoryStore
 
 __all__ = ["Reconciler"]

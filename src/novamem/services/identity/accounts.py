@@ -20,9 +20,9 @@ from novamem.domain.credentials import hash_secret, new_session_token, sign_sess
 from novamem.domain.entries import iso
 from novamem.domain.scope import PUBLIC_TENANT, Caller
 from novamem.errors import Forbidden, InvalidInput, NotFound, NovamemError, RateLimited, Unauthenticated
-from novamem.services.audit import AuditService
-from novamem.services.authn import SESSION_TTL, CookiePolicy
-from novamem.services.passwords import (
+from novamem.services.identity.audit import AuditService
+from novamem.services.identity.authn import SESSION_TTL, CookiePolicy
+from novamem.services.identity.passwords import (
     check_password_length,
     generate_password,
     hash_password,

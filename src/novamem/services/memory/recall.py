@@ -24,10 +24,9 @@ from novamem.domain.scope import Caller, ReadScope
 from novamem.domain.text import snippet
 from novamem.errors import Unavailable
 from novamem.search.presets import PRESETS, Strategy
-from novamem.services.access import UNSET, AccessPolicy, Unset
-from novamem.services.memories import EmbedderState
-from novamem.services.metrics import Counter, MetricsService
-from novamem.services.schemas import (
+from novamem.services.identity.access import UNSET, AccessPolicy, Unset
+from novamem.services.memory.memories import EmbedderState
+from novamem.services.memory.models import (
     ContextRequest,
     MemoryView,
     NeighborsRequest,
@@ -36,6 +35,7 @@ from novamem.services.schemas import (
     SearchRequest,
     WeightsIn,
 )
+from novamem.services.operations.metrics import Counter, MetricsService
 from novamem.storage.base import MemoryStore
 
 __all__ = ["GUIDANCE", "RecallService", "SearchOutcome"]

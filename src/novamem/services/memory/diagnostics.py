@@ -19,10 +19,10 @@ from novamem.domain.entries import MemoryEntry, gate_rejection, iso, now_utc
 from novamem.domain.scope import Caller
 from novamem.domain.text import snippet
 from novamem.errors import InvalidInput
-from novamem.services.access import AccessPolicy, require_unconfined
-from novamem.services.memories import EmbedderState
-from novamem.services.recall import context_pack
-from novamem.services.schemas_diagnostics import EvaluateRequest, HygieneRequest
+from novamem.services.identity.access import AccessPolicy, require_unconfined
+from novamem.services.memory.diagnostics_models import EvaluateRequest, HygieneRequest
+from novamem.services.memory.memories import EmbedderState
+from novamem.services.memory.recall import context_pack
 from novamem.storage.base import MemoryStore
 
 __all__ = ["CORE_CASES", "SUITES", "DiagnosticsService"]

@@ -40,7 +40,7 @@ from novamem.errors import (
     RateLimited,
     Unauthenticated,
 )
-from novamem.services.admin import metrics_reach, require_admin
+from novamem.services.operations.admin import metrics_reach, require_admin
 from novamem.storage.operations import DEPLOYMENT, GaugeReader, JobRunLog, MetricsStore
 
 __all__ = [

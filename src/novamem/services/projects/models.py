@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from novamem.services.schemas import Out, ProjectRef, Wire
+from novamem.services.wire import Out, ProjectRef, Wire
 
 __all__ = [
     "ActiveProject",

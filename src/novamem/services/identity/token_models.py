@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from novamem.services.schemas import Out, ProjectRef, Wire
+from novamem.services.wire import Out, ProjectRef, Wire
 
 __all__ = [
     "AdminTokenRevoke",

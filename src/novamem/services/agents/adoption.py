@@ -11,8 +11,8 @@ from typing import Any
 from novamem import __version__
 from novamem.config import AuthMode
 from novamem.domain.scope import Caller
-from novamem.services.agent_guide import INSTRUCTIONS, INSTRUCTIONS_HASH, REQUIRED_TOOLS, exposed_tools
-from novamem.services.schemas_adoption import AdoptionRequest
+from novamem.services.agents.adoption_models import AdoptionRequest
+from novamem.services.agents.guide import INSTRUCTIONS, INSTRUCTIONS_HASH, REQUIRED_TOOLS, exposed_tools
 
 __all__ = ["AdoptionService", "ADOPTION_SCHEMA"]
 

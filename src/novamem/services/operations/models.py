@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from novamem.services.schemas import Out, Wire
+from novamem.services.wire import Out, Wire
 
 __all__ = [
     "AdminProjectList",

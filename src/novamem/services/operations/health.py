@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from novamem.domain.scope import Caller
 from novamem.errors import Unavailable
-from novamem.services.admin import require_admin
-from novamem.services.memories import EmbedderState
-from novamem.services.metrics import MetricsService
+from novamem.services.memory.memories import EmbedderState
+from novamem.services.operations.admin import require_admin
+from novamem.services.operations.metrics import MetricsService
 from novamem.storage.operations import HealthProbe
 
 __all__ = ["DEFAULT_DEADLINE_S", "HealthService"]

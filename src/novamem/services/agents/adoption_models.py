@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from novamem.services.schemas import Out, StrictWire
+from novamem.services.wire import Out, StrictWire
 
 __all__ = ["AdoptionReport", "AdoptionRequest"]
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from novamem.services.schemas import Out, Wire
+from novamem.services.wire import Out, Wire
 
 __all__ = [
     "AdminUserCreate",

@@ -25,10 +25,10 @@ from novamem.domain.entries import (
 from novamem.domain.scope import Caller, WriteTarget
 from novamem.embedding.base import Embedder
 from novamem.errors import InvalidInput, NotFound, Unavailable
-from novamem.services.access import AccessPolicy, require_writer
-from novamem.services.metrics import Counter, MetricsService
-from novamem.services.quotas import QuotaService
-from novamem.services.schemas import CaptureResult, MemoryCreate, MemoryUpdate, RecapRequest
+from novamem.services.identity.access import AccessPolicy, require_writer
+from novamem.services.identity.quotas import QuotaService
+from novamem.services.memory.models import CaptureResult, MemoryCreate, MemoryUpdate, RecapRequest
+from novamem.services.operations.metrics import Counter, MetricsService
 from novamem.storage.base import MemoryStore
 
 __all__ = ["EmbedderState", "MemoryService", "WritePolicy"]

@@ -13,12 +13,12 @@ from typing import Any
 from novamem.domain.entries import MemoryEntry, iso
 from novamem.domain.scope import Caller
 from novamem.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
-from novamem.services.access import AccessPolicy
-from novamem.services.audit import AuditService
-from novamem.services.memories import MemoryService
-from novamem.services.quotas import QuotaService
-from novamem.services.schemas import MemoryCreate
-from novamem.services.schemas_selfservice import ImportRequest
+from novamem.services.identity.access import AccessPolicy
+from novamem.services.identity.audit import AuditService
+from novamem.services.identity.quotas import QuotaService
+from novamem.services.memory.memories import MemoryService
+from novamem.services.memory.models import MemoryCreate
+from novamem.services.memory.selfservice_models import ImportRequest
 from novamem.storage.base import ChangeFeedStore, MemoryStore, SelfServiceStore
 
 __all__ = ["CHANGE_RETENTION_DAYS", "ImportOutcome", "SelfService"]

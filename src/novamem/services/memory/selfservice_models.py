@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from novamem.services.schemas import Namespace, Out, ProjectRef, Wire, WriteFields
+from novamem.services.memory.models import WriteFields
+from novamem.services.wire import Namespace, Out, ProjectRef, Wire
 
 __all__ = [
     "ChangeView",

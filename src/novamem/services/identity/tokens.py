@@ -8,9 +8,9 @@ from novamem.domain.credentials import API_TOKEN_PREFIX, hash_secret, new_api_to
 from novamem.domain.entries import iso
 from novamem.domain.scope import Caller, TokenScope
 from novamem.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
-from novamem.services.access import AccessPolicy
-from novamem.services.audit import AuditService
-from novamem.services.authn import Authenticator
+from novamem.services.identity.access import AccessPolicy
+from novamem.services.identity.audit import AuditService
+from novamem.services.identity.authn import Authenticator
 from novamem.storage.base import Counters, ProjectStore, TokenRecord, TokenStore
 
 __all__ = ["MINT_WARNING", "ROTATE_LOCKOUT", "TokenService"]

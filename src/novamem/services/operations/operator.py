@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from novamem.domain.entries import now_utc
-from novamem.services.admin import AdminService, JobName
-from novamem.services.metrics import Counter, MetricsService
+from novamem.services.operations.admin import AdminService, JobName
+from novamem.services.operations.metrics import Counter, MetricsService
 from novamem.storage.base import DecayLog, MemoryStore
 from novamem.storage.operations import DEPLOYMENT
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from novamem.services.schemas import Out, StrictWire
+from novamem.services.wire import Out, StrictWire
 
 __all__ = [
     "EvaluateCase",

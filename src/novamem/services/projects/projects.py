@@ -10,8 +10,8 @@ from ulid import ULID
 from novamem.domain.entries import iso
 from novamem.domain.scope import Caller
 from novamem.errors import Conflict, Forbidden, InvalidInput, NotFound
-from novamem.services.access import CONFINED, AccessPolicy
-from novamem.services.audit import AuditService
+from novamem.services.identity.access import CONFINED, AccessPolicy
+from novamem.services.identity.audit import AuditService
 from novamem.storage.base import ProjectRecord, ProjectStore
 
 __all__ = ["OWNER_CANNOT_LEAVE", "ProjectService"]

@@ -1,0 +1,1 @@
+"""What agents are told (instructions, tool texts) and whether they see the current version."""

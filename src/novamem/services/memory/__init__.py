@@ -1,0 +1,1 @@
+"""Memories: the write path, retrieval, diagnostics, self-service data and upkeep."""

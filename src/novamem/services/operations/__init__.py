@@ -1,0 +1,1 @@
+"""Running the server: admin inventory, health, metrics, operator passes and start-up checks."""

@@ -1,0 +1,1 @@
+"""Projects: the shared access boundary and its members."""
