@@ -14,6 +14,7 @@ from novamem import __version__
 from novamem.config import AuthMode, Settings
 from novamem.container import Container
 from novamem.http.errors import install_error_handlers
+from novamem.http.middleware.authentication import AuthenticationMiddleware
 from novamem.http.middleware.client import ClientAddressMiddleware
 from novamem.http.middleware.cors import CorsMiddleware
 from novamem.http.middleware.dashboard import DashboardSwitchMiddleware
@@ -27,6 +28,7 @@ from novamem.http.routers import (
     admin_ops,
     admin_quotas,
     adoption,
+    api_docs,
     auth,
     diagnostics,
     health,
@@ -44,6 +46,7 @@ __all__ = ["ACCOUNT_ROUTERS", "ROUTERS", "create_app"]
 
 ROUTERS = (
     health.router,
+    api_docs.router,
     memories.router,
     recall.router,
     diagnostics.router,
@@ -115,6 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
         Middleware(DashboardSwitchMiddleware, enabled=settings.admin_dashboard),  # before auth and counting
         Middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute),  # before auth
         Middleware(RequestLimitsMiddleware),  # URI, headers, body size, JSON depth
+        Middleware(AuthenticationMiddleware),  # once per request, into scope["state"] for REST, MCP, dashboard
     ]
     app = FastAPI(
         title="novamem",

@@ -1,4 +1,7 @@
-"""Request dependencies: the container, and credentials turned into a Caller with route-class gates.
+"""Request dependencies: the container, and the request's Caller with route-class gates.
+
+The caller is the one `AuthenticationMiddleware` resolved for the whole request (MCP and the dashboard
+read the same one); nothing here authenticates again.
 
 - `CallerDep` (data plane): any valid credential; restricted tokens are held to what they may do.
 - `UserDep` (`/v1/me/*`, `/v1/auth/*`): a real user account (session cookie or `nm_` token).
@@ -16,7 +19,7 @@ from novamem.container import Container
 from novamem.domain.policy import route_refusal
 from novamem.domain.scope import Caller
 from novamem.errors import Forbidden, Unauthenticated
-from novamem.http.middleware.client import CLIENT_IP_KEY, client_address
+from novamem.services.identity.authn import client_ip_from_state, require_caller
 
 __all__ = ["AdminDep", "CallerDep", "ContainerDep", "OperatorDep", "UserDep", "client_ip"]
 
@@ -31,25 +34,15 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 
 def client_ip(request: Request) -> str | None:
     """The client's address by the trusted-proxy rule (`http/middleware/client.py`), as the middleware resolved it."""
-    state = request.scope.get("state") or {}
-    if CLIENT_IP_KEY in state:
-        resolved: str | None = state[CLIENT_IP_KEY]
-        return resolved
-    container = state.get("container")
-    return client_address(request.scope, container.settings.trusted_proxy_networks if container else [])
+    return client_ip_from_state(request.scope.get("state") or {})
 
 
-async def get_caller(request: Request, container: ContainerDep) -> Caller:
-    """Authenticate the request (uniform 401 whatever was wrong) and apply the route-class gates."""
-    auth = container.authenticator
-    cookie = request.cookies.get(auth.cookies.name) if auth.cookies is not None else None
-    caller = await auth.authenticate(request.headers.get("authorization"), cookie)
-    if caller is None:
-        raise Unauthenticated("unauthorized")
+async def get_caller(request: Request) -> Caller:
+    """The request's caller (uniform 401 whatever was wrong), held to the route-class gates."""
+    caller = require_caller(request.scope.get("state") or {})
     refusal = route_refusal(caller, request.method, request.url.path)
     if refusal is not None:
         raise Forbidden(refusal)
-    request.state.caller = caller
     return caller
 
 

@@ -1,9 +1,12 @@
 """Streamable HTTP MCP endpoint at `/mcp`, built on the official MCP SDK's low-level server.
 
-Every HTTP request is authenticated here with the REST credentials (cookie, then `nm_` bearer) before the
-SDK sees it; the Caller travels in the request scope's state to the tool handlers. The session manager
-runs stateless with JSON responses: each request is self-contained, so any replica can answer it (no
-session ids, no sticky routing).
+The HTTP stack in front has already done the shared work, once for every door: the client address
+(trusted-proxy rule), the body limit (2 MiB; 413 before this endpoint runs) and authentication with the
+REST credentials (cookie, then `nm_` bearer). The results sit in the request scope's state, where this
+endpoint and the tool handlers read them (`services/identity/authn.py`); the endpoint only answers
+refusals in MCP's shape (origin rule shared with CORS, `services/identity/origins.py`). The session manager runs
+stateless with JSON responses: each request is self-contained, so any replica can answer it (no session
+ids, no sticky routing).
 """
 
 from __future__ import annotations
@@ -34,31 +37,30 @@ from novamem.config import Settings
 from novamem.container import Container
 from novamem.domain.policy import route_refusal
 from novamem.domain.scope import Caller
-from novamem.errors import Forbidden, NovamemError, RateLimited
+from novamem.errors import NovamemError, RateLimited
 from novamem.mcp.tools import ADMIN_TOOLS, MEMORY_TOOLS, PROJECT_TOOLS, ToolSpec
 from novamem.services.agents.guide import INSTRUCTIONS, TOOL_DOCS, exposed_tools
+from novamem.services.identity.authn import authentication_from_state, caller_from_state, client_ip_from_state
 from novamem.services.identity.mcp_sessions import McpSessions
+from novamem.services.identity.origins import origin_allowed
 
 __all__ = ["McpEdge", "WELL_KNOWN_PATH"]
 
 log = logging.getLogger("novamem.mcp")
 
 WELL_KNOWN_PATH = "/.well-known/oauth-protected-resource"
-_CALLER = "novamem_caller"
 INVALID_PARAMS = -32602
 UNSUPPORTED_VERSION = -32022
 MCP_SESSION_ID_HEADER = "mcp-session-id"
-MAX_BODY_BYTES = 2 * 1024 * 1024
 MISSING_SESSION = "Bad Request: missing Mcp-Session-Id (only POST initialize may omit it)"
 UNKNOWN_SESSION = "unknown sessionId"
 
 
-def _client_ip(request: Request) -> str | None:
-    """The address the HTTP edge resolved by the trusted-proxy rule (`scope["state"]["client_ip"]`)."""
-    resolved = request.scope.get("state", {}).get("client_ip")
-    if resolved is not None:
-        return str(resolved)
-    return request.client.host if request.client else None
+def _caller(request: Request) -> Caller:
+    """The caller the HTTP stack authenticated (`_endpoint` lets no request without one reach the SDK)."""
+    caller = caller_from_state(request.scope.get("state") or {})
+    assert caller is not None, "the /mcp endpoint answers 401 before the SDK runs"
+    return caller
 
 
 def _tool(spec: ToolSpec) -> types.Tool:
@@ -96,21 +98,6 @@ def _valid_id(value: object) -> bool:
 def _rpc_error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The whole request body, or None once it grows past `limit` bytes (nothing more is read then)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _replayed(body: bytes, receive: Receive) -> Receive:
@@ -161,6 +148,7 @@ class McpEdge:
         self._specs = {spec.name: spec for spec in specs}
         self._tools = {spec.name: _tool(spec) for spec in specs}
         self._mode = settings.auth_mode
+        self._origins = frozenset(settings.cors_origin_list)
         self._server: Server[Any] = Server(
             "novamem",
             version=__version__,
@@ -217,24 +205,22 @@ class McpEdge:
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         origin = request.headers.get("origin")
-        allowed = self._settings.cors_origin_list
-        if origin is not None and "*" not in allowed and origin.rstrip("/") not in allowed:
+        if origin is not None and not origin_allowed(origin, self._origins):
             await _rpc_error(403, -32000, f"Forbidden: origin '{origin}' not in allowlist")(scope, receive, send)
             return
         container: Container = request.state.container
-        auth = container.authenticator
-        cookie = request.cookies.get(auth.cookies.name) if auth.cookies is not None else None
-        try:
-            caller = await auth.authenticate(request.headers.get("authorization"), cookie)
-        except Forbidden as exc:
-            await _rpc_error(403, -32000, exc.message)(scope, receive, send)
+        authentication = authentication_from_state(scope.get("state") or {})
+        if authentication.failure is not None:
+            raise authentication.failure  # the credential could not be checked: the app's error answer
+        if authentication.refusal is not None:
+            await _rpc_error(403, -32000, authentication.refusal)(scope, receive, send)
             return
+        caller = authentication.caller
         if caller is None:
             metadata = f"{self._settings.public_base_url}{WELL_KNOWN_PATH}"
             headers = {"WWW-Authenticate": f'Bearer resource_metadata="{metadata}"'}
             await JSONResponse({"error": "unauthorized"}, status_code=401, headers=headers)(scope, receive, send)
             return
-        scope.setdefault("state", {})[_CALLER] = caller
         version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
         if version is not None and version not in KNOWN_PROTOCOL_VERSIONS:
             error = {
@@ -260,10 +246,7 @@ class McpEdge:
             message = "Unsupported Media Type: Content-Type must be application/json"
             await _rpc_error(415, -32000, message)(scope, receive, send)
             return
-        body = await _read_body(request, MAX_BODY_BYTES)
-        if body is None:
-            await _rpc_error(413, -32600, f"request body is larger than {MAX_BODY_BYTES} bytes")(scope, receive, send)
-            return
+        body = await request.body()  # already read and capped by the request-limits middleware
         replay = _replayed(body, receive)
         if modern:
             # the stateless revision: self-contained requests, no session; the SDK validates envelope and headers
@@ -391,7 +374,7 @@ class McpEdge:
     async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         if params is not None and params.cursor is not None:
             raise MCPError(INVALID_PARAMS, "unknown cursor")  # the whole list is always one page
-        caller: Caller = ctx.request.state.novamem_caller
+        caller = _caller(ctx.request)
         return types.ListToolsResult(tools=[self._tools[name] for name in exposed_tools(self._mode, caller)])
 
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
@@ -399,7 +382,7 @@ class McpEdge:
         if spec is None:
             raise MCPError(INVALID_PARAMS, f"Unknown tool: {params.name}")
         request: Request = ctx.request
-        caller: Caller = request.state.novamem_caller
+        caller = _caller(request)
         container: Container = request.state.container
         method, path = spec.route
         refusal = route_refusal(caller, method, path)
@@ -414,7 +397,7 @@ class McpEdge:
         except ValidationError as exc:
             return _error(_invalid(exc))
         try:
-            result = await spec.handler(container, caller, args, _client_ip(request))
+            result = await spec.handler(container, caller, args, client_ip_from_state(request.scope.get("state") or {}))
         except NovamemError as exc:
             return _error(exc.message)
         except Exception:

@@ -8,8 +8,9 @@ trusted proxy the proxy's own (rightmost) entry wins. A malformed entry ends the
 address seen (a trusted proxy, or the peer) is the client then.
 
 `ClientAddressMiddleware` resolves both once per request and stores them in the ASGI scope's state
-(`scope["state"]["client_ip"]`, `scope["state"]["via_tls"]`), where the rate limiter, the headers
-middleware, routes (`request.state.client_ip`), MCP handlers and request logs read them.
+(`scope["state"]["client_ip"]`, `scope["state"]["via_tls"]`). The address has one reader for every door:
+`client_ip_from_state` (`services/identity/authn.py`), used by the rate limiter, request logs, REST routes,
+MCP tools and the dashboard; the headers middleware reads the TLS flag.
 """
 
 from __future__ import annotations
@@ -20,17 +21,16 @@ from typing import TypeAlias
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from novamem.services.identity.authn import CLIENT_IP_KEY
+
 __all__ = [
-    "CLIENT_IP_KEY",
     "VIA_TLS_KEY",
     "ClientAddressMiddleware",
     "Network",
     "arrived_over_tls",
     "client_address",
-    "scope_client_ip",
 ]
 
-CLIENT_IP_KEY = "client_ip"
 VIA_TLS_KEY = "via_tls"
 
 Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -101,16 +101,6 @@ def arrived_over_tls(scope: Scope, networks: Sequence[Network]) -> bool:
         return False
     values = _header_values(scope, b"x-forwarded-proto")
     return bool(values) and values[-1].strip().lower() == "https"
-
-
-def scope_client_ip(scope: Scope) -> str | None:
-    """The address `ClientAddressMiddleware` resolved, else the socket peer."""
-    state = scope.get("state") or {}
-    if CLIENT_IP_KEY in state:
-        resolved: str | None = state[CLIENT_IP_KEY]
-        return resolved
-    peer = scope.get("client")
-    return str(peer[0]) if peer else None
 
 
 class ClientAddressMiddleware:

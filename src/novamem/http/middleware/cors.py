@@ -3,7 +3,8 @@
 - A list of origins: an allowed `Origin` is echoed with `Access-Control-Allow-Credentials: true`; every
   response carries `Vary: Origin` (the answer depends on it). Other origins get no allow header: the
   request still runs (it may be a same-origin or non-browser call), and the browser withholds the answer
-  from the calling page. `/mcp` refuses foreign origins itself (403).
+  from the calling page. `/mcp` refuses foreign origins itself (403), by the same rule
+  (`services/identity/origins.py`).
 - `*`: `Access-Control-Allow-Origin: *` for any origin, never with credentials (browsers then send no
   cookies cross-origin).
 - Empty or `self`: off. No CORS headers at all, and `OPTIONS` goes to the routes (404): same-origin only.
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from novamem.http.middleware.responses import send_error, send_response
+from novamem.services.identity.origins import ANY_ORIGIN, origin_allowed
 
 __all__ = ["ALLOW_METHODS", "EXPOSE_HEADERS", "MAX_AGE_SECONDS", "CorsMiddleware"]
 
@@ -63,20 +65,17 @@ class CorsMiddleware:
 
     def __init__(self, app: ASGIApp, origins: Sequence[str] = ()) -> None:
         self.app = app
-        cleaned = [o.strip().rstrip("/") for o in origins if o.strip() and o.strip() != "self"]
-        self.any_origin = "*" in cleaned
-        self.origins = frozenset(o.encode("latin-1") for o in cleaned if o != "*")
-        self.enabled = self.any_origin or bool(self.origins)
+        self.origins = frozenset(o.strip().rstrip("/") for o in origins if o.strip() and o.strip() != "self")
+        self.any_origin = ANY_ORIGIN in self.origins
+        self.enabled = bool(self.origins)
 
     def _allow(self, origin: bytes | None) -> list[tuple[bytes, bytes]]:
         """The allow headers for `origin` (empty when it is not allowed)."""
-        if origin is None:
+        if origin is None or not origin_allowed(origin.decode("latin-1"), self.origins):
             return []
         if self.any_origin:
             return [(b"access-control-allow-origin", b"*")]
-        if origin.rstrip(b"/") in self.origins:
-            return [(b"access-control-allow-origin", origin), (b"access-control-allow-credentials", b"true")]
-        return []
+        return [(b"access-control-allow-origin", origin), (b"access-control-allow-credentials", b"true")]
 
     async def _preflight(self, scope: Scope, send: Send) -> None:
         origin = _header(scope, b"origin")

@@ -7,6 +7,9 @@
 | body over 2 MiB (announced by Content-Length or streamed) | 413 `{"error":"request body is too large"}` |
 | JSON body nested deeper than 32 arrays/objects | 400 `{"error":"JSON nesting too deep"}` |
 
+They hold for every route, `/mcp` included (its 2 MB body limit is this one), and the answers are the
+same there.
+
 The depth is measured without parsing (string contents skipped, brackets counted with numpy), so a
 100 000-deep `[[[[...` costs milliseconds and can never reach a recursive parser. Bodies count as JSON when
 they declare a JSON content type or none (FastAPI parses both as JSON). The uvicorn in front of this
@@ -98,7 +101,7 @@ def _headers_too_large(scope: Scope) -> bool:
 def _is_json(scope: Scope) -> bool:
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
-            media = value.split(b";", 1)[0].strip().lower()
+            media = bytes(value).split(b";", 1)[0].strip().lower()
             return media.endswith(b"/json") or media.endswith(b"+json")
     return True
 

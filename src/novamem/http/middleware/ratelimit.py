@@ -20,8 +20,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from novamem.http.middleware.client import scope_client_ip
 from novamem.http.middleware.responses import send_error
+from novamem.services.identity.authn import client_ip_from_state
 
 __all__ = ["EXEMPT_PATHS", "WINDOW_SECONDS", "RateLimitMiddleware", "is_exempt"]
 
@@ -55,7 +55,8 @@ class RateLimitMiddleware:
         container: Any = (scope.get("state") or {}).get("container")
         if container is None:
             return None
-        key = f"rate:{scope_client_ip(scope) or '-'}"
+        client = client_ip_from_state(scope.get("state") or {})
+        key = f"rate:{client or '-'}"
         try:
             window = await container.counters.hit(key, WINDOW_SECONDS, hot=True)
         except Exception as exc:  # any failure to count fails open, by design

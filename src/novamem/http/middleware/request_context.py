@@ -17,9 +17,9 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from novamem.http.middleware.client import scope_client_ip
 from novamem.observability import tracing
 from novamem.observability.context import REQUEST_ID_HEADER, new_request_id, request_id_var, sane_request_id
+from novamem.services.identity.authn import client_ip_from_state
 
 __all__ = ["RequestContextMiddleware"]
 
@@ -95,7 +95,7 @@ class RequestContextMiddleware:
                     "path": _route(scope) or scope["path"],
                     "status": exchange.status if exchange.status is not None else CLIENT_CLOSED,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client_ip": scope_client_ip(scope),
+                    "client_ip": client_ip_from_state(scope.get("state") or {}),
                 },
             )
             request_id_var.reset(reset)

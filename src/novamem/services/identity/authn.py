@@ -1,4 +1,17 @@
-"""Turning presented credentials (shared token, `nm_` token, session cookie) into a Caller."""
+"""Turning presented credentials (shared token, `nm_` token, session cookie) into a Caller, once per request.
+
+The HTTP stack's authentication middleware calls `Authenticator.authenticate_request` once for every
+request and keeps the `Authentication` it returns in the ASGI scope's state, under `AUTHENTICATION_KEY`;
+the client address resolved by the trusted-proxy rule sits beside it under `CLIENT_IP_KEY`. Every door
+(REST dependencies, the MCP endpoint, the dashboard) reads them with the functions below, which take the
+state as a plain mapping, so no door authenticates again and none needs the others' code:
+
+- `require_caller(state)`: the caller, or the uniform refusal (`Unauthenticated("unauthorized")`, the
+  credential's `Forbidden`, or the error that kept the credential from being checked).
+- `caller_from_state(state)`, `credential_refusal_from_state(state)`, `authentication_from_state(state)`:
+  the parts, for doors that answer refusals in their own shape (MCP) or show a page to anonymous callers.
+- `client_ip_from_state(state)`: the client's address.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +19,30 @@ import asyncio
 import hmac
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from novamem.config import AuthMode
 from novamem.domain.credentials import API_TOKEN_PREFIX, hash_secret, verify_session_cookie
 from novamem.domain.scope import PUBLIC_TENANT, Caller, Credential, TokenScope
-from novamem.errors import Forbidden, NovamemError
+from novamem.errors import Forbidden, NovamemError, Unauthenticated
 from novamem.storage.base import CredentialStore, Principal
 
-__all__ = ["SESSION_TTL", "Authenticator", "CookiePolicy"]
+__all__ = [
+    "AUTHENTICATION_KEY",
+    "CLIENT_IP_KEY",
+    "SESSION_TTL",
+    "Authentication",
+    "Authenticator",
+    "CookiePolicy",
+    "authentication_from_state",
+    "caller_from_state",
+    "client_ip_from_state",
+    "credential_refusal_from_state",
+    "require_caller",
+]
 
 log = logging.getLogger("novamem.auth")
 
@@ -23,6 +50,10 @@ SESSION_TTL = timedelta(days=7)
 SESSION_ROLL_AFTER = timedelta(days=1)
 TOKEN_TOUCH_EVERY = timedelta(minutes=1)
 RESOLVED_CACHE_ENTRIES = 10_000
+
+# keys of the ASGI scope's state (`scope["state"]`) that the HTTP stack fills in for every door
+AUTHENTICATION_KEY = "novamem_authentication"
+CLIENT_IP_KEY = "client_ip"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +66,24 @@ class CookiePolicy:
     @property
     def name(self) -> str:
         return "__Secure-nm.session_token" if self.secure else "nm.session_token"
+
+
+@dataclass(frozen=True, slots=True)
+class Authentication:
+    """What authenticating one request found; at most one field is set.
+
+    `caller`: the credential is valid. `refusal`: it is valid but may not be used (a project-confined
+    token whose owner left the project), answered 403 with this message. `failure`: it could not be
+    checked (the database is unreachable); raised again by whoever needs the caller, so routes that do
+    not (health probes, public pages) still answer. None set: no valid credential was presented (401).
+    """
+
+    caller: Caller | None = None
+    refusal: str | None = None
+    failure: NovamemError | None = None
+
+
+_ANONYMOUS = Authentication()
 
 
 class Authenticator:
@@ -87,6 +136,20 @@ class Authenticator:
         if presented is not None and presented.startswith(API_TOKEN_PREFIX):
             return await self.token_caller(presented)
         return None
+
+    async def authenticate_request(self, authorization: str | None, cookie_value: str | None) -> Authentication:
+        """`authenticate`, with a refusal or a failure kept in the result instead of raised.
+
+        The request's routes decide later whether they need a caller at all; a public route must not fail
+        because of a credential it never asked for.
+        """
+        try:
+            caller = await self.authenticate(authorization, cookie_value)
+        except Forbidden as exc:
+            return Authentication(refusal=exc.message)
+        except NovamemError as exc:
+            return Authentication(failure=exc)
+        return _ANONYMOUS if caller is None else Authentication(caller=caller)
 
     async def session_caller(self, cookie_value: str) -> Caller | None:
         """The user behind a signed session cookie, rolling the session forward once a day."""
@@ -181,6 +244,44 @@ class Authenticator:
         task = asyncio.get_running_loop().create_task(guarded())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def authentication_from_state(state: Mapping[str, Any]) -> Authentication:
+    """What the request's authentication found (anonymous when it did not run for this request)."""
+    found = state.get(AUTHENTICATION_KEY)
+    return found if isinstance(found, Authentication) else _ANONYMOUS
+
+
+def caller_from_state(state: Mapping[str, Any]) -> Caller | None:
+    """The request's authenticated caller, or None (no valid credential, or one that was refused)."""
+    return authentication_from_state(state).caller
+
+
+def credential_refusal_from_state(state: Mapping[str, Any]) -> str | None:
+    """The 403 message for a valid credential that may not be used, or None."""
+    return authentication_from_state(state).refusal
+
+
+def require_caller(state: Mapping[str, Any]) -> Caller:
+    """The request's caller; raises the uniform answers otherwise.
+
+    `Unauthenticated("unauthorized")` without a valid credential, `Forbidden` with the refusal, or the
+    error that kept the credential from being checked.
+    """
+    found = authentication_from_state(state)
+    if found.failure is not None:
+        raise found.failure
+    if found.refusal is not None:
+        raise Forbidden(found.refusal)
+    if found.caller is None:
+        raise Unauthenticated("unauthorized")
+    return found.caller
+
+
+def client_ip_from_state(state: Mapping[str, Any]) -> str | None:
+    """The client's address as the HTTP stack resolved it (trusted-proxy rule); None when unknown."""
+    found = state.get(CLIENT_IP_KEY)
+    return found if isinstance(found, str) else None
 
 
 def _bearer(header: str | None) -> str | None:
