@@ -60,7 +60,7 @@ async def test_ready_and_health_answer_503_while_the_database_is_down(pgdir: Pat
             # an admin cannot even be authenticated without the database: an answer, never a 500
             assert ops.get("/v1/admin/health/deep").status_code == 503
 
-            report = await probe.health.deep(admin)
+            report = (await probe.health.deep(admin)).to_wire()
             assert report["ok"] is False
             assert report["deps"]["warm"] == "unreachable" and report["deps"]["cold"] == "unreachable"
             assert report["deps"]["graph"] == "disabled" and report["pendingEmbeddings"] is None
@@ -71,7 +71,7 @@ async def test_ready_and_health_answer_503_while_the_database_is_down(pgdir: Pat
             assert anon.get("/health").json() == {"ok": True}
             assert wait_for(lambda: _status(ops, "/v1/admin/health/deep") == 200, timeout=60)
             assert ops.get("/v1/admin/health/deep").json()["ok"] is True
-            assert (await probe.health.deep(admin))["deps"]["warm"] == "ok"
+            assert (await probe.health.deep(admin)).deps.warm == "ok"
     finally:
         await probe.close()
         srv.stop()

@@ -52,14 +52,14 @@ async def test_every_read_is_confined_to_tenant_and_user(container: Container) -
     assert await ids(container, BOB) == []
 
     recent = await container.recall.recent(BOB, RecentRequest())
-    assert recent == []
-    assert [v.id for v in await container.recall.recent(MALLORY, RecentRequest())] == [m.id]
-    assert (await container.recall.stats(BOB))["totalWarm"] == 0
-    assert (await container.recall.stats(MALLORY))["totalWarm"] == 1
+    assert recent.results == []
+    assert [v.id for v in (await container.recall.recent(MALLORY, RecentRequest())).results] == [m.id]
+    assert (await container.recall.stats(BOB)).total_warm == 0
+    assert (await container.recall.stats(MALLORY)).total_warm == 1
 
-    assert await container.recall.neighbors(MALLORY, NeighborsRequest(id=a.id, depth=3)) == []
+    assert (await container.recall.neighbors(MALLORY, NeighborsRequest(id=a.id, depth=3))).results == []
     alice_near = await container.recall.neighbors(ALICE, NeighborsRequest(id=a.id, depth=3))
-    assert {v.id for v in alice_near} == {second.id}
+    assert {v.id for v in alice_near.results} == {second.id}
 
 
 async def test_writes_cannot_reach_other_tenants_or_users(container: Container) -> None:
@@ -71,12 +71,13 @@ async def test_writes_cannot_reach_other_tenants_or_users(container: Container) 
         await container.memories.update(MALLORY, a.id, MemoryUpdate(content="Overwritten by another tenant"))
     with pytest.raises(NotFound):
         await container.memories.update(BOB, a.id, MemoryUpdate(namespace="stolen"))
-    assert await container.memories.forget(MALLORY, a.id, None) == {"deleted": False, "coldDeleteOk": True}
+    by_id = ForgetRequest(id=a.id)
+    assert (await container.memories.forget(MALLORY, by_id)).to_wire() == {"deleted": False, "coldDeleteOk": True}
     # same tenant, other user: no existence oracle either
-    assert await container.memories.forget(BOB, a.id, None) == {"deleted": False, "coldDeleteOk": True}
-    request = ForgetRequest(source_ref="mail:1")
-    assert (await container.memories.forget_by_source(MALLORY, request.source_ref or "", None))["count"] == 0
-    assert (await container.memories.forget_by_source(BOB, "mail:1", None))["count"] == 0
+    assert (await container.memories.forget(BOB, by_id)).to_wire() == {"deleted": False, "coldDeleteOk": True}
+    by_ref = ForgetRequest(source_ref="mail:1")
+    assert (await container.memories.forget(MALLORY, by_ref)).count == 0
+    assert (await container.memories.forget(BOB, by_ref)).count == 0
     captured = await container.memories.capture(MALLORY, MemoryCreate(content=FACT.replace("18:00", "19:00")))
     assert not captured.superseded  # the near-duplicate guard only looks inside the caller's scope
     assert await ids(container, ALICE) == [a.id]

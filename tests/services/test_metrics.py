@@ -51,15 +51,15 @@ async def test_counts_are_kept_per_tenant_and_read_back_unflushed() -> None:
     metrics.count("t2", Counter.QUERIES, 5)
     metrics.count("*", Counter.DECAY_RUNS)
     metrics.count("t1", Counter.FORGETS, 0)  # nothing to count
-    tenant = await metrics.snapshot(ADMIN)
+    tenant = (await metrics.snapshot(ADMIN)).to_wire()
     MetricsSnapshot.model_validate(tenant)
     assert tenant["counters"]["queries_total"] == 2 and tenant["counters"]["decay_runs_total"] == 1
     assert tenant["counters"]["forgets_total"] == 0
     assert tenant["rates"]["queries_per_sec_60s"] > 0
-    deployment = await metrics.snapshot(SERVER_ADMIN)
+    deployment = (await metrics.snapshot(SERVER_ADMIN)).to_wire()
     assert deployment["counters"]["queries_total"] == 7
     assert metrics_reach(ADMIN) == "t1" and metrics_reach(SERVER_ADMIN) is None
-    stats = await metrics.stats(ADMIN)
+    stats = (await metrics.stats(ADMIN)).to_wire()
     AdminStats.model_validate(stats)
     assert stats["instance"]["replica_id"] == metrics.replica_id
 
@@ -69,7 +69,7 @@ async def test_only_server_side_failures_count_as_errors() -> None:
     for error in (InvalidInput(), Forbidden("admin only"), Unavailable("database unavailable"), RuntimeError("x")):
         with pytest.raises(type(error)), metrics.failures("t1", Counter.SEARCH_ERRORS):
             raise error
-    assert (await metrics.snapshot(ADMIN))["counters"]["search_errors_total"] == 2
+    assert (await metrics.snapshot(ADMIN)).counters.search_errors_total == 2
 
 
 async def test_unknown_gauges_render_as_nan() -> None:

@@ -180,17 +180,16 @@ async def _create(c: Container, args: argparse.Namespace) -> int:
 async def _list(c: Container, args: argparse.Namespace) -> int:
     listed = await c.accounts.users_overview(_operator(args.tenant))
     if args.json:
-        _print(json.dumps(listed, indent=2))
+        _print(json.dumps(listed.to_wire(), indent=2))
         return 0
-    for u in listed["users"]:
-        _print("\t".join([u["id"], u["email"], u["role"], u["name"], u["createdAt"], str(u["entryCount"]),
-                          str(u["tokenCount"])]))  # fmt: skip
+    for u in listed.users:
+        _print("\t".join([u.id, u.email, u.role, u.name, u.created_at, str(u.entry_count), str(u.token_count)]))
     return 0
 
 
 async def _delete(c: Container, args: argparse.Namespace) -> int:
     result = await c.accounts.erase_user(_operator(args.tenant), args.id, dry_run=args.dry_run)
-    _print(json.dumps(result, indent=2))
+    _print(json.dumps(result.to_wire(), indent=2))
     return 0
 
 
@@ -227,15 +226,13 @@ async def _tenant_create(c: Container, args: argparse.Namespace) -> int:
     created = await c.accounts.create_tenant(
         _operator(PUBLIC_TENANT), name=args.name, admin_email=args.admin_email, admin_password=password
     )
-    _print(
-        f"created tenant {created['name']} (id {created['id']}); admin {args.admin_email} (id {created['adminUserId']})"
-    )
+    _print(f"created tenant {created.name} (id {created.id}); admin {args.admin_email} (id {created.admin_user_id})")
     if generated:
         _print(f"admin one-time password (shown only now): {password}")
     return 0
 
 
 async def _tenant_list(c: Container) -> int:
-    for t in (await c.accounts.list_tenants(_operator(PUBLIC_TENANT)))["tenants"]:
-        _print("\t".join([t["id"], t["name"], t["createdAt"]]))
+    for t in (await c.accounts.list_tenants(_operator(PUBLIC_TENANT))).tenants:
+        _print("\t".join([t.id, t.name, t.created_at]))
     return 0

@@ -159,7 +159,7 @@ async def _mint(args: argparse.Namespace) -> str:
         )
     finally:
         await container.close()
-    return str(minted["token"])
+    return minted.token
 
 
 def _default_path(host: str) -> Path:

@@ -79,22 +79,22 @@ async def _create(c: Container, args: argparse.Namespace) -> int:
         expires_in_days=args.expires_in_days,
     )
     if args.json:
-        print(json.dumps(minted, indent=2))  # noqa: T201
+        print(json.dumps(minted.to_wire(), indent=2))  # noqa: T201
     else:
         # the token alone on stdout, so `TOKEN=$(novamem token create ...)` captures just the token
-        print(minted["token"], flush=True)  # noqa: T201
-        print(minted["warning"], file=sys.stderr)  # noqa: T201
+        print(minted.token, flush=True)  # noqa: T201
+        print(minted.warning, file=sys.stderr)  # noqa: T201
     return 0
 
 
 async def _list(c: Container, args: argparse.Namespace) -> int:
     listed = await c.tokens.list_for_email(args.tenant, args.email)
-    for t in listed["tokens"]:
-        state = "revoked" if t["revoked"] else "live"
-        extras = [f"project={t['projectId']}"] if t["projectId"] else []
-        extras += [f"expires={t['expiresAt']}"] if t["expiresAt"] else []
-        fields = [t["tokenHash"], state, t["scope"], t["createdAt"], f"last-used={t['lastUsedAt'] or '-'}", *extras]
-        print("\t".join([*fields, t["label"]]))  # noqa: T201
+    for t in listed.tokens:
+        state = "revoked" if t.revoked else "live"
+        extras = [f"project={t.project_id}"] if t.project_id else []
+        extras += [f"expires={t.expires_at}"] if t.expires_at else []
+        fields = [t.token_hash, state, t.scope, t.created_at, f"last-used={t.last_used_at or '-'}", *extras]
+        print("\t".join([*fields, t.label]))  # noqa: T201
     return 0
 
 

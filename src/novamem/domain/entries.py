@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, overload
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -97,6 +97,12 @@ def infer_sensitivity(content: str, explicit: Sensitivity | None, metadata: dict
     return Sensitivity.PRIVATE
 
 
+@overload
+def iso(ts: datetime) -> str: ...
+@overload
+def iso(ts: None) -> None: ...
+@overload
+def iso(ts: datetime | None) -> str | None: ...
 def iso(ts: datetime | None) -> str | None:
     """Render like JavaScript's toISOString: UTC, milliseconds, `Z`."""
     if ts is None:

@@ -1,16 +1,19 @@
 """Base wire models and shared field types: camelCase on the wire, snake_case in Python.
 
-Every area's request and result models derive from `Wire` (requests) or `Out` (results)."""
+Every area's request and result models derive from `Wire` (requests) or `Out` (results). Services return
+`Out` models; every door (REST, MCP, the dashboard) renders one with `Out.to_wire()`, the one implementation
+of the wire JSON (a field typed `OmitNone[...]` is left out while it is None)."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Field,
     StringConstraints,
     model_validator,
 )
@@ -23,6 +26,7 @@ __all__ = [
     "NAMESPACE_ITEM",
     "Namespace",
     "NamespaceItem",
+    "OmitNone",
     "Out",
     "ProjectRef",
     "SensitivityName",
@@ -73,6 +77,17 @@ SensitivityName = Literal["public", "internal", "private", "sensitive"]
 ContentMode = Literal["full", "snippet", "ids"]
 
 
+_T = TypeVar("_T")
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+OmitNone = Annotated[_T | None, Field(exclude_if=_is_none)]
+"""A result field that is left out of the wire JSON while it is None (`OmitNone[str] = None`)."""
+
+
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -113,4 +128,10 @@ class StrictWire(Wire):
 
 
 class Out(BaseModel):
+    """Base of result models: what services return and every door renders with `to_wire()`."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The wire JSON of this result (camelCase keys, `OmitNone` fields left out while None)."""
+        return self.model_dump(by_alias=True, mode="json")

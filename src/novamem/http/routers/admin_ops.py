@@ -36,7 +36,7 @@ async def metrics(caller: AdminDep, c: ContainerDep) -> dict[str, Any]:
 
     A tenant's admin sees their own tenant's numbers; a server admin (`tenant` mode) the deployment's.
     """
-    return await c.metrics.snapshot(caller)
+    return (await c.metrics.snapshot(caller)).to_wire()
 
 
 @router.get(
@@ -52,7 +52,7 @@ async def metrics_prom(caller: AdminDep, c: ContainerDep) -> PlainTextResponse:
 @router.get("/stats", response_model=AdminStats, responses=_REFUSALS)
 async def stats(caller: AdminDep, c: ContainerDep) -> dict[str, Any]:
     """The metrics snapshot plus the answering replica's own numbers (pid, memory, replica id)."""
-    return await c.metrics.stats(caller)
+    return (await c.metrics.stats(caller)).to_wire()
 
 
 @router.get(
@@ -67,22 +67,22 @@ async def stats(caller: AdminDep, c: ContainerDep) -> dict[str, Any]:
 async def health_deep(caller: AdminDep, c: ContainerDep) -> JSONResponse:
     """Each dependency's state and the embedding backlog; 503 when the warm or cold tier is down."""
     report = await c.health.deep(caller)
-    return JSONResponse(report, status_code=200 if report["ok"] else 503)
+    return JSONResponse(report.to_wire(), status_code=200 if report.ok else 503)
 
 
 @router.get("/projects", response_model=AdminProjectList, responses=_REFUSALS)
 async def list_projects(caller: AdminDep, c: ContainerDep) -> dict[str, Any]:
     """Every project of your tenant with its owner, member and entry counts, newest first."""
-    return await c.admin.list_projects(caller)
+    return (await c.admin.list_projects(caller)).to_wire()
 
 
 @router.get("/tokens", response_model=AdminTokenList, responses=_REFUSALS)
 async def list_tokens(caller: AdminDep, c: ContainerDep) -> dict[str, Any]:
     """Metadata of every API token in your tenant (never the token or its hash), newest first."""
-    return await c.admin.list_tokens(caller)
+    return (await c.admin.list_tokens(caller)).to_wire()
 
 
 @router.get("/ops-status", response_model=OpsStatus, responses=_REFUSALS)
 async def ops_status(caller: AdminDep, c: ContainerDep) -> dict[str, Any]:
     """The last successful run of each periodic job; null until a job has completed once."""
-    return await c.admin.ops_status(caller)
+    return (await c.admin.ops_status(caller)).to_wire()

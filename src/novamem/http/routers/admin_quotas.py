@@ -9,6 +9,8 @@ from fastapi import APIRouter, Path, Request
 from novamem.http.deps import AdminDep, ContainerDep, client_ip
 from novamem.services.memory.selfservice_models import QuotaResponse, QuotaUpdate
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
@@ -25,12 +27,7 @@ async def set_quota(
     c: ContainerDep,
 ) -> dict[str, Any]:
     """Override a user's entry cap and writes per minute; null falls back to the server default."""
-    result = await c.quotas.set_override(caller, id, body.max_entries, body.writes_per_minute)
-    await c.audit.record(
-        caller,
-        "admin.user.quota",
-        id,
-        {"maxEntries": body.max_entries, "writesPerMinute": body.writes_per_minute},
-        request_ip=client_ip(request),
+    result = await c.quotas.set_override(
+        caller, id, body.max_entries, body.writes_per_minute, request_ip=client_ip(request)
     )
-    return result
+    return result.to_wire()

@@ -15,4 +15,4 @@ router = APIRouter(prefix="/v1", tags=["diagnostics"])
 @router.post("/adoption", response_model=None, responses={200: {"model": AdoptionReport}})
 async def adoption(caller: CallerDep, c: ContainerDep, body: AdoptionRequest | None = None) -> dict[str, Any]:
     """Compare the tools and instructions a client sees with what the server publishes, and how to refresh it."""
-    return await c.adoption.report(caller, body or AdoptionRequest())
+    return (await c.adoption.report(caller, body or AdoptionRequest())).to_wire()

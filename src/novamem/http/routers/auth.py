@@ -9,16 +9,15 @@ users are created by admins only. Any other `/api/auth/*` path answers 404 `{"er
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
-from novamem.domain.scope import Caller
+from novamem.domain.scope import Caller, Credential
 from novamem.errors import (
     Conflict,
     Forbidden,
@@ -30,6 +29,7 @@ from novamem.errors import (
 )
 from novamem.http.deps import ContainerDep, client_ip
 from novamem.services.identity.account_models import (
+    AuthSession,
     BanUser,
     ChangedPassword,
     ChangePassword,
@@ -49,8 +49,9 @@ from novamem.services.identity.account_models import (
     UserPage,
     UserSessions,
 )
-from novamem.services.identity.accounts import THROTTLED_CODE, IssuedSession, user_wire
-from novamem.services.identity.authn import SESSION_TTL
+from novamem.services.identity.accounts import THROTTLED_CODE, IssuedSession
+from novamem.services.identity.authn import SESSION_TTL, authentication_from_state
+from novamem.services.identity.origins import check_origin
 
 __all__ = ["better_auth_error", "router"]
 
@@ -99,7 +100,6 @@ _CLASS_STATUS: tuple[tuple[type[NovamemError], int, str], ...] = (
     (NotFound, 404, "NOT_FOUND"),
     (Conflict, 409, "CONFLICT"),
 )
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _KNOWN_PATHS = frozenset(
     {
         "sign-in/email",
@@ -157,7 +157,7 @@ def better_auth_error(exc: NovamemError) -> JSONResponse:
 class _BetterAuthRoute(APIRoute):
     """Routes whose errors (from dependencies too) render in Better Auth's shape."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
@@ -181,37 +181,28 @@ class _BetterAuthRoute(APIRoute):
         return guarded
 
 
-def _origin(request: Request) -> str | None:
-    origin = request.headers.get("origin")
-    if origin is None:
-        referer = request.headers.get("referer")
-        if referer:
-            parts = urlsplit(referer)
-            origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "null"
-    return origin
-
-
 async def _csrf(request: Request, c: ContainerDep) -> None:
     """State-changing requests that carry cookies must come from a trusted origin."""
-    if request.method in _SAFE_METHODS or "cookie" not in request.headers:
-        return
-    origin = _origin(request)
-    if origin is None or origin == "null":
-        raise Forbidden("Missing or null Origin", code="MISSING_OR_NULL_ORIGIN")
-    if origin.rstrip("/") not in c.settings.trusted_origins:
-        raise Forbidden("Invalid origin", code="INVALID_ORIGIN")
+    check_origin(
+        request.method,
+        origin=request.headers.get("origin"),
+        referer=request.headers.get("referer"),
+        has_cookie="cookie" in request.headers,
+        trusted=c.settings.trusted_origins,
+    )
 
 
 async def _throttle(request: Request, c: ContainerDep) -> None:
     await c.accounts.throttle(client_ip(request), request.url.path)
 
 
-async def _session(request: Request, c: ContainerDep) -> Caller | None:
-    auth = c.authenticator
-    if auth.cookies is None:
-        return None
-    cookie = request.cookies.get(auth.cookies.name)
-    return await auth.session_caller(cookie) if cookie else None
+async def _session(request: Request) -> Caller | None:
+    """The caller of the request's session cookie (authenticated once, by the middleware), if any."""
+    found = authentication_from_state(request.scope.get("state") or {})
+    if found.failure is not None:
+        raise found.failure
+    caller = found.caller
+    return caller if caller is not None and caller.credential is Credential.SESSION else None
 
 
 async def _signed_in(caller: Annotated[Caller | None, Depends(_session)]) -> Caller:
@@ -260,7 +251,7 @@ async def sign_in(body: SignInEmail, request: Request, c: ContainerDep) -> JSONR
     issued = await c.accounts.sign_in(
         body.email, body.password, ip=client_ip(request), user_agent=request.headers.get("user-agent")
     )
-    response = JSONResponse({"redirect": False, "token": issued.token, "user": user_wire(issued.user)})
+    response = JSONResponse(issued.signed_in().to_wire())
     _set_cookie(response, c, issued)
     return response
 
@@ -269,7 +260,7 @@ async def sign_in(body: SignInEmail, request: Request, c: ContainerDep) -> JSONR
 async def sign_out(c: ContainerDep, caller: Annotated[Caller | None, Depends(_session)]) -> JSONResponse:
     """End this session and clear its cookie."""
     await c.accounts.sign_out(caller)
-    response = JSONResponse({"success": True})
+    response = JSONResponse(Success(success=True).to_wire())
     _clear_cookie(response, c)
     return response
 
@@ -277,19 +268,20 @@ async def sign_out(c: ContainerDep, caller: Annotated[Caller | None, Depends(_se
 @_routes.get("/get-session", response_model=SessionAndUser | None)
 async def get_session(c: ContainerDep, caller: Annotated[Caller | None, Depends(_session)]) -> JSONResponse:
     """The signed-in session and user, or `null`."""
-    body = await c.accounts.current_session(caller) if caller is not None else None
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    found = await c.accounts.current_session(caller) if caller is not None else None
+    return JSONResponse(found.to_wire() if found is not None else None, headers={"Cache-Control": "no-store"})
 
 
 @_routes.post("/get-session", include_in_schema=False)
 async def get_session_post() -> JSONResponse:
+    """Better Auth refuses POST here unless deferred session refresh is on (it is not)."""
     raise NovamemError("method not allowed", code="METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED")
 
 
 @_routes.post("/change-password", response_model=ChangedPassword)
 async def change_password(body: ChangePassword, request: Request, c: ContainerDep, caller: SessionDep) -> JSONResponse:
     """Change your password (clears `mustChangePassword`); optionally end every other session."""
-    user, issued = await c.accounts.change_password(
+    changed, issued = await c.accounts.change_password(
         caller,
         body.current_password,
         body.new_password,
@@ -297,37 +289,37 @@ async def change_password(body: ChangePassword, request: Request, c: ContainerDe
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
-    response = JSONResponse({"token": issued.token if issued else None, "user": user_wire(user)})
+    response = JSONResponse(changed.to_wire())
     if issued is not None:
         _set_cookie(response, c, issued)
     return response
 
 
-@_routes.get("/list-sessions", response_model=list[dict[str, Any]])
+@_routes.get("/list-sessions", response_model=list[AuthSession])
 async def list_sessions(c: ContainerDep, caller: SessionDep) -> list[dict[str, Any]]:
     """Your live sessions."""
-    return await c.accounts.list_sessions(caller)
+    return [s.to_wire() for s in await c.accounts.list_sessions(caller)]
 
 
 @_routes.post("/revoke-session", response_model=Status)
 async def revoke_session(body: RevokeSession, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
     """End one of your sessions by its listed `token` handle."""
     await c.accounts.revoke_session(caller, body.token)
-    return {"status": True}
+    return Status(status=True).to_wire()
 
 
 @_routes.post("/revoke-sessions", response_model=Status)
 async def revoke_sessions(c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
     """End all of your sessions, this one included."""
     await c.accounts.revoke_sessions(caller, keep_current=False)
-    return {"status": True}
+    return Status(status=True).to_wire()
 
 
 @_routes.post("/revoke-other-sessions", response_model=Status)
 async def revoke_other_sessions(c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
     """End all of your sessions except this one."""
     await c.accounts.revoke_sessions(caller, keep_current=True)
-    return {"status": True}
+    return Status(status=True).to_wire()
 
 
 # ---- admin plugin ------------------------------------------------------------------------------
@@ -341,7 +333,7 @@ async def admin_list_users(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Users of your tenant, oldest first."""
-    return await c.accounts.list_users(caller, limit, offset)
+    return (await c.accounts.list_users(caller, limit, offset)).to_wire()
 
 
 @_routes.post("/admin/create-user", response_model=UserEnvelope)
@@ -352,14 +344,14 @@ async def admin_create_user(
     user = await c.accounts.create_user(
         caller, email=body.email, password=body.password, name=body.name, role=body.role, request_ip=client_ip(request)
     )
-    return {"user": user_wire(user)}
+    return UserEnvelope(user=user).to_wire()
 
 
 @_routes.post("/admin/set-role", response_model=UserEnvelope)
 async def admin_set_role(body: SetRole, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Change a user's role; the last admin cannot be demoted."""
     user = await c.accounts.set_role(caller, body.user_id, body.role, request_ip=client_ip(request))
-    return {"user": user_wire(user)}
+    return UserEnvelope(user=user).to_wire()
 
 
 @_routes.post("/admin/update-user", response_model=UserEnvelope)
@@ -368,14 +360,14 @@ async def admin_update_user(
 ) -> dict[str, Any]:
     """Change a user's `name` and/or `email`; any other key in `data` is refused (`FIELD_NOT_ALLOWED`)."""
     user = await c.accounts.update_user(caller, body.user_id, body.data, request_ip=client_ip(request))
-    return {"user": user_wire(user)}
+    return UserEnvelope(user=user).to_wire()
 
 
 @_routes.post("/admin/remove-user", response_model=Success)
 async def admin_remove_user(body: UserId, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Remove a user and erase their data; never yourself, never the last admin."""
     await c.accounts.erase_user(caller, body.user_id, request_ip=client_ip(request))
-    return {"success": True}
+    return Success(success=True).to_wire()
 
 
 @_routes.post("/admin/ban-user", response_model=UserEnvelope)
@@ -388,13 +380,14 @@ async def admin_ban_user(body: BanUser, request: Request, c: ContainerDep, calle
         expires_in_seconds=body.ban_expires_in,
         request_ip=client_ip(request),
     )
-    return {"user": user_wire(user)}
+    return UserEnvelope(user=user).to_wire()
 
 
 @_routes.post("/admin/unban-user", response_model=UserEnvelope)
 async def admin_unban_user(body: UserId, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
+    """Lift a user's ban."""
     user = await c.accounts.unban(caller, body.user_id, request_ip=client_ip(request))
-    return {"user": user_wire(user)}
+    return UserEnvelope(user=user).to_wire()
 
 
 @_routes.post("/admin/set-user-password", response_model=Status)
@@ -403,28 +396,31 @@ async def admin_set_user_password(
 ) -> dict[str, Any]:
     """Set a user's password; their sessions end and they must change it at next sign-in."""
     await c.accounts.set_user_password(caller, body.user_id, body.new_password, request_ip=client_ip(request))
-    return {"status": True}
+    return Status(status=True).to_wire()
 
 
 @_routes.post("/admin/list-user-sessions", response_model=UserSessions)
 async def admin_list_user_sessions(body: UserId, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
-    return {"sessions": await c.accounts.list_user_sessions(caller, body.user_id)}
+    """A user's live sessions."""
+    return (await c.accounts.list_user_sessions(caller, body.user_id)).to_wire()
 
 
 @_routes.post("/admin/revoke-user-session", response_model=Success)
 async def admin_revoke_user_session(
     body: RevokeUserSession, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
+    """End one session of any user of your tenant, by its listed handle."""
     await c.accounts.revoke_user_session(caller, body.session_token, request_ip=client_ip(request))
-    return {"success": True}
+    return Success(success=True).to_wire()
 
 
 @_routes.post("/admin/revoke-user-sessions", response_model=Success)
 async def admin_revoke_user_sessions(
     body: UserId, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
+    """End every session of a user of your tenant."""
     await c.accounts.revoke_user_sessions(caller, body.user_id, request_ip=client_ip(request))
-    return {"success": True}
+    return Success(success=True).to_wire()
 
 
 IMPERSONATION_DISABLED = "impersonation is not available: admins manage identities, not memories"

@@ -31,7 +31,7 @@ async def export(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> dict[str, Any]:
     """Your memories and those of your projects, oldest first; page with `afterId` until it is null."""
-    return await c.selfservice.export(caller, after_id, limit)
+    return (await c.selfservice.export(caller, after_id, limit)).to_wire()
 
 
 @router.post(
@@ -56,7 +56,7 @@ async def import_entries(body: ImportRequest, request: Request, caller: UserDep,
 @router.get("/usage", response_model=None, responses={200: {"model": UsageResponse}})
 async def usage(caller: UserDep, c: ContainerDep) -> dict[str, Any]:
     """How many entries you have stored, and your quota (null = unlimited)."""
-    return await c.selfservice.usage(caller)
+    return (await c.selfservice.usage(caller)).to_wire()
 
 
 @router.get("/changes", response_model=None, responses={200: {"model": ChangesResponse}})
@@ -68,16 +68,16 @@ async def changes(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Created, updated, superseded, deleted and expired events on memories you can see (30 days)."""
-    return await c.selfservice.changes(caller, since=since, after_seq=after_seq, limit=limit)
+    return (await c.selfservice.changes(caller, since=since, after_seq=after_seq, limit=limit)).to_wire()
 
 
 @router.get("/today", response_model=None, responses={200: {"model": TodayResponse}})
 async def today(caller: UserDep, c: ContainerDep) -> dict[str, Any]:
     """Your activity in the last 24 hours: memories, tokens, projects and audit events, newest first."""
-    return await c.selfservice.today(caller)
+    return (await c.selfservice.today(caller)).to_wire()
 
 
 @router.get("/onboarding", response_model=None, responses={200: {"model": OnboardingResponse}})
 async def onboarding(caller: UserDep, c: ContainerDep) -> dict[str, Any]:
     """Which first-run steps are done: an admin exists, you exist, you minted a token, you stored a memory."""
-    return await c.selfservice.onboarding(caller)
+    return (await c.selfservice.onboarding(caller)).to_wire()

@@ -42,8 +42,7 @@ async def capture(body: MemoryCreate, caller: CallerDep, c: ContainerDep) -> JSO
 @router.post("/session-recap", status_code=201, response_model=None, responses={201: {"model": RecapResponse}})
 async def session_recap(body: RecapRequest, caller: CallerDep, c: ContainerDep) -> dict[str, Any]:
     """Capture an end-of-session recap: each typed item becomes its own memory."""
-    saved, results = await c.memories.session_recap(caller, body)
-    return {"saved": saved, "results": [r.to_wire() for r in results]}
+    return (await c.memories.session_recap(caller, body)).to_wire()
 
 
 @router.put(
@@ -58,13 +57,10 @@ async def update_memory(
     c: ContainerDep,
 ) -> dict[str, Any]:
     """Change a memory in place; `metadata` replaces the stored object (merge on the client)."""
-    return await c.memories.update(caller, id, body)
+    return (await c.memories.update(caller, id, body)).to_wire()
 
 
 @router.post("/forget", response_model=None, responses={200: {"model": ForgetResponse}})
 async def forget(body: ForgetRequest, caller: CallerDep, c: ContainerDep) -> dict[str, Any]:
     """Delete one memory by `id`, or every memory carrying a `sourceRef`."""
-    if body.id is not None:
-        return await c.memories.forget(caller, body.id, body.project)
-    assert body.source_ref is not None
-    return await c.memories.forget_by_source(caller, body.source_ref, body.project)
+    return (await c.memories.forget(caller, body)).to_wire()

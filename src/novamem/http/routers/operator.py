@@ -17,22 +17,24 @@ from novamem.services.memory.selfservice_models import (
     ReapResponse,
 )
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/v1", tags=["operator"])
 
-_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-_FORBIDDEN = {403: {"description": "admin only, or a restricted token", **_ERROR}}
+_ERROR: dict[str, Any] = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"description": "admin only, or a restricted token", **_ERROR}}
 
 
 @router.post("/decay", response_model=None, responses={200: {"model": DecayResponse}, **_FORBIDDEN})
 async def decay(caller: OperatorDep, c: ContainerDep, body: DecayRequest | None = None) -> dict[str, Any]:
     """Run a decay pass now: purge expired memories and record the run."""
-    return await c.operator.decay(body.effective_days if body else None)
+    return (await c.operator.decay(caller, body.effective_days if body else None)).to_wire()
 
 
 @router.post("/reap-orphans", response_model=None, responses={200: {"model": ReapResponse}, **_FORBIDDEN})
 async def reap_orphans(caller: OperatorDep, c: ContainerDep) -> dict[str, Any]:
     """Retry parked vector work; vectors live beside their rows here, so there is never any."""
-    return await c.operator.reap_orphans()
+    return (await c.operator.reap_orphans(caller)).to_wire()
 
 
 @router.post(

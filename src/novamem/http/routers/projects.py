@@ -35,25 +35,25 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
 @router.get("/projects", response_model=ProjectList)
 async def list_projects(caller: UserDep, c: ContainerDep) -> dict[str, Any]:
     """The projects you belong to, with your role in each."""
-    return await c.projects.list_mine(caller)
+    return (await c.projects.list_mine(caller)).to_wire()
 
 
 @router.post("/projects", status_code=201, response_model=ProjectView)
 async def create_project(body: ProjectCreate, caller: UserDep, c: ContainerDep, request: Request) -> dict[str, Any]:
     """Create a project; you become its owner."""
-    return await c.projects.create(caller, body.name, request_ip=client_ip(request))
+    return (await c.projects.create(caller, body.name, request_ip=client_ip(request))).to_wire()
 
 
 @router.delete("/projects/{project}", response_model=ProjectDeleted, responses=_REFUSALS)
 async def delete_project(project: ProjectPath, caller: UserDep, c: ContainerDep, request: Request) -> dict[str, Any]:
     """Delete a project and every memory in it (owner only)."""
-    return await c.projects.delete(caller, project, request_ip=client_ip(request))
+    return (await c.projects.delete(caller, project, request_ip=client_ip(request))).to_wire()
 
 
 @router.get("/projects/{project}/members", response_model=MemberList, responses=_REFUSALS)
 async def list_members(project: ProjectPath, caller: UserDep, c: ContainerDep) -> dict[str, Any]:
     """The members of a project you belong to; `username` is the account's email."""
-    return await c.projects.members(caller, project)
+    return (await c.projects.members(caller, project)).to_wire()
 
 
 @router.post("/projects/{project}/members", status_code=201, response_model=MemberAdded, responses=_REFUSALS)
@@ -61,7 +61,9 @@ async def add_member(
     project: ProjectPath, body: MemberAdd, caller: UserDep, c: ContainerDep, request: Request
 ) -> dict[str, Any]:
     """Add a member by their exact email address (owner only)."""
-    return await c.projects.add_member(caller, project, body.username, body.role, request_ip=client_ip(request))
+    return (
+        await c.projects.add_member(caller, project, body.username, body.role, request_ip=client_ip(request))
+    ).to_wire()
 
 
 @router.delete("/projects/{project}/members/{user_id}", response_model=MemberRemoved, responses=_REFUSALS)
@@ -73,19 +75,19 @@ async def remove_member(
     request: Request,
 ) -> dict[str, Any]:
     """Remove a member (owner), or leave a project yourself (members; the owner cannot leave)."""
-    return await c.projects.remove_member(caller, project, user_id, request_ip=client_ip(request))
+    return (await c.projects.remove_member(caller, project, user_id, request_ip=client_ip(request))).to_wire()
 
 
 @router.get("/active-project", response_model=ActiveProject)
 async def get_active_project(caller: UserDep, c: ContainerDep) -> dict[str, Any]:
     """The project your reads and writes default to, or null."""
-    return await c.projects.active(caller)
+    return (await c.projects.active(caller)).to_wire()
 
 
 @router.put("/active-project", response_model=ActiveProjectChosen, responses=_REFUSALS)
 async def set_active_project(body: ActiveProjectSet, caller: UserDep, c: ContainerDep) -> dict[str, Any]:
     """Make one of your projects the default of your reads and writes."""
-    return await c.projects.set_active(caller, body.project)
+    return (await c.projects.set_active(caller, body.project)).to_wire()
 
 
 @router.delete("/active-project", status_code=204, response_class=Response)

@@ -30,15 +30,16 @@ rotation_router = APIRouter(tags=["tokens"])
 @router.get("/v1/me/tokens", response_model=TokenList)
 async def list_tokens(caller: UserDep, c: ContainerDep) -> dict[str, Any]:
     """Your API tokens, oldest first, revoked ones included (hashes only, never plaintexts)."""
-    return await c.tokens.list_for_caller(caller)
+    return (await c.tokens.list_for_caller(caller)).to_wire()
 
 
 @router.post("/v1/me/tokens", status_code=201, response_model=MintedToken)
 async def create_token(body: TokenCreate, caller: UserDep, c: ContainerDep) -> dict[str, Any]:
     """Mint an API token for yourself; the plaintext is in this answer only."""
-    return await c.tokens.mint_for_caller(
+    minted = await c.tokens.mint_for_caller(
         caller, label=body.label, scope=body.scope, project=body.project, expires_in_days=body.expires_in_days
     )
+    return minted.to_wire()
 
 
 @router.delete(
@@ -50,7 +51,7 @@ async def delete_token(
     c: ContainerDep,
 ) -> dict[str, Any]:
     """Revoke one of your tokens; it stops working on the next request."""
-    return await c.tokens.revoke_own(caller, token_hash)
+    return (await c.tokens.revoke_own(caller, token_hash)).to_wire()
 
 
 @router.post("/v1/admin/tokens/revoke", response_model=AdminTokenRevoked)
@@ -58,7 +59,7 @@ async def admin_revoke_token(
     body: AdminTokenRevoke, caller: AdminDep, c: ContainerDep, request: Request
 ) -> dict[str, Any]:
     """Kill a leaked token by its plaintext without knowing its owner (your tenant only)."""
-    return await c.tokens.admin_revoke(caller, body.token, request_ip=client_ip(request))
+    return (await c.tokens.admin_revoke(caller, body.token, request_ip=client_ip(request))).to_wire()
 
 
 @rotation_router.post(
@@ -73,7 +74,7 @@ async def rotate_token(request: Request, c: ContainerDep) -> Response:
     auth = c.authenticator
     cookie = request.cookies.get(auth.cookies.name) if auth.cookies is not None else None
     rotated = await c.tokens.rotate(_bearer(request.headers.get("authorization")), cookie)
-    return JSONResponse(rotated, status_code=201)
+    return JSONResponse(rotated.to_wire(), status_code=201)
 
 
 def _bearer(header: str | None) -> str | None:

@@ -26,32 +26,32 @@ __all__ = ["ADMIN_TOOLS"]
 
 
 async def _admin_users(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
-    return await c.accounts.users_overview(caller)
+    return (await c.accounts.users_overview(caller)).to_wire()
 
 
 async def _admin_projects(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
-    return await c.admin.list_projects(caller)
+    return (await c.admin.list_projects(caller)).to_wire()
 
 
 async def _admin_tokens(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
-    return await c.admin.list_tokens(caller)
+    return (await c.admin.list_tokens(caller)).to_wire()
 
 
 async def _admin_health(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
     # an unhealthy dependency is the answer, not a failure of the tool: `ok: false` says so
-    return await c.health.deep(caller)
+    return (await c.health.deep(caller)).to_wire()
 
 
 async def _admin_stats(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
-    return await c.metrics.stats(caller)
+    return (await c.metrics.stats(caller)).to_wire()
 
 
 async def _admin_audit(c: Container, caller: Caller, req: AuditRecentArgs, _ip: str | None) -> dict[str, Any]:
-    return await c.accounts.audit_log(caller, req.limit)
+    return (await c.accounts.audit_log(caller, req.limit)).to_wire()
 
 
 async def _admin_ops(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
-    return await c.admin.ops_status(caller)
+    return (await c.admin.ops_status(caller)).to_wire()
 
 
 def _admin(

@@ -21,6 +21,8 @@ class NoArgs(Wire):
 
 
 Handler = Callable[[Container, Caller, Any, str | None], Awaitable[dict[str, Any]]]
+"""A tool's body: (container, caller, validated arguments, client address) → the wire JSON of the service's
+result model, rendered by `Out.to_wire()` exactly as the backing REST route renders it."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class ToolSpec:
 
     name: str
     input_model: type[BaseModel]
-    output_model: type[BaseModel]
+    output_model: type[BaseModel]  # the backing REST route's response model
     handler: Handler
     route: tuple[str, str]  # the backing REST route (method, path): its refusals apply to the tool
     needs_account: bool = False

@@ -1,4 +1,4 @@
-"""The project tools: the same project services as `/v1/me/projects*`."""
+"""The project tools: the same project services and result models as `/v1/me/projects*`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pydantic import Field
 
 from novamem.container import Container
 from novamem.domain.scope import Caller
-from novamem.errors import NotFound
 from novamem.mcp.tools.base import NoArgs, ToolSpec
 from novamem.services.projects.models import (
+    ActiveProject,
     ActiveProjectChosen,
     MemberAdded,
     MemberRemoved,
@@ -19,7 +19,7 @@ from novamem.services.projects.models import (
     ProjectList,
     ProjectView,
 )
-from novamem.services.wire import Out, ProjectRef, Wire
+from novamem.services.wire import ProjectRef, Wire
 
 __all__ = ["PROJECT_TOOLS"]
 
@@ -33,45 +33,36 @@ class ShareArgs(Wire):
     username: str = Field(min_length=1, max_length=320, description="the account's exact email address")
 
 
-class ActiveCleared(Out):
-    active: None
-
-
 # ---- project tools -------------------------------------------------------------------------------------
 
 
 async def _project_list(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
-    return await c.projects.list_mine(caller)
+    return (await c.projects.list_mine(caller)).to_wire()
 
 
 async def _project_create(c: Container, caller: Caller, req: ProjectCreate, ip: str | None) -> dict[str, Any]:
-    return await c.projects.create(caller, req.name, request_ip=ip)
+    return (await c.projects.create(caller, req.name, request_ip=ip)).to_wire()
 
 
 async def _project_delete(c: Container, caller: Caller, req: ProjectArg, ip: str | None) -> dict[str, Any]:
-    return await c.projects.delete(caller, req.project, request_ip=ip)
+    return (await c.projects.delete(caller, req.project, request_ip=ip)).to_wire()
 
 
 async def _project_activate(c: Container, caller: Caller, req: ProjectArg, _ip: str | None) -> dict[str, Any]:
-    return await c.projects.set_active(caller, req.project)
+    return (await c.projects.set_active(caller, req.project)).to_wire()
 
 
 async def _project_deactivate(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
-    await c.projects.clear_active(caller)
-    return {"active": None}
+    # REST answers 204 without a body; the tool answers what `GET /v1/me/active-project` then shows
+    return (await c.projects.clear_active(caller)).to_wire()
 
 
 async def _project_share(c: Container, caller: Caller, req: ShareArgs, ip: str | None) -> dict[str, Any]:
-    return await c.projects.add_member(caller, req.project, req.username, "member", request_ip=ip)
+    return (await c.projects.add_member(caller, req.project, req.username, "member", request_ip=ip)).to_wire()
 
 
 async def _project_unshare(c: Container, caller: Caller, req: ShareArgs, ip: str | None) -> dict[str, Any]:
-    members = (await c.projects.members(caller, req.project))["members"]
-    wanted = req.username.casefold()
-    user_id = next((m["userId"] for m in members if str(m["username"]).casefold() == wanted), None)
-    if user_id is None:
-        raise NotFound(f"unknown user '{req.username}' — share by exact email address")
-    return await c.projects.remove_member(caller, req.project, user_id, request_ip=ip)
+    return (await c.projects.remove_member_by_email(caller, req.project, req.username, request_ip=ip)).to_wire()
 
 
 PROJECT_TOOLS: tuple[ToolSpec, ...] = (
@@ -98,7 +89,7 @@ PROJECT_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "project_deactivate",
         NoArgs,
-        ActiveCleared,
+        ActiveProject,
         _project_deactivate,
         ("DELETE", "/v1/me/active-project"),
         needs_account=True,

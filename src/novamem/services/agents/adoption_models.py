@@ -8,7 +8,19 @@ from pydantic import Field, StringConstraints
 
 from novamem.services.wire import Out, StrictWire
 
-__all__ = ["AdoptionReport", "AdoptionRequest"]
+__all__ = [
+    "AdoptionReport",
+    "AdoptionRequest",
+    "Features",
+    "InstructionsCheck",
+    "McpSurface",
+    "ProtocolCheck",
+    "Refresh",
+    "RefreshRecipes",
+    "ServerInfo",
+    "Status",
+    "ToolSurfaceCheck",
+]
 
 ToolName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Status = Literal["ok", "stale", "unknown"]

@@ -25,6 +25,7 @@ UNSET = Unset()
 
 
 def require_writer(caller: Caller) -> None:
+    """Refuse a read-only token (403)."""
     if not caller.can_write:
         raise Forbidden("read-only token")
 
@@ -86,6 +87,7 @@ class AccessPolicy:
         Another user's or tenant's entry is simply outside this scope, so it looks exactly like an id
         that does not exist.
         """
+        projects: tuple[str, ...]
         if project is not None:
             projects, include_global = (await self.resolve_project(caller, project),), False
         elif caller.confined_project is not None:

@@ -21,6 +21,7 @@ __all__ = [
     "ChangePassword",
     "ChangedPassword",
     "CreateUser",
+    "ErasePreview",
     "ProvisionedUser",
     "RevokeSession",
     "RevokeUserSession",
@@ -193,7 +194,7 @@ class AdminUserCreate(Wire):
 class ProvisionedUser(Out):
     user_id: str
     email: str
-    token: str | None = Field(None, description="the first API token, shown only now")
+    token: str = Field(description="the first API token, shown only now")
 
 
 class AdminUserView(Out):
@@ -210,9 +211,19 @@ class AdminUserList(Out):
     users: list[AdminUserView]
 
 
+class ErasePreview(Out):
+    """What erasing a user takes with them."""
+
+    user_id: str
+    email: str
+    entries: int
+    tokens: int
+    owned_projects: int = Field(description="projects the user owns, deleted with everything in them")
+
+
 class UserEraseDryRun(Out):
     dry_run: bool
-    would_delete: dict[str, Any]
+    would_delete: ErasePreview
 
 
 class UserErase(Out):

@@ -20,6 +20,25 @@ from novamem.domain.credentials import hash_secret, new_session_token, sign_sess
 from novamem.domain.entries import iso
 from novamem.domain.scope import PUBLIC_TENANT, Caller
 from novamem.errors import Forbidden, InvalidInput, NotFound, NovamemError, RateLimited, Unauthenticated
+from novamem.services.identity.account_models import (
+    AdminUserList,
+    AdminUserView,
+    AuditLog,
+    AuthSession,
+    AuthUser,
+    ChangedPassword,
+    ErasePreview,
+    ProvisionedUser,
+    SessionAndUser,
+    SessionList,
+    SignedIn,
+    TenantCreated,
+    TenantList,
+    TenantView,
+    UserErase,
+    UserEraseDryRun,
+    UserPage,
+)
 from novamem.services.identity.audit import AuditService
 from novamem.services.identity.authn import SESSION_TTL, CookiePolicy
 from novamem.services.identity.passwords import (
@@ -29,6 +48,7 @@ from novamem.services.identity.passwords import (
     needs_rehash,
     verify_password,
 )
+from novamem.services.identity.token_models import MintedToken
 from novamem.storage.accounts import AccountStore, EraseReport, SessionRecord, UserRecord
 from novamem.storage.base import Counters
 
@@ -42,8 +62,8 @@ __all__ = [
     "IssuedSession",
     "TokenMintFailed",
     "TokenMinter",
-    "session_wire",
-    "user_wire",
+    "auth_session",
+    "auth_user",
 ]
 
 log = logging.getLogger("novamem.accounts")
@@ -78,7 +98,9 @@ class TokenMinter(Protocol):
         scope: str = "full",
         project_id: str | None = None,
         expires_in_days: int | None = None,
-    ) -> dict[str, Any]: ...
+    ) -> MintedToken:
+        """A new API token for the user, its plaintext shown only in this answer."""
+        ...
 
 
 class TokenMintFailed(NovamemError):
@@ -89,47 +111,51 @@ class TokenMintFailed(NovamemError):
         self.user_id = user_id
 
 
+def auth_user(user: UserRecord) -> AuthUser:
+    """A user as Better Auth renders one (never the password hash)."""
+    return AuthUser(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        banned=user.banned_now,
+        ban_reason=user.ban_reason if user.banned_now else None,
+        ban_expires=iso(user.ban_expires) if user.banned_now else None,
+        email_verified=True,
+        image=None,
+        must_change_password=user.must_change_password,
+        created_at=iso(user.created_at),
+        updated_at=iso(user.updated_at),
+    )
+
+
+def auth_session(session: SessionRecord) -> AuthSession:
+    """A session as listed. `token` is an opaque handle (the session id) for revoke-session: the
+    server keeps only the SHA-256 of real session tokens."""
+    return AuthSession(
+        id=session.id,
+        token=session.id,
+        user_id=session.user_id,
+        expires_at=iso(session.expires_at),
+        ip_address=session.ip_address,
+        user_agent=session.user_agent,
+        created_at=iso(session.created_at),
+        updated_at=iso(session.updated_at),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedSession:
-    """A new dashboard session: the signed cookie value, the raw token, and its rows."""
+    """A new dashboard session: the signed cookie value (for the edge to set), the raw token, and its rows."""
 
     cookie_value: str
     token: str
     session: SessionRecord
     user: UserRecord
 
-
-def user_wire(user: UserRecord) -> dict[str, Any]:
-    """A user as Better Auth renders one (never the password hash)."""
-    return {
-        "id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "role": user.role,
-        "banned": user.banned_now,
-        "banReason": user.ban_reason if user.banned_now else None,
-        "banExpires": iso(user.ban_expires) if user.banned_now else None,
-        "emailVerified": True,
-        "image": None,
-        "mustChangePassword": user.must_change_password,
-        "createdAt": iso(user.created_at),
-        "updatedAt": iso(user.updated_at),
-    }
-
-
-def session_wire(session: SessionRecord) -> dict[str, Any]:
-    """A session as listed. `token` is an opaque handle (the session id) for revoke-session: the
-    server keeps only the SHA-256 of real session tokens."""
-    return {
-        "id": session.id,
-        "token": session.id,
-        "userId": session.user_id,
-        "expiresAt": iso(session.expires_at),
-        "ipAddress": session.ip_address,
-        "userAgent": session.user_agent,
-        "createdAt": iso(session.created_at),
-        "updatedAt": iso(session.updated_at),
-    }
+    def signed_in(self) -> SignedIn:
+        """The sign-in answer for this session."""
+        return SignedIn(redirect=False, token=self.token, user=auth_user(self.user))
 
 
 def _normalise_email(email: str) -> str:
@@ -163,7 +189,7 @@ class AccountService:
         *,
         mode: AuthMode,
         cookies: CookiePolicy | None,
-        minter: TokenMinter | None = None,
+        minter: TokenMinter,
     ) -> None:
         self._store = store
         self._counters = counters
@@ -228,20 +254,21 @@ class AccountService:
         return IssuedSession(sign_session_token(self.cookies.secret, token), token, session, user)
 
     async def sign_out(self, caller: Caller | None) -> None:
+        """End the caller's session, if they signed in with one."""
         if caller is not None and caller.session_id:
             await self._store.revoke_session(
                 caller.tenant_id, caller.user_id, session_id=caller.session_id, token_hash=""
             )
 
-    async def current_session(self, caller: Caller) -> dict[str, Any] | None:
-        """`{session, user}` for a session caller, or None when the session or user is gone."""
+    async def current_session(self, caller: Caller) -> SessionAndUser | None:
+        """The session and user of a session caller, or None when the session or user is gone."""
         if not caller.session_id:
             return None
         session = await self._store.get_session(caller.tenant_id, caller.session_id)
         user = await self._store.get_user(caller.tenant_id, caller.user_id)
         if session is None or user is None:
             return None
-        return {"session": session_wire(session), "user": user_wire(user)}
+        return SessionAndUser(session=auth_session(session), user=auth_user(user))
 
     async def change_password(
         self,
@@ -252,10 +279,11 @@ class AccountService:
         revoke_other_sessions: bool,
         ip: str | None,
         user_agent: str | None,
-    ) -> tuple[UserRecord, IssuedSession | None]:
+    ) -> tuple[ChangedPassword, IssuedSession | None]:
         """Verify the current password, store the new one and clear `mustChangePassword`.
 
-        With `revoke_other_sessions` every session (this one too) ends and a fresh one is issued.
+        With `revoke_other_sessions` every session (this one too) ends and a fresh one is issued (its
+        cookie is for the edge to set).
         """
         check_password_length(new)
         await self._lockout_attempt(f"lock:chgpw:{caller.user_id}")
@@ -272,10 +300,12 @@ class AccountService:
             issued = await self._issue(user, ip=ip, user_agent=user_agent)
         fresh = await self._store.get_user(user.tenant_id, user.id)
         assert fresh is not None
-        return fresh, issued
+        answer = ChangedPassword(token=issued.token if issued else None, user=auth_user(fresh))
+        return answer, issued
 
-    async def list_sessions(self, caller: Caller) -> list[dict[str, Any]]:
-        return [session_wire(s) for s in await self._store.list_sessions(caller.tenant_id, caller.user_id)]
+    async def list_sessions(self, caller: Caller) -> list[AuthSession]:
+        """The caller's live sessions."""
+        return [auth_session(s) for s in await self._store.list_sessions(caller.tenant_id, caller.user_id)]
 
     async def revoke_session(self, caller: Caller, token: str) -> bool:
         """End one of the caller's own sessions, named by its listed handle or its real token."""
@@ -284,6 +314,7 @@ class AccountService:
         )
 
     async def revoke_sessions(self, caller: Caller, *, keep_current: bool) -> int:
+        """End the caller's sessions (all, or all but this one); answers how many ended."""
         keep = caller.session_id if keep_current else None
         return await self._store.revoke_sessions(caller.tenant_id, caller.user_id, keep=keep)
 
@@ -299,29 +330,30 @@ class AccountService:
             raise NotFound("User not found", code="USER_NOT_FOUND")
         return user
 
-    async def list_users(self, caller: Caller, limit: int, offset: int) -> dict[str, Any]:
+    async def list_users(self, caller: Caller, limit: int, offset: int) -> UserPage:
+        """One page of the tenant's users, oldest first."""
         _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
         listings, total = await self._store.list_users(caller.tenant_id, limit, offset)
-        return {"users": [user_wire(x.user) for x in listings], "total": total, "limit": limit, "offset": offset}
+        return UserPage(users=[auth_user(x.user) for x in listings], total=total, limit=limit, offset=offset)
 
-    async def users_overview(self, caller: Caller) -> dict[str, Any]:
-        """`{users:[{id, email, name, role, createdAt, entryCount, tokenCount}]}` of the caller's tenant."""
+    async def users_overview(self, caller: Caller) -> AdminUserList:
+        """The users of the caller's tenant with how many entries and live tokens each holds."""
         _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
         listings, _ = await self._store.list_users(caller.tenant_id, 10_000, 0)
-        return {
-            "users": [
-                {
-                    "id": x.user.id,
-                    "email": x.user.email,
-                    "name": x.user.name,
-                    "role": x.user.role,
-                    "createdAt": iso(x.user.created_at),
-                    "entryCount": x.entry_count,
-                    "tokenCount": x.token_count,
-                }
+        return AdminUserList(
+            users=[
+                AdminUserView(
+                    id=x.user.id,
+                    email=x.user.email,
+                    name=x.user.name,
+                    role=x.user.role,
+                    created_at=iso(x.user.created_at),
+                    entry_count=x.entry_count,
+                    token_count=x.token_count,
+                )
                 for x in listings
             ]
-        }
+        )
 
     async def create_user(
         self,
@@ -333,8 +365,24 @@ class AccountService:
         role: str = "user",
         tenant_id: str | None = None,
         request_ip: str | None = None,
-    ) -> UserRecord:
+    ) -> AuthUser:
         """An admin creates an account; it must change its password at first sign-in."""
+        user = await self._create_user(
+            caller, email=email, password=password, name=name, role=role, tenant_id=tenant_id, request_ip=request_ip
+        )
+        return auth_user(user)
+
+    async def _create_user(
+        self,
+        caller: Caller,
+        *,
+        email: str,
+        password: str,
+        name: str | None,
+        role: str,
+        tenant_id: str | None,
+        request_ip: str | None,
+    ) -> UserRecord:
         _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS")
         address = _normalise_email(email)
         check_password_length(password)
@@ -368,37 +416,36 @@ class AccountService:
         token_scope: str,
         token_expires_in_days: int | None,
         request_ip: str | None = None,
-    ) -> dict[str, Any]:
-        """Create a user with a first API token: `{userId, email, token?}` (the token shown once)."""
-        user = await self.create_user(caller, email=email, password=password, name=name, request_ip=request_ip)
-        out: dict[str, Any] = {"userId": user.id, "email": user.email}
-        if self._minter is not None:
-            try:
-                minted = await self._minter.mint(
-                    user.tenant_id,
-                    user.id,
-                    label=token_label or "provisioned",
-                    scope=token_scope,
-                    expires_in_days=token_expires_in_days,
-                )
-            except NovamemError as exc:
-                log.error("first token for new user %s could not be minted: %s", user.id, exc.message)
-                raise TokenMintFailed(user.id) from exc
-            out["token"] = minted["token"]
-        return out
+    ) -> ProvisionedUser:
+        """Create a user with a first API token (the token shown once)."""
+        user = await self._create_user(
+            caller, email=email, password=password, name=name, role="user", tenant_id=None, request_ip=request_ip
+        )
+        try:
+            minted = await self._minter.mint(
+                user.tenant_id,
+                user.id,
+                label=token_label or "provisioned",
+                scope=token_scope,
+                expires_in_days=token_expires_in_days,
+            )
+        except NovamemError as exc:
+            log.error("first token for new user %s could not be minted: %s", user.id, exc.message)
+            raise TokenMintFailed(user.id) from exc
+        return ProvisionedUser(user_id=user.id, email=user.email, token=minted.token)
 
-    async def set_role(self, caller: Caller, user_id: str, role: str, *, request_ip: str | None = None) -> UserRecord:
+    async def set_role(self, caller: Caller, user_id: str, role: str, *, request_ip: str | None = None) -> AuthUser:
         """Change a role; demoting the tenant's last admin is refused (`LAST_ADMIN_PROTECTED`)."""
         _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE")
         user = await self._store.set_role(caller.tenant_id, user_id, _check_role(role))
         if user is None:
             raise NotFound("User not found", code="USER_NOT_FOUND")
         await self._audit.record(caller, "user.role", user.id, {"role": role}, request_ip=request_ip)
-        return user
+        return auth_user(user)
 
     async def update_user(
         self, caller: Caller, user_id: str, data: dict[str, Any], *, request_ip: str | None = None
-    ) -> UserRecord:
+    ) -> AuthUser:
         """Change a user's display name and/or email. Role, password and ban have their own use cases,
         so any other key is refused rather than ignored."""
         _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS")
@@ -430,7 +477,7 @@ class AccountService:
         if user is None:
             raise NotFound("User not found", code="USER_NOT_FOUND")
         await self._audit.record(caller, "user.update", user.id, {"fields": sorted(data)}, request_ip=request_ip)
-        return user
+        return auth_user(user)
 
     async def ban(
         self,
@@ -440,7 +487,7 @@ class AccountService:
         reason: str | None,
         expires_in_seconds: int | None,
         request_ip: str | None = None,
-    ) -> UserRecord:
+    ) -> AuthUser:
         """Ban a user (their sessions end at once; their tokens stop working)."""
         _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS")
         if user_id == caller.user_id:
@@ -454,15 +501,16 @@ class AccountService:
         await self._audit.record(
             caller, "user.ban", user.id, {"reason": user.ban_reason, "expiresAt": iso(expires)}, request_ip=request_ip
         )
-        return user
+        return auth_user(user)
 
-    async def unban(self, caller: Caller, user_id: str, *, request_ip: str | None = None) -> UserRecord:
+    async def unban(self, caller: Caller, user_id: str, *, request_ip: str | None = None) -> AuthUser:
+        """Lift a user's ban."""
         _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS")
         user = await self._store.set_ban(caller.tenant_id, user_id, banned=False, reason=None, expires=None)
         if user is None:
             raise NotFound("User not found", code="USER_NOT_FOUND")
         await self._audit.record(caller, "user.unban", user.id, {}, request_ip=request_ip)
-        return user
+        return auth_user(user)
 
     async def set_user_password(
         self, caller: Caller, user_id: str, password: str, *, request_ip: str | None = None
@@ -477,12 +525,16 @@ class AccountService:
         await self._store.revoke_sessions(caller.tenant_id, user.id, keep=caller.session_id)
         await self._audit.record(caller, "user.password.set", user.id, {}, request_ip=request_ip)
 
-    async def list_user_sessions(self, caller: Caller, user_id: str) -> list[dict[str, Any]]:
+    async def list_user_sessions(self, caller: Caller, user_id: str) -> SessionList:
+        """The live sessions of a user of the caller's tenant."""
         _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS")
         user = await self._target(caller, user_id)
-        return [session_wire(s) for s in await self._store.list_sessions(caller.tenant_id, user.id)]
+        return SessionList(
+            sessions=[auth_session(s) for s in await self._store.list_sessions(caller.tenant_id, user.id)]
+        )
 
     async def revoke_user_sessions(self, caller: Caller, user_id: str, *, request_ip: str | None = None) -> int:
+        """End every session of a user of the caller's tenant; answers how many ended."""
         _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS")
         user = await self._target(caller, user_id)
         count = await self._store.revoke_sessions(caller.tenant_id, user.id)
@@ -501,7 +553,7 @@ class AccountService:
 
     async def erase_user(
         self, caller: Caller, user_id: str, *, dry_run: bool = False, request_ip: str | None = None
-    ) -> dict[str, Any]:
+    ) -> UserErase | UserEraseDryRun:
         """Delete a user and all their data (or report what would go). Never yourself, never the last admin."""
         _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS")
         if user_id == caller.user_id:
@@ -510,7 +562,7 @@ class AccountService:
             preview = await self._store.erase_preview(caller.tenant_id, user_id)
             if preview is None:
                 raise NotFound("no such user", code="USER_NOT_FOUND")
-            return {"dryRun": True, "wouldDelete": _would_delete(preview)}
+            return UserEraseDryRun(dry_run=True, would_delete=_would_delete(preview))
         report = await self._store.erase_user(caller.tenant_id, user_id)
         if report is None:
             raise NotFound("no such user", code="USER_NOT_FOUND")
@@ -518,22 +570,23 @@ class AccountService:
             caller,
             "admin.user.delete",
             report.user_id,
-            {**_would_delete(report), "userId": report.user_id},
+            _would_delete(report).model_dump(by_alias=True),
             request_ip=request_ip,
         )
-        return {
-            "deleted": True,
-            "entriesRemoved": report.entries,
-            "tokensRemoved": report.tokens,
-            "projectsDeleted": report.owned_projects,
+        return UserErase(
+            deleted=True,
+            entries_removed=report.entries,
+            tokens_removed=report.tokens,
+            projects_deleted=report.owned_projects,
             # vectors live in the entry rows (pgvector), so they went with them
-            "coldCleanup": [],
-            "coldCleanupOk": True,
-        }
+            cold_cleanup=[],
+            cold_cleanup_ok=True,
+        )
 
-    async def audit_log(self, caller: Caller, limit: int) -> dict[str, Any]:
+    async def audit_log(self, caller: Caller, limit: int) -> AuditLog:
+        """The newest `limit` audit entries of the caller's tenant."""
         _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
-        return {"entries": await self._audit.recent(caller, limit)}
+        return AuditLog(entries=await self._audit.recent(caller, limit))
 
     # ---- tenants -----------------------------------------------------------------------------
 
@@ -545,7 +598,7 @@ class AccountService:
 
     async def create_tenant(
         self, caller: Caller, *, name: str, admin_email: str, admin_password: str, request_ip: str | None = None
-    ) -> dict[str, Any]:
+    ) -> TenantCreated:
         """A new tenant with its first admin (who must change the password at first sign-in)."""
         self._require_server_admin(caller)
         address = _normalise_email(admin_email)
@@ -560,15 +613,16 @@ class AccountService:
             {"name": tenant.name, "adminUserId": admin.id},
             request_ip=request_ip,
         )
-        return {"id": tenant.id, "name": tenant.name, "createdAt": iso(tenant.created_at), "adminUserId": admin.id}
+        return TenantCreated(id=tenant.id, name=tenant.name, created_at=iso(tenant.created_at), admin_user_id=admin.id)
 
-    async def list_tenants(self, caller: Caller) -> dict[str, Any]:
+    async def list_tenants(self, caller: Caller) -> TenantList:
+        """Every tenant of the deployment (server admins, `tenant` mode only)."""
         self._require_server_admin(caller)
-        return {
-            "tenants": [
-                {"id": t.id, "name": t.name, "createdAt": iso(t.created_at)} for t in await self._store.list_tenants()
+        return TenantList(
+            tenants=[
+                TenantView(id=t.id, name=t.name, created_at=iso(t.created_at)) for t in await self._store.list_tenants()
             ]
-        }
+        )
 
     # ---- bootstrap ---------------------------------------------------------------------------
 
@@ -613,11 +667,11 @@ class AccountService:
         return user
 
 
-def _would_delete(report: EraseReport) -> dict[str, Any]:
-    return {
-        "userId": report.user_id,
-        "email": report.email,
-        "entries": report.entries,
-        "tokens": report.tokens,
-        "ownedProjects": len(report.owned_projects),
-    }
+def _would_delete(report: EraseReport) -> ErasePreview:
+    return ErasePreview(
+        user_id=report.user_id,
+        email=report.email,
+        entries=report.entries,
+        tokens=report.tokens,
+        owned_projects=len(report.owned_projects),
+    )

@@ -8,6 +8,7 @@ from typing import Any
 from novamem.domain.entries import iso
 from novamem.domain.scope import Caller
 from novamem.errors import NovamemError
+from novamem.services.identity.account_models import AuditEntry
 from novamem.storage.base import AuditRecord, AuditStore
 
 __all__ = ["AuditService"]
@@ -31,6 +32,7 @@ class AuditService:
         request_ip: str | None = None,
         tenant_id: str | None = None,
     ) -> None:
+        """Append one action to the tenant's audit log (the caller's tenant unless `tenant_id` names another)."""
         label = f"user:{caller.email}" if caller.email else ("operator" if caller.is_operator else "unknown")
         record = AuditRecord(
             tenant_id=tenant_id or caller.tenant_id,
@@ -46,19 +48,19 @@ class AuditService:
         except NovamemError as exc:
             log.error("audit write failed for %s: %s", action, exc.message)
 
-    async def recent(self, caller: Caller, limit: int) -> list[dict[str, Any]]:
-        """`{id, ts, actorUserId, actorLabel, action, target, metadata, requestIp}`, newest first."""
+    async def recent(self, caller: Caller, limit: int) -> list[AuditEntry]:
+        """The newest `limit` entries of the caller's tenant, newest first."""
         rows = await self._store.recent(caller.tenant_id, limit)
         return [
-            {
-                "id": row["id"],
-                "ts": iso(row["ts"]),
-                "actorUserId": row["actor_user_id"],
-                "actorLabel": row["actor_label"],
-                "action": row["action"],
-                "target": row["target"],
-                "metadata": row["metadata"],
-                "requestIp": row["request_ip"],
-            }
+            AuditEntry(
+                id=row["id"],
+                ts=iso(row["ts"]),
+                actor_user_id=row["actor_user_id"],
+                actor_label=row["actor_label"],
+                action=row["action"],
+                target=row["target"],
+                metadata=row["metadata"],
+                request_ip=row["request_ip"],
+            )
             for row in rows
         ]

@@ -23,6 +23,8 @@ TOUCH_AFTER_S = 30
 
 
 class McpSessions:
+    """Open, check, keep alive and close the MCP sessions of each user, deployment-wide."""
+
     def __init__(self, store: McpSessionStore, *, cap: int, idle_seconds: int) -> None:
         self._store = store
         self.cap = cap
@@ -52,6 +54,7 @@ class McpSessions:
         await self._store.touch(hash_secret(session_id))
 
     async def close(self, caller: Caller, session_id: str) -> bool:
+        """End one of the caller's sessions; False when it is not a live session of theirs."""
         if not _plausible(session_id):
             return False
         return await self._store.close(hash_secret(session_id), caller.tenant_id, caller.user_id)

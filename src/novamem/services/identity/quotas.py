@@ -13,6 +13,9 @@ from typing import TypeVar
 
 from novamem.domain.scope import Caller
 from novamem.errors import NotFound, RateLimited
+from novamem.services.identity.audit import AuditService
+from novamem.services.memory.selfservice_models import QuotaResponse, QuotaView, UsageResponse
+from novamem.services.operations.admin import require_admin
 from novamem.storage.base import Counters, QuotaOverride, QuotaStore
 
 __all__ = ["Quota", "QuotaService"]
@@ -31,8 +34,9 @@ class Quota:
     max_entries: int | None
     writes_per_minute: int | None
 
-    def to_wire(self) -> dict[str, int | None]:
-        return {"maxEntries": self.max_entries, "writesPerMinute": self.writes_per_minute}
+    def view(self) -> QuotaView:
+        """The limits as answered (null = unlimited)."""
+        return QuotaView(max_entries=self.max_entries, writes_per_minute=self.writes_per_minute)
 
 
 def _limit(value: int | None) -> int | None:
@@ -42,9 +46,18 @@ def _limit(value: int | None) -> int | None:
 class QuotaService:
     """Checks writes against the caller's quota and manages per-user overrides."""
 
-    def __init__(self, store: QuotaStore, counters: Counters, *, max_entries: int, writes_per_minute: int) -> None:
+    def __init__(
+        self,
+        store: QuotaStore,
+        counters: Counters,
+        audit: AuditService,
+        *,
+        max_entries: int,
+        writes_per_minute: int,
+    ) -> None:
         self._store = store
         self._counters = counters
+        self._audit = audit
         self._default = QuotaOverride(max_entries, writes_per_minute)
         self._overrides: dict[tuple[str, str], tuple[float, QuotaOverride]] = {}
         self._counts: dict[tuple[str, str], tuple[float, int]] = {}
@@ -92,23 +105,38 @@ class QuotaService:
                     retry_after=window.reset_in,
                 )
 
-    async def usage(self, caller: Caller) -> dict[str, object]:
-        """`{entries, quota:{maxEntries, writesPerMinute}}` (null = unlimited)."""
+    async def usage(self, caller: Caller) -> UsageResponse:
+        """How many entries the caller stores and the limits in force (null = unlimited)."""
         entries = await self._store.count_entries(caller.tenant_id, caller.user_id)
         self._remember(self._counts, (caller.tenant_id, caller.user_id), entries)
         quota = await self.effective(caller.tenant_id, caller.user_id, has_account=caller.is_user)
-        return {"entries": entries, "quota": quota.to_wire()}
+        return UsageResponse(entries=entries, quota=quota.view())
 
     async def set_override(
-        self, admin: Caller, user_id: str, max_entries: int | None, writes_per_minute: int | None
-    ) -> dict[str, object]:
-        """Set (or with nulls clear) a user's overrides in the admin's tenant; answers the limits in force."""
+        self,
+        admin: Caller,
+        user_id: str,
+        max_entries: int | None,
+        writes_per_minute: int | None,
+        *,
+        request_ip: str | None = None,
+    ) -> QuotaResponse:
+        """Set (or with nulls clear) a user's overrides in the admin's tenant, recorded in the audit log;
+        answers the limits in force."""
+        require_admin(admin)
         found = await self._store.set_override(admin.tenant_id, user_id, QuotaOverride(max_entries, writes_per_minute))
         if not found:
             raise NotFound("no such user")
         self._overrides.pop((admin.tenant_id, user_id), None)
+        await self._audit.record(
+            admin,
+            "admin.user.quota",
+            user_id,
+            {"maxEntries": max_entries, "writesPerMinute": writes_per_minute},
+            request_ip=request_ip,
+        )
         quota = await self.effective(admin.tenant_id, user_id, has_account=True)
-        return {"userId": user_id, "quota": quota.to_wire()}
+        return QuotaResponse(user_id=user_id, quota=quota.view())
 
     async def _override(self, tenant_id: str, user_id: str) -> QuotaOverride:
         key = (tenant_id, user_id)

@@ -13,6 +13,7 @@ __all__ = [
     "AdminTokenRevoked",
     "MintedToken",
     "RotatedToken",
+    "SCOPE_NAMES",
     "TokenCreate",
     "TokenDeleted",
     "TokenList",
@@ -21,6 +22,8 @@ __all__ = [
 ]
 
 TokenScopeName = Literal["full", "read_only"]
+# a stored scope as its wire name (an unknown stored scope is a KeyError, never a silent default)
+SCOPE_NAMES: dict[str, TokenScopeName] = {"full": "full", "read_only": "read_only"}
 TOKEN_HASH_PATTERN = r"^[0-9a-f]{64}$"
 
 

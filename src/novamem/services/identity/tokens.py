@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from novamem.domain.credentials import API_TOKEN_PREFIX, hash_secret, new_api_token
 from novamem.domain.entries import iso
 from novamem.domain.scope import Caller, TokenScope
@@ -11,6 +9,16 @@ from novamem.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unaut
 from novamem.services.identity.access import AccessPolicy
 from novamem.services.identity.audit import AuditService
 from novamem.services.identity.authn import Authenticator
+from novamem.services.identity.token_models import (
+    SCOPE_NAMES,
+    AdminTokenRevoked,
+    MintedToken,
+    RotatedToken,
+    TokenDeleted,
+    TokenList,
+    TokenView,
+)
+from novamem.services.operations.admin import require_admin
 from novamem.storage.base import Counters, ProjectStore, TokenRecord, TokenStore
 
 __all__ = ["MINT_WARNING", "ROTATE_LOCKOUT", "TokenService"]
@@ -25,29 +33,29 @@ BEARER_REQUIRED = "a bearer token is required to rotate: present the nm_ token t
 ROTATION_UNAVAILABLE = "token rotation is only available when users have accounts (auth mode user or tenant)"
 
 
-def _minted(record: TokenRecord, token: str) -> dict[str, Any]:
-    return {
-        "token": token,
-        "userId": record.user_id,
-        "createdAt": iso(record.created_at),
-        "scope": record.scope,
-        "projectId": record.project_id,
-        "expiresAt": iso(record.expires_at),
-        "warning": MINT_WARNING,
-    }
+def _minted(record: TokenRecord, token: str) -> MintedToken:
+    return MintedToken(
+        token=token,
+        user_id=record.user_id,
+        created_at=iso(record.created_at),
+        scope=SCOPE_NAMES[record.scope],
+        project_id=record.project_id,
+        expires_at=iso(record.expires_at),
+        warning=MINT_WARNING,
+    )
 
 
-def _listed(record: TokenRecord) -> dict[str, Any]:
-    return {
-        "tokenHash": record.token_hash,
-        "label": record.label,
-        "scope": record.scope,
-        "projectId": record.project_id,
-        "expiresAt": iso(record.expires_at),
-        "createdAt": iso(record.created_at),
-        "lastUsedAt": iso(record.last_used_at),
-        "revoked": record.revoked_at is not None,
-    }
+def _listed(record: TokenRecord) -> TokenView:
+    return TokenView(
+        token_hash=record.token_hash,
+        label=record.label,
+        scope=SCOPE_NAMES[record.scope],
+        project_id=record.project_id,
+        expires_at=iso(record.expires_at),
+        created_at=iso(record.created_at),
+        last_used_at=iso(record.last_used_at),
+        revoked=record.revoked_at is not None,
+    )
 
 
 class TokenService:
@@ -78,9 +86,9 @@ class TokenService:
         scope: str = "full",
         project_id: str | None = None,
         expires_in_days: int | None = None,
-    ) -> dict[str, Any]:
-        """A new token for a user of the tenant: `{token, userId, createdAt, scope, projectId, expiresAt,
-        warning}`. The plaintext exists only in this answer; the database keeps its SHA-256.
+    ) -> MintedToken:
+        """A new token for a user of the tenant. The plaintext exists only in this answer; the database keeps
+        its SHA-256.
 
         `project_id` must already be a project the user may use (callers resolve references first).
         """
@@ -112,7 +120,7 @@ class TokenService:
         scope: str = "full",
         project: str | None = None,
         expires_in_days: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> MintedToken:
         """A token for the calling user; a project reference (id or name) must be one they belong to."""
         if caller.is_restricted:
             raise Forbidden("restricted token")
@@ -135,7 +143,7 @@ class TokenService:
         scope: str = "full",
         project: str | None = None,
         expires_in_days: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> MintedToken:
         """Operator minting (command line): the account is named by its exact email within the tenant."""
         caller = await self._account(tenant_id, email)
         project_id = await self._access.resolve_project(caller, project) if project is not None else None
@@ -143,37 +151,39 @@ class TokenService:
             tenant_id, caller.user_id, label=label, scope=scope, project_id=project_id, expires_in_days=expires_in_days
         )
 
-    async def list_for_caller(self, caller: Caller) -> dict[str, Any]:
-        """`{tokens: [...]}`, oldest first, revoked and expired ones included."""
-        return {"tokens": [_listed(r) for r in await self._store.list_for_user(caller.tenant_id, caller.user_id)]}
+    async def list_for_caller(self, caller: Caller) -> TokenList:
+        """The caller's tokens, oldest first, revoked and expired ones included."""
+        return TokenList(tokens=[_listed(r) for r in await self._store.list_for_user(caller.tenant_id, caller.user_id)])
 
-    async def list_for_email(self, tenant_id: str, email: str) -> dict[str, Any]:
+    async def list_for_email(self, tenant_id: str, email: str) -> TokenList:
+        """Operator listing (command line): the account is named by its exact email within the tenant."""
         caller = await self._account(tenant_id, email)
         return await self.list_for_caller(caller)
 
-    async def revoke_own(self, caller: Caller, token_hash: str) -> dict[str, Any]:
+    async def revoke_own(self, caller: Caller, token_hash: str) -> TokenDeleted:
         """Revoke one of the caller's own tokens by hash; anyone else's looks like no token at all."""
         if caller.is_restricted:
             raise Forbidden("restricted token")
         if not await self._store.revoke(caller.tenant_id, caller.user_id, token_hash):
             raise NotFound("token not found")
-        return {"deleted": True}
+        return TokenDeleted(deleted=True)
 
     async def revoke_plaintext(self, tenant_id: str, token: str) -> bool:
         """Kill a token known only by its plaintext (a leak), within one tenant."""
         return await self._store.revoke_any(tenant_id, hash_secret(token))
 
-    async def admin_revoke(self, caller: Caller, token: str, *, request_ip: str | None = None) -> dict[str, Any]:
-        """`{revoked}`: an admin kills a leaked token of any user of their own tenant."""
+    async def admin_revoke(self, caller: Caller, token: str, *, request_ip: str | None = None) -> AdminTokenRevoked:
+        """An admin kills a leaked token of any user of their own tenant (whether one matched)."""
+        require_admin(caller)
         revoked = await self.revoke_plaintext(caller.tenant_id, token)
         await self._audit.record(
             caller, "admin.token.revoke", hash_secret(token), {"revoked": revoked}, request_ip=request_ip
         )
-        return {"revoked": revoked}
+        return AdminTokenRevoked(revoked=revoked)
 
-    async def rotate(self, bearer: str | None, cookie_value: str | None) -> dict[str, Any]:
+    async def rotate(self, bearer: str | None, cookie_value: str | None) -> RotatedToken:
         """Replace the presented `nm_` token: it is revoked and a new one with the same scope, project
-        and expiry is minted in one transaction. `{token, userId, createdAt, warning}`.
+        and expiry is minted in one transaction.
 
         Failed attempts count per presented token; after ROTATE_LOCKOUT of them in the window the
         token is locked out of rotation (429) until the window ends.
@@ -195,7 +205,7 @@ class TokenService:
             await self._counters.hit(key, ROTATE_WINDOW_SECONDS)
             raise
 
-    async def _rotate(self, bearer: str, old_hash: str) -> dict[str, Any]:
+    async def _rotate(self, bearer: str, old_hash: str) -> RotatedToken:
         caller = await self._authenticator.token_caller(bearer)
         if caller is None:
             raise Unauthenticated("unauthorized")
@@ -205,12 +215,9 @@ class TokenService:
         record = await self._store.rotate(caller.tenant_id, caller.user_id, old_hash, hash_secret(token))
         if record is None:  # revoked or expired between the lookup and the rotation
             raise Unauthenticated("unauthorized")
-        return {
-            "token": token,
-            "userId": record.user_id,
-            "createdAt": iso(record.created_at),
-            "warning": MINT_WARNING,
-        }
+        return RotatedToken(
+            token=token, user_id=record.user_id, created_at=iso(record.created_at), warning=MINT_WARNING
+        )
 
     async def _account(self, tenant_id: str, email: str) -> Caller:
         user = await self._projects.user_by_email(tenant_id, email)

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from novamem.domain import capture as heuristics
 from novamem.domain import hygiene
@@ -20,7 +18,17 @@ from novamem.domain.scope import Caller
 from novamem.domain.text import snippet
 from novamem.errors import InvalidInput
 from novamem.services.identity.access import AccessPolicy, require_unconfined
-from novamem.services.memory.diagnostics_models import EvaluateRequest, HygieneRequest
+from novamem.services.memory.diagnostics_models import (
+    EvaluateCase,
+    EvaluateRequest,
+    EvaluateResponse,
+    EvaluateSummary,
+    HygieneItem,
+    HygienePair,
+    HygieneRequest,
+    HygieneResponse,
+    HygieneSummary,
+)
 from novamem.services.memory.memories import EmbedderState
 from novamem.services.memory.recall import context_pack
 from novamem.storage.base import MemoryStore
@@ -37,16 +45,6 @@ CORE_CASES = (
     "memory-type retention policies are available",
 )
 SUITES = {"core": CORE_CASES}
-
-
-@dataclass(frozen=True, slots=True)
-class CaseResult:
-    name: str
-    passed: bool
-    detail: str
-
-    def as_wire(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "detail": self.detail}
 
 
 class DiagnosticsService:
@@ -67,7 +65,7 @@ class DiagnosticsService:
         self._max_content_chars = max_content_chars
         self._personal_terms = personal_terms
 
-    async def hygiene(self, caller: Caller, req: HygieneRequest) -> dict[str, Any]:
+    async def hygiene(self, caller: Caller, req: HygieneRequest) -> HygieneResponse:
         """Review candidates among the caller's max(20k, 100) most recently updated live memories.
 
         Everything the caller can see (own memories and member projects); project-confined tokens are
@@ -83,9 +81,9 @@ class DiagnosticsService:
             vectors_expected=self._embedder.embedder is not None,
             personal_terms=self._personal_terms,
         )
-        return _report_wire(report, req.k, limit)
+        return _report(report, req.k, limit)
 
-    async def evaluate(self, caller: Caller, req: EvaluateRequest) -> dict[str, Any]:
+    async def evaluate(self, caller: Caller, req: EvaluateRequest) -> EvaluateResponse:
         """Run a self-check suite on synthetic entries (never the caller's), plus the caller's hygiene summary."""
         require_unconfined(caller)
         cases = SUITES.get(req.suite)
@@ -101,69 +99,66 @@ class DiagnosticsService:
         }
         results = [_run(name, checks[name]) for name in cases]
         report = await self.hygiene(caller, HygieneRequest())
-        wire = [r.as_wire() for r in results]
         passed = sum(1 for r in results if r.passed)
-        return {
-            "suite": req.suite,
-            "passed": passed == len(results),
-            "summary": {"total": len(results), "passed": passed, "failed": len(results) - passed},
-            "cases": wire,
-            "checks": [dict(item) for item in wire],
-            "hygiene": report["summary"],
-        }
+        return EvaluateResponse(
+            suite=req.suite,
+            passed=passed == len(results),
+            summary=EvaluateSummary(total=len(results), passed=passed, failed=len(results) - passed),
+            cases=results,
+            checks=list(results),
+            hygiene=report.summary,
+        )
 
 
 # -- rendering --------------------------------------------------------------------------------------
 
 
-def _item(finding: hygiene.EntryFinding) -> dict[str, Any]:
+def _item(finding: hygiene.EntryFinding) -> HygieneItem:
     entry = finding.entry
     text, cut = snippet(entry.content)
-    item: dict[str, Any] = {
-        "id": entry.id,
-        "namespace": entry.namespace,
-        "project": entry.project_id,
-        "memoryType": finding.memory_type,
-        "reason": finding.reason,
-        "snippet": text,
-        "truncated": cut,
-        "updatedAt": iso(entry.updated_at),
-    }
-    if finding.score is not None:
-        item["worthiness"] = finding.score
-    return item
+    return HygieneItem(
+        id=entry.id,
+        namespace=entry.namespace,
+        project=entry.project_id,
+        memory_type=finding.memory_type,
+        reason=finding.reason,
+        snippet=text,
+        truncated=cut,
+        updated_at=iso(entry.updated_at),
+        worthiness=finding.score,
+    )
 
 
-def _pair(finding: hygiene.PairFinding) -> dict[str, Any]:
+def _pair(finding: hygiene.PairFinding) -> HygienePair:
     newer, older = finding.newer, finding.older
-    return {
-        "ids": [newer.id, older.id],
-        "namespace": newer.namespace,
-        "project": newer.project_id,
-        "reason": finding.reason,
-        "score": finding.score,
-        "snippets": [snippet(newer.content)[0], snippet(older.content)[0]],
-    }
+    return HygienePair(
+        ids=[newer.id, older.id],
+        namespace=newer.namespace,
+        project=newer.project_id,
+        reason=finding.reason,
+        score=finding.score,
+        snippets=[snippet(newer.content)[0], snippet(older.content)[0]],
+    )
 
 
-def _report_wire(report: hygiene.HygieneReport, k: int, limit: int) -> dict[str, Any]:
-    return {
-        "lowValue": [_item(f) for f in report.low_value[:k]],
-        "stale": [_item(f) for f in report.stale[:k]],
-        "duplicateClusters": [_pair(p) for p in report.duplicates[:k]],
-        "contradictionCandidates": [_pair(p) for p in report.contradictions[:k]],
-        "orphanCandidates": [_item(f) for f in report.orphans[:k]],
-        "summary": {
-            "scanned": report.scanned,
-            "scanLimit": limit,
-            "lowValue": len(report.low_value),
-            "stale": len(report.stale),
-            "duplicateClusters": len(report.duplicates),
-            "contradictionCandidates": len(report.contradictions),
-            "orphanCandidates": len(report.orphans),
-            "pairScanComplete": report.pair_scan_complete,
-        },
-    }
+def _report(report: hygiene.HygieneReport, k: int, limit: int) -> HygieneResponse:
+    return HygieneResponse(
+        low_value=[_item(f) for f in report.low_value[:k]],
+        stale=[_item(f) for f in report.stale[:k]],
+        duplicate_clusters=[_pair(p) for p in report.duplicates[:k]],
+        contradiction_candidates=[_pair(p) for p in report.contradictions[:k]],
+        orphan_candidates=[_item(f) for f in report.orphans[:k]],
+        summary=HygieneSummary(
+            scanned=report.scanned,
+            scan_limit=limit,
+            low_value=len(report.low_value),
+            stale=len(report.stale),
+            duplicate_clusters=len(report.duplicates),
+            contradiction_candidates=len(report.contradictions),
+            orphan_candidates=len(report.orphans),
+            pair_scan_complete=report.pair_scan_complete,
+        ),
+    )
 
 
 # -- the core suite ---------------------------------------------------------------------------------
@@ -172,13 +167,13 @@ def _report_wire(report: hygiene.HygieneReport, k: int, limit: int) -> dict[str,
 Check = Callable[[], tuple[bool, str]]
 
 
-def _run(name: str, check: Check) -> CaseResult:
+def _run(name: str, check: Check) -> EvaluateCase:
     try:
         passed, detail = check()
     except Exception as exc:  # a self-check that crashes is a failed check, reported rather than a 500
         log.exception("evaluation case %r raised", name)
-        return CaseResult(name, False, f"the check raised {type(exc).__name__}")
-    return CaseResult(name, passed, detail)
+        return EvaluateCase(name=name, passed=False, detail=f"the check raised {type(exc).__name__}")
+    return EvaluateCase(name=name, passed=passed, detail=detail)
 
 
 def _synthetic(
@@ -241,7 +236,8 @@ def _check_context_pack() -> tuple[bool, str]:
         "userGlobal": {pref.id, setup.id, decision.id},
         "all": {pref.id, setup.id, decision.id, safety.id},
     }
-    wrong = [group for group, ids in expected.items() if {item["id"] for item in pack.get(group, [])} != ids]
+    groups = pack.to_wire()
+    wrong = [group for group, ids in expected.items() if {item["id"] for item in groups.get(group, [])} != ids]
     if wrong:
         return False, "misgrouped: " + ", ".join(wrong)
     return True, f"{len(expected)} groups hold exactly their typed memories"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from novamem.services.wire import Out, StrictWire
+from novamem.services.wire import OmitNone, Out, StrictWire
 
 __all__ = [
     "EvaluateCase",
@@ -50,7 +50,7 @@ class HygieneItem(Out):
     snippet: str = Field(description="the first ~240 characters of the content")
     truncated: bool = Field(description="true when `snippet` is shorter than the content")
     updated_at: str | None
-    worthiness: float | None = Field(
+    worthiness: OmitNone[float] = Field(
         None, description="lowValue only: the worthiness score (stored, else computed as capture does)"
     )
 

@@ -27,7 +27,16 @@ from novamem.embedding.base import Embedder
 from novamem.errors import InvalidInput, NotFound, Unavailable
 from novamem.services.identity.access import AccessPolicy, require_writer
 from novamem.services.identity.quotas import QuotaService
-from novamem.services.memory.models import CaptureResult, MemoryCreate, MemoryUpdate, RecapRequest
+from novamem.services.memory.models import (
+    CaptureResult,
+    ForgetRequest,
+    ForgetResponse,
+    MemoryCreate,
+    MemoryUpdate,
+    RecapRequest,
+    RecapResponse,
+    UpdateResponse,
+)
 from novamem.services.operations.metrics import Counter, MetricsService
 from novamem.storage.base import MemoryStore
 
@@ -318,7 +327,7 @@ class MemoryService:
             return CaptureResult(id=match.id, deduplicated=True, updated=True, embedded=True)
         return None
 
-    async def session_recap(self, caller: Caller, req: RecapRequest) -> tuple[int, list[CaptureResult]]:
+    async def session_recap(self, caller: Caller, req: RecapRequest) -> RecapResponse:
         """Capture each recap item with its memory type and default namespace."""
         require_writer(caller)
         results: list[CaptureResult] = []
@@ -335,12 +344,11 @@ class MemoryService:
                         results.append(await self._capture(caller, write, meta, default_namespace=namespace))
         finally:
             self._saved(caller, results)  # items stored before a failure stay stored
-        saved = sum(1 for r in results if r.id is not None)
-        return saved, results
+        return RecapResponse(saved=sum(1 for r in results if r.id is not None), results=results)
 
     # -- update and forget ------------------------------------------------------------------------
 
-    async def update(self, caller: Caller, entry_id: str, req: MemoryUpdate) -> dict[str, Any]:
+    async def update(self, caller: Caller, entry_id: str, req: MemoryUpdate) -> UpdateResponse:
         """Change content and/or fields of an entry in the caller's scope; metadata is replaced."""
         require_writer(caller)
         scope = await self._access.entry_scope(caller, req.project)
@@ -389,24 +397,31 @@ class MemoryService:
             fields=fields,
             embedding=vector,
         )
-        return {"id": entry.id, "updated": True, "embeddingChanged": changed}
+        return UpdateResponse(id=entry.id, updated=True, embedding_changed=changed)
 
-    async def forget(self, caller: Caller, entry_id: str, project: str | None) -> dict[str, Any]:
+    async def forget(self, caller: Caller, req: ForgetRequest) -> ForgetResponse:
+        """Delete one entry by `req.id`, or every entry in scope carrying `req.source_ref`."""
+        if req.id is not None:
+            return await self.forget_by_id(caller, req.id, req.project)
+        assert req.source_ref is not None  # the request model holds exactly one of the two
+        return await self.forget_by_source(caller, req.source_ref, req.project)
+
+    async def forget_by_id(self, caller: Caller, entry_id: str, project: str | None) -> ForgetResponse:
         """Delete one entry by id (idempotent: an unknown id answers deleted=false)."""
         require_writer(caller)
         scope = await self._access.entry_scope(caller, project)
         entry = await self._store.get(scope, entry_id)
         if entry is None:
             # another user's or tenant's entry answers exactly like an id that does not exist
-            return {"deleted": False, "coldDeleteOk": True}
+            return ForgetResponse(deleted=False, cold_delete_ok=True)
         deleted = await self._store.delete(caller.tenant_id, [entry.id])
         self._metrics.count(caller.tenant_id, Counter.FORGETS, len(deleted))
-        return {"deleted": bool(deleted), "coldDeleteOk": True}
+        return ForgetResponse(deleted=bool(deleted), cold_delete_ok=True)
 
-    async def forget_by_source(self, caller: Caller, source_ref: str, project: str | None) -> dict[str, Any]:
+    async def forget_by_source(self, caller: Caller, source_ref: str, project: str | None) -> ForgetResponse:
         """Delete every entry in scope that carries the exact source ref."""
         require_writer(caller)
         scope = await self._access.read_scope(caller, project=project)
         ids = await self._store.delete_by_source_ref(scope, source_ref)
         self._metrics.count(caller.tenant_id, Counter.FORGETS, len(ids))
-        return {"sourceRef": source_ref, "ids": ids, "count": len(ids), "coldDeleteOk": True}
+        return ForgetResponse(source_ref=source_ref, ids=ids, count=len(ids), cold_delete_ok=True)

@@ -17,6 +17,7 @@ from novamem.services.wire import (
     EntryId,
     Namespace,
     NamespaceItem,
+    OmitNone,
     Out,
     ProjectRef,
     SensitivityName,
@@ -27,6 +28,7 @@ from novamem.services.wire import (
 
 __all__ = [
     "CaptureResult",
+    "ContextPack",
     "ContextRequest",
     "ContextResponse",
     "ForgetRequest",
@@ -36,6 +38,7 @@ __all__ = [
     "MemoryView",
     "NamespaceStats",
     "NeighborsRequest",
+    "PackItem",
     "Probe",
     "RecapRequest",
     "RecapResponse",
@@ -45,6 +48,7 @@ __all__ = [
     "SearchRequest",
     "SearchResponse",
     "StatsResponse",
+    "TodayRequest",
     "UpdateResponse",
     "WeightsIn",
     "WriteFields",
@@ -117,6 +121,13 @@ class RecentRequest(ScopeIn):
     @classmethod
     def _parse_since(cls, value: Any) -> Any:
         return _parse_datetime(value, "since")
+
+
+class TodayRequest(ScopeIn):
+    """Recent memories of the last 24 hours (`memory_today`): `POST /v1/recent` with `since` = now − 24 h."""
+
+    k: int = Field(20, ge=1, le=200)
+    content_mode: ContentMode = "full"
 
 
 class NeighborsRequest(Wire):
@@ -246,28 +257,25 @@ class MemoryView(Out):
 
     id: str
     score: float
-    content: str | None = None
+    content: OmitNone[str] = None
     tier: Literal["warm", "cold"]
     namespace: str
     project: str | None
     source: str
-    metadata: dict[str, Any] | None = None
-    signals: dict[str, float] | None = None
-    truncated: bool | None = None
+    metadata: OmitNone[dict[str, Any]] = None
+    signals: OmitNone[dict[str, float]] = None
+    truncated: OmitNone[bool] = None
 
 
 class CaptureResult(Out):
-    id: str | None
-    rejected: str | None = None
-    deduplicated: bool | None = None
-    updated: bool | None = None
-    superseded: list[str] | None = None
-    embedded: bool | None = None
+    """The outcome of one write: `id` is always there (null when rejected), the other fields only when set."""
 
-    def to_wire(self) -> dict[str, Any]:
-        """The contract's shape: `id` always present (null when rejected), other fields only when set."""
-        data = self.model_dump(by_alias=True, exclude_none=True)
-        return {"id": self.id, **data}
+    id: str | None
+    rejected: OmitNone[str] = None
+    deduplicated: OmitNone[bool] = None
+    updated: OmitNone[bool] = None
+    superseded: OmitNone[list[str]] = None
+    embedded: OmitNone[bool] = None
 
 
 class SearchResponse(Out):
@@ -279,10 +287,38 @@ class RecentResponse(Out):
     results: list[MemoryView]
 
 
+class PackItem(Out):
+    """One memory in the context pack."""
+
+    id: str
+    content: str
+    namespace: str
+    project: str | None
+    memory_type: str | None
+    tier: Literal["warm", "cold"]
+
+
+class ContextPack(Out):
+    """Relevant and recent memories grouped by what they are about; one memory may sit in several groups."""
+
+    user_global: list[PackItem]
+    project_scoped: list[PackItem]
+    user_preferences: list[PackItem]
+    current_setup: list[PackItem]
+    project_conventions: list[PackItem]
+    decisions: list[PackItem]
+    bug_root_causes: list[PackItem]
+    deployment_state: list[PackItem]
+    safety_constraints: list[PackItem]
+    pitfalls: list[PackItem]
+    recent_decisions: list[PackItem]
+    all: list[PackItem]
+
+
 class ContextResponse(Out):
     relevant: SearchResponse
     recent: RecentResponse
-    context_pack: dict[str, list[dict[str, Any]]] = Field(
+    context_pack: ContextPack = Field(
         description="memories grouped by kind: userGlobal, projectScoped, userPreferences, currentSetup, "
         "projectConventions, decisions, bugRootCauses, deploymentState, safetyConstraints, pitfalls, "
         "recentDecisions, all"
@@ -302,10 +338,12 @@ class UpdateResponse(Out):
 
 
 class ForgetResponse(Out):
-    deleted: bool | None = Field(None, description="by id: whether a memory was deleted")
-    source_ref: str | None = Field(None, description="by source ref: the ref that was matched")
-    ids: list[str] | None = None
-    count: int | None = None
+    """By id: `{deleted, coldDeleteOk}`; by source ref: `{sourceRef, ids, count, coldDeleteOk}`."""
+
+    deleted: OmitNone[bool] = Field(None, description="by id: whether a memory was deleted")
+    source_ref: OmitNone[str] = Field(None, description="by source ref: the ref that was matched")
+    ids: OmitNone[list[str]] = None
+    count: OmitNone[int] = None
     cold_delete_ok: bool
 
 

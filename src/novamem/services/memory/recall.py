@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import time
-from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from novamem.domain.entries import MemoryEntry, iso, now_utc
@@ -27,18 +27,33 @@ from novamem.search.presets import PRESETS, Strategy
 from novamem.services.identity.access import UNSET, AccessPolicy, Unset
 from novamem.services.memory.memories import EmbedderState
 from novamem.services.memory.models import (
+    ContextPack,
     ContextRequest,
+    ContextResponse,
     MemoryView,
+    NamespaceStats,
     NeighborsRequest,
+    PackItem,
     RecentRequest,
+    RecentResponse,
     ScopeIn,
     SearchRequest,
+    SearchResponse,
+    StatsResponse,
+    TodayRequest,
     WeightsIn,
 )
 from novamem.services.operations.metrics import Counter, MetricsService
 from novamem.storage.base import MemoryStore
 
-__all__ = ["GUIDANCE", "RecallService", "SearchOutcome"]
+__all__ = [
+    "CONTEXT_DEGRADED",
+    "DegradedEmpty",
+    "GUIDANCE",
+    "RecallService",
+    "SEARCH_DEGRADED",
+    "TODAY_WINDOW",
+]
 
 log = logging.getLogger("novamem.recall")
 
@@ -48,14 +63,26 @@ GUIDANCE = (
     "repeat something until a targeted memory_search for it has also come back empty."
 )
 RECENT_IN_CONTEXT = 10
+TODAY_WINDOW = timedelta(hours=24)
+SEARCH_DEGRADED = "search degraded: the embedder is unavailable and keywords found nothing"
+CONTEXT_DEGRADED = "context degraded: the embedder is unavailable and keywords found nothing"
 _PITFALL = re.compile(r"\b(pitfall|warning|avoid|do not|don't|must not|gotcha)\b", re.I)
 _DECISION_WORD = re.compile(r"\bdecision\b", re.I)
 
 
-@dataclass(slots=True)
-class SearchOutcome:
-    results: list[MemoryView]
-    degraded: bool
+class DegradedEmpty(Unavailable):
+    """A search or context that found nothing while a signal was down: "could not look", not "nothing there".
+
+    It carries the answer, which REST still sends (with `error` added) alongside the 503.
+    """
+
+    def __init__(self, message: str, answer: SearchResponse | ContextResponse) -> None:
+        super().__init__(message)
+        self.answer = answer
+
+    def to_wire(self) -> dict[str, Any]:
+        """The answer's wire JSON plus `error`."""
+        return {**self.answer.to_wire(), "error": self.message}
 
 
 def render(entry: MemoryEntry, mode: str = "full", *, signals: bool = True) -> MemoryView:
@@ -173,7 +200,11 @@ class RecallService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def search(self, caller: Caller, req: SearchRequest) -> SearchOutcome:
+    async def search(self, caller: Caller, req: SearchRequest) -> SearchResponse:
+        """Hybrid search (keyword, vector, graph, recency, entity) within the request's scope.
+
+        Raises `DegradedEmpty` when a signal was down and nothing was found.
+        """
         agent = req.agent_name if "agent_name" in req.model_fields_set else UNSET
         with self._metrics.failures(caller.tenant_id, Counter.SEARCH_ERRORS):
             scope = await self._scope(caller, req, agent_filter=agent)
@@ -181,18 +212,31 @@ class RecallService:
         chosen = fit_budget(chosen, lambda e: e.content, req.max_tokens)
         self._metrics.searched(caller.tenant_id, chosen, degraded=degraded)
         self._bump(caller.tenant_id, [e.id for e in chosen])
-        return SearchOutcome([render(e, req.content_mode) for e in chosen], degraded)
+        answer = SearchResponse(results=[render(e, req.content_mode) for e in chosen], degraded=degraded)
+        if degraded and not chosen:
+            raise DegradedEmpty(SEARCH_DEGRADED, answer)
+        return answer
 
-    async def recent(self, caller: Caller, req: RecentRequest) -> list[MemoryView]:
+    async def recent(self, caller: Caller, req: RecentRequest) -> RecentResponse:
+        """Newest memories first (since `req.since` when given); never promotes cold entries."""
         with self._metrics.failures(caller.tenant_id, Counter.SEARCH_ERRORS):
             scope = await self._scope(caller, req)
             entries = await self._store.recent(scope, req.k, req.since)
         self._metrics.count(caller.tenant_id, Counter.QUERIES)
         for e in entries:
             e.score = 1.0
-        return [render(e, req.content_mode, signals=False) for e in entries]
+        return RecentResponse(results=[render(e, req.content_mode, signals=False) for e in entries])
 
-    async def context(self, caller: Caller, req: ContextRequest) -> dict[str, Any]:
+    async def today(self, caller: Caller, req: TodayRequest) -> RecentResponse:
+        """`recent` over the last 24 hours (the window is `TODAY_WINDOW`)."""
+        since = now_utc() - TODAY_WINDOW
+        return await self.recent(caller, RecentRequest(**req.model_dump(), since=since))
+
+    async def context(self, caller: Caller, req: ContextRequest) -> ContextResponse:
+        """What an agent should read before answering: relevant, recent, the grouped pack and guidance.
+
+        Raises `DegradedEmpty` when a signal was down and nothing relevant was found.
+        """
         with self._metrics.failures(caller.tenant_id, Counter.SEARCH_ERRORS):
             scope = await self._scope(caller, req)
             chosen, degraded = await self._ranked(scope, req.message, req.k, req.weights, None)
@@ -202,14 +246,18 @@ class RecallService:
         for e in recent:
             e.score = 1.0
         self._bump(caller.tenant_id, [e.id for e in chosen])
-        return {
-            "relevant": {"results": [render(e) for e in chosen], "degraded": degraded},
-            "recent": {"results": [render(e, signals=False) for e in recent]},
-            "contextPack": context_pack(chosen, recent),
-            "guidance": GUIDANCE,
-        }
+        answer = ContextResponse(
+            relevant=SearchResponse(results=[render(e) for e in chosen], degraded=degraded),
+            recent=RecentResponse(results=[render(e, signals=False) for e in recent]),
+            context_pack=context_pack(chosen, recent),
+            guidance=GUIDANCE,
+        )
+        if degraded and not chosen:
+            raise DegradedEmpty(CONTEXT_DEGRADED, answer)
+        return answer
 
-    async def neighbors(self, caller: Caller, req: NeighborsRequest) -> list[MemoryView]:
+    async def neighbors(self, caller: Caller, req: NeighborsRequest) -> SearchResponse:
+        """Memories linked to a seed through `co_occurs` edges, up to `req.depth` hops (never degraded)."""
         with self._metrics.failures(caller.tenant_id, Counter.SEARCH_ERRORS):
             scope = await self._access.read_scope(
                 caller,
@@ -226,19 +274,20 @@ class RecallService:
             n.entry.score = n.score
             n.entry.signals = {"graph": round(n.score, 6)}
             views.append(render(n.entry))
-        return views
+        return SearchResponse(results=views, degraded=False)
 
-    async def stats(self, caller: Caller) -> dict[str, Any]:
+    async def stats(self, caller: Caller) -> StatsResponse:
+        """Warm/cold counts per namespace over the caller's memories, the last decay and the uptime."""
         scope = await self._access.account_scope(caller)
         counts = await self._store.namespace_counts(scope)
-        by_ns = {ns: {"warm": w, "cold": c} for ns, (w, c) in counts.by_namespace.items()}
-        return {
-            "byNamespace": by_ns,
-            "totalWarm": sum(v["warm"] for v in by_ns.values()),
-            "totalCold": sum(v["cold"] for v in by_ns.values()),
-            "lastDecayAt": iso(counts.last_decay_at),
-            "uptimeMs": int((time.monotonic() - self._started) * 1000),
-        }
+        by_ns = {ns: NamespaceStats(warm=w, cold=c) for ns, (w, c) in counts.by_namespace.items()}
+        return StatsResponse(
+            by_namespace=by_ns,
+            total_warm=sum(v.warm for v in by_ns.values()),
+            total_cold=sum(v.cold for v in by_ns.values()),
+            last_decay_at=iso(counts.last_decay_at),
+            uptime_ms=int((time.monotonic() - self._started) * 1000),
+        )
 
     async def _scope(self, caller: Caller, req: ScopeIn, agent_filter: str | None | Unset = UNSET) -> ReadScope:
         """The read scope of a request's common scope fields."""
@@ -253,24 +302,24 @@ class RecallService:
         )
 
 
-def _pack_item(entry: MemoryEntry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "content": entry.content,
-        "namespace": entry.namespace,
-        "project": entry.project_id,
-        "memoryType": entry.memory_type,
-        "tier": entry.tier,
-    }
+def _pack_item(entry: MemoryEntry) -> PackItem:
+    return PackItem(
+        id=entry.id,
+        content=entry.content,
+        namespace=entry.namespace,
+        project=entry.project_id,
+        memory_type=entry.memory_type,
+        tier="cold" if entry.cold else "warm",
+    )
 
 
-def context_pack(relevant: list[MemoryEntry], recent: list[MemoryEntry]) -> dict[str, Any]:
+def context_pack(relevant: list[MemoryEntry], recent: list[MemoryEntry]) -> ContextPack:
     """Group relevant and recent memories by what they are about, for an agent's prompt."""
     merged: dict[str, MemoryEntry] = {}
     for entry in [*relevant, *recent]:
         merged[entry.id] = entry
     recent_ids = {e.id for e in recent}
-    groups: dict[str, list[dict[str, Any]]] = {
+    groups: dict[str, list[PackItem]] = {
         name: []
         for name in (
             "userGlobal",
@@ -306,4 +355,4 @@ def context_pack(relevant: list[MemoryEntry], recent: list[MemoryEntry]) -> dict
             if hit:
                 groups[name].append(item)
         groups["all"].append(item)
-    return groups
+    return ContextPack.model_validate(groups)

@@ -6,9 +6,7 @@ they are a member of (a project-confined token: its project only).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from novamem.domain.entries import MemoryEntry, iso
 from novamem.domain.scope import Caller
@@ -18,10 +16,22 @@ from novamem.services.identity.audit import AuditService
 from novamem.services.identity.quotas import QuotaService
 from novamem.services.memory.memories import MemoryService
 from novamem.services.memory.models import MemoryCreate
-from novamem.services.memory.selfservice_models import ImportRequest
+from novamem.services.memory.selfservice_models import (
+    ChangesResponse,
+    ChangeView,
+    ExportEntry,
+    ExportResponse,
+    ImportFailure,
+    ImportRequest,
+    ImportResponse,
+    OnboardingResponse,
+    TodayEvent,
+    TodayResponse,
+    UsageResponse,
+)
 from novamem.storage.base import ChangeFeedStore, MemoryStore, SelfServiceStore
 
-__all__ = ["CHANGE_RETENTION_DAYS", "ImportOutcome", "SelfService"]
+__all__ = ["CHANGE_RETENTION_DAYS", "SelfService"]
 
 CHANGE_RETENTION_DAYS = 30
 TODAY_HOURS = 24
@@ -31,35 +41,21 @@ IMPORT_DEFAULT = "import"
 _ITEM_ERRORS = (NotFound, Forbidden, InvalidInput, Conflict, RateLimited)
 
 
-@dataclass(slots=True)
-class ImportOutcome:
-    imported: int = 0
-    deduplicated: int = 0
-    failed: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def all_failed(self) -> bool:
-        return self.imported == 0 and self.deduplicated == 0 and bool(self.failed)
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"imported": self.imported, "deduplicated": self.deduplicated, "failed": self.failed}
-
-
-def _export_view(entry: MemoryEntry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "projectId": entry.project_id,
-        "content": entry.content,
-        "namespace": entry.namespace,
-        "source": entry.source,
-        "agentName": entry.agent_name,
-        "metadata": entry.metadata,
-        "sourceType": entry.source_type,
-        "capturedFrom": entry.captured_from,
-        "confidence": entry.confidence,
-        "createdAt": iso(entry.created_at),
-        "updatedAt": iso(entry.updated_at),
-    }
+def _export_view(entry: MemoryEntry) -> ExportEntry:
+    return ExportEntry(
+        id=entry.id,
+        project_id=entry.project_id,
+        content=entry.content,
+        namespace=entry.namespace,
+        source=entry.source,
+        agent_name=entry.agent_name,
+        metadata=entry.metadata,
+        source_type=entry.source_type,
+        captured_from=entry.captured_from,
+        confidence=entry.confidence,
+        created_at=iso(entry.created_at),
+        updated_at=iso(entry.updated_at),
+    )
 
 
 class SelfService:
@@ -84,17 +80,20 @@ class SelfService:
         self._quotas = quotas
         self._audit = audit
 
-    async def export(self, caller: Caller, after_id: str | None, limit: int) -> dict[str, Any]:
+    async def export(self, caller: Caller, after_id: str | None, limit: int) -> ExportResponse:
         """One keyset page, oldest first; `nextAfterId` is null when nothing follows."""
         scope = await self._access.entry_scope(caller, None)
         rows = await self._store.export_page(scope, after_id, limit + 1)
         more = len(rows) > limit
         page = rows[:limit]
-        return {"entries": [_export_view(e) for e in page], "nextAfterId": page[-1].id if more else None}
+        return ExportResponse(entries=[_export_view(e) for e in page], next_after_id=page[-1].id if more else None)
 
-    async def import_entries(self, caller: Caller, req: ImportRequest, request_ip: str | None) -> ImportOutcome:
-        """Store each item with `force` (no worthiness gate); exact duplicates are merged, not repeated."""
-        outcome = ImportOutcome()
+    async def import_entries(self, caller: Caller, req: ImportRequest, request_ip: str | None) -> ImportResponse:
+        """Store each item with `force` (no worthiness gate); exact duplicates are merged, not repeated.
+
+        `all_failed` on the result says that nothing was imported or merged (REST then answers 400).
+        """
+        outcome = ImportResponse(imported=0, deduplicated=0, failed=[])
         for index, item in enumerate(req.entries):
             write = MemoryCreate(
                 content=item.content,
@@ -111,10 +110,10 @@ class SelfService:
             try:
                 result = await self._memories.remember(caller, write)
             except _ITEM_ERRORS as exc:
-                outcome.failed.append({"index": index, "error": exc.message})
+                outcome.failed.append(ImportFailure(index=index, error=exc.message))
                 continue
             if result.id is None:
-                outcome.failed.append({"index": index, "error": result.rejected or "rejected"})
+                outcome.failed.append(ImportFailure(index=index, error=result.rejected or "rejected"))
             elif result.deduplicated:
                 outcome.deduplicated += 1
             else:
@@ -123,47 +122,47 @@ class SelfService:
         await self._audit.record(caller, "user.import", caller.user_id, metadata, request_ip=request_ip)
         return outcome
 
-    async def usage(self, caller: Caller) -> dict[str, Any]:
+    async def usage(self, caller: Caller) -> UsageResponse:
+        """How many entries the caller has stored, and the quota in force (null = unlimited)."""
         return await self._quotas.usage(caller)
 
     async def changes(
         self, caller: Caller, *, since: datetime | None, after_seq: int | None, limit: int
-    ) -> dict[str, Any]:
+    ) -> ChangesResponse:
         """Changes to entries the caller can see, oldest first; resume with `afterSeq = nextSeq`."""
         scope = await self._access.entry_scope(caller, None)
         rows = await self._feed.changes(scope, since=since, after_seq=after_seq, limit=limit)
         changes = [
-            {
-                "seq": row["seq"],
-                "entryId": row["entry_id"],
-                "projectId": row["project_id"],
-                "change": row["change"],
-                "detail": row["detail"],
-                "at": iso(row["at"]),
-            }
+            ChangeView(
+                seq=row["seq"],
+                entry_id=row["entry_id"],
+                project_id=row["project_id"],
+                change=row["change"],
+                detail=row["detail"],
+                at=iso(row["at"]),
+            )
             for row in rows
         ]
-        return {"changes": changes, "nextSeq": changes[-1]["seq"] if changes else after_seq}
+        return ChangesResponse(changes=changes, next_seq=changes[-1].seq if changes else after_seq)
 
-    async def today(self, caller: Caller) -> dict[str, Any]:
+    async def today(self, caller: Caller) -> TodayResponse:
         """The last 24 hours of the caller's activity, newest first (at most 50 events)."""
         scope = await self._access.entry_scope(caller, None)
         rows = await self._activity.activity(scope, TODAY_HOURS, TODAY_LIMIT)
-        return {
-            "events": [
-                {"kind": r["kind"], "at": iso(r["at"]), "text": r["text"], "project": r["project"]} for r in rows
-            ]
-        }
+        return TodayResponse(
+            events=[TodayEvent(kind=r["kind"], at=iso(r["at"]), text=r["text"], project=r["project"]) for r in rows]
+        )
 
-    async def onboarding(self, caller: Caller) -> dict[str, Any]:
+    async def onboarding(self, caller: Caller) -> OnboardingResponse:
+        """Which first-run steps are done: an admin exists, the caller exists, minted a token, stored a memory."""
         state = await self._activity.onboarding(caller.tenant_id, caller.user_id)
-        return {
-            "bootstrapDone": state["bootstrap_done"],
-            "userExists": state["user_exists"],
-            "mintedToken": state["minted_token"],
-            "remembered": state["remembered"],
-            "userId": caller.user_id,
-        }
+        return OnboardingResponse(
+            bootstrap_done=state["bootstrap_done"],
+            user_exists=state["user_exists"],
+            minted_token=state["minted_token"],
+            remembered=state["remembered"],
+            user_id=caller.user_id,
+        )
 
     async def prune_changes(self) -> int:
         """Drop change-feed rows past the retention period (a background job, leader only)."""

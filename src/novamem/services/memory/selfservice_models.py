@@ -110,6 +110,11 @@ class ImportResponse(Out):
     deduplicated: int
     failed: list[ImportFailure]
 
+    @property
+    def all_failed(self) -> bool:
+        """Nothing was imported or merged, and at least one item failed."""
+        return self.imported == 0 and self.deduplicated == 0 and bool(self.failed)
+
 
 class QuotaView(Out):
     max_entries: int | None = Field(description="null = unlimited")

@@ -8,14 +8,30 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from novamem.domain.entries import iso
 from novamem.domain.scope import Caller
 from novamem.errors import Forbidden, NovamemError
+from novamem.services.identity.token_models import SCOPE_NAMES
+from novamem.services.operations.models import (
+    AdminProjectList,
+    AdminProjectView,
+    AdminTokenList,
+    AdminTokenView,
+    DecayRunView,
+    ExpiryPurgeRunView,
+    JobRunView,
+    OpsStatus,
+    OrphanReapRunView,
+    PruneRunView,
+    ReconcileRunView,
+)
 from novamem.storage.operations import DecayRun, InventoryStore, JobRun, JobRunLog
 
-__all__ = ["AdminService", "JobName", "metrics_reach", "require_admin"]
+__all__ = ["AdminService", "JobName", "metrics_reach", "require_admin", "require_operator"]
 
 log = logging.getLogger("novamem.admin")
 
@@ -37,14 +53,7 @@ _COUNT_KEY = {
     JobName.CHANGE_FEED_PRUNE: "pruned",
     JobName.SESSIONS_PRUNE: "pruned",
 }
-# wire key of each job in `ops_status`
-_STATUS_KEY = {
-    JobName.ORPHAN_REAPER: "orphanReaper",
-    JobName.EMBEDDINGS_RECONCILE: "embeddingReconciler",
-    JobName.EXPIRY_PURGE: "expiryPurge",
-    JobName.CHANGE_FEED_PRUNE: "changeFeedPrune",
-    JobName.SESSIONS_PRUNE: "sessionsPrune",
-}
+_RunView = TypeVar("_RunView", bound=JobRunView)
 
 
 def require_admin(caller: Caller) -> None:
@@ -52,6 +61,14 @@ def require_admin(caller: Caller) -> None:
     if caller.is_restricted:
         raise Forbidden("restricted token")
     if not caller.is_admin:
+        raise Forbidden("admin only")
+
+
+def require_operator(caller: Caller) -> None:
+    """An admin, or the shared caller of `none`/`bearer` modes (the same rule as the operator routes)."""
+    if caller.is_restricted:
+        raise Forbidden("restricted token")
+    if not caller.is_operator:
         raise Forbidden("admin only")
 
 
@@ -65,22 +82,23 @@ def metrics_reach(caller: Caller) -> str | None:
     return None if caller.is_server_admin else caller.tenant_id
 
 
-def _decay_view(run: DecayRun) -> dict[str, Any]:
-    return {
-        "lastRunAt": iso(run.finished_at),
-        "runs": run.runs,
-        "startedAt": iso(run.started_at),
-        "durationMs": max(0, int((run.finished_at - run.started_at).total_seconds() * 1000)),
-        "demoted": run.demoted,
-        "promoted": run.promoted,
-        "effectiveDays": run.effective_days,
-    }
+def _decay_view(run: DecayRun) -> DecayRunView:
+    return DecayRunView(
+        last_run_at=iso(run.finished_at),
+        runs=run.runs,
+        started_at=iso(run.started_at),
+        duration_ms=max(0, int((run.finished_at - run.started_at).total_seconds() * 1000)),
+        demoted=run.demoted,
+        promoted=run.promoted,
+        effective_days=run.effective_days,
+    )
 
 
-def _run_view(run: JobRun | None) -> dict[str, Any] | None:
+def _run_view(view: type[_RunView], run: JobRun | None) -> _RunView | None:
+    """A job's last run: the counts it recorded, when it finished and how many runs completed."""
     if run is None:
         return None
-    return {**run.result, "lastRunAt": iso(run.last_run_at), "runs": run.runs}
+    return view.model_validate({**run.result, "lastRunAt": iso(run.last_run_at), "runs": run.runs})
 
 
 class AdminService:
@@ -90,56 +108,63 @@ class AdminService:
         self._inventory = inventory
         self._runs = runs
 
-    async def list_projects(self, caller: Caller) -> dict[str, Any]:
-        """`{projects:[{id, name, ownerUserId, ownerEmail, memberCount, entryCount, createdAt}]}`, newest first."""
+    async def list_projects(self, caller: Caller) -> AdminProjectList:
+        """Every project of the admin's tenant with its owner, member and entry counts, newest first."""
         require_admin(caller)
-        return {
-            "projects": [
-                {
-                    "id": p.id,
-                    "name": p.name,
-                    "ownerUserId": p.owner_user_id,
-                    "ownerEmail": p.owner_email,
-                    "memberCount": p.member_count,
-                    "entryCount": p.entry_count,
-                    "createdAt": iso(p.created_at),
-                }
+        return AdminProjectList(
+            projects=[
+                AdminProjectView(
+                    id=p.id,
+                    name=p.name,
+                    owner_user_id=p.owner_user_id,
+                    owner_email=p.owner_email,
+                    member_count=p.member_count,
+                    entry_count=p.entry_count,
+                    created_at=iso(p.created_at),
+                )
                 for p in await self._inventory.projects(caller.tenant_id)
             ]
-        }
+        )
 
-    async def list_tokens(self, caller: Caller) -> dict[str, Any]:
-        """`{tokens:[{userId, email, label, scope, projectId, createdAt, lastUsedAt, expiresAt, revoked}]}`."""
+    async def list_tokens(self, caller: Caller) -> AdminTokenList:
+        """Metadata of every API token of the admin's tenant (never a plaintext or hash), newest first."""
         require_admin(caller)
-        return {
-            "tokens": [
-                {
-                    "userId": t.user_id,
-                    "email": t.email,
-                    "label": t.label,
-                    "scope": t.scope,
-                    "projectId": t.project_id,
-                    "createdAt": iso(t.created_at),
-                    "lastUsedAt": iso(t.last_used_at),
-                    "expiresAt": iso(t.expires_at),
-                    "revoked": t.revoked_at is not None,
-                }
+        return AdminTokenList(
+            tokens=[
+                AdminTokenView(
+                    user_id=t.user_id,
+                    email=t.email,
+                    label=t.label,
+                    scope=SCOPE_NAMES[t.scope],
+                    project_id=t.project_id,
+                    created_at=iso(t.created_at),
+                    last_used_at=iso(t.last_used_at),
+                    expires_at=iso(t.expires_at),
+                    revoked=t.revoked_at is not None,
+                )
                 for t in await self._inventory.tokens(caller.tenant_id)
             ]
-        }
+        )
 
-    async def ops_status(self, caller: Caller) -> dict[str, Any]:
+    async def ops_status(self, caller: Caller) -> OpsStatus:
         """The last successful run of each periodic job (null until it has completed once)."""
         require_admin(caller)
         decay = await self._runs.last_decay()
         runs = await self._runs.last_runs()
-        status: dict[str, Any] = {"decay": _decay_view(decay) if decay else None, "dreamCycle": None}
-        for job, key in _STATUS_KEY.items():
-            status[key] = _run_view(runs.get(job))
-        return status
+        return OpsStatus(
+            decay=_decay_view(decay) if decay else None,
+            dream_cycle=None,
+            orphan_reaper=_run_view(OrphanReapRunView, runs.get(JobName.ORPHAN_REAPER)),
+            embedding_reconciler=_run_view(ReconcileRunView, runs.get(JobName.EMBEDDINGS_RECONCILE)),
+            expiry_purge=_run_view(ExpiryPurgeRunView, runs.get(JobName.EXPIRY_PURGE)),
+            change_feed_prune=_run_view(PruneRunView, runs.get(JobName.CHANGE_FEED_PRUNE)),
+            sessions_prune=_run_view(PruneRunView, runs.get(JobName.SESSIONS_PRUNE)),
+        )
 
     async def record_run(self, job: str, result: object) -> None:
         """Note that a job completed; a failed write is logged and never fails the job itself."""
+        if isinstance(result, BaseModel):
+            result = result.model_dump(by_alias=True)
         if isinstance(result, dict):
             detail: dict[str, Any] = {k: v for k, v in result.items() if isinstance(v, int | float | None)}
         elif isinstance(result, int) and job in _COUNT_KEY:

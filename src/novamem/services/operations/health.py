@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Literal
 
 from novamem.domain.scope import Caller
 from novamem.errors import Unavailable
 from novamem.services.memory.memories import EmbedderState
 from novamem.services.operations.admin import require_admin
 from novamem.services.operations.metrics import MetricsService
+from novamem.services.operations.models import HealthDeep, HealthDeps
 from novamem.storage.operations import HealthProbe
 
 __all__ = ["DEFAULT_DEADLINE_S", "HealthService"]
@@ -75,23 +76,24 @@ class HealthService:
             return "failing"
         return "ok" if vector is not None else "failing"
 
-    async def deep(self, caller: Caller) -> dict[str, Any]:
-        """`{ok, status, deps:{warm, cold, graph, embedder}, pendingEmbeddings}`: a failing embedder makes the
-        status `degraded` but never flips `ok` (search still answers from keywords)."""
+    async def deep(self, caller: Caller) -> HealthDeep:
+        """Each dependency's state and the embedding backlog. `ok` is false when the warm or cold tier is
+        down; a failing embedder makes the status `degraded` but never flips `ok` (search still answers
+        from keywords)."""
         require_admin(caller)
         (warm, cold), embedder, pending = await asyncio.gather(
             self._tiers(), self._embedder_status(), self._metrics.pending_embeddings(caller)
         )
         ok = warm == "ok" and cold == "ok"
-        return {
-            "ok": ok,
-            "status": "ok" if ok and embedder != "failing" else "degraded",
+        return HealthDeep(
+            ok=ok,
+            status="ok" if ok and embedder != "failing" else "degraded",
             # the contract knows only ok|unreachable for the warm tier
-            "deps": {
-                "warm": "ok" if warm == "ok" else "unreachable",
-                "cold": cold,
-                "graph": "disabled",
-                "embedder": embedder,
-            },
-            "pendingEmbeddings": pending,
-        }
+            deps=HealthDeps(
+                warm="ok" if warm == "ok" else "unreachable",
+                cold=cold,
+                graph="disabled",
+                embedder=embedder,
+            ),
+            pending_embeddings=pending,
+        )

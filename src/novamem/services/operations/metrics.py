@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from novamem.domain.entries import MemoryEntry, iso, now_utc
 from novamem.domain.scope import Caller
@@ -41,6 +41,14 @@ from novamem.errors import (
     Unauthenticated,
 )
 from novamem.services.operations.admin import metrics_reach, require_admin
+from novamem.services.operations.models import (
+    AdminStats,
+    InstanceStats,
+    MetricCounters,
+    MetricGauges,
+    MetricRates,
+    MetricsSnapshot,
+)
 from novamem.storage.operations import DEPLOYMENT, GaugeReader, JobRunLog, MetricsStore
 
 __all__ = [
@@ -144,6 +152,7 @@ class MetricsService:
     # ---- counting (hot path: no I/O) ---------------------------------------------------------------
 
     def count(self, tenant_id: str, counter: Counter, amount: int = 1) -> None:
+        """Add to a tenant's counter (no I/O: the next flush writes it)."""
         if amount <= 0:
             return
         key = (tenant_id, counter.value)
@@ -253,15 +262,15 @@ class MetricsService:
 
     # ---- reading -----------------------------------------------------------------------------------
 
-    async def _counters(self, reach: str | None) -> dict[str, int]:
+    async def _counters(self, reach: str | None) -> MetricCounters:
         # under the flush lock, so that a flush committing between the two reads is neither missed nor counted
         # twice: stored totals plus what this replica has not flushed yet is then exact
         async with self._flush_lock:
             stored = await self._store.totals(reach) if self._store is not None else {}
             local = self._local(reach)
-        return {c.value: stored.get(c.value, 0) + local.get(c.value, 0) for c in Counter}
+        return MetricCounters.model_validate({c.value: stored.get(c.value, 0) + local.get(c.value, 0) for c in Counter})
 
-    async def _rates(self, reach: str | None) -> dict[str, float | None]:
+    async def _rates(self, reach: str | None) -> MetricRates:
         now = now_utc()
         since = _bucket(now) - timedelta(seconds=RATE_WINDOW_S - BUCKET_SECONDS)
         names = tuple(c.value for c in RATED)
@@ -271,16 +280,15 @@ class MetricsService:
                 local = self._local_window(reach, since)
         except NovamemError as exc:
             log.warning("metrics rates unavailable: %s", exc.message)
-            return {"queries_per_sec_60s": None, "remembers_per_sec_60s": None}
+            return MetricRates(queries_per_sec_60s=None, remembers_per_sec_60s=None)
         span = max((now - since).total_seconds(), 1.0)
 
         def rate(name: str) -> float:
             return round((stored.get(name, 0) + local.get(name, 0)) / span, 4)
 
-        return {
-            "queries_per_sec_60s": rate(Counter.QUERIES.value),
-            "remembers_per_sec_60s": rate(Counter.REMEMBERS.value),
-        }
+        return MetricRates(
+            queries_per_sec_60s=rate(Counter.QUERIES.value), remembers_per_sec_60s=rate(Counter.REMEMBERS.value)
+        )
 
     async def _gauge(self, read: Callable[[], Awaitable[T]], name: str) -> T | None:
         """One scrape-time read with a deadline; a failure is logged and answers None."""
@@ -290,7 +298,7 @@ class MetricsService:
             log.warning("gauge %s unavailable: %s", name, getattr(exc, "message", type(exc).__name__))
             return None
 
-    async def _gauge_values(self, reach: str | None) -> dict[str, Any]:
+    async def _gauge_values(self, reach: str | None) -> MetricGauges:
         gauges, runs = self._gauges, self._runs
         tiers: tuple[int, int] | None = None
         edges = pending = None
@@ -304,17 +312,17 @@ class MetricsService:
         if runs is not None:
             decay = await self._gauge(runs.last_decay, "last_decay_run_iso")
             last_decay = iso(decay.finished_at) if decay is not None else None
-        return {
-            "warm_entries": tiers[0] if tiers else None,
-            "cold_entries": tiers[1] if tiers else None,
-            "graph_edges": edges,
+        return MetricGauges(
+            warm_entries=tiers[0] if tiers else None,
+            cold_entries=tiers[1] if tiers else None,
+            graph_edges=edges,
             # vectors live beside their rows, so nothing is ever parked for a separate vector store
-            "orphans_pending": 0,
-            "pending_embeddings": pending,
+            orphans_pending=0,
+            pending_embeddings=pending,
             # no LLM fact extraction in this version: nothing is ever queued for it
-            "pending_facts": 0,
-            "last_decay_run_iso": last_decay,
-        }
+            pending_facts=0,
+            last_decay_run_iso=last_decay,
+        )
 
     async def pending_embeddings(self, caller: Caller) -> int | None:
         """The embedding backlog an admin may see (their tenant's, or the deployment's)."""
@@ -324,30 +332,38 @@ class MetricsService:
         return await self._gauge(lambda: gauges.pending_embeddings(reach), "pending_embeddings")
 
     def uptime_ms(self) -> int:
+        """How long this replica has been up, in milliseconds."""
         return int((time.monotonic() - self._started) * 1000)
 
-    async def snapshot(self, caller: Caller) -> dict[str, Any]:
-        """`{counters, gauges, rates, uptime_ms}` (the reference's names) for an admin."""
+    async def snapshot(self, caller: Caller) -> MetricsSnapshot:
+        """Counters, gauges, rates and uptime (the reference's names) for an admin."""
         require_admin(caller)
         reach = metrics_reach(caller)
         counters, gauges, rates = await asyncio.gather(
             self._counters(reach), self._gauge_values(reach), self._rates(reach)
         )
-        return {"counters": counters, "gauges": gauges, "rates": rates, "uptime_ms": self.uptime_ms()}
+        return MetricsSnapshot(counters=counters, gauges=gauges, rates=rates, uptime_ms=self.uptime_ms())
 
-    def instance(self) -> dict[str, Any]:
+    def instance(self) -> InstanceStats:
         """The replica answering: its id, process id, Python version and resident memory."""
-        return {
-            "replica_id": self.replica_id,
-            "pid": os.getpid(),
-            "python_version": platform.python_version(),
-            "rss_bytes": _rss_bytes(),
-            "started_at": iso(self._started_at),
-        }
+        return InstanceStats(
+            replica_id=self.replica_id,
+            pid=os.getpid(),
+            python_version=platform.python_version(),
+            rss_bytes=_rss_bytes(),
+            started_at=iso(self._started_at),
+        )
 
-    async def stats(self, caller: Caller) -> dict[str, Any]:
-        """`admin_stats`: the snapshot plus `instance`."""
-        return {**await self.snapshot(caller), "instance": self.instance()}
+    async def stats(self, caller: Caller) -> AdminStats:
+        """`admin_stats`: the snapshot plus the answering replica's own numbers."""
+        snapshot = await self.snapshot(caller)
+        return AdminStats(
+            counters=snapshot.counters,
+            gauges=snapshot.gauges,
+            rates=snapshot.rates,
+            uptime_ms=snapshot.uptime_ms,
+            instance=self.instance(),
+        )
 
     async def prometheus(self, caller: Caller) -> str:
         """The snapshot in the Prometheus text format (0.0.4), with this process's own metrics."""
@@ -397,7 +413,7 @@ def _metric(lines: list[str], name: str, kind: str, help_text: str, value: float
     lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {_value(value)}"]
 
 
-def _process_lines(instance: dict[str, Any]) -> list[str]:
+def _process_lines(instance: InstanceStats) -> list[str]:
     """Python process metrics in place of the reference's go_* ones."""
     lines: list[str] = []
     version = platform.python_version_tuple()
@@ -413,7 +429,7 @@ def _process_lines(instance: dict[str, Any]) -> list[str]:
         lines.append(f'python_gc_collections_total{{generation="{generation}"}} {stats.get("collections", 0)}')
     _metric(lines, "python_asyncio_tasks", "gauge", "Live asyncio tasks in this process.", len(asyncio.all_tasks()))
     _metric(lines, "python_threads", "gauge", "Threads in this process.", threading.active_count())
-    _metric(lines, "process_resident_memory_bytes", "gauge", "Resident memory in bytes.", instance["rss_bytes"])
+    _metric(lines, "process_resident_memory_bytes", "gauge", "Resident memory in bytes.", instance.rss_bytes)
     _metric(lines, "process_cpu_seconds_total", "counter", "CPU time of this process.", time.process_time())
     try:
         fds: int | None = len(os.listdir("/proc/self/fd"))
@@ -423,18 +439,19 @@ def _process_lines(instance: dict[str, Any]) -> list[str]:
     return lines
 
 
-def prometheus_text(snapshot: dict[str, Any], instance: dict[str, Any]) -> str:
+def prometheus_text(snapshot: MetricsSnapshot, instance: InstanceStats) -> str:
     """Render a snapshot (and the process's numbers) as Prometheus text exposition 0.0.4."""
     lines: list[str] = []
+    counters, gauges, rates = snapshot.counters.model_dump(), snapshot.gauges.model_dump(), snapshot.rates.model_dump()
     for counter, (name, help_text) in _COUNTER_HELP.items():
-        _metric(lines, name, "counter", help_text, snapshot["counters"][counter.value])
+        _metric(lines, name, "counter", help_text, counters[counter.value])
     for key, (name, help_text) in _GAUGE_HELP.items():
-        _metric(lines, name, "gauge", help_text, snapshot["gauges"][key])
+        _metric(lines, name, "gauge", help_text, gauges[key])
     for key, (name, help_text) in _RATE_HELP.items():
-        _metric(lines, name, "gauge", help_text, snapshot["rates"][key])
-    last_decay = snapshot["gauges"]["last_decay_run_iso"]
+        _metric(lines, name, "gauge", help_text, rates[key])
+    last_decay = snapshot.gauges.last_decay_run_iso
     decay_ts = datetime.fromisoformat(last_decay).timestamp() if last_decay else None
     _metric(lines, "novamem_last_decay_run_timestamp_seconds", "gauge", "When decay last finished.", decay_ts)
-    _metric(lines, "novamem_uptime_seconds", "gauge", "Seconds this replica has been up.", snapshot["uptime_ms"] / 1000)
+    _metric(lines, "novamem_uptime_seconds", "gauge", "Seconds this replica has been up.", snapshot.uptime_ms / 1000)
     lines += _process_lines(instance)
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
 
 from novamem.services.wire import Out, Wire
 
@@ -34,6 +34,7 @@ __all__ = [
     "OrphanReapRunView",
     "PruneRunView",
     "ReconcileRunView",
+    "SnakeOut",
 ]
 
 
@@ -108,7 +109,13 @@ class HealthDeep(Out):
 # ---- metrics (the reference's snake_case names) ------------------------------------------------------
 
 
-class MetricCounters(BaseModel):
+class SnakeOut(Out):
+    """A result whose wire names are its Python names (no camelCase aliases)."""
+
+    model_config = ConfigDict(alias_generator=None, populate_by_name=True)
+
+
+class MetricCounters(SnakeOut):
     """Lifetime counters summed over every replica."""
 
     queries_total: int
@@ -126,7 +133,7 @@ class MetricCounters(BaseModel):
     remember_errors_total: int
 
 
-class MetricGauges(BaseModel):
+class MetricGauges(SnakeOut):
     """Sizes read at scrape time; null when the read failed."""
 
     warm_entries: int | None
@@ -138,14 +145,14 @@ class MetricGauges(BaseModel):
     last_decay_run_iso: str | None
 
 
-class MetricRates(BaseModel):
+class MetricRates(SnakeOut):
     """Events per second over the last minute, summed over every replica; null when unknown."""
 
     queries_per_sec_60s: float | None
     remembers_per_sec_60s: float | None
 
 
-class MetricsSnapshot(BaseModel):
+class MetricsSnapshot(SnakeOut):
     """`GET /v1/admin/metrics`."""
 
     counters: MetricCounters
@@ -154,7 +161,7 @@ class MetricsSnapshot(BaseModel):
     uptime_ms: int = Field(description="how long this replica has been up")
 
 
-class InstanceStats(BaseModel):
+class InstanceStats(SnakeOut):
     """The replica that answered."""
 
     replica_id: str

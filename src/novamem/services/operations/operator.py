@@ -7,10 +7,10 @@ records the run. Nothing is ever parked for a separate vector store, so there ar
 
 from __future__ import annotations
 
-from typing import Any
-
 from novamem.domain.entries import now_utc
-from novamem.services.operations.admin import AdminService, JobName
+from novamem.domain.scope import Caller
+from novamem.services.memory.selfservice_models import DecayResponse, ReapResponse
+from novamem.services.operations.admin import AdminService, JobName, require_operator
 from novamem.services.operations.metrics import Counter, MetricsService
 from novamem.storage.base import DecayLog, MemoryStore
 from novamem.storage.operations import DEPLOYMENT
@@ -19,6 +19,8 @@ __all__ = ["OperatorService"]
 
 
 class OperatorService:
+    """Lifecycle passes an operator runs on demand: decay and the orphan reaper."""
+
     def __init__(
         self,
         store: MemoryStore,
@@ -32,18 +34,20 @@ class OperatorService:
         self._metrics = metrics or MetricsService(None)
         self._admin = admin
 
-    async def decay(self, effective_days: float | None) -> dict[str, Any]:
-        """`{demoted, promoted, expired}` for one pass; a `decay_runs` row records it."""
+    async def decay(self, caller: Caller, effective_days: float | None) -> DecayResponse:
+        """One decay pass: what it demoted, promoted and purged; a `decay_runs` row records it."""
+        require_operator(caller)
         started = now_utc()
         expired = await self._store.purge_expired()
         await self._decay_log.record(started, demoted=0, promoted=0, effective_days=effective_days)
         self._metrics.count(DEPLOYMENT, Counter.DECAY_RUNS)
-        return {"demoted": 0, "promoted": 0, "expired": expired}
+        return DecayResponse(demoted=0, promoted=0, expired=expired)
 
-    async def reap_orphans(self) -> dict[str, Any]:
-        """`{attempted, cleared, abandoned, pending, total}`: always zero here, nothing is ever orphaned."""
-        result = {"attempted": 0, "cleared": 0, "abandoned": 0, "pending": 0, "total": 0}
-        self._metrics.count(DEPLOYMENT, Counter.ORPHANS_REAPED, result["cleared"])
+    async def reap_orphans(self, caller: Caller) -> ReapResponse:
+        """Retry parked vector work: always zero here, nothing is ever orphaned."""
+        require_operator(caller)
+        result = ReapResponse(attempted=0, cleared=0, abandoned=0, pending=0, total=0)
+        self._metrics.count(DEPLOYMENT, Counter.ORPHANS_REAPED, result.cleared)
         if self._admin is not None:
             await self._admin.record_run(JobName.ORPHAN_REAPER, result)
         return result

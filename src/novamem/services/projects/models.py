@@ -24,6 +24,7 @@ __all__ = [
     "ProjectDeleted",
     "ProjectList",
     "ProjectName",
+    "ProjectRole",
     "ProjectView",
 ]
 

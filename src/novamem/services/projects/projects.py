@@ -3,7 +3,7 @@ server-side active project that reads and writes default to."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 from ulid import ULID
 
@@ -12,6 +12,20 @@ from novamem.domain.scope import Caller
 from novamem.errors import Conflict, Forbidden, InvalidInput, NotFound
 from novamem.services.identity.access import CONFINED, AccessPolicy
 from novamem.services.identity.audit import AuditService
+from novamem.services.projects.models import (
+    ActiveProject,
+    ActiveProjectChosen,
+    ActiveProjectId,
+    ActiveProjectView,
+    MemberAdded,
+    MemberList,
+    MemberRemoved,
+    MemberView,
+    ProjectDeleted,
+    ProjectList,
+    ProjectRole,
+    ProjectView,
+)
 from novamem.storage.base import ProjectRecord, ProjectStore
 
 __all__ = ["OWNER_CANNOT_LEAVE", "ProjectService"]
@@ -24,14 +38,14 @@ OWNER_NOT_REMOVABLE = "the project's owner cannot be removed — delete the proj
 OWNER = "owner"
 
 
-def _view(record: ProjectRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "name": record.name,
-        "role": record.role,
-        "ownerUserId": record.owner_user_id,
-        "createdAt": iso(record.created_at),
-    }
+def _view(record: ProjectRecord) -> ProjectView:
+    return ProjectView(
+        id=record.id,
+        name=record.name,
+        role=cast(ProjectRole, record.role),  # validated by the model: listed projects always carry a role
+        owner_user_id=record.owner_user_id,
+        created_at=iso(record.created_at),
+    )
 
 
 class ProjectService:
@@ -43,7 +57,7 @@ class ProjectService:
         self._access = access
         self._audit = audit
 
-    async def create(self, caller: Caller, name: str, *, request_ip: str | None = None) -> dict[str, Any]:
+    async def create(self, caller: Caller, name: str, *, request_ip: str | None = None) -> ProjectView:
         """A new project owned by the caller (names are not unique)."""
         if caller.confined_project is not None:
             raise Forbidden(CONFINED)
@@ -51,14 +65,14 @@ class ProjectService:
         await self._audit.record(caller, "project.create", record.id, {"name": name}, request_ip=request_ip)
         return _view(record)
 
-    async def list_mine(self, caller: Caller) -> dict[str, Any]:
-        """`{projects}`: the caller's projects with their role (a confined token sees its own only)."""
+    async def list_mine(self, caller: Caller) -> ProjectList:
+        """The caller's projects with their role (a confined token sees its own only)."""
         records = await self._store.list_for_user(caller.tenant_id, caller.user_id)
         if caller.confined_project is not None:
             records = [r for r in records if r.id == caller.confined_project]
-        return {"projects": [_view(r) for r in records]}
+        return ProjectList(projects=[_view(r) for r in records])
 
-    async def delete(self, caller: Caller, ref: str, *, request_ip: str | None = None) -> dict[str, Any]:
+    async def delete(self, caller: Caller, ref: str, *, request_ip: str | None = None) -> ProjectDeleted:
         """Delete a project and everything in it (owner only)."""
         project = await self._member_project(caller, ref)
         if project.role != OWNER:
@@ -73,21 +87,29 @@ class ProjectService:
             {"name": project.name, "entriesRemoved": removed},
             request_ip=request_ip,
         )
-        return {"deleted": True, "entriesRemoved": removed, "coldCollectionsDropped": [], "graphCleared": True}
+        return ProjectDeleted(deleted=True, entries_removed=removed, cold_collections_dropped=[], graph_cleared=True)
 
-    async def members(self, caller: Caller, ref: str) -> dict[str, Any]:
-        """`{members}` of a project the caller belongs to; the username shown is the email."""
+    async def members(self, caller: Caller, ref: str) -> MemberList:
+        """The members of a project the caller belongs to; the username shown is the email."""
         project = await self._member_project(caller, ref)
-        return {
-            "members": [
-                {"userId": m.user_id, "username": m.email, "role": m.role, "joinedAt": iso(m.joined_at)}
+        return MemberList(
+            members=[
+                MemberView(
+                    user_id=m.user_id, username=m.email, role=cast(ProjectRole, m.role), joined_at=iso(m.joined_at)
+                )
                 for m in await self._store.members(caller.tenant_id, project.id)
             ]
-        }
+        )
 
     async def add_member(
-        self, caller: Caller, ref: str, username: str, role: str = "member", *, request_ip: str | None = None
-    ) -> dict[str, Any]:
+        self,
+        caller: Caller,
+        ref: str,
+        username: str,
+        role: ProjectRole = "member",
+        *,
+        request_ip: str | None = None,
+    ) -> MemberAdded:
         """Add an account by its exact email (letter case aside), never by display name, and only from
         the caller's own tenant (owner only)."""
         project = await self._member_project(caller, ref)
@@ -101,11 +123,11 @@ class ProjectService:
         await self._audit.record(
             caller, "project.member.add", project.id, {"userId": user.id, "role": role}, request_ip=request_ip
         )
-        return {"added": True, "userId": user.id, "username": user.email}
+        return MemberAdded(added=True, user_id=user.id, username=user.email)
 
     async def remove_member(
         self, caller: Caller, ref: str, user_id: str, *, request_ip: str | None = None
-    ) -> dict[str, Any]:
+    ) -> MemberRemoved:
         """The owner removes anyone; a member removes themselves; the owner cannot leave."""
         project = await self._member_project(caller, ref)
         if user_id == project.owner_user_id:
@@ -119,21 +141,36 @@ class ProjectService:
         await self._audit.record(
             caller, "project.member.remove", project.id, {"userId": user_id}, request_ip=request_ip
         )
-        return {"removed": True}
+        return MemberRemoved(removed=True)
 
-    async def active(self, caller: Caller) -> dict[str, Any]:
-        """`{active: {id, name} | null}`; a pointer at a project the caller lost is cleared here."""
+    async def remove_member_by_email(
+        self, caller: Caller, ref: str, email: str, *, request_ip: str | None = None
+    ) -> MemberRemoved:
+        """`remove_member` of the member whose email is exactly `email` (letter case aside)."""
+        wanted = email.strip().casefold()
+        members = (await self.members(caller, ref)).members
+        user_id = next((m.user_id for m in members if m.username.casefold() == wanted), None)
+        if user_id is None:
+            raise NotFound(f"unknown user '{email}' — share by exact email address")
+        return await self.remove_member(caller, ref, user_id, request_ip=request_ip)
+
+    async def active(self, caller: Caller) -> ActiveProject:
+        """The caller's active project (`{id, name}`) or none; a pointer at a project the caller lost is
+        cleared here."""
         record = await self._store.active(caller.tenant_id, caller.user_id)
-        return {"active": {"id": record.id, "name": record.name} if record else None}
+        return ActiveProject(active=ActiveProjectView(id=record.id, name=record.name) if record else None)
 
-    async def set_active(self, caller: Caller, ref: str) -> dict[str, Any]:
+    async def set_active(self, caller: Caller, ref: str) -> ActiveProjectChosen:
         """Make a project the caller belongs to the default of their reads and writes."""
         project_id = await self._access.resolve_project(caller, ref)
         await self._store.set_active(caller.tenant_id, caller.user_id, project_id)
-        return {"active": {"id": project_id}}
+        return ActiveProjectChosen(active=ActiveProjectId(id=project_id))
 
-    async def clear_active(self, caller: Caller) -> None:
+    async def clear_active(self, caller: Caller) -> ActiveProject:
+        """Reads and writes go back to defaulting to the caller's own memories; answers the (empty) active
+        project."""
         await self._store.clear_active(caller.tenant_id, caller.user_id)
+        return ActiveProject(active=None)
 
     async def _member_project(self, caller: Caller, ref: str) -> ProjectRecord:
         project_id = await self._access.resolve_project(caller, ref)
