@@ -6,8 +6,12 @@ import asyncio
 import logging
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from novamem import __version__
 from novamem.config import EmbeddingsProvider, Settings
 from novamem.embedding.base import Embedder
 from novamem.errors import ConfigError
@@ -26,11 +30,13 @@ from novamem.services.memory.memories import EmbedderState, MemoryService, Write
 from novamem.services.memory.recall import RecallService
 from novamem.services.memory.selfservice import SelfService
 from novamem.services.operations.admin import AdminService
+from novamem.services.operations.backups import BackupService
 from novamem.services.operations.health import HealthService
 from novamem.services.operations.metrics import MetricsService
 from novamem.services.operations.operator import OperatorService
 from novamem.services.operations.startup import ConnectionLimits, check_pool_capacity, log_startup_warnings
 from novamem.services.projects.projects import ProjectService
+from novamem.storage.backups import DatabaseDumps
 from novamem.storage.base import Counters, LeaderLock, MemoryStore, VectorSpace
 from novamem.storage.embedded import EmbeddedPostgres
 from novamem.storage.postgres.accounts import PostgresAccountStore
@@ -40,6 +46,7 @@ from novamem.storage.postgres.changes import PostgresChangeFeed
 from novamem.storage.postgres.counters import PostgresCounters
 from novamem.storage.postgres.credentials import PostgresCredentialStore
 from novamem.storage.postgres.database import Database, migrate
+from novamem.storage.postgres.dumps import PostgresDumps
 from novamem.storage.postgres.leader import PostgresLeaderLock
 from novamem.storage.postgres.lifecycle import PostgresDecayLog
 from novamem.storage.postgres.mcp_sessions import PostgresMcpSessionStore
@@ -56,7 +63,15 @@ from novamem.storage.postgres.quotas import PostgresQuotaStore
 from novamem.storage.postgres.selfservice import PostgresSelfServiceStore
 from novamem.storage.postgres.tokens import PostgresTokenStore
 
-__all__ = ["Container", "build_embedder", "resolve_database_url"]
+__all__ = [
+    "Container",
+    "build_backups",
+    "build_embedder",
+    "database_at",
+    "database_connection_limits",
+    "migrate_database",
+    "resolve_database_url",
+]
 
 log = logging.getLogger("novamem")
 
@@ -91,6 +106,74 @@ def resolve_database_url(settings: Settings, *, take_over: bool = False) -> tupl
         return settings.database_url.get_secret_value(), None
     embedded = EmbeddedPostgres(settings.data_dir, take_over=take_over)
     return embedded.start(), embedded
+
+
+def _require_embedded_data(settings: Settings) -> None:
+    """Command-line tools work on the server's embedded database; they never create one."""
+    if not (settings.data_dir / "pg").is_dir():
+        raise ConfigError(
+            f"no embedded database in {settings.data_dir}; set NOVAMEM_DATA_DIR to the server's data "
+            "directory, or NOVAMEM_DATABASE_URL"
+        )
+
+
+@contextmanager
+def _command_database(settings: Settings) -> Iterator[str]:
+    """The URL of the configured database for one command-line step. An embedded one that is running is
+    shared, never stopped; one that is not is started for the step and stopped after it."""
+    if settings.database_url is not None:
+        yield settings.database_url.get_secret_value()
+        return
+    _require_embedded_data(settings)
+    url, embedded = resolve_database_url(settings)
+    try:
+        yield url
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+@contextmanager
+def _configured_dumps(settings: Settings) -> Iterator[DatabaseDumps]:
+    with _command_database(settings) as url:
+        yield PostgresDumps(url)
+
+
+def build_backups(settings: Settings, directory: Path | None = None) -> BackupService:
+    """Backups of the configured database in `directory` (default: `NOVAMEM_BACKUP_DIR`); no server needs
+    to run, and a running embedded database is shared, not stopped."""
+    return BackupService(
+        directory or settings.effective_backup_dir,
+        database=lambda: _configured_dumps(settings),
+        version=__version__,
+    )
+
+
+def database_at(url: str) -> DatabaseDumps:
+    """Dumps of the database at `url` (the target of `novamem restore`, which needs no configuration)."""
+    return PostgresDumps(url)
+
+
+def database_connection_limits(settings: Settings) -> ConnectionLimits | None:
+    """How many connections the configured database accepts; None when it is an embedded one that is not
+    running (nothing is started to find out)."""
+    if settings.database_url is None:
+        _require_embedded_data(settings)
+        if not EmbeddedPostgres(settings.data_dir).is_running():
+            return None
+    with _command_database(settings) as url:
+        return ConnectionLimits(*read_connection_limits(url))
+
+
+def migrate_database(settings: Settings) -> list[str]:
+    """Apply pending migrations to the configured database (starting an embedded one for it); returns
+    the names applied."""
+    url, embedded = resolve_database_url(settings)
+    try:
+        return migrate(url)
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 def cookie_secret(settings: Settings) -> str:
@@ -202,6 +285,7 @@ class Container:
         quotas = QuotaService(
             PostgresQuotaStore(database),
             counters,
+            audit,
             max_entries=settings.quota_max_entries,
             writes_per_minute=settings.quota_writes_per_minute,
         )

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from novamem.cli.backup import database_for
 from novamem.config import (
     AuthMode,
     LogLevel,
@@ -30,10 +29,9 @@ from novamem.config import (
     is_placeholder_secret,
     load_settings,
 )
+from novamem.container import build_backups, database_connection_limits
 from novamem.errors import NovamemError
-from novamem.services.operations.startup import ConnectionLimits, connections_needed, largest_safe_pool
-from novamem.storage.backups import find_backups
-from novamem.storage.postgres.capacity import read_connection_limits
+from novamem.services.operations.startup import connections_needed, largest_safe_pool
 
 __all__ = ["BACKUP_MAX_AGE", "Finding", "add_parser", "run", "run_checks", "tls_finding"]
 
@@ -286,12 +284,11 @@ def _tracing(s: Settings) -> Finding:
 def _connections(s: Settings, replicas: int) -> Finding:
     name = "database connections"
     try:
-        with database_for(s, start=False) as url:
-            if url is None:
-                return Finding(name, "skipped", "the embedded database is not running (start the server)")
-            limits = ConnectionLimits(*read_connection_limits(url))
+        limits = database_connection_limits(s)
     except NovamemError as exc:
         return Finding(name, "skipped", f"database not reachable: {exc.message}")
+    if limits is None:
+        return Finding(name, "skipped", "the embedded database is not running (start the server)")
     needed = connections_needed(s.pg_pool_max, replicas)
     seen = f"pool {s.pg_pool_max} x {replicas} replica(s) + headroom = {needed}; the database allows {limits.available}"
     if needed > limits.available:
@@ -306,8 +303,8 @@ def _connections(s: Settings, replicas: int) -> Finding:
 
 
 def _backups(s: Settings) -> list[Finding]:
-    directory = s.effective_backup_dir
-    found = find_backups(directory)
+    backup_service = build_backups(s)
+    directory, found = backup_service.directory, backup_service.existing()
     if not found:
         return [
             Finding(

@@ -90,17 +90,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _migrate() -> int:
     from novamem.config import load_settings
-    from novamem.container import resolve_database_url
-    from novamem.storage.postgres.database import migrate
+    from novamem.container import migrate_database
 
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    url, embedded = resolve_database_url(settings)
-    try:
-        applied = migrate(url)
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    applied = migrate_database(settings)
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))  # noqa: T201
     return 0
 

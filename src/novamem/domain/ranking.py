@@ -10,13 +10,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from novamem.domain.text import content_tokens, jaccard, token_cost
-from novamem.search.presets import SearchWeights
 
 __all__ = [
     "Candidate",
+    "SignalWeights",
     "diversify",
     "entity_score",
     "fit_budget",
@@ -64,6 +64,24 @@ def recency(updated_at: datetime, now: datetime, half_life_days: float) -> float
     return math.exp(-age_days / half_life_days)
 
 
+class SignalWeights(Protocol):
+    """How much each retrieval signal counts in the fused score (0 switches it off).
+
+    `search.presets.SearchWeights` is the validated model that fits it; the maths needs only the numbers.
+    """
+
+    @property
+    def keyword(self) -> float: ...
+    @property
+    def vector(self) -> float: ...
+    @property
+    def graph(self) -> float: ...
+    @property
+    def recency(self) -> float: ...
+    @property
+    def entity(self) -> float: ...
+
+
 @dataclass(slots=True)
 class Candidate:
     """One candidate memory with its raw signals and, after fusion, its score."""
@@ -76,7 +94,7 @@ class Candidate:
 
 def fuse(
     candidates: Sequence[Candidate],
-    weights: SearchWeights,
+    weights: SignalWeights,
     *,
     min_vector_score: float,
 ) -> list[Candidate]:
@@ -87,7 +105,13 @@ def fuse(
     the signals that produced anything, so a missing tier does not cap scores. A candidate found only
     by a weak vector match (below the noise floor) is dropped.
     """
-    w = weights.model_dump()
+    w = {
+        "keyword": weights.keyword,
+        "vector": weights.vector,
+        "graph": weights.graph,
+        "recency": weights.recency,
+        "entity": weights.entity,
+    }
     maxima = {s: max((c.raw.get(s, 0.0) for c in candidates), default=0.0) for s in SIGNALS}
     active = {s: w[s] for s in SIGNALS if w[s] > 0 and maxima[s] > 0}
     total = sum(active.values()) or 1.0

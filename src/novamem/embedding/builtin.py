@@ -13,7 +13,6 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from novamem.embedding.base import BatchingQueue
 from novamem.errors import ConfigError, Unavailable
@@ -66,7 +65,7 @@ class _MiniLM:
             encodings = self._tokenizer.encode_batch(texts)
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            hidden: Any = self._session.run(
+            hidden = self._session.run(
                 None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             )[0]
         weights = mask[..., None].astype(np.float32)

@@ -60,7 +60,7 @@ class OpenAICompatibleEmbedder:
         self._queue = BatchingQueue(self._post, max_batch, provider="openai-compatible")
 
     async def _post(self, texts: list[str]) -> list[list[float]]:
-        payload = {"model": self._model, "input": [t[:MAX_INPUT_CHARS] for t in texts]}
+        payload: dict[str, object] = {"model": self._model, "input": [t[:MAX_INPUT_CHARS] for t in texts]}
         last: Exception | None = None
         for attempt in range(ATTEMPTS):
             if attempt:

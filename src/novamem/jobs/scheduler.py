@@ -6,19 +6,33 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from novamem.container import Container
 from novamem.errors import NovamemError
 from novamem.services.operations.admin import JobName
-from novamem.storage.base import LeaderLock
 
-__all__ = ["Job", "Scheduler", "build_scheduler"]
+__all__ = ["Job", "Leadership", "Scheduler", "build_scheduler"]
 
 log = logging.getLogger("novamem.jobs")
 
 
+class Leadership(Protocol):
+    """What the scheduler needs of the deployment-wide leader lock (the container's `leader_lock` fits)."""
+
+    async def acquire(self) -> bool:
+        """True while this replica is the leader (taken now or held from before)."""
+        ...
+
+    async def release(self) -> None:
+        """Give leadership up, so another replica may take it."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
+    """One periodic job: its name (a `JobName`), how often it runs, and the service call it makes."""
+
     name: str
     interval_s: float
     run: Callable[[], Awaitable[object]]
@@ -32,7 +46,7 @@ class Scheduler:
 
     def __init__(
         self,
-        lock: LeaderLock,
+        lock: Leadership,
         jobs: list[Job],
         *,
         poll_s: float = 5.0,

@@ -8,7 +8,7 @@ SDK's own spans use the global one too), so the flag lives here rather than in t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -92,7 +92,7 @@ def span(
     kind: SpanKind = SpanKind.INTERNAL,
     attributes: Mapping[str, Any] | None = None,
     context: Context | None = None,
-    links: Iterable[Link] | None = None,
+    links: Sequence[Link] | None = None,
     record_exception: bool = True,
 ) -> AbstractContextManager[Span | None]:
     """A span made current for the `with` block, or a shared no-op context (yielding None) when tracing is off."""

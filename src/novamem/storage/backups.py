@@ -1,9 +1,11 @@
-"""Backup files on disk: a PostgreSQL dump and the JSON manifest written beside it.
+"""Backup files on disk: a PostgreSQL dump and the JSON manifest written beside it, and the contract of
+the engine that makes and restores dumps.
 
 `novamem backup` writes `novamem-<UTC time>.dump` (pg_dump custom format) and `novamem-<UTC time>.json`
 (the manifest: when, how big, its SHA-256, the schema version, per-table row counts and a hash of a
 deterministic sample of each table). `backup --verify` adds its result to the manifest, where
-`novamem doctor` reads it. Nothing here talks to a database.
+`novamem doctor` reads it. Nothing here talks to a database: `DatabaseDumps` is implemented by
+`storage/postgres/dumps.py`.
 """
 
 from __future__ import annotations
@@ -11,21 +13,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "MANIFEST_FORMAT",
     "STORES_NOTE",
     "BackupSet",
+    "DatabaseDumps",
+    "DumpInfo",
     "TableSnapshot",
     "compare_tables",
     "dump_path_for",
     "find_backups",
     "manifest_path_for",
-    "new_backup_name",
+    "new_dump_path",
+    "new_manifest",
+    "private_partial",
     "read_manifest",
     "record_verification",
     "sha256_of",
@@ -58,6 +66,41 @@ class TableSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class DumpInfo:
+    """What a dump holds, read in the dump's own snapshot."""
+
+    tables: dict[str, TableSnapshot]
+    migration_version: int | None
+    migration_name: str | None
+    server_version: str
+    sample_rows_per_table: int
+
+
+class DatabaseDumps(Protocol):
+    """Whole-database dumps of one database: write and restore dump files, and fingerprint its tables."""
+
+    def dump(self, out: Path) -> DumpInfo:
+        """Dump the whole database into `out`, and describe what the dump holds (same snapshot)."""
+        ...
+
+    def restore(self, dump: Path) -> None:
+        """Restore `dump` into this database, all or nothing."""
+        ...
+
+    def snapshot(self) -> dict[str, TableSnapshot]:
+        """Row counts and sample hashes of every table (one consistent snapshot)."""
+        ...
+
+    def relation_count(self) -> int:
+        """Tables, views and sequences outside the system schemas (0: an empty database)."""
+        ...
+
+    def scratch(self) -> AbstractContextManager[DatabaseDumps]:
+        """A new empty database on the same server for the `with` block, dropped afterwards."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class BackupSet:
     """A dump and its manifest, as found in a backup directory."""
 
@@ -83,10 +126,44 @@ class BackupSet:
     def tables(self) -> dict[str, TableSnapshot]:
         return {name: TableSnapshot.from_json(raw) for name, raw in self.manifest.get("tables", {}).items()}
 
+    @property
+    def row_count(self) -> int:
+        """Rows over all tables, as the manifest records them."""
+        return sum(table.rows for table in self.tables.values())
+
+    @property
+    def migration_version(self) -> int | None:
+        found = self.manifest.get("migration", {}).get("version")
+        return int(found) if found is not None else None
+
 
 def new_backup_name(now: datetime) -> str:
     """`novamem-20250102T030405Z`: sorts by time, safe in every file system."""
     return _PREFIX + now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def new_dump_path(directory: Path, now: datetime) -> Path:
+    """A free `<directory>/novamem-<time>.dump` (`-2`, `-3`... when taken); the directory is made private."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stem = new_backup_name(now)
+    candidate, n = directory / f"{stem}.dump", 1
+    while candidate.exists() or manifest_path_for(candidate).exists():
+        n += 1
+        candidate = directory / f"{stem}-{n}.dump"
+    return candidate
+
+
+@contextmanager
+def private_partial(path: Path) -> Iterator[Path]:
+    """An owner-only `<path>.partial` to write into, renamed to `path` when the block succeeds and removed
+    when it fails (a dump holds password and token hashes, so it is private before a byte is written)."""
+    partial = path.with_name(path.name + ".partial")
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def manifest_path_for(dump: Path) -> Path:
@@ -105,6 +182,10 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -116,6 +197,22 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(tmp, path)
+
+
+def new_manifest(dump: Path, info: DumpInfo, *, created_at: datetime, version: str) -> dict[str, Any]:
+    """The manifest of a dump just written: the file's size and SHA-256 plus what `info` says it holds."""
+    return {
+        "format": MANIFEST_FORMAT,
+        "createdAt": _iso(created_at),
+        "novamemVersion": version,
+        "postgresVersion": info.server_version,
+        "migration": {"version": info.migration_version, "name": info.migration_name},
+        "dump": {"file": dump.name, "format": "pg_dump custom", "size": dump.stat().st_size, "sha256": sha256_of(dump)},
+        "sampleRowsPerTable": info.sample_rows_per_table,
+        "tables": {name: table.to_json() for name, table in info.tables.items()},
+        "stores": STORES_NOTE,
+        "verification": None,
+    }
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
@@ -173,7 +270,7 @@ def compare_tables(expected: dict[str, TableSnapshot], actual: dict[str, TableSn
 
 def record_verification(backup: BackupSet, *, ok: bool, problems: list[str], now: datetime) -> dict[str, Any]:
     """Store the outcome of `backup --verify` in the manifest (doctor reads it); returns the record."""
-    record = {"at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"), "ok": ok, "problems": problems}
+    record = {"at": _iso(now), "ok": ok, "problems": problems}
     manifest = dict(backup.manifest, verification=record)
     write_manifest(backup.manifest_path, manifest)
     return record

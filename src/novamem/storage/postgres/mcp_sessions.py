@@ -42,7 +42,7 @@ class PostgresMcpSessionStore:
                 await conn.execute(_SWEEP, owner)
                 cur = await conn.execute(_COUNT, owner)
                 row = await cur.fetchone()
-                if row is not None and int(row["n"]) >= cap:  # type: ignore[call-overload]
+                if row is not None and int(row["n"]) >= cap:
                     return False
                 await conn.execute(_INSERT, {**owner, "id": id_hash})
         return True

@@ -10,12 +10,12 @@ import re
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Self
 
 from opentelemetry.trace import SpanKind
 from psycopg import AsyncCursor, sql
 from psycopg.abc import Params, Query
-from psycopg.rows import Row
+from psycopg.rows import DictRow
 
 from novamem.observability import tracing
 
@@ -74,14 +74,20 @@ def _span(query: object, batch: int | None = None) -> AbstractContextManager[Any
     return tracing.span(name, kind=SpanKind.CLIENT, attributes=attributes)
 
 
-class TracedCursor(AsyncCursor[Row]):
+class TracedCursor(AsyncCursor[DictRow]):
     """`AsyncCursor` with a client span around `execute` and `executemany`."""
 
-    async def execute(  # type: ignore[override]
+    async def execute(
         self, query: Query, params: Params | None = None, *, prepare: bool | None = None, binary: bool | None = None
-    ) -> TracedCursor[Row]:
+    ) -> Self:
         with _span(query):
-            await super().execute(query, params, prepare=prepare, binary=binary)  # type: ignore[arg-type]
+            # psycopg's own overloads: a template query (Python 3.14 t-string) carries its values itself
+            if params is None:
+                await super().execute(query, prepare=prepare, binary=binary)
+            elif isinstance(query, str | bytes | sql.SQL | sql.Composed):
+                await super().execute(query, params, prepare=prepare, binary=binary)
+            else:
+                raise TypeError("a template query carries its own values and takes no params")
         return self
 
     async def executemany(self, query: Query, params_seq: Iterable[Params], *, returning: bool = False) -> None:
