@@ -41,6 +41,7 @@ from novamem.http.routers import (
 )
 from novamem.jobs.scheduler import build_scheduler
 from novamem.mcp.server import McpEdge
+from novamem.web import DashboardEdge
 
 __all__ = ["ACCOUNT_ROUTERS", "ROUTERS", "create_app"]
 
@@ -141,4 +142,5 @@ def create_app(settings: Settings) -> FastAPI:
         for router in ACCOUNT_ROUTERS:
             app.include_router(router)
     app.router.routes.extend(mcp_edge.routes())
+    app.router.routes.extend(DashboardEdge(settings).routes())  # /admin (404 while switched off)
     return app
