@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 
 from novamem.http.deps import AdminDep, ContainerDep, client_ip
-from novamem.services.memory.selfservice_models import QuotaResponse, QuotaUpdate
+from novamem.services.identity.quota_models import QuotaResponse, QuotaUpdate
 
 __all__ = ["router"]
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from novamem.http.deps import ContainerDep, UserDep, client_ip
+from novamem.services.identity.quota_models import UsageResponse
 from novamem.services.memory.selfservice_models import (
     ChangesResponse,
     ExportResponse,
@@ -16,7 +17,6 @@ from novamem.services.memory.selfservice_models import (
     ImportResponse,
     OnboardingResponse,
     TodayResponse,
-    UsageResponse,
 )
 from novamem.services.wire import ENTRY_ID_PATTERN
 

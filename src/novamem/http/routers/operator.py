@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from novamem.http.deps import ContainerDep, OperatorDep
-from novamem.services.memory.selfservice_models import (
+from novamem.services.operations.operator_models import (
     DecayRequest,
     DecayResponse,
     DreamCycleResponse,

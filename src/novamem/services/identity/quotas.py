@@ -14,7 +14,7 @@ from typing import TypeVar
 from novamem.domain.scope import Caller
 from novamem.errors import NotFound, RateLimited
 from novamem.services.identity.audit import AuditService
-from novamem.services.memory.selfservice_models import QuotaResponse, QuotaView, UsageResponse
+from novamem.services.identity.quota_models import QuotaResponse, QuotaView, UsageResponse
 from novamem.services.operations.admin import require_admin
 from novamem.storage.base import Counters, QuotaOverride, QuotaStore
 

@@ -13,6 +13,7 @@ from novamem.domain.scope import Caller
 from novamem.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from novamem.services.identity.access import AccessPolicy
 from novamem.services.identity.audit import AuditService
+from novamem.services.identity.quota_models import UsageResponse
 from novamem.services.identity.quotas import QuotaService
 from novamem.services.memory.memories import MemoryService
 from novamem.services.memory.models import MemoryCreate
@@ -27,7 +28,6 @@ from novamem.services.memory.selfservice_models import (
     OnboardingResponse,
     TodayEvent,
     TodayResponse,
-    UsageResponse,
 )
 from novamem.storage.base import ChangeFeedStore, MemoryStore, SelfServiceStore
 

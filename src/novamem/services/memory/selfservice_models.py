@@ -1,5 +1,4 @@
-"""Wire models of self-service data (export, import, usage, change feed, today, onboarding), quotas
-and the operator routes."""
+"""Wire models of self-service data: export, import, the change feed, today's activity and onboarding."""
 
 from __future__ import annotations
 
@@ -13,28 +12,16 @@ from novamem.services.wire import Namespace, Out, ProjectRef, Wire
 __all__ = [
     "ChangeView",
     "ChangesResponse",
-    "DecayRequest",
-    "DecayResponse",
-    "DreamCycleResponse",
     "ExportEntry",
     "ExportResponse",
     "ImportFailure",
     "ImportItem",
     "ImportRequest",
     "ImportResponse",
-    "ObserveRequest",
-    "ObserveResponse",
     "OnboardingResponse",
-    "QuotaResponse",
-    "QuotaUpdate",
-    "QuotaView",
-    "ReapResponse",
     "TodayEvent",
     "TodayResponse",
-    "UsageResponse",
 ]
-
-MAX_QUOTA = 2_147_483_647
 
 
 class ImportItem(Wire):
@@ -59,22 +46,6 @@ class ImportItem(Wire):
 
 class ImportRequest(Wire):
     entries: list[ImportItem] = Field(min_length=1, max_length=200)
-
-
-class QuotaUpdate(Wire):
-    """Per-user overrides; null (or absent) falls back to the server default, 0 means unlimited."""
-
-    max_entries: int | None = Field(None, ge=0, le=MAX_QUOTA, description="stored entries allowed")
-    writes_per_minute: int | None = Field(None, ge=0, le=MAX_QUOTA, description="writes allowed per minute")
-
-
-class DecayRequest(Wire):
-    effective_days: float | None = Field(None, gt=0, le=3650, description="overrides the decay base in days")
-
-
-class ObserveRequest(Wire):
-    project: str | None = Field(None, max_length=128)
-    limit: int = Field(20, ge=1, le=200)
 
 
 # ---- responses ---------------------------------------------------------------------------------
@@ -116,21 +87,6 @@ class ImportResponse(Out):
         return self.imported == 0 and self.deduplicated == 0 and bool(self.failed)
 
 
-class QuotaView(Out):
-    max_entries: int | None = Field(description="null = unlimited")
-    writes_per_minute: int | None = Field(description="null = unlimited")
-
-
-class UsageResponse(Out):
-    entries: int = Field(description="entries you wrote that are stored now")
-    quota: QuotaView
-
-
-class QuotaResponse(Out):
-    user_id: str
-    quota: QuotaView
-
-
 class ChangeView(Out):
     seq: int
     entry_id: str
@@ -162,37 +118,3 @@ class OnboardingResponse(Out):
     minted_token: bool
     remembered: bool
     user_id: str
-
-
-class DecayResponse(Out):
-    demoted: int
-    promoted: int
-    expired: int
-
-
-class ReapResponse(Out):
-    attempted: int
-    cleared: int
-    abandoned: int
-    pending: int
-    total: int
-
-
-class DreamCycleResponse(Out):
-    """The contract's result of a dream cycle (this version answers 501 instead)."""
-
-    walked: int
-    merged: int
-    edges_promoted: int
-    facts_walked: int
-    fact_clusters_judged: int
-    facts_superseded: int
-    duration_ms: int
-
-
-class ObserveResponse(Out):
-    """The contract's result of an observer pass (this version answers 503: the observer is disabled)."""
-
-    observed: int
-    reflected: int
-    log_chars: int

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from novamem.domain.entries import now_utc
 from novamem.domain.scope import Caller
-from novamem.services.memory.selfservice_models import DecayResponse, ReapResponse
 from novamem.services.operations.admin import AdminService, JobName, require_operator
 from novamem.services.operations.metrics import Counter, MetricsService
+from novamem.services.operations.operator_models import DecayResponse, ReapResponse
 from novamem.storage.base import DecayLog, MemoryStore
 from novamem.storage.operations import DEPLOYMENT
 

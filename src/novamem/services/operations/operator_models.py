@@ -1,0 +1,52 @@
+"""Wire models of the operator routes: decay, orphan reaping, and the switched-off dream cycle and observer."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from novamem.services.wire import Out, Wire
+
+__all__ = ["DecayRequest", "DecayResponse", "DreamCycleResponse", "ObserveRequest", "ObserveResponse", "ReapResponse"]
+
+
+class DecayRequest(Wire):
+    effective_days: float | None = Field(None, gt=0, le=3650, description="overrides the decay base in days")
+
+
+class ObserveRequest(Wire):
+    project: str | None = Field(None, max_length=128)
+    limit: int = Field(20, ge=1, le=200)
+
+
+class DecayResponse(Out):
+    demoted: int
+    promoted: int
+    expired: int
+
+
+class ReapResponse(Out):
+    attempted: int
+    cleared: int
+    abandoned: int
+    pending: int
+    total: int
+
+
+class DreamCycleResponse(Out):
+    """The contract's result of a dream cycle (this version answers 501 instead)."""
+
+    walked: int
+    merged: int
+    edges_promoted: int
+    facts_walked: int
+    fact_clusters_judged: int
+    facts_superseded: int
+    duration_ms: int
+
+
+class ObserveResponse(Out):
+    """The contract's result of an observer pass (this version answers 503: the observer is disabled)."""
+
+    observed: int
+    reflected: int
+    log_chars: int
