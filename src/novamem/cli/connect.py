@@ -27,12 +27,19 @@ from novamem.config import EmbeddingsProvider, load_settings
 from novamem.container import Container
 from novamem.domain.scope import PUBLIC_TENANT
 from novamem.errors import ConfigError, InvalidInput
+from novamem.services.agents.connect import (
+    HOSTS,
+    SERVER_NAME,
+    AgentHost,
+    codex_table,
+    host_config,
+    json_config,
+    server_entry,
+)
 
 __all__ = ["HOSTS", "add_parser", "run"]
 
-HOSTS = ("claude-code", "claude-desktop", "cursor", "codex", "generic")
 DEFAULT_URL = "http://127.0.0.1:7778"
-SERVER_NAME = "novamem"
 MINT_PLACEHOLDER = "<token minted when run without --dry-run>"
 
 HELP_EPILOG = """\
@@ -84,7 +91,6 @@ class _Target:
 def run(args: argparse.Namespace) -> int:
     """Run `connect`; refusals surface as NovamemError (exit code 2 from main)."""
     base = _base_url(args.url)
-    endpoint = base + "/mcp"
     if args.mint and args.token:
         raise InvalidInput("pass either --token or --mint, not both")
     if args.mint and not args.email:
@@ -97,14 +103,14 @@ def run(args: argparse.Namespace) -> int:
         if args.mint and not args.dry_run and not args.show_token:
             raise InvalidInput("a token minted for the generic host is only shown with --show-token")
         token = _token(args)
-        snippet = {"mcpServers": {SERVER_NAME: _http_entry(endpoint, token, typed=True)}}
-        print(_masked(json.dumps(snippet, indent=2), token, args.show_token))  # noqa: T201
+        snippet = host_config(AgentHost.GENERIC, base, token).text
+        print(_masked(snippet, token, args.show_token), end="")  # noqa: T201
         return 0
 
     # read and validate the existing file before minting: a refused file must not cost a token
     target = _read_target(args.host, args.config or _default_path(args.host))
     token = _token(args)
-    new_text = _render(args.host, target, base, endpoint, token)
+    new_text = _render(AgentHost(args.host), target, base, token)
     if args.dry_run:
         old = target.old_text or ""
         diff = difflib.unified_diff(
@@ -208,44 +214,19 @@ def _read_target(host: str, path: Path) -> _Target:
     return _Target(path, text, data)
 
 
-def _http_entry(endpoint: str, token: str, *, typed: bool) -> dict[str, Any]:
-    entry: dict[str, Any] = {"type": "http"} if typed else {}
-    entry.update({"url": endpoint, "headers": {"Authorization": f"Bearer {token}"}})
-    return entry
-
-
-def _stdio_env(base: str, token: str) -> dict[str, str]:
-    return {"NOVAMEM_BASE_URL": base, "NOVAMEM_TOKEN": token}
-
-
-def _render(host: str, target: _Target, base: str, endpoint: str, token: str) -> str:
-    if host == "codex":
+def _render(host: AgentHost, target: _Target, base: str, token: str) -> str:
+    """The host file's new text: our entry (services/agents/connect.py) merged into what was there."""
+    if host is AgentHost.CODEX:
         return _render_codex(target, base, token)
-    if host == "claude-desktop":
-        entry: dict[str, Any] = {"command": "novamem", "args": ["mcp-stdio"], "env": _stdio_env(base, token)}
-    else:
-        entry = _http_entry(endpoint, token, typed=host == "claude-code")
-    data = dict(target.data)
-    data["mcpServers"] = {**data.get("mcpServers", {}), SERVER_NAME: entry}
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_config(target.data, server_entry(host, base, token))
 
 
 _CODEX_HEADER = re.compile(r'^\s*\[\s*"?mcp_servers"?\s*\.\s*"?novamem"?\s*(\]|\.)')
 _ANY_HEADER = re.compile(r"^\s*\[")
 
 
-def _toml_string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # JSON string escapes are valid TOML basic-string escapes
-
-
 def _render_codex(target: _Target, base: str, token: str) -> str:
-    env = ", ".join(f"{k} = {_toml_string(v)}" for k, v in _stdio_env(base, token).items())
-    block = [
-        f"[mcp_servers.{SERVER_NAME}]\n",
-        'command = "novamem"\n',
-        'args = ["mcp-stdio"]\n',
-        f"env = {{ {env} }}\n",
-    ]
+    block = codex_table(base, token)
     lines = (target.old_text or "").splitlines(keepends=True)
     kept: list[str] = []
     inserted = False
@@ -275,7 +256,7 @@ def _render_codex(target: _Target, base: str, token: str) -> str:
 
 def _check_codex(target: _Target, text: str, base: str, token: str) -> None:
     """The textual edit must leave every other table as it was and our table exactly as intended."""
-    expected = {"command": "novamem", "args": ["mcp-stdio"], "env": _stdio_env(base, token)}
+    expected = server_entry(AgentHost.CODEX, base, token)
     try:
         parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError:

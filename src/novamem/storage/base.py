@@ -11,8 +11,10 @@ from novamem.domain.entries import EntryDraft, MemoryEntry
 from novamem.domain.scope import ReadScope, WriteTarget
 
 __all__ = [
+    "AccessCount",
     "AuditRecord",
     "AuditStore",
+    "BrowseFilter",
     "ChangeFeedStore",
     "DecayLog",
     "Counters",
@@ -74,6 +76,28 @@ class KeywordHits:
 
 
 @dataclass(frozen=True, slots=True)
+class BrowseFilter:
+    """Filters of one browse page beyond the read scope, and its keyset cursor (entry ids, creation-ordered).
+
+    `before` asks for the entries just older than that id, `after` for those just newer; both None: the newest.
+    """
+
+    source: str | None = None
+    cold: bool | None = None
+    sensitivity: int | None = None
+    before: str | None = None
+    after: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessCount:
+    """How often an entry was retrieved (searches, exact re-remembers), and when it last was."""
+
+    hits: int
+    last_accessed: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class NamespaceCounts:
     by_namespace: dict[str, tuple[int, int]]
     last_decay_at: datetime | None
@@ -124,6 +148,7 @@ class AuditRecord:
 class AuditStore(Protocol):
     async def append(self, record: AuditRecord) -> None: ...
     async def recent(self, tenant_id: str, limit: int) -> list[dict[str, Any]]: ...
+    async def search(self, tenant_id: str, text: str | None, limit: int, offset: int) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +237,8 @@ class ProjectStore(ProjectDirectory, Protocol):
     async def list_for_user(self, tenant_id: str, user_id: str) -> list[ProjectRecord]: ...
     async def delete(self, tenant_id: str, project_id: str) -> int | None: ...
     async def members(self, tenant_id: str, project_id: str) -> list[MemberRecord]: ...
+    async def member_counts(self, tenant_id: str, project_ids: Sequence[str]) -> dict[str, int]: ...
+    async def entry_count(self, tenant_id: str, project_id: str) -> int: ...
     async def user_by_email(self, tenant_id: str, email: str) -> UserRef | None: ...
     async def add_member(self, tenant_id: str, project_id: str, user_id: str, role: str) -> bool: ...
     async def remove_member(self, tenant_id: str, project_id: str, user_id: str) -> bool: ...
@@ -304,6 +331,8 @@ class MemoryStore(Protocol):
     async def count_owed(self) -> int: ...
     async def purge_expired(self) -> int: ...
     async def export_page(self, scope: ReadScope, after_id: str | None, limit: int) -> list[MemoryEntry]: ...
+    async def browse(self, scope: ReadScope, page: BrowseFilter, limit: int) -> list[MemoryEntry]: ...
+    async def access_counts(self, tenant_id: str, ids: Sequence[str]) -> dict[str, AccessCount]: ...
 
 
 class ChangeFeedStore(Protocol):

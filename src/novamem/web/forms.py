@@ -42,7 +42,8 @@ _STATUS: tuple[tuple[type[NovamemError], int], ...] = (
     (RateLimited, 429),
     (Unavailable, 503),
 )
-_MESSAGES = {"missing": "This field is required."}
+# pydantic messages a person should not read (a pattern error quotes the regular expression)
+_MESSAGES = {"missing": "This field is required.", "string_pattern_mismatch": "This is not in the expected format."}
 
 
 def status_of(exc: NovamemError) -> int:

@@ -15,6 +15,8 @@ __all__ = [
     "AdminUserView",
     "AuditEntry",
     "AuditLog",
+    "AuditPage",
+    "AuditQuery",
     "AuthSession",
     "AuthUser",
     "BanUser",
@@ -43,8 +45,10 @@ __all__ = [
     "UserEraseDryRun",
     "UserEnvelope",
     "UserId",
+    "UserDirectory",
     "UserPage",
     "UserSessions",
+    "UserStanding",
     "UpdateUser",
 ]
 
@@ -211,6 +215,22 @@ class AdminUserList(Out):
     users: list[AdminUserView]
 
 
+class UserStanding(AdminUserView):
+    """A user as the admin dashboard lists them: the counts plus whether they are banned or must change
+    their password (never anything they stored)."""
+
+    banned: bool = Field(description="banned now (an expired ban no longer counts)")
+    ban_reason: str | None
+    ban_expires: str | None = Field(description="when the ban ends by itself (null: until lifted)")
+    must_change_password: bool
+
+
+class UserDirectory(Out):
+    """The users of the admin's tenant, oldest first."""
+
+    users: list[UserStanding]
+
+
 class ErasePreview(Out):
     """What erasing a user takes with them."""
 
@@ -257,6 +277,26 @@ class AuditEntry(Out):
 
 class AuditLog(Out):
     entries: list[AuditEntry]
+
+
+class AuditQuery(Wire):
+    """One page of the audit log, optionally only the entries that contain a text."""
+
+    q: str | None = Field(
+        None, max_length=200, description="text found in the actor, action, target, details or address"
+    )
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class AuditPage(Out):
+    """A page of the audit log, newest first."""
+
+    entries: list[AuditEntry]
+    q: str | None
+    limit: int
+    offset: int
+    has_more: bool = Field(description="older entries follow this page")
 
 
 class TenantCreate(Wire):

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 from novamem.config import AuthMode
 from novamem.domain.credentials import hash_secret, new_session_token, sign_session_token
@@ -24,6 +24,8 @@ from novamem.services.identity.account_models import (
     AdminUserList,
     AdminUserView,
     AuditLog,
+    AuditPage,
+    AuditQuery,
     AuthSession,
     AuthUser,
     ChangedPassword,
@@ -35,9 +37,11 @@ from novamem.services.identity.account_models import (
     TenantCreated,
     TenantList,
     TenantView,
+    UserDirectory,
     UserErase,
     UserEraseDryRun,
     UserPage,
+    UserStanding,
 )
 from novamem.services.identity.audit import AuditService
 from novamem.services.identity.authn import SESSION_TTL, CookiePolicy
@@ -49,7 +53,7 @@ from novamem.services.identity.passwords import (
     verify_password,
 )
 from novamem.services.identity.token_models import MintedToken
-from novamem.storage.accounts import AccountStore, EraseReport, SessionRecord, UserRecord
+from novamem.storage.accounts import AccountStore, EraseReport, SessionRecord, UserListing, UserRecord
 from novamem.storage.base import Counters
 
 __all__ = [
@@ -74,6 +78,7 @@ BOOTSTRAP_NAME = "bootstrap-admin"
 PROVISIONED_NAME = "provisioned-user"
 MAX_EMAIL = 320
 MAX_NAME = 128
+MAX_LISTED_USERS = 10_000  # the admin users list shows at most this many
 UPDATABLE_FIELDS = ("email", "name")  # what admin update-user may change
 # sign-in throttle per (IP, path), and failure lockout per account (the reference's numbers)
 THROTTLE_REQUESTS = 3
@@ -339,7 +344,7 @@ class AccountService:
     async def users_overview(self, caller: Caller) -> AdminUserList:
         """The users of the caller's tenant with how many entries and live tokens each holds."""
         _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
-        listings, _ = await self._store.list_users(caller.tenant_id, 10_000, 0)
+        listings, _ = await self._store.list_users(caller.tenant_id, MAX_LISTED_USERS, 0)
         return AdminUserList(
             users=[
                 AdminUserView(
@@ -354,6 +359,20 @@ class AccountService:
                 for x in listings
             ]
         )
+
+    async def user_directory(self, caller: Caller) -> UserDirectory:
+        """The users of the caller's tenant as the admin dashboard lists them: counts, role, ban state."""
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
+        listings, _ = await self._store.list_users(caller.tenant_id, MAX_LISTED_USERS, 0)
+        return UserDirectory(users=[_standing(x) for x in listings])
+
+    async def user_standing(self, caller: Caller, user_id: str) -> UserStanding:
+        """One user of the caller's tenant as the directory lists them (`USER_NOT_FOUND` otherwise)."""
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
+        listing = await self._store.user_listing(caller.tenant_id, user_id)
+        if listing is None:
+            raise NotFound("User not found", code="USER_NOT_FOUND")
+        return _standing(listing)
 
     async def create_user(
         self,
@@ -551,6 +570,18 @@ class AccountService:
         await self._audit.record(caller, "user.session.revoke", session.user_id, {}, request_ip=request_ip)
         return done
 
+    @overload
+    async def erase_user(
+        self, caller: Caller, user_id: str, *, dry_run: Literal[True], request_ip: str | None = None
+    ) -> UserEraseDryRun: ...
+    @overload
+    async def erase_user(
+        self, caller: Caller, user_id: str, *, dry_run: Literal[False] = False, request_ip: str | None = None
+    ) -> UserErase: ...
+    @overload
+    async def erase_user(
+        self, caller: Caller, user_id: str, *, dry_run: bool, request_ip: str | None = None
+    ) -> UserErase | UserEraseDryRun: ...
     async def erase_user(
         self, caller: Caller, user_id: str, *, dry_run: bool = False, request_ip: str | None = None
     ) -> UserErase | UserEraseDryRun:
@@ -587,6 +618,11 @@ class AccountService:
         """The newest `limit` audit entries of the caller's tenant."""
         _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
         return AuditLog(entries=await self._audit.recent(caller, limit))
+
+    async def audit_page(self, caller: Caller, query: AuditQuery) -> AuditPage:
+        """A page of the caller's tenant's audit log, newest first, optionally filtered by a text."""
+        _require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
+        return await self._audit.page(caller, query)
 
     # ---- tenants -----------------------------------------------------------------------------
 
@@ -665,6 +701,23 @@ class AccountService:
                 "(Set NOVAMEM_BOOTSTRAP_ADMIN_EMAIL / NOVAMEM_BOOTSTRAP_ADMIN_PASSWORD to choose them instead.)\n"
             )
         return user
+
+
+def _standing(listing: UserListing) -> UserStanding:
+    user = listing.user
+    return UserStanding(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        created_at=iso(user.created_at),
+        entry_count=listing.entry_count,
+        token_count=listing.token_count,
+        banned=user.banned_now,
+        ban_reason=user.ban_reason if user.banned_now else None,
+        ban_expires=iso(user.ban_expires) if user.banned_now else None,
+        must_change_password=user.must_change_password,
+    )
 
 
 def _would_delete(report: EraseReport) -> ErasePreview:

@@ -8,7 +8,7 @@ from typing import Any
 from novamem.domain.entries import iso
 from novamem.domain.scope import Caller
 from novamem.errors import NovamemError
-from novamem.services.identity.account_models import AuditEntry
+from novamem.services.identity.account_models import AuditEntry, AuditPage, AuditQuery
 from novamem.storage.base import AuditRecord, AuditStore
 
 __all__ = ["AuditService"]
@@ -50,17 +50,29 @@ class AuditService:
 
     async def recent(self, caller: Caller, limit: int) -> list[AuditEntry]:
         """The newest `limit` entries of the caller's tenant, newest first."""
-        rows = await self._store.recent(caller.tenant_id, limit)
-        return [
-            AuditEntry(
-                id=row["id"],
-                ts=iso(row["ts"]),
-                actor_user_id=row["actor_user_id"],
-                actor_label=row["actor_label"],
-                action=row["action"],
-                target=row["target"],
-                metadata=row["metadata"],
-                request_ip=row["request_ip"],
-            )
-            for row in rows
-        ]
+        return [_entry(row) for row in await self._store.recent(caller.tenant_id, limit)]
+
+    async def page(self, caller: Caller, query: AuditQuery) -> AuditPage:
+        """One page of the caller's tenant's log, newest first, only entries containing `query.q` if given."""
+        text = (query.q or "").strip() or None
+        rows = await self._store.search(caller.tenant_id, text, query.limit + 1, query.offset)
+        return AuditPage(
+            entries=[_entry(row) for row in rows[: query.limit]],
+            q=text,
+            limit=query.limit,
+            offset=query.offset,
+            has_more=len(rows) > query.limit,
+        )
+
+
+def _entry(row: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        ts=iso(row["ts"]),
+        actor_user_id=row["actor_user_id"],
+        actor_label=row["actor_label"],
+        action=row["action"],
+        target=row["target"],
+        metadata=row["metadata"],
+        request_ip=row["request_ip"],
+    )

@@ -27,6 +27,8 @@ from novamem.services.wire import (
 )
 
 __all__ = [
+    "BrowsePage",
+    "BrowseRequest",
     "CaptureResult",
     "ContextPack",
     "ContextRequest",
@@ -34,6 +36,7 @@ __all__ = [
     "ForgetRequest",
     "ForgetResponse",
     "MemoryCreate",
+    "MemoryDetail",
     "MemoryUpdate",
     "MemoryView",
     "NamespaceStats",
@@ -128,6 +131,28 @@ class TodayRequest(ScopeIn):
 
     k: int = Field(20, ge=1, le=200)
     content_mode: ContentMode = "full"
+
+
+class BrowseRequest(ScopeIn):
+    """One page of memories, newest first, narrowed by filters; page on with `before`, back with `after`."""
+
+    source: str | None = Field(None, max_length=128, description="only memories with exactly this source label")
+    agent_name: str | None = Field(
+        None, max_length=128, description="only memories written by this agent; null: only those without one"
+    )
+    tier: Literal["warm", "cold"] | None = Field(None, description="only warm or only cold memories")
+    sensitivity: SensitivityName | None = Field(
+        None, description="only memories at exactly this level (it also lifts `maxSensitivity` to it)"
+    )
+    before: EntryId | None = Field(None, description="the entries just older than this id (the next page)")
+    after: EntryId | None = Field(None, description="the entries just newer than this id (the previous page)")
+    limit: int = Field(20, ge=1, le=200, description="page size")
+
+    @model_validator(mode="after")
+    def _one_cursor(self) -> BrowseRequest:
+        if self.before is not None and self.after is not None:
+            raise ValueError("give at most one of before or after")
+        return self
 
 
 class NeighborsRequest(Wire):
@@ -265,6 +290,37 @@ class MemoryView(Out):
     metadata: OmitNone[dict[str, Any]] = None
     signals: OmitNone[dict[str, float]] = None
     truncated: OmitNone[bool] = None
+
+
+class MemoryDetail(Out):
+    """One memory with everything stored about it: provenance, sensitivity, lifecycle and hit count."""
+
+    id: str
+    content: str
+    tier: Literal["warm", "cold"]
+    namespace: str
+    project: str | None
+    source: str
+    agent_name: str | None
+    sensitivity: str = Field(description="public, internal, private or sensitive")
+    source_type: str | None
+    captured_from: str | None
+    confidence: float
+    status: str = Field(description="active, superseded or deprecated (only active ones are searched)")
+    created_at: str
+    updated_at: str
+    expires_at: str | None
+    hits: int = Field(description="how often searches returned it (and exact re-remembers)")
+    last_accessed_at: str | None
+    metadata: dict[str, Any]
+
+
+class BrowsePage(Out):
+    """A page of memories, newest first, with the cursors of its neighbouring pages (null: none)."""
+
+    entries: list[MemoryDetail]
+    next_before: str | None = Field(description="pass as `before` for the next (older) page")
+    previous_after: str | None = Field(description="pass as `after` for the previous (newer) page")
 
 
 class CaptureResult(Out):

@@ -9,7 +9,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from novamem.domain.entries import MemoryEntry, iso, now_utc
+from novamem.domain.entries import MemoryEntry, Sensitivity, iso, now_utc
 from novamem.domain.ranking import (
     Candidate,
     diversify,
@@ -22,14 +22,17 @@ from novamem.domain.ranking import (
 )
 from novamem.domain.scope import Caller, ReadScope
 from novamem.domain.text import snippet
-from novamem.errors import Unavailable
+from novamem.errors import NotFound, Unavailable
 from novamem.search.presets import PRESETS, Strategy
 from novamem.services.identity.access import UNSET, AccessPolicy, Unset
 from novamem.services.memory.memories import EmbedderState
 from novamem.services.memory.models import (
+    BrowsePage,
+    BrowseRequest,
     ContextPack,
     ContextRequest,
     ContextResponse,
+    MemoryDetail,
     MemoryView,
     NamespaceStats,
     NeighborsRequest,
@@ -44,12 +47,13 @@ from novamem.services.memory.models import (
     WeightsIn,
 )
 from novamem.services.operations.metrics import Counter, MetricsService
-from novamem.storage.base import MemoryStore
+from novamem.storage.base import AccessCount, BrowseFilter, MemoryStore
 
 __all__ = [
     "CONTEXT_DEGRADED",
     "DegradedEmpty",
     "GUIDANCE",
+    "NO_SUCH_MEMORY",
     "RecallService",
     "SEARCH_DEGRADED",
     "TODAY_WINDOW",
@@ -66,6 +70,7 @@ RECENT_IN_CONTEXT = 10
 TODAY_WINDOW = timedelta(hours=24)
 SEARCH_DEGRADED = "search degraded: the embedder is unavailable and keywords found nothing"
 CONTEXT_DEGRADED = "context degraded: the embedder is unavailable and keywords found nothing"
+NO_SUCH_MEMORY = "no such memory in your scope"
 _PITFALL = re.compile(r"\b(pitfall|warning|avoid|do not|don't|must not|gotcha)\b", re.I)
 _DECISION_WORD = re.compile(r"\bdecision\b", re.I)
 
@@ -106,6 +111,32 @@ def render(entry: MemoryEntry, mode: str = "full", *, signals: bool = True) -> M
         metadata=metadata,
         signals=entry.signals if signals else None,
         truncated=truncated,
+    )
+
+
+def detail(entry: MemoryEntry, access: AccessCount | None) -> MemoryDetail:
+    """Everything stored about an entry; its sensitivity is the stamped label (missing: private)."""
+    label = entry.metadata.get("sensitivity")
+    level = Sensitivity.parse(label if isinstance(label, str) else None) or Sensitivity.PRIVATE
+    return MemoryDetail(
+        id=entry.id,
+        content=entry.content,
+        tier="cold" if entry.cold else "warm",
+        namespace=entry.namespace,
+        project=entry.project_id,
+        source=entry.source,
+        agent_name=entry.agent_name,
+        sensitivity=level.label,
+        source_type=entry.source_type,
+        captured_from=entry.captured_from,
+        confidence=entry.confidence,
+        status=entry.status.value,
+        created_at=iso(entry.created_at),
+        updated_at=iso(entry.updated_at),
+        expires_at=iso(entry.expires_at),
+        hits=access.hits if access else 0,
+        last_accessed_at=iso(access.last_accessed) if access else None,
+        metadata=entry.metadata,
     )
 
 
@@ -275,6 +306,59 @@ class RecallService:
             n.entry.signals = {"graph": round(n.score, 6)}
             views.append(render(n.entry))
         return SearchResponse(results=views, degraded=False)
+
+    async def browse(self, caller: Caller, req: BrowseRequest) -> BrowsePage:
+        """A page of live memories in the request's read scope, newest first, with the cursors around it.
+
+        Scope as `recent` (the named project, else user-global plus the active project); `sensitivity`
+        asks for exactly one level and lifts the ceiling to it, so an owner can list their sensitive ones.
+        """
+        agent = req.agent_name if "agent_name" in req.model_fields_set else UNSET
+        ceiling = req.sensitivity or req.max_sensitivity
+        scope = await self._access.read_scope(
+            caller,
+            namespace=req.namespace,
+            include_namespaces=req.include_namespaces,
+            project=req.project,
+            include_projects=req.include_projects,
+            max_sensitivity=ceiling,
+            agent_filter=agent,
+        )
+        level = Sensitivity.parse(req.sensitivity)
+        page = BrowseFilter(
+            source=req.source,
+            cold=None if req.tier is None else req.tier == "cold",
+            sensitivity=None if level is None else int(level),
+            before=req.before,
+            after=req.after,
+        )
+        rows = await self._store.browse(scope, page, req.limit + 1)
+        more = len(rows) > req.limit
+        if req.after is not None:  # going back: the extra row is the newest, beyond this page
+            entries = rows[1:] if more else rows
+            newer, older = more, True
+        else:
+            entries = rows[: req.limit]
+            newer, older = req.before is not None, more
+        self._metrics.count(caller.tenant_id, Counter.QUERIES)
+        counts = await self._store.access_counts(caller.tenant_id, [e.id for e in entries])
+        return BrowsePage(
+            entries=[detail(e, counts.get(e.id)) for e in entries],
+            next_before=entries[-1].id if older and entries else None,
+            previous_after=entries[0].id if newer and entries else None,
+        )
+
+    async def entry(self, caller: Caller, entry_id: str) -> MemoryDetail:
+        """One memory the caller could change (theirs, or a project's they belong to), whatever its state.
+
+        Raises NotFound for an id that does not exist and for one outside the caller's scope alike.
+        """
+        scope = await self._access.entry_scope(caller, None)
+        entry = await self._store.get(scope, entry_id)
+        if entry is None:
+            raise NotFound(NO_SUCH_MEMORY)
+        counts = await self._store.access_counts(caller.tenant_id, [entry.id])
+        return detail(entry, counts.get(entry.id))
 
     async def stats(self, caller: Caller) -> StatsResponse:
         """Warm/cold counts per namespace over the caller's memories, the last decay and the uptime."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -11,6 +12,7 @@ from novamem.services.wire import Namespace, Out, ProjectRef, Wire
 
 __all__ = [
     "ChangeView",
+    "ChangesQuery",
     "ChangesResponse",
     "ExportEntry",
     "ExportResponse",
@@ -46,6 +48,14 @@ class ImportItem(Wire):
 
 class ImportRequest(Wire):
     entries: list[ImportItem] = Field(min_length=1, max_length=200)
+
+
+class ChangesQuery(Wire):
+    """The query of `GET /v1/me/changes`: changes at or after `since`, resumed after `afterSeq`."""
+
+    since: datetime | None = Field(None, description="only changes at or after this time")
+    after_seq: int | None = Field(None, ge=0, description="resume after this seq (the previous page's nextSeq)")
+    limit: int = Field(100, ge=1, le=500)
 
 
 # ---- responses ---------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ replica's unflushed deltas to the stored sums, so a replica always sees its own 
 
 Counters are keyed by tenant so that a tenant's admin sees their tenant's numbers only (see
 `metrics_reach`); work that belongs to no tenant (decay runs, reaped orphans) is kept under `*`.
-Gauges are counted at scrape time and rates come from 10-second buckets of the last minute.
+Gauges are counted at scrape time and rates come from 10-second buckets of the last minute; the same
+buckets, kept for a day, give the admin dashboard its hourly throughput chart.
 """
 
 from __future__ import annotations
@@ -43,17 +44,22 @@ from novamem.errors import (
 from novamem.services.operations.admin import metrics_reach, require_admin
 from novamem.services.operations.models import (
     AdminStats,
+    DayCount,
     InstanceStats,
     MetricCounters,
     MetricGauges,
     MetricRates,
+    MetricsOverview,
     MetricsSnapshot,
+    ThroughputBucket,
 )
 from novamem.storage.operations import DEPLOYMENT, GaugeReader, JobRunLog, MetricsStore
 
 __all__ = [
     "BUCKET_SECONDS",
     "DEFAULT_FLUSH_INTERVAL_S",
+    "DEFAULT_HISTORY_DAYS",
+    "DEFAULT_THROUGHPUT_HOURS",
     "Counter",
     "MetricsService",
     "new_replica_id",
@@ -86,7 +92,11 @@ class Counter(StrEnum):
 RATED = (Counter.QUERIES, Counter.REMEMBERS)
 BUCKET_SECONDS = 10
 RATE_WINDOW_S = 60
-BUCKET_RETENTION = timedelta(hours=1)
+DEFAULT_THROUGHPUT_HOURS = 24
+DEFAULT_HISTORY_DAYS = 30
+THROUGHPUT_STEP_S = 3600
+# long enough for the throughput chart's oldest hour
+BUCKET_RETENTION = timedelta(hours=DEFAULT_THROUGHPUT_HOURS + 1)
 DEFAULT_FLUSH_INTERVAL_S = 5.0
 PRUNE_EVERY_S = 60.0
 GAUGE_DEADLINE_S = 5.0
@@ -104,6 +114,11 @@ def new_replica_id() -> str:
 
 def _bucket(at: datetime) -> datetime:
     return datetime.fromtimestamp(int(at.timestamp()) // BUCKET_SECONDS * BUCKET_SECONDS, UTC)
+
+
+def _slot(at: datetime, step_seconds: int) -> datetime:
+    """The start of the `step_seconds` slot (aligned to the epoch) that `at` falls in."""
+    return datetime.fromtimestamp(int(at.timestamp()) // step_seconds * step_seconds, UTC)
 
 
 def _rss_bytes() -> int | None:
@@ -260,6 +275,15 @@ class MetricsService:
                     out[name] = out.get(name, 0) + value
         return out
 
+    def _local_series(self, reach: str | None, since: datetime, step_seconds: int) -> dict[tuple[datetime, str], int]:
+        out: dict[tuple[datetime, str], int] = {}
+        for buckets in [self._pending_buckets, *(b for _, b in self._inflight)]:
+            for (bucket, tenant, name), value in buckets.items():
+                if bucket >= since and _in_reach(tenant, reach):
+                    key = (_slot(bucket, step_seconds), name)
+                    out[key] = out.get(key, 0) + value
+        return out
+
     # ---- reading -----------------------------------------------------------------------------------
 
     async def _counters(self, reach: str | None) -> MetricCounters:
@@ -343,6 +367,63 @@ class MetricsService:
             self._counters(reach), self._gauge_values(reach), self._rates(reach)
         )
         return MetricsSnapshot(counters=counters, gauges=gauges, rates=rates, uptime_ms=self.uptime_ms())
+
+    async def _throughput(self, reach: str | None, hours: int) -> list[ThroughputBucket] | None:
+        """Queries and remembers per hour over the last `hours` hours (the current hour last); None when the
+        buckets cannot be read."""
+        step = THROUGHPUT_STEP_S
+        first = _slot(now_utc(), step) - timedelta(seconds=step * (hours - 1))
+        names = tuple(c.value for c in RATED)
+        try:
+            async with self._flush_lock:  # as in `_counters`
+                stored = await self._store.series(reach, first, step, names) if self._store is not None else {}
+                local = self._local_series(reach, first, step)
+        except NovamemError as exc:
+            log.warning("metrics throughput unavailable: %s", exc.message)
+            return None
+
+        def total(start: datetime, counter: Counter) -> int:
+            return stored.get((start, counter.value), 0) + local.get((start, counter.value), 0)
+
+        slots = [first + timedelta(seconds=step * i) for i in range(hours)]
+        return [
+            ThroughputBucket(
+                start=iso(start), queries=total(start, Counter.QUERIES), remembers=total(start, Counter.REMEMBERS)
+            )
+            for start in slots
+        ]
+
+    async def _entries_per_day(self, reach: str | None, days: int) -> list[DayCount] | None:
+        """Stored entries by the UTC day they were created, the last `days` days (today last)."""
+        if self._gauges is None:
+            return None
+        gauges = self._gauges
+        today = now_utc().date()
+        first = today - timedelta(days=days - 1)
+        since = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        counted = await self._gauge(lambda: gauges.entries_per_day(reach, since), "entries_per_day")
+        if counted is None:
+            return None
+        return [
+            DayCount(day=day.isoformat(), entries=counted.get(day, 0))
+            for day in (first + timedelta(days=i) for i in range(days))
+        ]
+
+    async def overview(
+        self, caller: Caller, *, hours: int = DEFAULT_THROUGHPUT_HOURS, days: int = DEFAULT_HISTORY_DAYS
+    ) -> MetricsOverview:
+        """The snapshot plus what the admin dashboard charts: hourly throughput and entries created per day.
+
+        `hours` is at most a day (older buckets are pruned); both cover the admin's reach, as the snapshot does.
+        """
+        require_admin(caller)
+        if not 1 <= hours <= DEFAULT_THROUGHPUT_HOURS or days < 1:
+            raise InvalidInput(f"hours must be 1-{DEFAULT_THROUGHPUT_HOURS} and days at least 1")
+        reach = metrics_reach(caller)
+        snapshot, throughput, per_day = await asyncio.gather(
+            self.snapshot(caller), self._throughput(reach, hours), self._entries_per_day(reach, days)
+        )
+        return MetricsOverview(snapshot=snapshot, throughput=throughput, entries_per_day=per_day)
 
     def instance(self) -> InstanceStats:
         """The replica answering: its id, process id, Python version and resident memory."""

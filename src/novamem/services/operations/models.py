@@ -20,6 +20,7 @@ __all__ = [
     "AdminTokenList",
     "AdminTokenView",
     "AuditRecentArgs",
+    "DayCount",
     "DecayRunView",
     "ExpiryPurgeRunView",
     "HealthDeep",
@@ -29,12 +30,14 @@ __all__ = [
     "MetricCounters",
     "MetricGauges",
     "MetricRates",
+    "MetricsOverview",
     "MetricsSnapshot",
     "OpsStatus",
     "OrphanReapRunView",
     "PruneRunView",
     "ReconcileRunView",
     "SnakeOut",
+    "ThroughputBucket",
 ]
 
 
@@ -159,6 +162,31 @@ class MetricsSnapshot(SnakeOut):
     gauges: MetricGauges
     rates: MetricRates
     uptime_ms: int = Field(description="how long this replica has been up")
+
+
+class ThroughputBucket(Out):
+    """Queries answered and memories stored in one slot of time (summed over every replica)."""
+
+    start: str = Field(description="when the slot starts (UTC)")
+    queries: int
+    remembers: int
+
+
+class DayCount(Out):
+    """Entries created on one UTC day that are still stored."""
+
+    day: str = Field(description="YYYY-MM-DD (UTC)")
+    entries: int
+
+
+class MetricsOverview(Out):
+    """The metrics snapshot with the series an admin's charts draw: hourly throughput and entries per day."""
+
+    snapshot: MetricsSnapshot
+    throughput: list[ThroughputBucket] | None = Field(
+        description="one slot per hour, oldest first, the current one last; null when unknown"
+    )
+    entries_per_day: list[DayCount] | None = Field(description="oldest first, today last; null when unknown")
 
 
 class InstanceStats(SnakeOut):

@@ -21,10 +21,14 @@ __all__ = [
     "MemberRemoved",
     "MemberView",
     "ProjectCreate",
+    "ProjectDeletePreview",
     "ProjectDeleted",
+    "ProjectDetail",
     "ProjectList",
     "ProjectName",
+    "ProjectOverview",
     "ProjectRole",
+    "ProjectSummary",
     "ProjectView",
 ]
 
@@ -124,3 +128,37 @@ class ActiveProjectId(Out):
 
 class ActiveProjectChosen(Out):
     active: ActiveProjectId
+
+
+class ProjectSummary(ProjectView):
+    """A project as the dashboard lists it: your role in it and how many members it has."""
+
+    member_count: int
+
+
+class ProjectOverview(Out):
+    """Your projects and which one (if any) your reads and writes default to."""
+
+    projects: list[ProjectSummary]
+    active: ActiveProjectView | None
+
+
+class ProjectDetail(Out):
+    """One of your projects with its members, and your active project (this one or another, or none)."""
+
+    project: ProjectSummary
+    members: list[MemberView]
+    active: ActiveProjectView | None
+
+    @property
+    def is_active(self) -> bool:
+        """Whether this project is your active project."""
+        return self.active is not None and self.active.id == self.project.id
+
+
+class ProjectDeletePreview(Out):
+    """What deleting a project would take with it, counted now (nothing is changed)."""
+
+    project: ProjectView
+    entries: int = Field(description="memories deleted with the project")
+    members: int = Field(description="memberships that end")

@@ -22,8 +22,12 @@ from novamem.services.projects.models import (
     MemberRemoved,
     MemberView,
     ProjectDeleted,
+    ProjectDeletePreview,
+    ProjectDetail,
     ProjectList,
+    ProjectOverview,
     ProjectRole,
+    ProjectSummary,
     ProjectView,
 )
 from novamem.storage.base import ProjectRecord, ProjectStore
@@ -71,6 +75,33 @@ class ProjectService:
         if caller.confined_project is not None:
             records = [r for r in records if r.id == caller.confined_project]
         return ProjectList(projects=[_view(r) for r in records])
+
+    async def overview(self, caller: Caller) -> ProjectOverview:
+        """The caller's projects with their role and member count, and the active project."""
+        listed = (await self.list_mine(caller)).projects
+        counts = await self._store.member_counts(caller.tenant_id, [p.id for p in listed])
+        active = (await self.active(caller)).active
+        projects = [ProjectSummary(**p.model_dump(), member_count=counts.get(p.id, 0)) for p in listed]
+        return ProjectOverview(projects=projects, active=active)
+
+    async def detail(self, caller: Caller, ref: str) -> ProjectDetail:
+        """One project the caller belongs to, its members, and the caller's active project."""
+        record = await self._member_project(caller, ref)
+        members = (await self.members(caller, record.id)).members
+        return ProjectDetail(
+            project=ProjectSummary(**_view(record).model_dump(), member_count=len(members)),
+            members=members,
+            active=(await self.active(caller)).active,
+        )
+
+    async def delete_preview(self, caller: Caller, ref: str) -> ProjectDeletePreview:
+        """What `delete` would remove now: the project's memories and memberships (owner only; a dry run)."""
+        project = await self._member_project(caller, ref)
+        if project.role != OWNER:
+            raise Forbidden(OWNER_ONLY_DELETE)
+        entries = await self._store.entry_count(caller.tenant_id, project.id)
+        counts = await self._store.member_counts(caller.tenant_id, [project.id])
+        return ProjectDeletePreview(project=_view(project), entries=entries, members=counts.get(project.id, 0))
 
     async def delete(self, caller: Caller, ref: str, *, request_ip: str | None = None) -> ProjectDeleted:
         """Delete a project and everything in it (owner only)."""

@@ -27,6 +27,14 @@ _USER_COLUMNS = (
     "id, tenant_id, email, name, role, password_hash, must_change_password, banned, ban_reason, ban_expires,"
     " created_at, updated_at"
 )
+# a user with how many entries and live tokens they hold (the admin users list)
+_LISTING = (
+    f"SELECT {_USER_COLUMNS},"
+    " (SELECT count(*) FROM memory_entries e WHERE e.tenant_id = u.tenant_id AND e.user_id = u.id) AS entry_count,"
+    " (SELECT count(*) FROM user_tokens t WHERE t.tenant_id = u.tenant_id AND t.user_id = u.id"
+    "   AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())) AS token_count"
+    " FROM users u"
+)
 _SESSION_COLUMNS = "id, tenant_id, user_id, ip_address, user_agent, created_at, updated_at, expires_at"
 # serialises admin-count decisions (bootstrap, demote, erase) within one tenant
 _ADMIN_LOCK = "SELECT pg_advisory_xact_lock(hashtext('novamem:admins:' || %(tenant)s))"
@@ -145,12 +153,7 @@ class PostgresAccountStore:
         with map_errors():
             async with self._db.connection() as conn:
                 cur = await conn.execute(
-                    f"SELECT {_USER_COLUMNS},"
-                    " (SELECT count(*) FROM memory_entries e WHERE e.tenant_id = u.tenant_id AND e.user_id = u.id)"
-                    " AS entry_count,"
-                    " (SELECT count(*) FROM user_tokens t WHERE t.tenant_id = u.tenant_id AND t.user_id = u.id"
-                    "   AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())) AS token_count"
-                    " FROM users u WHERE u.tenant_id = %(tenant)s ORDER BY u.created_at, u.id"
+                    f"{_LISTING} WHERE u.tenant_id = %(tenant)s ORDER BY u.created_at, u.id"
                     " LIMIT %(limit)s OFFSET %(offset)s",
                     params,
                 )
@@ -159,6 +162,15 @@ class PostgresAccountStore:
                 total = await cur.fetchone()
         listings = [UserListing(_user(r), int(r["entry_count"]), int(r["token_count"])) for r in rows]
         return listings, int(total["n"]) if total else 0
+
+    async def user_listing(self, tenant_id: str, user_id: str) -> UserListing | None:
+        with map_errors():
+            async with self._db.connection() as conn:
+                cur = await conn.execute(
+                    f"{_LISTING} WHERE u.tenant_id = %(tenant)s AND u.id = %(id)s", {"tenant": tenant_id, "id": user_id}
+                )
+                row = await cur.fetchone()
+        return UserListing(_user(row), int(row["entry_count"]), int(row["token_count"])) if row else None
 
     async def count_admins(self, tenant_id: str) -> int:
         with map_errors():

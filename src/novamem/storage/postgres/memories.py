@@ -18,7 +18,15 @@ from novamem.domain.entries import (
     MemoryEntry,
 )
 from novamem.domain.scope import ReadScope, WriteTarget
-from novamem.storage.base import KeywordHits, NamespaceCounts, Neighbor, OwedEmbedding, VectorSpace
+from novamem.storage.base import (
+    AccessCount,
+    BrowseFilter,
+    KeywordHits,
+    NamespaceCounts,
+    Neighbor,
+    OwedEmbedding,
+    VectorSpace,
+)
 from novamem.storage.postgres.database import Database
 from novamem.storage.postgres.scoping import read_filter, target_filter, visible_filter
 
@@ -467,6 +475,52 @@ class PostgresMemoryStore:
                 params,
             )
             return [_entry(r) for r in await cur.fetchall()]
+
+    async def browse(self, scope: ReadScope, page: BrowseFilter, limit: int) -> list[MemoryEntry]:
+        """Up to `limit` live entries of the scope matching the filter, newest first (by id: ULIDs sort by age).
+
+        With `page.after`, the `limit` entries just newer than that id (still returned newest first).
+        """
+        where, params = read_filter(scope)
+        vis, vparams = visible_filter(scope)
+        params.update(
+            vparams,
+            source=page.source,
+            cold=page.cold,
+            sens=page.sensitivity,
+            before=page.before,
+            after=page.after,
+            lim=limit,
+        )
+        order = sql.SQL("ASC" if page.after is not None else "DESC")
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL(
+                    "SELECT {c} FROM memory_entries e WHERE {w} AND {v}"
+                    " AND (%(source)s::text IS NULL OR e.source = %(source)s)"
+                    " AND (%(cold)s::boolean IS NULL OR e.cold = %(cold)s)"
+                    " AND (%(sens)s::smallint IS NULL OR e.sensitivity = %(sens)s)"
+                    " AND (%(before)s::text IS NULL OR e.id < %(before)s)"
+                    " AND (%(after)s::text IS NULL OR e.id > %(after)s)"
+                    " ORDER BY e.id {o} LIMIT %(lim)s"
+                ).format(c=_COLUMNS, w=where, v=vis, o=order),
+                params,
+            )
+            rows = [_entry(r) for r in await cur.fetchall()]
+        return rows[::-1] if page.after is not None else rows
+
+    async def access_counts(self, tenant_id: str, ids: Sequence[str]) -> dict[str, AccessCount]:
+        """Hit counts of the given entries of one tenant; an entry never retrieved has no row (0 hits)."""
+        if not ids:
+            return {}
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                "SELECT a.entry_id, a.hits, a.last_accessed FROM memory_access a"
+                " WHERE a.tenant_id = %(tenant)s AND a.entry_id = ANY(%(ids)s)",
+                {"tenant": tenant_id, "ids": list(ids)},
+            )
+            rows = await cur.fetchall()
+        return {r["entry_id"]: AccessCount(int(r["hits"]), r["last_accessed"]) for r in rows}
 
     def _vector_cte(self, where: sql.Composable, vis: sql.Composable) -> sql.Composable:
         """CTE `vc`: ids and cosine distances `d` of the `%(lim)s` nearest visible rows of the scope to `%(qvec)s`.

@@ -61,6 +61,27 @@ class PostgresMetricsStore:
                 rows = await cur.fetchall()
         return {r["name"]: int(r["value"]) for r in rows}
 
+    async def series(
+        self, tenant_id: str | None, since: datetime, step_seconds: int, names: tuple[str, ...]
+    ) -> dict[tuple[datetime, str], int]:
+        """Sums of the named counters per `step_seconds` slot (slots aligned to the epoch), from `since` on."""
+        with map_errors():
+            async with self._db.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT to_timestamp(floor(extract(epoch FROM bucket) / %(step)s) * %(step)s) AS slot, name,"
+                    " sum(value) AS value FROM metrics_buckets"
+                    f" WHERE bucket >= %(since)s AND name = ANY(%(names)s) AND {_REACH} GROUP BY slot, name",
+                    {
+                        "tenant": tenant_id,
+                        "deployment": DEPLOYMENT,
+                        "since": since,
+                        "names": list(names),
+                        "step": step_seconds,
+                    },
+                )
+                rows = await cur.fetchall()
+        return {(r["slot"], r["name"]): int(r["value"]) for r in rows}
+
     async def prune_buckets(self, before: datetime) -> int:
         with map_errors():
             async with self._db.connection() as conn:

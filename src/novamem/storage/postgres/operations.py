@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -145,6 +146,19 @@ class PostgresGauges:
             f"SELECT count(*) AS n FROM memory_entries WHERE embedded_at IS NULL AND {_ANY_TENANT}", tenant_id
         )
         return int(row["n"])
+
+    async def entries_per_day(self, tenant_id: str | None, since: datetime) -> dict[date, int]:
+        """Stored entries by the UTC day they were created, from `since` on (days without any are absent)."""
+        with map_errors():
+            async with self._db.connection() as conn, conn.transaction():
+                await conn.execute(f"SET LOCAL statement_timeout = '{GAUGE_TIMEOUT}'")
+                cur = await conn.execute(
+                    "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM memory_entries"
+                    f" WHERE created_at >= %(since)s AND {_ANY_TENANT} GROUP BY day",
+                    {"tenant": tenant_id, "since": since},
+                )
+                rows = await cur.fetchall()
+        return {r["day"]: int(r["n"]) for r in rows}
 
 
 class PostgresHealthProbe:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from novamem.errors import NotFound
@@ -168,6 +169,29 @@ class PostgresProjectStore:
                     MemberRecord(user_id=r["user_id"], email=r["email"], role=r["role"], joined_at=r["joined_at"])
                     for r in await cur.fetchall()
                 ]
+
+    async def member_counts(self, tenant_id: str, project_ids: Sequence[str]) -> dict[str, int]:
+        """How many members each of these projects has (projects of other tenants count nothing)."""
+        with map_errors():
+            async with self._db.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT project_id, count(*) AS members FROM project_members"
+                    " WHERE tenant_id = %(tenant)s AND project_id = ANY(%(projects)s) GROUP BY project_id",
+                    {"tenant": tenant_id, "projects": list(project_ids)},
+                )
+                return {row["project_id"]: int(row["members"]) for row in await cur.fetchall()}
+
+    async def entry_count(self, tenant_id: str, project_id: str) -> int:
+        """How many entries `delete` would remove from this project now (every status, as delete does)."""
+        with map_errors():
+            async with self._db.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT count(*) AS entries FROM memory_entries"
+                    " WHERE tenant_id = %(tenant)s AND project_id = %(project)s",
+                    {"tenant": tenant_id, "project": project_id},
+                )
+                row = await cur.fetchone()
+        return int(row["entries"]) if row else 0
 
     async def user_by_email(self, tenant_id: str, email: str) -> UserRef | None:
         """The tenant's account with exactly this email (letter case aside); never a match on names."""

@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 from novamem.web.routing import Screen
-from novamem.web.screens import account, home, onboarding
+from novamem.web.screens import (
+    account,
+    activity,
+    admin_audit,
+    admin_health,
+    admin_metrics,
+    admin_tenants,
+    admin_users,
+    connect,
+    home,
+    memories,
+    neighbours,
+    onboarding,
+    projects,
+    tokens,
+)
 
 __all__ = ["SCREENS"]
 
@@ -11,4 +26,15 @@ SCREENS: tuple[Screen, ...] = (
     *home.SCREENS,
     *account.SCREENS,
     *onboarding.SCREENS,
+    *memories.SCREENS,
+    *activity.SCREENS,
+    *neighbours.SCREENS,
+    *projects.SCREENS,
+    *tokens.SCREENS,
+    *connect.SCREENS,
+    *admin_users.SCREENS,
+    *admin_health.SCREENS,
+    *admin_metrics.SCREENS,
+    *admin_audit.SCREENS,
+    *admin_tenants.SCREENS,
 )

@@ -175,10 +175,23 @@
     });
   }
 
+  /* ---- memory forms: Ctrl+Enter (Cmd+Enter) in a text area submits its form --------------------------- */
+
+  function bindSubmitShortcut() {
+    document.querySelectorAll("form[data-submit-shortcut]").forEach(function (form) {
+      form.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || event.target.tagName !== "TEXTAREA") return;
+        event.preventDefault();
+        if (form.requestSubmit) form.requestSubmit(); else form.submit();
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     bindThemeToggles();
     bindMenu();
     bindCopyButtons();
     bindSignIn();
+    bindSubmitShortcut();
   });
 })();
