@@ -14,6 +14,7 @@ from bench.harness import RESULTS_DIR, ROOT
 
 __all__ = [
     "render_auth_overhead",
+    "render_dashboard_pages",
     "render_locomo",
     "render_mcp_latency",
     "render_search_latency",
@@ -38,6 +39,7 @@ page is regenerated from them by every run.
     .venv/bin/python -m bench.auth_overhead       # cost of authentication per request vs `none` mode
     .venv/bin/python -m bench.mcp_latency         # memory_search over MCP vs POST /v1/search
     .venv/bin/python -m bench.edge_overhead       # cost of the per-IP rate limit and request log
+    .venv/bin/python -m bench.dashboard_pages     # dashboard pages vs POST /v1/recent, page weight
 
 Goals: search p95 <= 50 ms at 100k memories; concurrent remember throughput >= 0.70 of the
 embedder's own batched rate; LoCoMo evidence recall@10 >= 0.66; authentication adds < 10% per request
@@ -90,6 +92,7 @@ def write_page() -> None:
         ("auth_overhead", render_auth_overhead),
         ("mcp_latency", render_mcp_latency),
         ("edge_overhead", render_edge_overhead),
+        ("dashboard_pages", render_dashboard_pages),
     )
     for name, render in renderers:
         result = _load(name)
@@ -394,6 +397,46 @@ The same ids in the same order came back from all three for {r["same_results_sha
 
 MCP (session)/REST ratio: {ratios} (p50 {r["added_p50_ms"]:+.2f} ms per call).
 MCP (stateless)/REST ratio at p50: {r["stateless_ratio_p50"]:.3f} ({r["stateless_added_p50_ms"]:+.2f} ms per call).
+
+{_machine(r["machine"])}
+"""
+
+
+def render_dashboard_pages(r: dict[str, Any]) -> str:
+    rows = []
+    for name, m in r["pages"].items():
+        ratio = "1 / 1" if name.startswith("POST") else f"{m['ratio_ttfb_p50']:.2f} / {m['ratio_total_p50']:.2f}"
+        rows.append(
+            [
+                f"{name} `{m['path']}`",
+                m["ttfb"]["p50_ms"],
+                m["ttfb"]["p95_ms"],
+                m["total"]["p50_ms"],
+                m["total"]["p95_ms"],
+                f"{m['bytes']:,}",
+                ratio,
+            ]
+        )
+    header = ["request", "TTFB p50 ms", "TTFB p95 ms", "total p50 ms", "total p95 ms", "bytes", "ratio TTFB / total"]
+    weights = []
+    for page, parts in r["weights"].items():
+        detail = ", ".join(f"{name} {size:,}" for name, size in parts.items() if name != "total")
+        weights.append([page, f"{parts['total']:,}", f"{parts['total'] / 1024:.1f} KiB", detail])
+    return f"""## Dashboard pages vs `POST /v1/recent` (`bench/dashboard_pages.py`)
+
+How: one server in `user` mode holds {r["memories"]} LoCoMo-based memories of its bootstrap admin, who signed in
+through `/api/auth/sign-in/email` and changed the one-time password. One client with that session cookie requests
+each main page of `/admin` (rendered on the server from the same services as the REST routes) and the baseline
+`POST /v1/recent` (k=20, the same cookie), one request at a time, {r["rounds"]} rounds whose order rotates so every
+page sees the same neighbours. The sign-in page is requested without a cookie. TTFB is taken when the response
+headers arrive, total when the body has been read; the ratio is against the baseline's p50 in the same run.
+
+{_table(header, rows)}
+
+First-visit page weight (HTML plus every stylesheet, script and image it references, bytes on the wire; goal
+under 150 KB):
+
+{_table(["page", "bytes", "KiB", "parts"], weights)}
 
 {_machine(r["machine"])}
 """
