@@ -2,12 +2,16 @@
 
 - `dashboard`: a real server (user mode, built-in embedder, jobs off) on the session's embedded PostgreSQL,
   its bootstrap admin `ADMIN_EMAIL` / `ADMIN_PASSWORD` (must change the password at first sign-in).
-- `make_account(role="user", must_change=False)`: a fresh account with a known password.
-- `session_cookies(account)`: cookies of a new dashboard session, for httpx.
-- `open_page(account=None)`: a Chromium page (Debian's /usr/bin/chromium, never a downloaded browser),
-  signed in as `account` when given. Any CSP violation, console error, page error, failed script, style or
-  fetch (status >= 400; documents may answer 4xx on purpose), or request to another origin fails the
-  test; `watched.allow("fragment")` accepts problems the test provokes.
+  `start_dashboard(database_url, **settings)` starts another server with the same settings (plus `settings`).
+- `make_account(role="user", must_change=False)`: a fresh account with a known password
+  (`add_account(server, ...)` for another server).
+- `session_cookies(account)`: cookies of a new dashboard session, for httpx (`new_session(server, account)`
+  for another server).
+- `open_page(account=None, server=None)`: a Chromium page (Debian's /usr/bin/chromium, never a downloaded
+  browser) on `server` (default: `dashboard`), signed in as `account` when given. Any CSP violation,
+  console error, page error, failed script, style or fetch (status >= 400; documents may answer 4xx on
+  purpose), or request to another origin fails the test; `watched.allow("fragment")` accepts problems the
+  test provokes.
 - `shoot(page, name)`: screenshots in light and dark, desktop (1280x800) and phone (390x844), written to
   `test-output/screenshots/<name>-<theme>-<width>.png`.
 """
@@ -65,49 +69,76 @@ class Account:
     role: str = "user"
 
 
-@pytest.fixture(scope="session")
-def dashboard(make_database: Callable[[], str]) -> Iterator[RunningServer]:
-    """The dashboard's server: user mode, plain-HTTP cookies, its own URL as the trusted origin."""
+def start_dashboard(database_url: str, **settings: Any) -> RunningServer:
+    """A server with the dashboard's settings: user mode, plain-HTTP cookies signed with `COOKIE_SECRET`, jobs off,
+    the bootstrap admin, its own URL as the trusted origin; `settings` add to them or override them."""
     server = start_server(
-        make_database(),
-        auth_mode="user",
-        cookie_secret=COOKIE_SECRET,
-        insecure_cookies=True,
-        jobs_enabled=False,
-        bootstrap_admin_email=ADMIN_EMAIL,
-        bootstrap_admin_password=ADMIN_PASSWORD,
+        database_url,
+        **{
+            "auth_mode": "user",
+            "cookie_secret": COOKIE_SECRET,
+            "insecure_cookies": True,
+            "jobs_enabled": False,
+            "bootstrap_admin_email": ADMIN_EMAIL,
+            "bootstrap_admin_password": ADMIN_PASSWORD,
+            **settings,
+        },
     )
     # NOVAMEM_BASE_URL defaults to http://<host>:<port>, which is the URL the tests use
     assert server.base_url in server.container.settings.trusted_origins
+    return server
+
+
+def add_account(
+    server: RunningServer, role: str = "user", *, must_change: bool = False, email: str | None = None
+) -> Account:
+    """Create an account straight in `server`'s database (argon2id hash, as the server makes them)."""
+    account = Account(
+        email=email or f"{role}-{secrets.token_hex(4)}@example.com",
+        password=f"pw-{secrets.token_urlsafe(12)}",
+        user_id=str(ULID()),
+        role=role,
+    )
+    server.sql(
+        "INSERT INTO users (id, tenant_id, email, name, role, password_hash, must_change_password)"
+        " VALUES (%s, 'default', %s, %s, %s, %s, %s)",
+        (
+            account.user_id,
+            account.email,
+            account.email.split("@")[0],
+            role,
+            PasswordHasher().hash(account.password),
+            must_change,
+        ),
+    )
+    return account
+
+
+def new_session(server: RunningServer, account: Account) -> dict[str, str]:
+    """A new session of `account` on `server` (a session row and its signed cookie, as httpx cookies)."""
+    token = new_session_token()
+    server.sql(
+        "INSERT INTO auth_sessions (id, token_hash, tenant_id, user_id, expires_at, user_agent, ip_address)"
+        " VALUES (%s, %s, 'default', %s, now() + interval '1 day', %s, '127.0.0.1')",
+        (str(ULID()), hash_secret(token), account.user_id, "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"),
+    )
+    return {SESSION_COOKIE: sign_session_token(COOKIE_SECRET, token)}
+
+
+@pytest.fixture(scope="session")
+def dashboard(make_database: Callable[[], str]) -> Iterator[RunningServer]:
+    """The dashboard's server: user mode, plain-HTTP cookies, its own URL as the trusted origin."""
+    server = start_dashboard(make_database())
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
 def make_account(dashboard: RunningServer) -> Callable[..., Account]:
-    """Create accounts straight in the database (argon2id hash, as the server makes them)."""
-    hasher = PasswordHasher()
+    """Create accounts straight in the dashboard's database (argon2id hash, as the server makes them)."""
 
     def make(role: str = "user", *, must_change: bool = False, email: str | None = None) -> Account:
-        account = Account(
-            email=email or f"{role}-{secrets.token_hex(4)}@example.com",
-            password=f"pw-{secrets.token_urlsafe(12)}",
-            user_id=str(ULID()),
-            role=role,
-        )
-        dashboard.sql(
-            "INSERT INTO users (id, tenant_id, email, name, role, password_hash, must_change_password)"
-            " VALUES (%s, 'default', %s, %s, %s, %s, %s)",
-            (
-                account.user_id,
-                account.email,
-                account.email.split("@")[0],
-                role,
-                hasher.hash(account.password),
-                must_change,
-            ),
-        )
-        return account
+        return add_account(dashboard, role, must_change=must_change, email=email)
 
     return make
 
@@ -117,13 +148,7 @@ def session_cookies(dashboard: RunningServer) -> Callable[[Account], dict[str, s
     """A new dashboard session for an account (a session row and its signed cookie)."""
 
     def cookies(account: Account) -> dict[str, str]:
-        token = new_session_token()
-        dashboard.sql(
-            "INSERT INTO auth_sessions (id, token_hash, tenant_id, user_id, expires_at, user_agent, ip_address)"
-            " VALUES (%s, %s, 'default', %s, now() + interval '1 day', %s, '127.0.0.1')",
-            (str(ULID()), hash_secret(token), account.user_id, "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"),
-        )
-        return {SESSION_COOKIE: sign_session_token(COOKIE_SECRET, token)}
+        return new_session(dashboard, account)
 
     return cookies
 
@@ -176,26 +201,30 @@ class Watched:
 
 
 @pytest.fixture
-def open_page(
-    browser: Browser, dashboard: RunningServer, session_cookies: Callable[[Account], dict[str, str]]
-) -> Iterator[Callable[..., Watched]]:
+def open_page(browser: Browser, dashboard: RunningServer) -> Iterator[Callable[..., Watched]]:
     """Open watched pages (each in its own browser context); the test fails on any problem they saw.
 
-    The sign-in throttle (3 per 10 s per address, kept in the database) starts afresh for each test: every
-    browser here signs in from 127.0.0.1.
+    `open_page(account=None, *, viewport=DESKTOP, server=None)`: on `server` (default: `dashboard`), signed in
+    as `account` (an account of that server) when given.
+
+    The sign-in throttle (3 per 10 s per address, kept in the database) starts afresh for each test on
+    `dashboard`: every browser here signs in from 127.0.0.1.
     """
     dashboard.sql("DELETE FROM rate_counters WHERE key LIKE 'signin-ip:%%'")
     opened: list[Watched] = []
     contexts = []
 
-    def open_(account: Account | None = None, *, viewport: dict[str, int] = DESKTOP) -> Watched:
+    def open_(
+        account: Account | None = None, *, viewport: dict[str, int] = DESKTOP, server: RunningServer | None = None
+    ) -> Watched:
+        target = server or dashboard
         context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
         contexts.append(context)
         context.add_init_script(_CSP_WATCH)
         if account is not None:
-            for name, value in session_cookies(account).items():
-                context.add_cookies([{"name": name, "value": value, "url": dashboard.base_url}])
-        watched = Watched(context.new_page(), dashboard.base_url)
+            for name, value in new_session(target, account).items():
+                context.add_cookies([{"name": name, "value": value, "url": target.base_url}])
+        watched = Watched(context.new_page(), target.base_url)
         watched.page.on("console", watched._console)
         watched.page.on("pageerror", lambda error: watched.problems.append(f"page error: {error}"))
         watched.page.on("request", watched._request)

@@ -16,11 +16,21 @@ from playwright.sync_api import Page, expect
 from novamem.config import load_settings
 from novamem.container import Container
 from novamem.domain.scope import Caller
-from novamem.errors import NotFound, Unavailable
+from novamem.errors import NotFound
 from novamem.services.memory.models import BrowseRequest, MemoryCreate
 from novamem.web.graph import INNER, OUTER, circle_layout, short_label
 from tests.conftest import RunningServer
-from tests.web.conftest import Account, Watched, keyboard_reach, shoot, unlabelled_controls
+from tests.fake_embedder import DIM, FakeEmbeddingServer
+from tests.web.conftest import (
+    Account,
+    Watched,
+    add_account,
+    keyboard_reach,
+    new_session,
+    shoot,
+    start_dashboard,
+    unlabelled_controls,
+)
 
 GARDEN = (
     "The tomatoes in the back garden need watering every morning before nine",
@@ -228,44 +238,43 @@ def test_home_search_shows_signal_bars_and_today(
     shoot(page, "home-search")
 
 
-class _EmbedderDown:
-    """Stands in for an embedding service that stopped answering (the outage cannot be produced otherwise)."""
-
-    async def embed_query(self, text: str) -> list[float]:
-        raise Unavailable("embedder unreachable")
-
-    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        raise Unavailable("embedder unreachable")
-
-
-@pytest.fixture
-def embedder_down(dashboard: RunningServer) -> Iterator[None]:
-    state = dashboard.container.embedder
-    working = state.embedder
-    state.embedder = _EmbedderDown()
-    yield
-    state.embedder = working
+@pytest.fixture(scope="module")
+def remote_dashboard(make_database: Callable[[], str], fake_embedder: FakeEmbeddingServer) -> Iterator[RunningServer]:
+    """A second dashboard server whose embedder is the local OpenAI-compatible one (`fake_embedder.down` fails it)."""
+    fake_embedder.down = False
+    server = start_dashboard(
+        make_database(),
+        embeddings_provider="openai-compatible",
+        embeddings_endpoint=fake_embedder.url,
+        embeddings_model="fake-hash",
+        embeddings_dim=DIM,
+    )
+    yield server
+    server.stop()
 
 
 def test_a_degraded_search_says_so(
-    open_page: Callable[..., Watched],
-    member: Account,
-    cookies: dict[str, str],
-    dashboard: RunningServer,
-    embedder_down: None,
+    open_page: Callable[..., Watched], remote_dashboard: RunningServer, fake_embedder: FakeEmbeddingServer
 ) -> None:
-    _import(dashboard, cookies, [{"content": GARDEN[0], "namespace": "garden"}])
-    watched = open_page(member)
+    member = add_account(remote_dashboard)
+    _import(remote_dashboard, new_session(remote_dashboard, member), [{"content": GARDEN[0], "namespace": "garden"}])
+    embedded = "SELECT embedding_model FROM memory_entries WHERE user_id = %s AND embedded_at IS NOT NULL"
+    assert remote_dashboard.sql(embedded, (member.user_id,)) == [("openai-compatible:fake-hash",)]
+    watched = open_page(member, server=remote_dashboard)
     page = watched.page
-    response = watched.goto("/admin/?q=what+is+the+capital+of+mongolia")
-    assert response is not None and response.status == 503  # as `POST /v1/search` answers
-    expect(page.locator(".pill-warn")).to_have_text("Degraded")
-    expect(page.locator(".degraded")).to_contain_text("Search degraded: the embedder is unavailable")
-    expect(page.get_by_role("heading", name="Today")).to_be_visible()  # the rest of the page still works
-    shoot(page, "home-degraded")
-    watched.goto("/admin/?q=tomatoes+watering")  # keywords still find this one
-    expect(page.locator("ol.results > li")).to_have_count(1)
-    expect(page.locator(".degraded")).to_contain_text("these results come from keywords only")
+    fake_embedder.down = True
+    try:
+        response = watched.goto("/admin/?q=what+is+the+capital+of+mongolia")
+        assert response is not None and response.status == 503  # as `POST /v1/search` answers
+        expect(page.locator(".pill-warn")).to_have_text("Degraded")
+        expect(page.locator(".degraded")).to_contain_text("Search degraded: the embedder is unavailable")
+        expect(page.get_by_role("heading", name="Today")).to_be_visible()  # the rest of the page still works
+        shoot(page, "home-degraded")
+        watched.goto("/admin/?q=tomatoes+watering")  # keywords still find this one
+        expect(page.locator("ol.results > li")).to_have_count(1)
+        expect(page.locator(".degraded")).to_contain_text("these results come from keywords only")
+    finally:
+        fake_embedder.down = False
 
 
 def test_browse_filters_and_paging(
