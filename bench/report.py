@@ -51,7 +51,7 @@ load average well above 2 measure the neighbours as much as novamem, so compare 
 similar load. Retrieval quality does not depend on load.
 """
 
-RETRIEVAL_NOTES = """How novamem scores (`storage/postgres/memories.py` `keyword_hits` and `hydrate`,
+RETRIEVAL_NOTES = """How novamem scores (`storage/postgres/memory_retrieval.py` `keyword_hits` and `hydrate`,
 `domain/ranking.py` `fuse`):
 the keyword tier is BM25 computed in PostgreSQL from the english tsvector (k1=0.9, b=0.4; IDF from
 document frequencies among the caller's visible memories, length normalisation by distinct lexemes,

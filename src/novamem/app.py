@@ -90,7 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.auth_mode.has_accounts:
             password = settings.bootstrap_admin_password
             try:
-                await container.accounts.bootstrap(
+                await container.bootstrap.ensure_first_admin(
                     settings.bootstrap_admin_email,
                     password.get_secret_value() if password else None,
                     announce=_to_console,

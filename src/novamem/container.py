@@ -18,12 +18,15 @@ from novamem.errors import ConfigError
 from novamem.observability.redaction import redactor
 from novamem.services.agents.adoption import AdoptionService
 from novamem.services.identity.access import AccessPolicy
-from novamem.services.identity.accounts import AccountService
 from novamem.services.identity.audit import AuditService
 from novamem.services.identity.authn import Authenticator, CookiePolicy
+from novamem.services.identity.bootstrap import BootstrapService
 from novamem.services.identity.mcp_sessions import McpSessions
 from novamem.services.identity.quotas import QuotaService
+from novamem.services.identity.sessions import SessionService
+from novamem.services.identity.tenants import TenantService
 from novamem.services.identity.tokens import TokenService
+from novamem.services.identity.users import UserService
 from novamem.services.memory.diagnostics import DiagnosticsService
 from novamem.services.memory.lifecycle import Reconciler
 from novamem.services.memory.memories import EmbedderState, MemoryService, WritePolicy
@@ -223,7 +226,10 @@ class Container:
     counters: Counters
     audit: AuditService
     tokens: TokenService
-    accounts: AccountService
+    sessions: SessionService
+    users: UserService
+    tenants: TenantService
+    bootstrap: BootstrapService
     projects: ProjectService
     quotas: QuotaService
     selfservice: SelfService
@@ -281,6 +287,7 @@ class Container:
         authenticator = build_authenticator(settings, database)
         counters = PostgresCounters(database)
         audit = AuditService(PostgresAuditLog(database))
+        accounts = PostgresAccountStore(database)
         tokens = TokenService(PostgresTokenStore(database), projects, access, authenticator, counters, audit)
         quotas = QuotaService(
             PostgresQuotaStore(database),
@@ -329,14 +336,10 @@ class Container:
                 cap=settings.max_sessions_per_user,
                 idle_seconds=settings.mcp_session_idle_minutes * 60,
             ),
-            accounts=AccountService(
-                PostgresAccountStore(database),
-                counters,
-                audit,
-                mode=settings.auth_mode,
-                cookies=authenticator.cookies,
-                minter=tokens,
-            ),
+            sessions=SessionService(accounts, counters, audit, cookies=authenticator.cookies),
+            users=UserService(accounts, audit, minter=tokens),
+            tenants=TenantService(accounts, audit, mode=settings.auth_mode),
+            bootstrap=BootstrapService(accounts),
             projects=ProjectService(projects, access, audit),
             quotas=quotas,
             selfservice=selfservice,

@@ -163,7 +163,7 @@ def _print(text: str) -> None:
 
 async def _create(c: Container, args: argparse.Namespace) -> int:
     password, generated = _password(args.password)
-    user = await c.accounts.create_user(
+    user = await c.users.create(
         _operator(args.tenant),
         email=args.email,
         password=password,
@@ -178,7 +178,7 @@ async def _create(c: Container, args: argparse.Namespace) -> int:
 
 
 async def _list(c: Container, args: argparse.Namespace) -> int:
-    listed = await c.accounts.users_overview(_operator(args.tenant))
+    listed = await c.users.overview(_operator(args.tenant))
     if args.json:
         _print(json.dumps(listed.to_wire(), indent=2))
         return 0
@@ -188,33 +188,33 @@ async def _list(c: Container, args: argparse.Namespace) -> int:
 
 
 async def _delete(c: Container, args: argparse.Namespace) -> int:
-    result = await c.accounts.erase_user(_operator(args.tenant), args.id, dry_run=args.dry_run)
+    result = await c.users.erase(_operator(args.tenant), args.id, dry_run=args.dry_run)
     _print(json.dumps(result.to_wire(), indent=2))
     return 0
 
 
 async def _set_role(c: Container, args: argparse.Namespace) -> int:
-    user = await c.accounts.set_role(_operator(args.tenant), args.id, args.role)
+    user = await c.users.set_role(_operator(args.tenant), args.id, args.role)
     _print(f"{user.email} is now {user.role}")
     return 0
 
 
 async def _ban(c: Container, args: argparse.Namespace) -> int:
     seconds = args.days * 86400 if args.days else None
-    user = await c.accounts.ban(_operator(args.tenant), args.id, reason=args.reason, expires_in_seconds=seconds)
+    user = await c.users.ban(_operator(args.tenant), args.id, reason=args.reason, expires_in_seconds=seconds)
     _print(f"banned {user.email}")
     return 0
 
 
 async def _unban(c: Container, args: argparse.Namespace) -> int:
-    user = await c.accounts.unban(_operator(args.tenant), args.id)
+    user = await c.users.unban(_operator(args.tenant), args.id)
     _print(f"unbanned {user.email}")
     return 0
 
 
 async def _set_password(c: Container, args: argparse.Namespace) -> int:
     password, generated = _password(args.password)
-    await c.accounts.set_user_password(_operator(args.tenant), args.id, password)
+    await c.users.set_password(_operator(args.tenant), args.id, password)
     _print("password set; it must be changed at next sign-in")
     if generated:
         _print(f"one-time password (shown only now): {password}")
@@ -223,7 +223,7 @@ async def _set_password(c: Container, args: argparse.Namespace) -> int:
 
 async def _tenant_create(c: Container, args: argparse.Namespace) -> int:
     password, generated = (args.admin_password, False) if args.admin_password else (generate_password(), True)
-    created = await c.accounts.create_tenant(
+    created = await c.tenants.create(
         _operator(PUBLIC_TENANT), name=args.name, admin_email=args.admin_email, admin_password=password
     )
     _print(f"created tenant {created.name} (id {created.id}); admin {args.admin_email} (id {created.admin_user_id})")
@@ -233,6 +233,6 @@ async def _tenant_create(c: Container, args: argparse.Namespace) -> int:
 
 
 async def _tenant_list(c: Container) -> int:
-    for t in (await c.accounts.list_tenants(_operator(PUBLIC_TENANT))).tenants:
+    for t in (await c.tenants.list_all(_operator(PUBLIC_TENANT))).tenants:
         _print("\t".join([t.id, t.name, t.created_at]))
     return 0

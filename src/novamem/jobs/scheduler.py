@@ -119,7 +119,7 @@ def build_scheduler(container: Container) -> Scheduler:
         ),
         Job(JobName.EXPIRY_PURGE, EXPIRY_PURGE_INTERVAL_S, container.reconciler.purge_expired),
         Job(JobName.CHANGE_FEED_PRUNE, CHANGE_FEED_PRUNE_INTERVAL_S, container.selfservice.prune_changes),
-        Job(JobName.SESSIONS_PRUNE, SESSIONS_PRUNE_INTERVAL_S, container.accounts.prune_sessions),
+        Job(JobName.SESSIONS_PRUNE, SESSIONS_PRUNE_INTERVAL_S, container.sessions.prune_sessions),
     ]
     return Scheduler(
         container.leader_lock, jobs if settings.jobs_enabled else [], on_success=container.admin.record_run

@@ -28,7 +28,7 @@ from novamem.services.identity.account_models import (
     UserErase,
     UserEraseDryRun,
 )
-from novamem.services.identity.accounts import TokenMintFailed
+from novamem.services.identity.users import TokenMintFailed
 
 __all__ = ["router"]
 
@@ -41,7 +41,7 @@ UserPath = Annotated[str, Path(min_length=1, max_length=64, description="user id
 async def create_user(body: AdminUserCreate, request: Request, caller: AdminDep, c: ContainerDep) -> JSONResponse:
     """Create a user (who must change the password at first sign-in) with a first API token, shown once."""
     try:
-        created = await c.accounts.provision_user(
+        created = await c.users.provision(
             caller,
             email=body.email,
             password=body.password,
@@ -59,7 +59,7 @@ async def create_user(body: AdminUserCreate, request: Request, caller: AdminDep,
 @router.get("/users", response_model=AdminUserList)
 async def list_users(caller: AdminDep, c: ContainerDep) -> dict[str, Any]:
     """Users of your tenant with how many entries and live tokens each holds."""
-    return (await c.accounts.users_overview(caller)).to_wire()
+    return (await c.users.overview(caller)).to_wire()
 
 
 @router.delete(
@@ -75,7 +75,7 @@ async def delete_user(
     dry_run: Annotated[bool, Query(alias="dryRun", description="only report what would be deleted")] = False,
 ) -> dict[str, Any]:
     """Erase a user: owned projects (with everything in them), entries, tokens, memberships, sessions."""
-    return (await c.accounts.erase_user(caller, id, dry_run=dry_run, request_ip=client_ip(request))).to_wire()
+    return (await c.users.erase(caller, id, dry_run=dry_run, request_ip=client_ip(request))).to_wire()
 
 
 @router.put("/users/{id}/role", response_model=AuthUser)
@@ -83,23 +83,21 @@ async def set_role(
     id: UserPath, body: RoleChange, request: Request, caller: AdminDep, c: ContainerDep
 ) -> dict[str, Any]:
     """Make a user an admin or a plain user; the last admin cannot be demoted."""
-    return (await c.accounts.set_role(caller, id, body.role, request_ip=client_ip(request))).to_wire()
+    return (await c.users.set_role(caller, id, body.role, request_ip=client_ip(request))).to_wire()
 
 
 @router.post("/users/{id}/ban", response_model=AuthUser)
 async def ban_user(id: UserPath, body: UserBan, request: Request, caller: AdminDep, c: ContainerDep) -> dict[str, Any]:
     """Ban a user: their sessions end and their tokens stop working until unbanned (or expiry)."""
     seconds = body.expires_in_days * 86400 if body.expires_in_days else None
-    user = await c.accounts.ban(
-        caller, id, reason=body.reason, expires_in_seconds=seconds, request_ip=client_ip(request)
-    )
+    user = await c.users.ban(caller, id, reason=body.reason, expires_in_seconds=seconds, request_ip=client_ip(request))
     return user.to_wire()
 
 
 @router.post("/users/{id}/unban", response_model=AuthUser)
 async def unban_user(id: UserPath, request: Request, caller: AdminDep, c: ContainerDep) -> dict[str, Any]:
     """Lift a user's ban."""
-    return (await c.accounts.unban(caller, id, request_ip=client_ip(request))).to_wire()
+    return (await c.users.unban(caller, id, request_ip=client_ip(request))).to_wire()
 
 
 @router.get("/audit-log", response_model=AuditLog)
@@ -107,7 +105,7 @@ async def audit_log(
     caller: AdminDep, c: ContainerDep, limit: Annotated[int, Query(ge=1, le=500)] = 200
 ) -> dict[str, Any]:
     """Admin and project-management actions in your tenant, newest first."""
-    return (await c.accounts.audit_log(caller, limit)).to_wire()
+    return (await c.audit.recent(caller, limit)).to_wire()
 
 
 async def _tenant_mode(c: ContainerDep) -> None:
@@ -119,13 +117,13 @@ async def _tenant_mode(c: ContainerDep) -> None:
 @router.get("/tenants", response_model=TenantList, dependencies=[Depends(_tenant_mode)])
 async def list_tenants(caller: AdminDep, c: ContainerDep) -> dict[str, Any]:
     """Every tenant (server admins, `tenant` mode only)."""
-    return (await c.accounts.list_tenants(caller)).to_wire()
+    return (await c.tenants.list_all(caller)).to_wire()
 
 
 @router.post("/tenants", status_code=201, response_model=TenantCreated, dependencies=[Depends(_tenant_mode)])
 async def create_tenant(body: TenantCreate, request: Request, caller: AdminDep, c: ContainerDep) -> JSONResponse:
     """A new tenant and its first admin, who must change the password at first sign-in (server admins)."""
-    created = await c.accounts.create_tenant(
+    created = await c.tenants.create(
         caller,
         name=body.name,
         admin_email=body.admin_email,

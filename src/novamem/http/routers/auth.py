@@ -49,9 +49,9 @@ from novamem.services.identity.account_models import (
     UserPage,
     UserSessions,
 )
-from novamem.services.identity.accounts import THROTTLED_CODE, IssuedSession
 from novamem.services.identity.authn import SESSION_TTL, authentication_from_state
 from novamem.services.identity.origins import check_origin
+from novamem.services.identity.sessions import THROTTLED_CODE, IssuedSession
 
 __all__ = ["better_auth_error", "router"]
 
@@ -193,7 +193,7 @@ async def _csrf(request: Request, c: ContainerDep) -> None:
 
 
 async def _throttle(request: Request, c: ContainerDep) -> None:
-    await c.accounts.throttle(client_ip(request), request.url.path)
+    await c.sessions.throttle(client_ip(request), request.url.path)
 
 
 async def _session(request: Request) -> Caller | None:
@@ -226,7 +226,7 @@ _routes = APIRouter(route_class=_BetterAuthRoute, dependencies=[Depends(_csrf)])
 
 
 def _set_cookie(response: Response, c: ContainerDep, issued: IssuedSession) -> None:
-    policy = c.accounts.cookies
+    policy = c.sessions.cookies
     assert policy is not None
     response.set_cookie(
         policy.name,
@@ -240,7 +240,7 @@ def _set_cookie(response: Response, c: ContainerDep, issued: IssuedSession) -> N
 
 
 def _clear_cookie(response: Response, c: ContainerDep) -> None:
-    policy = c.accounts.cookies
+    policy = c.sessions.cookies
     if policy is not None:
         response.delete_cookie(policy.name, path="/", secure=policy.secure, httponly=True, samesite="lax")
 
@@ -248,7 +248,7 @@ def _clear_cookie(response: Response, c: ContainerDep) -> None:
 @_routes.post("/sign-in/email", response_model=SignedIn, dependencies=[Depends(_throttle)])
 async def sign_in(body: SignInEmail, request: Request, c: ContainerDep) -> JSONResponse:
     """Sign in with email and password; sets the session cookie (throttled; locked after 5 failures)."""
-    issued = await c.accounts.sign_in(
+    issued = await c.sessions.sign_in(
         body.email, body.password, ip=client_ip(request), user_agent=request.headers.get("user-agent")
     )
     response = JSONResponse(issued.signed_in().to_wire())
@@ -259,7 +259,7 @@ async def sign_in(body: SignInEmail, request: Request, c: ContainerDep) -> JSONR
 @_routes.post("/sign-out", response_model=Success)
 async def sign_out(c: ContainerDep, caller: Annotated[Caller | None, Depends(_session)]) -> JSONResponse:
     """End this session and clear its cookie."""
-    await c.accounts.sign_out(caller)
+    await c.sessions.sign_out(caller)
     response = JSONResponse(Success(success=True).to_wire())
     _clear_cookie(response, c)
     return response
@@ -268,7 +268,7 @@ async def sign_out(c: ContainerDep, caller: Annotated[Caller | None, Depends(_se
 @_routes.get("/get-session", response_model=SessionAndUser | None)
 async def get_session(c: ContainerDep, caller: Annotated[Caller | None, Depends(_session)]) -> JSONResponse:
     """The signed-in session and user, or `null`."""
-    found = await c.accounts.current_session(caller) if caller is not None else None
+    found = await c.sessions.current_session(caller) if caller is not None else None
     return JSONResponse(found.to_wire() if found is not None else None, headers={"Cache-Control": "no-store"})
 
 
@@ -281,7 +281,7 @@ async def get_session_post() -> JSONResponse:
 @_routes.post("/change-password", response_model=ChangedPassword)
 async def change_password(body: ChangePassword, request: Request, c: ContainerDep, caller: SessionDep) -> JSONResponse:
     """Change your password (clears `mustChangePassword`); optionally end every other session."""
-    changed, issued = await c.accounts.change_password(
+    changed, issued = await c.sessions.change_password(
         caller,
         body.current_password,
         body.new_password,
@@ -298,27 +298,27 @@ async def change_password(body: ChangePassword, request: Request, c: ContainerDe
 @_routes.get("/list-sessions", response_model=list[AuthSession])
 async def list_sessions(c: ContainerDep, caller: SessionDep) -> list[dict[str, Any]]:
     """Your live sessions."""
-    return [s.to_wire() for s in await c.accounts.list_sessions(caller)]
+    return [s.to_wire() for s in await c.sessions.list_sessions(caller)]
 
 
 @_routes.post("/revoke-session", response_model=Status)
 async def revoke_session(body: RevokeSession, c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
     """End one of your sessions by its listed `token` handle."""
-    await c.accounts.revoke_session(caller, body.token)
+    await c.sessions.revoke_session(caller, body.token)
     return Status(status=True).to_wire()
 
 
 @_routes.post("/revoke-sessions", response_model=Status)
 async def revoke_sessions(c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
     """End all of your sessions, this one included."""
-    await c.accounts.revoke_sessions(caller, keep_current=False)
+    await c.sessions.revoke_sessions(caller, keep_current=False)
     return Status(status=True).to_wire()
 
 
 @_routes.post("/revoke-other-sessions", response_model=Status)
 async def revoke_other_sessions(c: ContainerDep, caller: SessionDep) -> dict[str, Any]:
     """End all of your sessions except this one."""
-    await c.accounts.revoke_sessions(caller, keep_current=True)
+    await c.sessions.revoke_sessions(caller, keep_current=True)
     return Status(status=True).to_wire()
 
 
@@ -333,7 +333,7 @@ async def admin_list_users(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Users of your tenant, oldest first."""
-    return (await c.accounts.list_users(caller, limit, offset)).to_wire()
+    return (await c.users.page(caller, limit, offset)).to_wire()
 
 
 @_routes.post("/admin/create-user", response_model=UserEnvelope)
@@ -341,7 +341,7 @@ async def admin_create_user(
     body: CreateUser, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
     """Create a user in your tenant (they must change the password at first sign-in)."""
-    user = await c.accounts.create_user(
+    user = await c.users.create(
         caller, email=body.email, password=body.password, name=body.name, role=body.role, request_ip=client_ip(request)
     )
     return UserEnvelope(user=user).to_wire()
@@ -350,7 +350,7 @@ async def admin_create_user(
 @_routes.post("/admin/set-role", response_model=UserEnvelope)
 async def admin_set_role(body: SetRole, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Change a user's role; the last admin cannot be demoted."""
-    user = await c.accounts.set_role(caller, body.user_id, body.role, request_ip=client_ip(request))
+    user = await c.users.set_role(caller, body.user_id, body.role, request_ip=client_ip(request))
     return UserEnvelope(user=user).to_wire()
 
 
@@ -359,21 +359,21 @@ async def admin_update_user(
     body: UpdateUser, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
     """Change a user's `name` and/or `email`; any other key in `data` is refused (`FIELD_NOT_ALLOWED`)."""
-    user = await c.accounts.update_user(caller, body.user_id, body.data, request_ip=client_ip(request))
+    user = await c.users.update(caller, body.user_id, body.data, request_ip=client_ip(request))
     return UserEnvelope(user=user).to_wire()
 
 
 @_routes.post("/admin/remove-user", response_model=Success)
 async def admin_remove_user(body: UserId, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Remove a user and erase their data; never yourself, never the last admin."""
-    await c.accounts.erase_user(caller, body.user_id, request_ip=client_ip(request))
+    await c.users.erase(caller, body.user_id, request_ip=client_ip(request))
     return Success(success=True).to_wire()
 
 
 @_routes.post("/admin/ban-user", response_model=UserEnvelope)
 async def admin_ban_user(body: BanUser, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Ban a user (their sessions end; `banExpiresIn` seconds, or until unbanned)."""
-    user = await c.accounts.ban(
+    user = await c.users.ban(
         caller,
         body.user_id,
         reason=body.ban_reason,
@@ -386,7 +386,7 @@ async def admin_ban_user(body: BanUser, request: Request, c: ContainerDep, calle
 @_routes.post("/admin/unban-user", response_model=UserEnvelope)
 async def admin_unban_user(body: UserId, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Lift a user's ban."""
-    user = await c.accounts.unban(caller, body.user_id, request_ip=client_ip(request))
+    user = await c.users.unban(caller, body.user_id, request_ip=client_ip(request))
     return UserEnvelope(user=user).to_wire()
 
 
@@ -395,14 +395,14 @@ async def admin_set_user_password(
     body: SetUserPassword, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
     """Set a user's password; their sessions end and they must change it at next sign-in."""
-    await c.accounts.set_user_password(caller, body.user_id, body.new_password, request_ip=client_ip(request))
+    await c.users.set_password(caller, body.user_id, body.new_password, request_ip=client_ip(request))
     return Status(status=True).to_wire()
 
 
 @_routes.post("/admin/list-user-sessions", response_model=UserSessions)
 async def admin_list_user_sessions(body: UserId, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """A user's live sessions."""
-    return (await c.accounts.list_user_sessions(caller, body.user_id)).to_wire()
+    return (await c.sessions.list_user_sessions(caller, body.user_id)).to_wire()
 
 
 @_routes.post("/admin/revoke-user-session", response_model=Success)
@@ -410,7 +410,7 @@ async def admin_revoke_user_session(
     body: RevokeUserSession, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
     """End one session of any user of your tenant, by its listed handle."""
-    await c.accounts.revoke_user_session(caller, body.session_token, request_ip=client_ip(request))
+    await c.sessions.revoke_user_session(caller, body.session_token, request_ip=client_ip(request))
     return Success(success=True).to_wire()
 
 
@@ -419,7 +419,7 @@ async def admin_revoke_user_sessions(
     body: UserId, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
     """End every session of a user of your tenant."""
-    await c.accounts.revoke_user_sessions(caller, body.user_id, request_ip=client_ip(request))
+    await c.sessions.revoke_user_sessions(caller, body.user_id, request_ip=client_ip(request))
     return Success(success=True).to_wire()
 
 

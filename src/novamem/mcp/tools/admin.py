@@ -26,7 +26,7 @@ __all__ = ["ADMIN_TOOLS"]
 
 
 async def _admin_users(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
-    return (await c.accounts.users_overview(caller)).to_wire()
+    return (await c.users.overview(caller)).to_wire()
 
 
 async def _admin_projects(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:
@@ -47,7 +47,7 @@ async def _admin_stats(c: Container, caller: Caller, _req: NoArgs, _ip: str | No
 
 
 async def _admin_audit(c: Container, caller: Caller, req: AuditRecentArgs, _ip: str | None) -> dict[str, Any]:
-    return (await c.accounts.audit_log(caller, req.limit)).to_wire()
+    return (await c.audit.recent(caller, req.limit)).to_wire()
 
 
 async def _admin_ops(c: Container, caller: Caller, _req: NoArgs, _ip: str | None) -> dict[str, Any]:

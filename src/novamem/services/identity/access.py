@@ -12,7 +12,7 @@ from novamem.domain.scope import Caller, ReadScope, WriteTarget
 from novamem.errors import Forbidden, NotFound
 from novamem.storage.base import ProjectDirectory
 
-__all__ = ["CONFINED", "UNSET", "AccessPolicy", "Unset", "require_writer"]
+__all__ = ["CONFINED", "UNSET", "AccessPolicy", "Unset", "require_admin", "require_writer"]
 
 CONFINED = "token is confined to its project"
 
@@ -22,6 +22,12 @@ class Unset:
 
 
 UNSET = Unset()
+
+
+def require_admin(caller: Caller, code: str) -> None:
+    """Refuse anyone but an admin whose credential is neither read-only nor project-confined (403 `code`)."""
+    if not caller.is_admin or caller.is_restricted:
+        raise Forbidden("admin only", code=code)
 
 
 def require_writer(caller: Caller) -> None:

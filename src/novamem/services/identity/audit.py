@@ -1,4 +1,5 @@
-"""Recording admin and project-management actions: who, what, on what, from where, when."""
+"""Recording admin and project-management actions (who, what, on what, from where, when), and the
+tenant admins' pages of that log."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 from novamem.domain.entries import iso
 from novamem.domain.scope import Caller
 from novamem.errors import NovamemError
-from novamem.services.identity.account_models import AuditEntry, AuditPage, AuditQuery
+from novamem.services.identity.access import require_admin
+from novamem.services.identity.account_models import AuditEntry, AuditLog, AuditPage, AuditQuery
 from novamem.storage.base import AuditRecord, AuditStore
 
 __all__ = ["AuditService"]
@@ -17,7 +19,8 @@ log = logging.getLogger("novamem.audit")
 
 
 class AuditService:
-    """Writes are best effort (a failed audit write is logged, never blocks the action)."""
+    """The audit log. Writes are best effort (a failed audit write is logged, never blocks the action);
+    reading it is for the tenant's admins."""
 
     def __init__(self, store: AuditStore) -> None:
         self._store = store
@@ -48,12 +51,14 @@ class AuditService:
         except NovamemError as exc:
             log.error("audit write failed for %s: %s", action, exc.message)
 
-    async def recent(self, caller: Caller, limit: int) -> list[AuditEntry]:
-        """The newest `limit` entries of the caller's tenant, newest first."""
-        return [_entry(row) for row in await self._store.recent(caller.tenant_id, limit)]
+    async def recent(self, caller: Caller, limit: int) -> AuditLog:
+        """The newest `limit` audit entries of the caller's tenant (admins only)."""
+        require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
+        return AuditLog(entries=[_entry(row) for row in await self._store.recent(caller.tenant_id, limit)])
 
     async def page(self, caller: Caller, query: AuditQuery) -> AuditPage:
-        """One page of the caller's tenant's log, newest first, only entries containing `query.q` if given."""
+        """A page of the caller's tenant's audit log, newest first, optionally filtered by a text (admins only)."""
+        require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
         text = (query.q or "").strip() or None
         rows = await self._store.search(caller.tenant_id, text, query.limit + 1, query.offset)
         return AuditPage(

@@ -10,8 +10,8 @@ from starlette.responses import Response
 
 from novamem.errors import InvalidInput, NotFound, RateLimited
 from novamem.services.identity.account_models import ChangePassword, RevokeSession
-from novamem.services.identity.accounts import IssuedSession
 from novamem.services.identity.authn import SESSION_TTL
+from novamem.services.identity.sessions import IssuedSession
 from novamem.web.forms import FORM_ERROR, Form
 from novamem.web.routing import CHANGE_PASSWORD, HOME, SIGN_OUT, Screen
 from novamem.web.screens.onboarding import ONBOARDING
@@ -31,7 +31,7 @@ _PASSWORD_FIELDS = {
 
 def _set_session_cookie(visit: Visit, response: Response, issued: IssuedSession) -> None:
     """The new session's cookie, with the attributes `/api/auth/*` uses."""
-    policy = visit.container.accounts.cookies
+    policy = visit.container.sessions.cookies
     if policy is None:
         return
     response.set_cookie(
@@ -46,7 +46,7 @@ def _set_session_cookie(visit: Visit, response: Response, issued: IssuedSession)
 
 
 def _clear_session_cookie(visit: Visit, response: Response) -> None:
-    policy = visit.container.accounts.cookies
+    policy = visit.container.sessions.cookies
     if policy is not None:
         response.delete_cookie(policy.name, path="/", secure=policy.secure, httponly=True, samesite="lax")
 
@@ -57,7 +57,7 @@ async def _change_password(visit: Visit, form: Form[ChangePassword], done: str) 
     if body is None:
         return None
     try:
-        _, issued = await visit.container.accounts.change_password(
+        _, issued = await visit.container.sessions.change_password(
             visit.caller,
             body.current_password,
             body.new_password,
@@ -89,7 +89,7 @@ async def change_password(visit: Visit) -> Response:
 
 
 async def _account(visit: Visit, password_form: Form[ChangePassword], status: int = 200) -> Response:
-    sessions = await visit.container.accounts.list_sessions(visit.caller)
+    sessions = await visit.container.sessions.list_sessions(visit.caller)
     return visit.render(
         "account.html", status=status, form=password_form, sessions=sessions, current=visit.caller.session_id
     )
@@ -110,7 +110,7 @@ async def revoke_session(visit: Visit) -> Response:
     form = await visit.form(RevokeSession)
     if form.model is None:
         return visit.redirect(ACCOUNT, "Choose a session to end.", kind="error")
-    ended = await visit.container.accounts.revoke_session(visit.caller, form.model.token)
+    ended = await visit.container.sessions.revoke_session(visit.caller, form.model.token)
     if not ended:
         return visit.redirect(ACCOUNT, "That session had already ended.", kind="info")
     return visit.redirect(ACCOUNT, "Session ended.")
@@ -118,13 +118,13 @@ async def revoke_session(visit: Visit) -> Response:
 
 async def revoke_other_sessions(visit: Visit) -> Response:
     """End every session but this one."""
-    ended = await visit.container.accounts.revoke_sessions(visit.caller, keep_current=True)
+    ended = await visit.container.sessions.revoke_sessions(visit.caller, keep_current=True)
     return visit.redirect(ACCOUNT, f"Ended {ended} other session{'' if ended == 1 else 's'}.")
 
 
 async def sign_out(visit: Visit) -> Response:
     """End this session and clear its cookie, like `POST /api/auth/sign-out`."""
-    await visit.container.accounts.sign_out(visit.caller)
+    await visit.container.sessions.sign_out(visit.caller)
     response = visit.redirect(HOME, "You are signed out.", kind="info")
     _clear_session_cookie(visit, response)
     return response

@@ -74,7 +74,7 @@ async def audit_page(visit: Visit) -> Response:
     form = Form.submitted(AuditQuery, visit.query)
     if form.model is None:
         return visit.render("admin_audit.html", status=form.status, form=form, page=None, rows=[])
-    page = await visit.container.accounts.audit_page(visit.caller, form.model)
+    page = await visit.container.audit.page(visit.caller, form.model)
     rows = [AuditRow(e, action_kind(e.action), tuple(flatten(e.metadata))) for e in page.entries]
     return visit.render(
         "admin_audit.html",

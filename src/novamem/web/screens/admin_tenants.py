@@ -21,7 +21,7 @@ _FIELDS = {"INVALID_EMAIL": "adminEmail", "PASSWORD_TOO_SHORT": "adminPassword",
 
 
 async def _tenants(visit: Visit, form: Form[TenantCreate], status: int = 200) -> Response:
-    listing = await visit.container.accounts.list_tenants(visit.caller)
+    listing = await visit.container.tenants.list_all(visit.caller)
     return visit.render("admin_tenants.html", status=status, tenants=listing.tenants, form=form)
 
 
@@ -36,7 +36,7 @@ async def create_tenant(visit: Visit) -> Response:
     if form.model is not None:
         body = form.model
         try:
-            created = await visit.container.accounts.create_tenant(
+            created = await visit.container.tenants.create(
                 visit.caller,
                 name=body.name,
                 admin_email=body.admin_email,

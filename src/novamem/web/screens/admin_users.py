@@ -39,7 +39,7 @@ def _count(number: int, one: str, many: str) -> str:
 
 
 async def _users(visit: Visit, form: Form[CreateUser], status: int = 200) -> Response:
-    directory = await visit.container.accounts.user_directory(visit.caller)
+    directory = await visit.container.users.directory(visit.caller)
     return visit.render("admin_users.html", status=status, users=directory.users, form=form)
 
 
@@ -54,7 +54,7 @@ async def create_user(visit: Visit) -> Response:
     if form.model is not None:
         body = form.model
         try:
-            user = await visit.container.accounts.create_user(
+            user = await visit.container.users.create(
                 visit.caller,
                 email=body.email,
                 password=body.password,
@@ -80,16 +80,14 @@ async def change_role(visit: Visit) -> Response:
     if form.model is None:
         return visit.redirect(USERS, "Choose a role: admin or user.", kind="error")
     try:
-        user = await visit.container.accounts.set_role(
-            visit.caller, user_id, form.model.role, request_ip=visit.client_ip
-        )
+        user = await visit.container.users.set_role(visit.caller, user_id, form.model.role, request_ip=visit.client_ip)
     except (Conflict, InvalidInput) as exc:
         return visit.redirect(USERS, _sentence(exc.message), kind="error")
     return visit.redirect(USERS, f"{user.email} is now {'an admin' if user.role == 'admin' else 'a user'}.")
 
 
 async def _ban_page(visit: Visit, form: Form[UserBan], status: int = 200) -> Response:
-    user = await visit.container.accounts.user_standing(visit.caller, visit.params["user_id"])
+    user = await visit.container.users.standing(visit.caller, visit.params["user_id"])
     return visit.render("admin_user_ban.html", status=status, user=user, form=form)
 
 
@@ -104,7 +102,7 @@ async def ban(visit: Visit) -> Response:
     if form.model is not None:
         body = form.model
         try:
-            user = await visit.container.accounts.ban(
+            user = await visit.container.users.ban(
                 visit.caller,
                 visit.params["user_id"],
                 reason=body.reason,
@@ -120,14 +118,14 @@ async def ban(visit: Visit) -> Response:
 
 async def unban(visit: Visit) -> Response:
     """Lift a user's ban."""
-    user = await visit.container.accounts.unban(visit.caller, visit.params["user_id"], request_ip=visit.client_ip)
+    user = await visit.container.users.unban(visit.caller, visit.params["user_id"], request_ip=visit.client_ip)
     return visit.redirect(USERS, f"Lifted the ban on {user.email}.")
 
 
 async def delete_page(visit: Visit) -> Response:
     """What deleting the user takes with them (the dry run of `DELETE /v1/admin/users/{id}`), and the button."""
     try:
-        preview = await visit.container.accounts.erase_user(visit.caller, visit.params["user_id"], dry_run=True)
+        preview = await visit.container.users.erase(visit.caller, visit.params["user_id"], dry_run=True)
     except (InvalidInput, Conflict) as exc:
         return visit.redirect(USERS, _sentence(exc.message), kind="error")
     return visit.render("admin_user_delete.html", preview=preview.would_delete)
@@ -136,9 +134,7 @@ async def delete_page(visit: Visit) -> Response:
 async def delete(visit: Visit) -> Response:
     """Delete the user and everything they hold (owned projects with their contents, entries, tokens)."""
     try:
-        erased = await visit.container.accounts.erase_user(
-            visit.caller, visit.params["user_id"], request_ip=visit.client_ip
-        )
+        erased = await visit.container.users.erase(visit.caller, visit.params["user_id"], request_ip=visit.client_ip)
     except (InvalidInput, Conflict) as exc:
         return visit.redirect(USERS, _sentence(exc.message), kind="error")
     counts = (

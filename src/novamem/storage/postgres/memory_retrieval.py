@@ -1,0 +1,267 @@
+"""The memory store's retrieval queries: BM25 keyword hits, the vector tier and score completion
+(`hydrate`), the nearest entries of a write partition (near-duplicates), and the graph walk.
+"""
+
+from __future__ import annotations
+
+import time
+
+from psycopg import sql
+
+from novamem.domain.entries import MemoryEntry
+from novamem.domain.scope import ReadScope, WriteTarget
+from novamem.storage.base import KeywordHits, Neighbor, VectorSpace
+from novamem.storage.postgres.database import Database
+from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, MemoryTable, entry_from_row, vector_text
+from novamem.storage.postgres.scoping import read_filter, target_filter, visible_filter
+
+__all__ = ["MemoryRetrieval"]
+
+# BM25 over the english tsvector; k1 and b are the Lucene/Anserini defaults, which suit short texts.
+BM25_K1 = 0.9
+BM25_B = 0.4
+MAX_QUERY_TERMS = 32
+# Most rows one keyword branch reads. Below it (the usual case) BM25 statistics are exact within the
+# scope; a broad query over a very large scope is scored on a bounded share of its matches (plus the
+# rows matching every term), which keeps latency flat as the store grows.
+KEYWORD_POOL = 1000
+# N, the scope size in IDF, is counted up to this many rows, and reused for a while per scope (IDF
+# barely moves when a scope grows by a few rows).
+SCOPE_COUNT_CAP = 10000
+SCOPE_SIZE_TTL_S = 30.0
+SCOPE_SIZE_CACHE_ENTRIES = 4096
+
+# A lexeme as a one-term tsquery literal: quoted, with quotes and backslashes escaped.
+_LEX_QUERY = sql.SQL(r"('''' || replace(replace(lex, '\', '\\'), '''', '''''') || '''')")
+
+
+def _bm25_term(weight: str, length: str) -> sql.Composable:
+    """One matching term's BM25 contribution with tf = 1 (`@@` tells presence, not counts).
+
+    idf * (k1 + 1) / (1 + k1 * (1 - b + b * |d| / avgdl)), with |d| the row's distinct lexemes.
+    """
+    return sql.SQL("{w} * (%(k1)s + 1) / (1 + %(k1)s * (1 - %(b)s + %(b)s * {n} / greatest(stats.avgdl, 1)))").format(
+        w=sql.SQL(weight), n=sql.SQL(length)
+    )
+
+
+def _bm25_ctes(where: sql.Composable, vis: sql.Composable, *, known_n: bool) -> sql.Composable:
+    """CTEs `terms`, `tq`, `pool`, `hits`, `stats`, `idf` and `kw` (the top `%(lim)s` ids by BM25, with scores).
+
+    Document frequencies are counted over the pool, which is every visible row of the scope matching
+    any query term (up to KEYWORD_POOL), so IDF reflects the caller's own memories only. With
+    `known_n` the scope size comes from `%(known_n)s` (a recent count) instead of being counted.
+    """
+    count = (
+        sql.SQL("%(known_n)s::bigint")
+        if known_n
+        else sql.SQL("(SELECT count(*) FROM (SELECT 1 FROM memory_entries e WHERE {w} LIMIT %(ncap)s) n)").format(
+            w=where
+        )
+    )
+    return sql.SQL(
+        "terms AS MATERIALIZED (SELECT lex, {lq}::tsquery AS tq"
+        " FROM unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS lex LIMIT %(max_terms)s),"
+        " tq AS (SELECT string_agg({lq}, ' | ')::tsquery AS any_term,"
+        "  string_agg({lq}, ' & ')::tsquery AS all_terms FROM terms),"
+        " pool AS MATERIALIZED (SELECT DISTINCT ON (id) id, tsv FROM ("
+        "  (SELECT e.id, e.tsv FROM memory_entries e, tq WHERE e.tsv @@ tq.all_terms AND {w} AND {v}"
+        "   LIMIT %(pool)s)"
+        "  UNION ALL (SELECT e.id, e.tsv FROM memory_entries e, tq WHERE e.tsv @@ tq.any_term AND {w} AND {v}"
+        "   LIMIT %(pool)s)) AS matched),"
+        " hits AS MATERIALIZED (SELECT p.id, length(p.tsv) AS len, t.lex FROM pool p JOIN terms t ON p.tsv @@ t.tq),"
+        # N counts the readable rows whatever their lifecycle state: an index-only count
+        " stats AS MATERIALIZED (SELECT {count} AS n, (SELECT avg(length(tsv)) FROM pool) AS avgdl),"
+        " idf AS MATERIALIZED (SELECT t.lex, t.tq, ln(1 + (greatest(stats.n, d.df) - d.df + 0.5) / (d.df + 0.5)) AS w"
+        "  FROM (SELECT lex, count(*) AS df FROM hits GROUP BY lex) d JOIN terms t USING (lex), stats),"
+        " kw AS (SELECT h.id, sum({t}) AS s FROM hits h JOIN idf USING (lex), stats"
+        "  GROUP BY h.id ORDER BY s DESC, h.id LIMIT %(lim)s)"
+    ).format(lq=_LEX_QUERY, w=where, v=vis, t=_bm25_term("idf.w", "h.len"), count=count)
+
+
+class MemoryRetrieval(MemoryTable):
+    """Ranked candidates for recall, and the reads that rank by vector or by graph."""
+
+    def __init__(self, db: Database, space: VectorSpace | None) -> None:
+        super().__init__(db, space)
+        # scope sizes for IDF (N), by read filter: counting them costs more than the rest of BM25
+        self._scope_sizes: dict[str, tuple[int, float]] = {}
+
+    def _vector_cte(self, where: sql.Composable, vis: sql.Composable) -> sql.Composable:
+        """CTE `vc`: ids and cosine distances `d` of the `%(lim)s` nearest visible rows of the scope to `%(qvec)s`.
+
+        Pool connections scan HNSW iteratively (see `database.py`), so scope filters still leave `lim` rows.
+        """
+        return sql.SQL(
+            "vc AS (SELECT e.id, {ev} <=> {qv} AS d FROM memory_entries e WHERE {m} AND {w} AND {v}"
+            " ORDER BY d LIMIT %(lim)s)"
+        ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis)
+
+    async def keyword_hits(self, scope: ReadScope, *, query: str, limit: int) -> KeywordHits:
+        """The top `limit` visible rows of the scope by BM25, and the statistics that scored them.
+
+        Needs no query vector, so callers run it while the query is being embedded.
+        """
+        where, params = read_filter(scope)
+        vis, vparams = visible_filter(scope)
+        cache_key = repr(params)
+        cached = self._scope_sizes.get(cache_key)
+        known = cached is not None and cached[1] > time.monotonic()
+        params.update(vparams, q=query, lim=limit, max_terms=MAX_QUERY_TERMS, pool=KEYWORD_POOL)
+        params.update(ncap=SCOPE_COUNT_CAP, k1=BM25_K1, b=BM25_B)
+        if known:
+            assert cached is not None
+            params["known_n"] = cached[0]
+        query_sql = sql.SQL(
+            "WITH {ctes} SELECT"
+            " (SELECT array_agg(id ORDER BY s DESC, id) FROM kw) AS ids,"
+            " (SELECT array_agg(s ORDER BY s DESC, id) FROM kw) AS scores,"
+            " (SELECT array_agg(tq::text ORDER BY lex) FROM idf) AS tqs,"
+            " (SELECT array_agg(w ORDER BY lex) FROM idf) AS weights,"
+            " stats.avgdl, stats.n FROM stats"
+        ).format(ctes=_bm25_ctes(where, vis, known_n=known))
+        async with self._db.connection() as conn:
+            cur = await conn.execute(query_sql, params)
+            row = await cur.fetchone()
+        if row is None:
+            return KeywordHits()
+        if not known and row["n"] is not None:
+            if len(self._scope_sizes) > SCOPE_SIZE_CACHE_ENTRIES:
+                self._scope_sizes.clear()
+            self._scope_sizes[cache_key] = (int(row["n"]), time.monotonic() + SCOPE_SIZE_TTL_S)
+        return KeywordHits(
+            scores=dict(zip(row["ids"] or [], (float(v) for v in row["scores"] or []), strict=True)),
+            term_queries=list(row["tqs"] or []),
+            term_weights=[float(w) for w in row["weights"] or []],
+            avgdl=float(row["avgdl"] or 1.0),
+        )
+
+    async def hydrate(
+        self, scope: ReadScope, *, keyword: KeywordHits | None, query_vector: list[float] | None, limit: int
+    ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]:
+        """The keyword hits plus the `limit` nearest rows, each with both scores (score completion).
+
+        A row found by one tier is not scored 0 by the other merely for missing that tier's cut: vector
+        hits get their BM25 score from the keyword phase's statistics, keyword hits their cosine.
+        Returns the entries, the BM25 scores (only those > 0) and the cosine similarities by id.
+        """
+        where, params = read_filter(scope)
+        vis, vparams = visible_filter(scope)
+        params.update(vparams, lim=limit)
+        tiers: list[sql.Composable] = []
+        ctes: list[sql.Composable] = []
+        kscore: sql.Composable = sql.SQL("NULL::float8")
+        vscore: sql.Composable = sql.SQL("NULL::float8")
+        join_vc: sql.Composable = sql.SQL("")
+        known = dict(keyword.scores) if keyword is not None else {}
+        params["kw_ids"] = list(known)
+        if known:
+            tiers.append(sql.SQL("SELECT unnest(%(kw_ids)s::text[])"))
+        if keyword is not None and keyword.term_queries:
+            params.update(tqs=keyword.term_queries, tws=keyword.term_weights, avgdl=keyword.avgdl)
+            params.update(k1=BM25_K1, b=BM25_B)
+            # the terms are parsed once, then matched against the rows the keyword phase did not score
+            ctes.append(
+                sql.SQL("tt AS MATERIALIZED (SELECT * FROM unnest(%(tqs)s::tsquery[], %(tws)s::float8[]) AS t(tq, w))")
+            )
+            kscore = sql.SQL(
+                "CASE WHEN e.id = ANY(%(kw_ids)s) THEN NULL ELSE"
+                " (SELECT sum(tt.w * (%(k1)s + 1) / (1 + %(k1)s * (1 - %(b)s + %(b)s * length(e.tsv)"
+                " / greatest(%(avgdl)s, 1)))) FROM tt WHERE e.tsv @@ tt.tq) END"
+            )
+        if query_vector is not None and self._space is not None:
+            params["qvec"] = vector_text(query_vector)
+            ctes.append(self._vector_cte(where, vis))
+            tiers.append(sql.SQL("SELECT id FROM vc"))
+            # the vector tier's own distances are reused; only keyword-only rows are compared here
+            vscore = sql.SQL("CASE WHEN vc.d IS NOT NULL THEN 1 - vc.d WHEN {m} THEN 1 - ({ev} <=> {qv}) END").format(
+                m=self._model_match(), ev=self._vec(), qv=self._qvec()
+            )
+            join_vc = sql.SQL(" LEFT JOIN vc ON vc.id = e.id")
+        if not tiers:
+            return [], {}, {}
+        with_ctes = sql.SQL("WITH {c}, ").format(c=sql.SQL(", ").join(ctes)) if ctes else sql.SQL("WITH ")
+        # the scope filter again on the final rows: ids passed back in never widen what a caller reads
+        query_sql = sql.SQL(
+            "{w_ctes}ids AS ({u}) SELECT {c}, {k} AS kscore, {vs} AS vscore"
+            " FROM (SELECT DISTINCT * FROM ids) AS ids(id) JOIN memory_entries e ON e.id = ids.id{j}"
+            " WHERE {w} AND {v}"
+        ).format(
+            w_ctes=with_ctes,
+            u=sql.SQL(" UNION ALL ").join(tiers),
+            c=ENTRY_COLUMNS,
+            k=kscore,
+            vs=vscore,
+            j=join_vc,
+            w=where,
+            v=vis,
+        )
+        async with self._db.connection() as conn:
+            cur = await conn.execute(query_sql, params)
+            rows = await cur.fetchall()
+        entries = [entry_from_row(r) for r in rows]
+        kscores = {r["id"]: float(r["kscore"]) for r in rows if r["kscore"] is not None and r["kscore"] > 0}
+        kscores.update((r["id"], known[r["id"]]) for r in rows if r["id"] in known and known[r["id"]] > 0)
+        vscores = {r["id"]: max(float(r["vscore"]), 0.0) for r in rows if r["vscore"] is not None}
+        return entries, kscores, vscores
+
+    async def candidates(
+        self,
+        scope: ReadScope,
+        *,
+        query: str,
+        query_vector: list[float] | None,
+        limit: int,
+        keyword: bool,
+    ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]:
+        """Both phases one after the other (`keyword_hits`, then `hydrate`)."""
+        hits = await self.keyword_hits(scope, query=query, limit=limit) if keyword else None
+        return await self.hydrate(scope, keyword=hits, query_vector=query_vector, limit=limit)
+
+    async def nearest_active(
+        self, target: WriteTarget, namespace: str, vector: list[float], limit: int
+    ) -> list[tuple[MemoryEntry, float]]:
+        """Nearest active, unexpired entries in one write partition and namespace, with cosine."""
+        if self._space is None:
+            return []
+        where, params = target_filter(target)
+        params.update(ns=namespace, lim=limit, qvec=vector_text(vector))
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL(
+                    "SELECT {c}, 1 - ({ev} <=> {qv}) AS cos FROM memory_entries e WHERE {w} AND {m}"
+                    " AND e.namespace = %(ns)s AND e.status = 'active'"
+                    " AND (e.expires_at IS NULL OR e.expires_at > now())"
+                    " ORDER BY {ev} <=> {qv} LIMIT %(lim)s"
+                ).format(c=ENTRY_COLUMNS, ev=self._vec(), qv=self._qvec(), w=where, m=self._model_match()),
+                params,
+            )
+            rows = await cur.fetchall()
+        return [(entry_from_row(r), float(r["cos"])) for r in rows]
+
+    async def neighbors(self, scope: ReadScope, seed: MemoryEntry, depth: int, k: int) -> list[Neighbor]:
+        """Walk live edges from the seed (undirected, acyclic) up to `depth`; best path score per node."""
+        where, params = read_filter(scope, with_namespaces=False)
+        sens = {"s_sensitivity": scope.max_sensitivity}
+        params.update(sens, seed=seed.id, depth=depth, k=k)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL(
+                    "WITH RECURSIVE walk(node, score, path, d) AS ("
+                    "  SELECT %(seed)s::text, 1.0::float8, ARRAY[%(seed)s::text], 0"
+                    "  UNION ALL SELECT n.other, w.score * n.strength, w.path || n.other, w.d + 1"
+                    "   FROM walk w, LATERAL ("
+                    "    SELECT r.to_id AS other, r.strength FROM memory_relations r"
+                    "     WHERE r.from_id = w.node AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL"
+                    "    UNION ALL SELECT r.from_id, r.strength FROM memory_relations r"
+                    "     WHERE r.to_id = w.node AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL) n"
+                    "   WHERE w.d < %(depth)s AND NOT n.other = ANY(w.path)),"
+                    " best AS (SELECT node, max(score) AS score FROM walk WHERE d > 0 GROUP BY node)"
+                    " SELECT {c}, best.score AS gscore FROM best JOIN memory_entries e ON e.id = best.node"
+                    " WHERE {w} AND e.sensitivity <= %(s_sensitivity)s"
+                    " ORDER BY best.score DESC, e.id LIMIT %(k)s"
+                ).format(c=ENTRY_COLUMNS, w=where),
+                params,
+            )
+            rows = await cur.fetchall()
+        return [Neighbor(entry=entry_from_row(r), score=float(r["gscore"])) for r in rows]

@@ -1,0 +1,101 @@
+"""The `memory_entries` table as the memory store's modules share it: the columns an entry is read with,
+a row as an entry, vectors as SQL text, and the active embedding model's vector space (its HNSW index).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import sql
+
+from novamem.domain.entries import LifecycleStatus, MemoryEntry
+from novamem.storage.base import VectorSpace
+from novamem.storage.postgres.database import Database
+
+__all__ = ["ENTRY_COLUMNS", "MemoryTable", "entry_from_row", "vector_text"]
+
+ENTRY_COLUMNS = sql.SQL(
+    "e.id, e.tenant_id, e.user_id, e.project_id, e.namespace, e.content, e.source, e.agent_name,"
+    " e.metadata, e.cold, e.source_type, e.captured_from, e.confidence, e.created_at, e.updated_at,"
+    " e.embedded_at, e.status, e.expires_at, e.content_hash"
+)
+
+
+def vector_text(vec: Sequence[float]) -> str:
+    """A vector as pgvector's text input."""
+    return "[" + ",".join(f"{x:.7g}" for x in vec) + "]"
+
+
+def entry_from_row(row: dict[str, Any]) -> MemoryEntry:
+    """An entry from a row selected with `ENTRY_COLUMNS`."""
+    return MemoryEntry(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        user_id=row["user_id"],
+        project_id=row["project_id"],
+        namespace=row["namespace"],
+        content=row["content"],
+        source=row["source"],
+        agent_name=row["agent_name"],
+        metadata=row["metadata"] or {},
+        cold=row["cold"],
+        source_type=row["source_type"],
+        captured_from=row["captured_from"],
+        confidence=row["confidence"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        embedded=row["embedded_at"] is not None,
+        status=LifecycleStatus(row["status"]),
+        expires_at=row["expires_at"],
+    )
+
+
+class MemoryTable:
+    """The database and the active vector space (None without an embedder), and SQL for the vector column.
+
+    The memory store's parts (writes, retrieval, listing) derive from this class.
+    """
+
+    def __init__(self, db: Database, space: VectorSpace | None) -> None:
+        self._db = db
+        self._space = space
+
+    def _col(self, alias: str | None, column: str) -> sql.Composable:
+        return sql.Identifier(alias, column) if alias else sql.Identifier(column)
+
+    def _vec(self, alias: str | None = "e") -> sql.Composable:
+        assert self._space is not None
+        return sql.SQL("({c}::vector({d}))").format(c=self._col(alias, "embedding"), d=sql.Literal(self._space.dim))
+
+    def _qvec(self, param: str = "qvec") -> sql.Composable:
+        assert self._space is not None
+        return sql.SQL("%({p})s::vector({d})").format(p=sql.SQL(param), d=sql.Literal(self._space.dim))
+
+    def _model_match(self, alias: str | None = "e") -> sql.Composable:
+        assert self._space is not None
+        return sql.SQL("{c} = {m}").format(c=self._col(alias, "embedding_model"), m=sql.Literal(self._space.model))
+
+    async def prepare_vector_space(self) -> int:
+        """Ensure the HNSW index for the active model and queue re-embedding of other models' rows.
+
+        Returns how many rows were queued because their vectors came from a different model.
+        """
+        if self._space is None:
+            return 0
+        digest = hashlib.sha1(f"{self._space.model}:{self._space.dim}".encode()).hexdigest()[:12]
+        index = sql.Identifier(f"memory_entries_hnsw_{digest}")
+        async with self._db.connection() as conn:
+            await conn.execute(
+                sql.SQL(
+                    "CREATE INDEX IF NOT EXISTS {i} ON memory_entries USING hnsw ({v} vector_cosine_ops) WHERE {m}"
+                ).format(i=index, v=self._vec(None), m=self._model_match(None))
+            )
+            cur = await conn.execute(
+                sql.SQL(
+                    "UPDATE memory_entries e SET embedded_at = NULL, embedding = NULL, embedding_model = NULL"
+                    " WHERE e.embedding_model IS NOT NULL AND NOT ({m})"
+                ).format(m=self._model_match())
+            )
+            return cur.rowcount or 0

@@ -1,0 +1,339 @@
+"""The memory store's write side: inserts (with source refs, supersession and graph edges), hits,
+updates and deletes, each logged to the change feed in the same statement or transaction; and the
+reconciler's work: owed embeddings (stored, then linked) and the purge of expired entries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+
+from novamem.domain.entries import EntryDraft, MemoryEntry
+from novamem.domain.scope import ReadScope, WriteTarget
+from novamem.storage.base import OwedEmbedding
+from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, MemoryTable, entry_from_row, vector_text
+from novamem.storage.postgres.scoping import read_filter, target_filter
+
+__all__ = ["MemoryWrites"]
+
+Conn = AsyncConnection[dict[str, Any]]
+
+
+def _logged_delete(where: sql.Composable, change: str) -> sql.Composed:
+    """Delete the rows matching `where` and write one change-feed row per deleted entry, in one statement.
+
+    The change feed has no foreign key to the entries, so these rows outlive what they describe.
+    """
+    return sql.SQL(
+        "WITH gone AS (DELETE FROM memory_entries e WHERE {w} RETURNING e.id, e.tenant_id, e.user_id, e.project_id),"
+        " logged AS (INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change)"
+        "  SELECT tenant_id, user_id, project_id, id, {c} FROM gone)"
+        " SELECT id, tenant_id FROM gone"
+    ).format(w=where, c=sql.Literal(change))
+
+
+_LOG_CREATED = (
+    "INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change, detail)"
+    " VALUES (%(tenant)s, %(user)s, %(project)s, %(id)s, 'created', jsonb_build_object('source', %(source)s::text))"
+)
+
+
+class MemoryWrites(MemoryTable):
+    """Writes to memory rows, their source refs and edges, and the change feed."""
+
+    async def find_duplicate(self, target: WriteTarget, content_hash: str) -> MemoryEntry | None:
+        where, params = target_filter(target)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL("SELECT {c} FROM memory_entries e WHERE {w} AND e.content_hash = %(h)s").format(
+                    c=ENTRY_COLUMNS, w=where
+                ),
+                {**params, "h": content_hash},
+            )
+            row = await cur.fetchone()
+        return entry_from_row(row) if row else None
+
+    async def insert(
+        self,
+        draft: EntryDraft,
+        *,
+        fanout: int,
+        replace_id: str | None = None,
+        supersede: tuple[str, dict[str, Any]] | None = None,
+    ) -> int:
+        """Insert one entry, its source refs and its nearest-neighbour edges in one transaction.
+
+        `replace_id` names an expired duplicate that is deleted first; `supersede` (id, new metadata)
+        marks an older entry superseded in the same transaction. The change feed gets `created` (and
+        `expired` / `superseded` for those) in that transaction too. Returns the edges written.
+        """
+        embedded = draft.embedding is not None and self._space is not None
+        params: dict[str, Any] = {
+            "id": draft.id,
+            "tenant": draft.tenant_id,
+            "user": draft.user_id,
+            "project": draft.project_id,
+            "scope_key": draft.scope_key,
+            "ns": draft.namespace,
+            "content": draft.content,
+            "hash": draft.content_hash,
+            "source": draft.source,
+            "agent": draft.agent_name,
+            "meta": json.dumps(draft.metadata),
+            "stype": draft.source_type,
+            "cfrom": draft.captured_from,
+            "conf": draft.confidence,
+            "sens": int(draft.sensitivity),
+            "status": draft.status.value,
+            "expires": draft.expires_at,
+            "qvec": vector_text(draft.embedding) if embedded and draft.embedding else None,
+            "model": self._space.model if embedded and self._space else None,
+            # an embedded entry is linked in this transaction; otherwise its edges are owed
+            "graph_owed": fanout > 0 and not embedded,
+        }
+        edges = 0
+        async with self._db.connection() as conn, conn.transaction():
+            if replace_id:
+                await conn.execute(
+                    _logged_delete(sql.SQL("e.id = %(rid)s AND e.tenant_id = %(tenant)s"), "expired"),
+                    {"rid": replace_id, "tenant": draft.tenant_id},
+                )
+            await conn.execute(
+                "INSERT INTO memory_entries (id, tenant_id, user_id, project_id, scope_key, namespace,"
+                " content, content_hash, source, agent_name, metadata, source_type, captured_from,"
+                " confidence, sensitivity, status, expires_at, embedding, embedding_model, embedded_at,"
+                " graph_pending_at)"
+                " VALUES (%(id)s, %(tenant)s, %(user)s, %(project)s, %(scope_key)s, %(ns)s, %(content)s,"
+                " %(hash)s, %(source)s, %(agent)s, %(meta)s::jsonb, %(stype)s, %(cfrom)s, %(conf)s,"
+                " %(sens)s, %(status)s, %(expires)s, %(qvec)s::vector, %(model)s,"
+                " CASE WHEN %(qvec)s::text IS NULL THEN NULL ELSE now() END,"
+                " CASE WHEN %(graph_owed)s THEN now() END)",
+                params,
+            )
+            await conn.execute(_LOG_CREATED, params)
+            if draft.source_refs:
+                await self._add_refs(conn, draft.id, draft.tenant_id, draft.source_refs)
+            if supersede is not None:
+                await conn.execute(
+                    "WITH s AS (UPDATE memory_entries SET status = 'superseded', metadata = %(meta)s::jsonb,"
+                    "  updated_at = now() WHERE id = %(old)s AND tenant_id = %(tenant)s"
+                    "  RETURNING id, tenant_id, user_id, project_id)"
+                    " INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change, detail)"
+                    " SELECT tenant_id, user_id, project_id, id, 'superseded',"
+                    "  jsonb_build_object('supersededBy', %(new)s::text) FROM s",
+                    {"meta": json.dumps(supersede[1]), "old": supersede[0], "tenant": draft.tenant_id, "new": draft.id},
+                )
+            if draft.embedding is not None and embedded and fanout > 0:
+                target = WriteTarget(draft.tenant_id, draft.user_id, draft.project_id)
+                edges = await self._link(conn, draft.id, target, draft.namespace, draft.embedding, fanout)
+        return edges
+
+    async def _add_refs(self, conn: Conn, entry_id: str, tenant_id: str, refs: Sequence[str]) -> None:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO memory_source_refs (entry_id, tenant_id, source_ref) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                [(entry_id, tenant_id, r) for r in dict.fromkeys(refs)],
+            )
+
+    async def _link(
+        self, conn: Conn, entry_id: str, target: WriteTarget, namespace: str, vector: Sequence[float], fanout: int
+    ) -> int:
+        """Write `co_occurs` edges from an embedded entry to its nearest neighbours in its shelf.
+
+        The entry's vector is a query parameter, so the search walks the HNSW index rather than
+        measuring the distance to every row of the shelf. Returns the edges written.
+        """
+        where, params = target_filter(target, "n")
+        params.update(id=entry_id, ns=namespace, fanout=fanout, qvec=vector_text(vector))
+        cur = await conn.execute(
+            sql.SQL(
+                "INSERT INTO memory_relations (tenant_id, from_id, to_id, relation, strength)"
+                " SELECT %(w_tenant)s, %(id)s, near.id, 'co_occurs', GREATEST(near.strength, 0) FROM"
+                " (SELECT n.id, 1 - ({nv} <=> {qv}) AS strength FROM memory_entries n"
+                "  WHERE {w} AND n.namespace = %(ns)s AND n.id <> %(id)s AND {nm}"
+                "  ORDER BY {nv} <=> {qv} LIMIT %(fanout)s) near"
+                " ON CONFLICT DO NOTHING"
+            ).format(nv=self._vec("n"), qv=self._qvec(), w=where, nm=self._model_match("n")),
+            params,
+        )
+        return cur.rowcount or 0
+
+    async def add_source_refs(self, entry: MemoryEntry, refs: Sequence[str]) -> None:
+        if not refs:
+            return
+        async with self._db.connection() as conn:
+            await self._add_refs(conn, entry.id, entry.tenant_id, refs)
+
+    async def touch(self, tenant_id: str, ids: Sequence[str]) -> None:
+        """Count a hit on each id and bring cold entries back to the warm tier.
+
+        Hits live in `memory_access`, so counting one never rewrites a memory row or its index
+        entries; a cold row is rewritten only when it actually moves back to warm. A hit count lost to
+        a crash is harmless, so these commits do not wait for the WAL flush.
+        """
+        if not ids:
+            return
+        async with self._db.connection() as conn, conn.transaction():
+            await conn.execute("SET LOCAL synchronous_commit = off")
+            await conn.execute(
+                "INSERT INTO memory_access AS a (entry_id, tenant_id)"
+                " SELECT e.id, e.tenant_id FROM memory_entries e WHERE e.tenant_id = %(tenant)s"
+                " AND e.id = ANY(%(ids)s) ORDER BY e.id"
+                " ON CONFLICT (entry_id) DO UPDATE SET hits = a.hits + 1, last_accessed = now()",
+                {"tenant": tenant_id, "ids": list(ids)},
+            )
+            await conn.execute(
+                "UPDATE memory_entries SET cold = false WHERE tenant_id = %(tenant)s AND id = ANY(%(ids)s) AND cold",
+                {"tenant": tenant_id, "ids": list(ids)},
+            )
+
+    async def update(
+        self,
+        entry: MemoryEntry,
+        *,
+        content: str | None,
+        content_hash: str | None,
+        fields: dict[str, Any],
+        embedding: list[float] | None,
+        scope_key: str | None = None,
+    ) -> None:
+        """Change an entry in place (and log `updated {contentChanged}` in the same statement).
+
+        New content without a vector leaves the embedding owed.
+        """
+        sets: list[sql.Composable] = [sql.SQL("updated_at = now()")]
+        params: dict[str, Any] = {"id": entry.id, "tenant": entry.tenant_id}
+        columns = {
+            "namespace",
+            "metadata",
+            "sensitivity",
+            "source_type",
+            "captured_from",
+            "confidence",
+            "status",
+            "expires_at",
+            "source",
+            "agent_name",
+        }
+        for name, value in fields.items():
+            assert name in columns, name
+            if name == "metadata":
+                value = json.dumps(value)
+                sets.append(sql.SQL("metadata = %(metadata)s::jsonb"))
+            else:
+                sets.append(sql.SQL("{c} = %({p})s").format(c=sql.Identifier(name), p=sql.SQL(name)))
+            params[name] = value
+        if content is not None:
+            sets.append(sql.SQL("content = %(content)s, content_hash = %(hash)s"))
+            params.update(content=content, hash=content_hash)
+            if embedding is not None and self._space is not None:
+                sets.append(
+                    sql.SQL(
+                        "embedding = %(qvec)s::vector, embedding_model = %(model)s, embedded_at = now(),"
+                        " embed_attempts = 0"
+                    )
+                )
+                params.update(qvec=vector_text(embedding), model=self._space.model)
+            else:
+                sets.append(sql.SQL("embedding = NULL, embedding_model = NULL, embedded_at = NULL"))
+        if scope_key is not None:
+            sets.append(sql.SQL("scope_key = %(scope_key)s"))
+            params["scope_key"] = scope_key
+        params["content_changed"] = content is not None
+        async with self._db.connection() as conn:
+            await conn.execute(
+                sql.SQL(
+                    "WITH u AS (UPDATE memory_entries SET {s} WHERE id = %(id)s AND tenant_id = %(tenant)s"
+                    "  RETURNING id, tenant_id, user_id, project_id)"
+                    " INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change, detail)"
+                    " SELECT tenant_id, user_id, project_id, id, 'updated',"
+                    "  jsonb_build_object('contentChanged', %(content_changed)s::boolean) FROM u"
+                ).format(s=sql.SQL(", ").join(sets)),
+                params,
+            )
+
+    async def delete(self, tenant_id: str, ids: Sequence[str]) -> list[str]:
+        """Delete entries (their refs and edges cascade), logging `deleted`; returns the ids deleted."""
+        if not ids:
+            return []
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                _logged_delete(sql.SQL("e.tenant_id = %(tenant)s AND e.id = ANY(%(ids)s)"), "deleted"),
+                {"tenant": tenant_id, "ids": list(ids)},
+            )
+            return [r["id"] for r in await cur.fetchall()]
+
+    async def delete_by_source_ref(self, scope: ReadScope, source_ref: str) -> list[str]:
+        """Delete every entry in scope carrying the exact source ref (logging `deleted`), in one statement."""
+        where, params = read_filter(scope, with_namespaces=False)
+        matched = sql.SQL(
+            "e.id IN (SELECT r.entry_id FROM memory_source_refs r"
+            " WHERE r.tenant_id = %(s_tenant)s AND r.source_ref = %(ref)s) AND {w}"
+        ).format(w=where)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(_logged_delete(matched, "deleted"), {**params, "ref": source_ref})
+            return sorted(r["id"] for r in await cur.fetchall())
+
+    # -- reconciliation ---------------------------------------------------------------------------
+
+    async def owed_embeddings(self, limit: int) -> list[OwedEmbedding]:
+        """Oldest rows whose vector is owed (across tenants: this is server work, not a read)."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id, content, content_hash FROM memory_entries WHERE embedded_at IS NULL"
+                " ORDER BY created_at LIMIT %s",
+                (limit,),
+            )
+            rows = await cur.fetchall()
+        return [OwedEmbedding(r["id"], r["content"], r["content_hash"]) for r in rows]
+
+    async def owed_embeddings_for(self, ids: Sequence[str]) -> list[OwedEmbedding]:
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id, content, content_hash FROM memory_entries WHERE embedded_at IS NULL AND id = ANY(%s)",
+                (list(ids),),
+            )
+            rows = await cur.fetchall()
+        return [OwedEmbedding(r["id"], r["content"], r["content_hash"]) for r in rows]
+
+    async def store_embeddings(self, items: Sequence[tuple[OwedEmbedding, list[float]]], fanout: int) -> int:
+        """Store vectors for owed rows whose content is unchanged since they were read; then link."""
+        if self._space is None or not items:
+            return 0
+        stored = 0
+        async with self._db.connection() as conn:
+            for owed, vec in items:
+                async with conn.transaction():
+                    # the edges owed are written in this same transaction, so the debt is cleared here too
+                    cur = await conn.execute(
+                        "UPDATE memory_entries SET embedding = %s::vector, embedding_model = %s,"
+                        " embedded_at = now(), embed_attempts = 0,"
+                        " graph_pending_at = CASE WHEN %s THEN NULL ELSE graph_pending_at END"
+                        " WHERE id = %s AND content_hash = %s AND embedded_at IS NULL"
+                        " RETURNING tenant_id, user_id, project_id, namespace",
+                        (vector_text(vec), self._space.model, fanout > 0, owed.id, owed.content_hash),
+                    )
+                    row = await cur.fetchone()
+                    if row is not None:
+                        stored += 1
+                        if fanout > 0:
+                            target = WriteTarget(row["tenant_id"], row["user_id"], row["project_id"])
+                            await self._link(conn, owed.id, target, row["namespace"], vec, fanout)
+        return stored
+
+    async def count_owed(self) -> int:
+        async with self._db.connection() as conn:
+            row = await (
+                await conn.execute("SELECT count(*) AS n FROM memory_entries WHERE embedded_at IS NULL")
+            ).fetchone()
+        return int(row["n"]) if row else 0
+
+    async def purge_expired(self) -> int:
+        """Hard-delete expired entries (every tenant: server work), logging `expired` for each."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(_logged_delete(sql.SQL("e.expires_at <= now()"), "expired"))
+            return len(await cur.fetchall())
