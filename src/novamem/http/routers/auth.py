@@ -49,7 +49,7 @@ from novamem.services.identity.account_models import (
     UserPage,
     UserSessions,
 )
-from novamem.services.identity.authn import SESSION_TTL, authentication_from_state
+from novamem.services.identity.authn import authentication_from_state
 from novamem.services.identity.origins import check_origin
 from novamem.services.identity.sessions import THROTTLED_CODE, IssuedSession
 
@@ -228,21 +228,13 @@ _routes = APIRouter(route_class=_BetterAuthRoute, dependencies=[Depends(_csrf)])
 def _set_cookie(response: Response, c: ContainerDep, issued: IssuedSession) -> None:
     policy = c.sessions.cookies
     assert policy is not None
-    response.set_cookie(
-        policy.name,
-        issued.cookie_value,
-        max_age=int(SESSION_TTL.total_seconds()),
-        path="/",
-        secure=policy.secure,
-        httponly=True,
-        samesite="lax",
-    )
+    response.set_cookie(policy.name, issued.cookie_value, max_age=policy.max_age, **policy.flags)
 
 
 def _clear_cookie(response: Response, c: ContainerDep) -> None:
     policy = c.sessions.cookies
     if policy is not None:
-        response.delete_cookie(policy.name, path="/", secure=policy.secure, httponly=True, samesite="lax")
+        response.delete_cookie(policy.name, **policy.flags)
 
 
 @_routes.post("/sign-in/email", response_model=SignedIn, dependencies=[Depends(_throttle)])

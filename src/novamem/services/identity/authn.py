@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from novamem.config import AuthMode
 from novamem.domain.credentials import API_TOKEN_PREFIX, hash_secret, verify_session_cookie
@@ -36,6 +36,7 @@ __all__ = [
     "SESSION_TTL",
     "Authentication",
     "Authenticator",
+    "CookieFlags",
     "CookiePolicy",
     "authentication_from_state",
     "caller_from_state",
@@ -66,6 +67,25 @@ class CookiePolicy:
     @property
     def name(self) -> str:
         return "__Secure-nm.session_token" if self.secure else "nm.session_token"
+
+    @property
+    def max_age(self) -> int:
+        """Seconds a new session cookie lives (the session's TTL; the server rolls it daily)."""
+        return int(SESSION_TTL.total_seconds())
+
+    @property
+    def flags(self) -> CookieFlags:
+        """The attributes every door sets and clears the session cookie with."""
+        return CookieFlags(path="/", secure=self.secure, httponly=True, samesite="lax")
+
+
+class CookieFlags(TypedDict):
+    """Session cookie attributes, as keyword arguments of a response's set/delete cookie."""
+
+    path: str
+    secure: bool
+    httponly: bool
+    samesite: Literal["lax"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ from starlette.responses import Response
 
 from novamem.errors import InvalidInput, NotFound, RateLimited
 from novamem.services.identity.account_models import ChangePassword, RevokeSession
-from novamem.services.identity.authn import SESSION_TTL
 from novamem.services.identity.sessions import IssuedSession
 from novamem.web.forms import FORM_ERROR, Form
 from novamem.web.routing import CHANGE_PASSWORD, HOME, SIGN_OUT, Screen
@@ -34,21 +33,13 @@ def _set_session_cookie(visit: Visit, response: Response, issued: IssuedSession)
     policy = visit.container.sessions.cookies
     if policy is None:
         return
-    response.set_cookie(
-        policy.name,
-        issued.cookie_value,
-        max_age=int(SESSION_TTL.total_seconds()),
-        path="/",
-        secure=policy.secure,
-        httponly=True,
-        samesite="lax",
-    )
+    response.set_cookie(policy.name, issued.cookie_value, max_age=policy.max_age, **policy.flags)
 
 
 def _clear_session_cookie(visit: Visit, response: Response) -> None:
     policy = visit.container.sessions.cookies
     if policy is not None:
-        response.delete_cookie(policy.name, path="/", secure=policy.secure, httponly=True, samesite="lax")
+        response.delete_cookie(policy.name, **policy.flags)
 
 
 async def _change_password(visit: Visit, form: Form[ChangePassword], done: str) -> Response | None:
