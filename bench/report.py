@@ -7,6 +7,7 @@ page always shows the latest run of each benchmark.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +95,31 @@ def write_page() -> None:
         ("edge_overhead", render_edge_overhead),
         ("dashboard_pages", render_dashboard_pages),
     )
+    kept = _published_sections()
     for name, render in renderers:
         result = _load(name)
-        sections.append(render(result) if result else f"## {name}\n\nNot run yet.\n")
+        if result:
+            sections.append(render(result))
+        else:  # not run on this machine: keep what the page already publishes
+            sections.append(kept.get(name, f"## {name}\n\nNot run yet.\n"))
     PAGE.parent.mkdir(parents=True, exist_ok=True)
     PAGE.write_text("\n".join(sections), encoding="utf-8")
+
+
+def _published_sections() -> dict[str, str]:
+    """The page's current sections by benchmark name (`bench/<name>.py` in the heading).
+
+    Results live in `bench/results/` on the machine that ran them, not in git, so a run of one script must
+    not erase the published figures of the others.
+    """
+    if not PAGE.is_file():
+        return {}
+    sections: dict[str, str] = {}
+    for block in re.split(r"(?m)^(?=## )", PAGE.read_text(encoding="utf-8")):
+        found = re.match(r"## .*`bench/(\w+)\.py`", block)
+        if found:
+            sections[found.group(1)] = block.rstrip("\n") + "\n"
+    return sections
 
 
 def _machine(m: dict[str, Any]) -> str:
