@@ -3,6 +3,7 @@ the password-change confinement, the REST-route guard, and the switch."""
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Callable, Iterator
 
@@ -65,6 +66,18 @@ def test_assets_are_public_hashed_and_cached_for_a_year(anonymous: httpx.Client)
     assert anonymous.get(assets[0]).headers["content-type"].startswith("image/svg+xml")
     total = len(page.encode()) + sum(len(anonymous.get(url).content) for url in assets)
     assert total < 150_000  # the first load of a page, uncompressed
+
+
+def test_text_assets_are_sent_gzipped_to_browsers_that_accept_it(anonymous: httpx.Client) -> None:
+    css = next(a for a in _assets(anonymous.get("/admin/").text) if a.endswith(".css"))
+    with anonymous.stream("GET", css, headers={"accept-encoding": "gzip, br"}) as zipped:
+        wire = b"".join(zipped.iter_raw())
+        assert zipped.headers["content-encoding"] == "gzip" and "Accept-Encoding" in zipped.headers["vary"]
+    plain = anonymous.get(css, headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert gzip.decompress(wire) == plain.content and len(wire) * 3 < len(plain.content)
+    refused = anonymous.get(css, headers={"accept-encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers
 
 
 def test_unknown_or_renamed_assets_are_404(anonymous: httpx.Client) -> None:

@@ -2,11 +2,13 @@
 
 The files in `web/static/` are read once at start-up; each is published under a name that carries the
 first 12 hex digits of the SHA-256 of its bytes, so a changed file gets a new URL and every published URL
-may be cached for a year (`immutable`). Only published names are served; anything else is 404.
+may be cached for a year (`immutable`). Only published names are served; anything else is 404. Text files
+are also kept gzipped and sent that way to browsers that accept it (the stylesheet shrinks about fivefold).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
@@ -19,6 +21,7 @@ __all__ = ["ASSETS_PREFIX", "CACHE_FOREVER", "Asset", "AssetCatalog"]
 ASSETS_PREFIX = "/admin/assets/"
 CACHE_FOREVER = "public, max-age=31536000, immutable"
 HASH_DIGITS = 12
+_COMPRESSIBLE = frozenset({"css", "js", "svg"})
 _MEDIA_TYPES = {
     "css": "text/css; charset=utf-8",
     "js": "text/javascript; charset=utf-8",
@@ -30,9 +33,10 @@ _MEDIA_TYPES = {
 
 @dataclass(frozen=True, slots=True)
 class Asset:
-    """One published file: its bytes and media type."""
+    """One published file: its bytes, their gzip form (text files) and its media type."""
 
     body: bytes
+    gzipped: bytes | None
     media_type: str
 
 
@@ -49,7 +53,8 @@ class AssetCatalog:
             digest = hashlib.sha256(body).hexdigest()[:HASH_DIGITS]
             published = f"{stem}.{digest}.{ext}"
             self._urls[name] = ASSETS_PREFIX + published
-            self._published[published] = Asset(body, _MEDIA_TYPES[ext])
+            gzipped = gzip.compress(body, mtime=0) if ext in _COMPRESSIBLE else None
+            self._published[published] = Asset(body, gzipped, _MEDIA_TYPES[ext])
 
     @classmethod
     def load(cls) -> AssetCatalog:
@@ -61,14 +66,30 @@ class AssetCatalog:
         """The published URL of a static file (`dashboard.css` → `/admin/assets/dashboard.<hash>.css`)."""
         return self._urls[name]
 
-    def response(self, published: str, method: str) -> Response:
-        """The file under its published name (GET and HEAD), cacheable for a year; 404 when unknown."""
+    def response(self, published: str, method: str, accept_encoding: str = "") -> Response:
+        """The file under its published name (GET and HEAD), cacheable for a year; 404 when unknown.
+
+        Sent gzipped when the file has a gzip form and `accept_encoding` admits gzip.
+        """
         asset = self._published.get(published)
         if asset is None:
             return JSONResponse({"error": "not found"}, status_code=404)
         if method not in ("GET", "HEAD"):
             return JSONResponse({"error": "method not allowed"}, status_code=405, headers={"Allow": "GET, HEAD"})
-        return Response(asset.body, media_type=asset.media_type, headers={"Cache-Control": CACHE_FOREVER})
+        headers = {"Cache-Control": CACHE_FOREVER, "Vary": "Accept-Encoding"}
+        if asset.gzipped is not None and _admits_gzip(accept_encoding):
+            headers["Content-Encoding"] = "gzip"
+            return Response(asset.gzipped, media_type=asset.media_type, headers=headers)
+        return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+
+def _admits_gzip(accept_encoding: str) -> bool:
+    """True when an Accept-Encoding header lists gzip (or `*`) without `q=0`."""
+    for part in accept_encoding.split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
 
 
 def _files(root: Traversable) -> list[Traversable]:

@@ -93,7 +93,9 @@ class DashboardEdge:
     async def _respond(self, request: Request) -> Response:
         path, method = request.url.path, request.method
         if path.startswith(ASSETS_PREFIX):
-            return self._assets.response(path.removeprefix(ASSETS_PREFIX), method)
+            return self._assets.response(
+                path.removeprefix(ASSETS_PREFIX), method, request.headers.get("accept-encoding", "")
+            )
         container: Container = request.state.container
         cookies = container.authenticator.cookies
         if cookies is None:  # `none` / `bearer` modes: nobody signs in
