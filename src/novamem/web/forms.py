@@ -82,7 +82,8 @@ class Form(Generic[M]):
             form.status = 400
             for issue in exc.errors():
                 name = str(issue["loc"][0]) if issue["loc"] else FORM_ERROR
-                form.errors.setdefault(name, _MESSAGES.get(issue["type"], issue["msg"]))
+                message = str(issue["msg"]).removeprefix("Value error, ")  # as the REST envelope words it
+                form.errors.setdefault(name, _MESSAGES.get(issue["type"], message))
         return form
 
     @property
