@@ -112,7 +112,7 @@ def test_requests_without_a_session_are_refused(pair: tuple[RunningServer, Runni
 def test_unknown_session_ids_answer_404(pair: tuple[RunningServer, RunningServer], ana: str, bogus: str) -> None:
     response = post(pair[1], ana, LIST, bogus)
     assert response.status_code == 404
-    assert response.json()["error"] == {"code": -32001, "message": "unknown sessionId"}
+    assert response.json() == {"error": "unknown sessionId"}
 
 
 def test_a_session_is_unusable_by_another_user(pair: tuple[RunningServer, RunningServer], ana: str, ben: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import anyio
 import mcp_types as types
+from mcp.server.caching import CacheHint
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http import check_accept_headers
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -54,6 +55,8 @@ UNSUPPORTED_VERSION = -32022
 MCP_SESSION_ID_HEADER = "mcp-session-id"
 MISSING_SESSION = "Bad Request: missing Mcp-Session-Id (only POST initialize may omit it)"
 UNKNOWN_SESSION = "unknown sessionId"
+# the reference's freshness hint for `server/discover` and `tools/list` results (stateless revision): one hour
+CACHE_TTL_MS = 3_600_000
 
 
 def _caller(request: Request) -> Caller:
@@ -98,6 +101,12 @@ def _valid_id(value: object) -> bool:
 def _rpc_error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _unknown_session() -> JSONResponse:
+    """The reference's answer to an unknown, expired, closed or foreign `Mcp-Session-Id` (any method):
+    a plain 404 error envelope, not a JSON-RPC body, so clients open a new session."""
+    return JSONResponse({"error": UNKNOWN_SESSION}, status_code=404)
 
 
 def _replayed(body: bytes, receive: Receive) -> Receive:
@@ -156,6 +165,11 @@ class McpEdge:
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
             get_tool_input_schema=self._input_schema,
+            # discovery is the same for every caller; the tool list depends on the caller's role
+            cache_hints={
+                "server/discover": CacheHint(ttl_ms=CACHE_TTL_MS, scope="public"),
+                "tools/list": CacheHint(ttl_ms=CACHE_TTL_MS, scope="private"),
+            },
         )
         self._manager: StreamableHTTPSessionManager | None = None
         self._stopping = anyio.Event()
@@ -285,7 +299,7 @@ class McpEdge:
                 await sessions.close(caller, session_id)
             return
         if not await sessions.owned(caller, session_id):
-            await _rpc_error(404, -32001, UNKNOWN_SESSION)(scope, receive, send)
+            await _unknown_session()(scope, receive, send)
             return
         await self._sdk(scope, replay, _with_session_header(send, session_id))
 
@@ -320,7 +334,7 @@ class McpEdge:
             await _rpc_error(406, -32000, message)(scope, receive, send)
             return
         if not await sessions.owned(caller, session_id):
-            await _rpc_error(404, -32001, UNKNOWN_SESSION)(scope, receive, send)
+            await _unknown_session()(scope, receive, send)
             return
         headers = [
             (b"content-type", b"text/event-stream"),
@@ -361,7 +375,7 @@ class McpEdge:
             return
         sessions: McpSessions = request.state.container.mcp_sessions
         if not await sessions.close(caller, session_id):
-            await _rpc_error(404, -32001, UNKNOWN_SESSION)(scope, receive, send)
+            await _unknown_session()(scope, receive, send)
             return
         await Response(status_code=204)(scope, receive, send)
 

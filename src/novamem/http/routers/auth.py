@@ -3,7 +3,10 @@
 Errors here use Better Auth's `{message, code}` shape (the dashboard matches on `code`), except the
 lockout and last-admin answers, which the reference gives as `{error, ...}`. State-changing requests
 that carry a cookie must come from a trusted origin (CSRF). There is deliberately no sign-up route:
-users are created by admins only. Any other `/api/auth/*` path answers 404 `{"error":"not found"}`.
+users are created by admins only. The email flows (`forget-password`, `reset-password`, `verify-email`,
+`send-verification-email`) are routed and answer what Better Auth answers when no email sender is
+configured, because none ever is. Any other `/api/auth/*` path answers 404 `{"error":"not found"}`, and an
+allow-listed path called with the wrong method a bare 404.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from novamem.services.identity.account_models import (
     ChangedPassword,
     ChangePassword,
     CreateUser,
+    EmailFlowRequest,
+    ResetPassword,
     RevokeSession,
     RevokeUserSession,
     SessionAndUser,
@@ -83,6 +88,8 @@ _MESSAGES = {
     "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS": "You are not allowed to revoke users sessions",
     "MISSING_OR_NULL_ORIGIN": "Missing or null Origin",
     "INVALID_ORIGIN": "Invalid origin",
+    "RESET_PASSWORD_DISABLED": "Reset password isn't enabled",
+    "VERIFICATION_EMAIL_NOT_ENABLED": "Verification email isn't enabled",
     "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED": (
         "POST method requires deferSessionRefresh to be enabled in session config"
     ),
@@ -110,6 +117,10 @@ _KNOWN_PATHS = frozenset(
         "revoke-session",
         "revoke-sessions",
         "revoke-other-sessions",
+        "forget-password",
+        "reset-password",
+        "verify-email",
+        "send-verification-email",
         "admin/list-users",
         "admin/create-user",
         "admin/set-role",
@@ -312,6 +323,41 @@ async def revoke_other_sessions(c: ContainerDep, caller: SessionDep) -> dict[str
     """End all of your sessions except this one."""
     await c.sessions.revoke_sessions(caller, keep_current=True)
     return Status(status=True).to_wire()
+
+
+# ---- email flows: allow-listed, answered as Better Auth answers them without an email sender -------
+
+_REFUSED_EMAIL_FLOW: dict[int | str, dict[str, Any]] = {400: {"description": "email delivery is not enabled"}}
+
+
+@_routes.post("/forget-password", response_model=None, responses=_REFUSED_EMAIL_FLOW)
+async def forget_password(body: EmailFlowRequest, c: ContainerDep) -> None:
+    """Always 400 `RESET_PASSWORD_DISABLED`: this server sends no email (an admin sets a new password)."""
+    c.sessions.request_password_reset()
+
+
+@_routes.post("/reset-password", response_model=None, responses=_REFUSED_EMAIL_FLOW)
+async def reset_password(
+    body: ResetPassword, c: ContainerDep, token: Annotated[str | None, Query(max_length=4096)] = None
+) -> None:
+    """Always 400: `INVALID_TOKEN` (no reset token is ever issued), or `PASSWORD_TOO_SHORT`/`_LONG` first."""
+    c.sessions.reset_password(body.token or token, body.new_password)
+
+
+@_routes.get("/verify-email", response_model=None, responses={401: {"description": "no such token"}})
+async def verify_email(
+    c: ContainerDep,
+    token: Annotated[str, Query(max_length=4096)],
+    callback_url: Annotated[str | None, Query(alias="callbackURL", max_length=2048)] = None,
+) -> None:
+    """Always 401 `invalid_token`: no verification token is ever issued (`callbackURL` is not followed)."""
+    c.sessions.verify_email()
+
+
+@_routes.post("/send-verification-email", response_model=None, responses=_REFUSED_EMAIL_FLOW)
+async def send_verification_email(body: EmailFlowRequest, c: ContainerDep) -> None:
+    """Always 400 `VERIFICATION_EMAIL_NOT_ENABLED`: this server sends no email."""
+    c.sessions.send_verification_email()
 
 
 # ---- admin plugin ------------------------------------------------------------------------------

@@ -23,8 +23,10 @@ __all__ = [
     "ChangePassword",
     "ChangedPassword",
     "CreateUser",
+    "EmailFlowRequest",
     "ErasePreview",
     "ProvisionedUser",
+    "ResetPassword",
     "RevokeSession",
     "RevokeUserSession",
     "RoleChange",
@@ -108,6 +110,21 @@ class UpdateUser(UserId):
 
 class RevokeUserSession(Wire):
     session_token: str = Field(min_length=1, max_length=256)
+
+
+class EmailFlowRequest(Wire):
+    """`forget-password` and `send-verification-email` (refused: this server sends no email)."""
+
+    email: str = Field(max_length=_LOOSE)
+    redirect_to: str | None = Field(None, max_length=2048, description="ignored")
+    callback_u_r_l: str | None = Field(None, alias="callbackURL", max_length=2048, description="ignored")
+
+
+class ResetPassword(Wire):
+    """`reset-password` with a token from a reset email (none is ever sent, so every token is invalid)."""
+
+    new_password: str = Field(max_length=_LOOSE)
+    token: str | None = Field(None, max_length=_LOOSE)
 
 
 # ---- /api/auth responses ---------------------------------------------------------------------

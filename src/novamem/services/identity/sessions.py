@@ -9,6 +9,7 @@ so every replica shares them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from novamem.domain.credentials import hash_secret, new_session_token, sign_session_token
 from novamem.domain.entries import iso
@@ -203,6 +204,31 @@ class SessionService:
         keep = caller.session_id if keep_current else None
         return await self._store.revoke_sessions(caller.tenant_id, caller.user_id, keep=keep)
 
+    # ---- email flows: Better Auth's answers when no email sender is configured (none ever is) -------
+
+    def request_password_reset(self) -> NoReturn:
+        """Refused as Better Auth refuses it without `sendResetPassword`: 400 `RESET_PASSWORD_DISABLED`.
+        Admins reset passwords instead (`set-user-password`)."""
+        raise InvalidInput("Reset password isn't enabled", code="RESET_PASSWORD_DISABLED")
+
+    def send_verification_email(self) -> NoReturn:
+        """Refused as Better Auth refuses it without `sendVerificationEmail`: 400
+        `VERIFICATION_EMAIL_NOT_ENABLED`."""
+        raise InvalidInput("Verification email isn't enabled", code="VERIFICATION_EMAIL_NOT_ENABLED")
+
+    def reset_password(self, token: str | None, new_password: str) -> NoReturn:
+        """Better Auth's checks in its order: a token is required, then the password length, then the
+        token must be one it issued; no reset token is ever issued here, so it always ends 400
+        `INVALID_TOKEN`."""
+        if token:
+            check_password_length(new_password)
+        raise InvalidInput("Invalid token", code="INVALID_TOKEN")
+
+    def verify_email(self) -> NoReturn:
+        """Better Auth's answer to a verification token it did not sign: 401 `invalid_token` (no
+        verification token is ever issued here)."""
+        raise Unauthenticated("invalid_token", code="INVALID_TOKEN")
+
     async def prune_sessions(self) -> int:
         """Delete expired sessions (a background job)."""
         return await self._store.delete_expired_sessions()
@@ -226,9 +252,11 @@ class SessionService:
         return count
 
     async def revoke_user_session(self, caller: Caller, handle: str, *, request_ip: str | None = None) -> bool:
-        """End one session of any user of the tenant, by its listed handle (session id)."""
+        """End one session of any user of the tenant, named by its listed handle (session id) or by the
+        token sign-in returned. The row is deleted, which moves the auth epoch: the session is refused on
+        the next request on every replica."""
         require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS")
-        session = await self._store.get_session(caller.tenant_id, handle)
+        session = await self._store.get_session(caller.tenant_id, handle, token_hash=hash_secret(handle))
         if session is None:
             return False
         done = await self._store.revoke_session(caller.tenant_id, session.user_id, session_id=session.id, token_hash="")

@@ -367,13 +367,14 @@ class PostgresAccountStore:
             raise NotFound("User not found", code="USER_NOT_FOUND")
         return _session(row)
 
-    async def get_session(self, tenant_id: str, session_id: str) -> SessionRecord | None:
+    async def get_session(self, tenant_id: str, session_id: str, *, token_hash: str = "") -> SessionRecord | None:
+        """A live session named by its id or, when `token_hash` is given, by the SHA-256 of its token."""
         with map_errors():
             async with self._db.connection() as conn:
                 cur = await conn.execute(
-                    f"SELECT {_SESSION_COLUMNS} FROM auth_sessions WHERE tenant_id = %(tenant)s AND id = %(id)s"
-                    " AND expires_at > now()",
-                    {"tenant": tenant_id, "id": session_id},
+                    f"SELECT {_SESSION_COLUMNS} FROM auth_sessions WHERE tenant_id = %(tenant)s"
+                    " AND (id = %(id)s OR token_hash = %(hash)s) AND expires_at > now()",
+                    {"tenant": tenant_id, "id": session_id, "hash": token_hash or None},
                 )
                 row = await cur.fetchone()
         return _session(row) if row else None
