@@ -8,6 +8,8 @@ import pytest
 from tests.conftest import RunningServer
 
 JSON = {"content-type": "application/json"}
+EMPTY_BODY = "Body cannot be empty when content-type is set to 'application/json'"
+INVALID_JSON = "Body is not valid JSON but content-type is set to 'application/json'"
 
 ROUTES = [
     ("POST", "/v1/remember"),
@@ -24,21 +26,21 @@ ROUTES = [
 def assert_envelope(r: httpx.Response) -> None:
     assert r.status_code == 400, r.text
     body = r.json()
-    assert body["error"] in {
-        "invalid request body",
-        "Body cannot be empty when content-type is set to 'application/json'",
-    }
+    assert body["error"] in {"invalid request body", EMPTY_BODY, INVALID_JSON}
     if body["error"] == "invalid request body":
         assert isinstance(body["issues"], list) and body["issues"]
         for issue in body["issues"]:
             assert set(issue) == {"path", "message", "code"}
+            assert isinstance(issue["path"], str)
+    else:
+        assert "issues" not in body
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_malformed_json(api: httpx.Client, method: str, path: str) -> None:
     r = api.request(method, path, content=b'{"content": "abc', headers=JSON)
     assert_envelope(r)
-    assert r.json()["issues"][0]["code"] == "invalid_json"
+    assert r.json() == {"error": INVALID_JSON, "code": "FST_ERR_CTP_INVALID_JSON_BODY"}
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
@@ -47,13 +49,26 @@ def test_undecodable_bytes(api: httpx.Client, method: str, path: str, body: byte
     """Bytes that are not even text get the same answer as malformed JSON (found by schemathesis)."""
     r = api.request(method, path, content=body, headers=JSON)
     assert_envelope(r)
-    assert r.json()["issues"][0]["code"] == "invalid_json"
+    assert r.json() == {"error": INVALID_JSON, "code": "FST_ERR_CTP_INVALID_JSON_BODY"}
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
-@pytest.mark.parametrize("body", [b"[]", b'"text"', b"42", b"null"])
-def test_body_that_is_not_an_object(api: httpx.Client, method: str, path: str, body: bytes) -> None:
-    assert_envelope(api.request(method, path, content=body, headers=JSON))
+@pytest.mark.parametrize(
+    ("body", "received"), [(b"[]", "array"), (b'"text"', "string"), (b"42", "number"), (b"true", "boolean")]
+)
+def test_body_that_is_not_an_object(api: httpx.Client, method: str, path: str, body: bytes, received: str) -> None:
+    r = api.request(method, path, content=body, headers=JSON)
+    assert_envelope(r)
+    assert r.json()["issues"] == [
+        {"path": "", "message": f"expected object, received {received}", "code": "invalid_type"}
+    ]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_null_body(api: httpx.Client, method: str, path: str) -> None:
+    r = api.request(method, path, content=b"null", headers=JSON)
+    assert_envelope(r)
+    assert r.json()["issues"] == [{"path": "", "message": "expected object, received null", "code": "invalid_type"}]
 
 
 @pytest.mark.parametrize(("method", "path"), [r for r in ROUTES if not r[1].startswith("/v1/memories")])
@@ -67,34 +82,34 @@ def test_empty_body_with_json_content_type(api: httpx.Client, method: str, path:
 @pytest.mark.parametrize(
     ("path", "body", "where"),
     [
-        ("/v1/remember", {"content": 42}, ["content"]),
-        ("/v1/remember", {"content": "valid enough content", "force": "yes"}, ["force"]),
-        ("/v1/remember", {"content": "valid enough content", "confidence": 2}, ["confidence"]),
-        ("/v1/remember", {"content": "valid enough content", "metadata": []}, ["metadata"]),
-        ("/v1/remember", {"content": "valid enough content", "sensitivity": "secret"}, ["sensitivity"]),
-        ("/v1/remember", {"content": "valid enough content", "sourceRefs": ["a\nb"]}, ["sourceRefs", 0]),
-        ("/v1/remember", {"content": "valid enough content", "sourceRefs": ["r"] * 33}, ["sourceRefs"]),
-        ("/v1/remember", {"content": "valid enough content", "namespace": "n" * 129}, ["namespace"]),
-        ("/v1/remember", {"content": "x" * 262_145}, ["content"]),
-        ("/v1/remember", {"content": ""}, ["content"]),
-        ("/v1/remember", {}, ["content"]),
-        ("/v1/search", {"query": "q", "k": 0}, ["k"]),
-        ("/v1/search", {"query": "q", "k": 201}, ["k"]),
-        ("/v1/search", {"query": "q", "k": "5"}, ["k"]),
-        ("/v1/search", {"query": "q" * 8193}, ["query"]),
-        ("/v1/search", {"query": "q", "weights": {"vector": -1}}, ["weights", "vector"]),
-        ("/v1/search", {"query": "q", "maxTokens": 0}, ["maxTokens"]),
-        ("/v1/search", {"query": "q", "minVectorScore": 1.5}, ["minVectorScore"]),
-        ("/v1/search", {"query": "q", "includeProjects": ["p"] * 17}, ["includeProjects"]),
-        ("/v1/context", {"message": "m", "k": 51}, ["k"]),
-        ("/v1/recent", {"k": 500}, ["k"]),
-        ("/v1/neighbors", {"id": "x", "k": 51}, ["k"]),
-        ("/v1/forget", {"sourceRef": "s" * 513}, ["sourceRef"]),
-        ("/v1/session-recap", {"decisions": "not a list"}, ["decisions"]),
+        ("/v1/remember", {"content": 42}, "content"),
+        ("/v1/remember", {"content": "valid enough content", "force": "yes"}, "force"),
+        ("/v1/remember", {"content": "valid enough content", "confidence": 2}, "confidence"),
+        ("/v1/remember", {"content": "valid enough content", "metadata": []}, "metadata"),
+        ("/v1/remember", {"content": "valid enough content", "sensitivity": "secret"}, "sensitivity"),
+        ("/v1/remember", {"content": "valid enough content", "sourceRefs": ["a\nb"]}, "sourceRefs.0"),
+        ("/v1/remember", {"content": "valid enough content", "sourceRefs": ["r"] * 33}, "sourceRefs"),
+        ("/v1/remember", {"content": "valid enough content", "namespace": "n" * 129}, "namespace"),
+        ("/v1/remember", {"content": "x" * 262_145}, "content"),
+        ("/v1/remember", {"content": ""}, "content"),
+        ("/v1/remember", {}, "content"),
+        ("/v1/search", {"query": "q", "k": 0}, "k"),
+        ("/v1/search", {"query": "q", "k": 201}, "k"),
+        ("/v1/search", {"query": "q", "k": "5"}, "k"),
+        ("/v1/search", {"query": "q" * 8193}, "query"),
+        ("/v1/search", {"query": "q", "weights": {"vector": -1}}, "weights.vector"),
+        ("/v1/search", {"query": "q", "maxTokens": 0}, "maxTokens"),
+        ("/v1/search", {"query": "q", "minVectorScore": 1.5}, "minVectorScore"),
+        ("/v1/search", {"query": "q", "includeProjects": ["p"] * 17}, "includeProjects"),
+        ("/v1/context", {"message": "m", "k": 51}, "k"),
+        ("/v1/recent", {"k": 500}, "k"),
+        ("/v1/neighbors", {"id": "x", "k": 51}, "k"),
+        ("/v1/forget", {"sourceRef": "s" * 513}, "sourceRef"),
+        ("/v1/session-recap", {"decisions": "not a list"}, "decisions"),
     ],
 )
 def test_wrong_types_and_out_of_range_fields(
-    api: httpx.Client, server: RunningServer, path: str, body: dict[str, object], where: list[object]
+    api: httpx.Client, server: RunningServer, path: str, body: dict[str, object], where: str
 ) -> None:
     r = api.post(path, json=body)
     assert_envelope(r)

@@ -188,4 +188,4 @@ def test_over_long_fields_are_400_with_issues(
     assert r.status_code == 400, r.text[:300]
     answer = r.json()
     assert answer["error"] == "invalid request body"
-    assert any(issue["path"][:1] == [field] for issue in answer["issues"]), answer
+    assert any(issue["path"].split(".")[0] == field for issue in answer["issues"]), answer

@@ -40,7 +40,7 @@ def test_namespaces_separate_and_unscoped_reads_cover_all(api: httpx.Client) -> 
 
 def test_include_namespaces_items_are_validated(api: httpx.Client) -> None:
     r = api.post("/v1/search", json={"query": "x", "includeNamespaces": ["Bad Name"]})
-    assert r.status_code == 400 and r.json()["issues"][0]["path"] == ["includeNamespaces", 0]
+    assert r.status_code == 400 and r.json()["issues"][0]["path"] == "includeNamespaces.0"
     r = api.post("/v1/search", json={"query": "x", "includeNamespaces": [f"n{i}" for i in range(17)]})
     assert r.status_code == 400
 

@@ -3,7 +3,6 @@ admin revocation, and what read-only, project-confined and expired tokens may do
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -11,10 +10,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from novamem.domain.credentials import hash_secret
-from novamem.domain.entries import iso
-from novamem.storage.base import TokenRecord
-from novamem.storage.postgres.database import Database
-from novamem.storage.postgres.tokens import PostgresTokenStore
 from tests.conftest import RunningServer
 from tests.http.identity_helpers import (
     add_user,
@@ -195,9 +190,8 @@ def test_rotation_kills_the_old_token_at_once_and_keeps_its_restrictions(srv: Ru
     )  # fmt: skip
 
 
-def test_rotation_copies_scope_project_and_expiry(srv: RunningServer, alice: str) -> None:
-    # restricted tokens may not call /v1/auth/* at all, so the copy of their restrictions is checked on
-    # the store that the route uses
+def test_a_restricted_token_rotates_itself_and_stays_restricted(srv: RunningServer, alice: str) -> None:
+    """Rotation is not minting: a read-only, project-confined token may replace itself (reference 3.6)."""
     with as_token(srv, alice) as client:
         project = client.post("/v1/me/projects", json={"name": "rotation"}).json()["id"]
         minted = client.post(
@@ -205,22 +199,21 @@ def test_rotation_copies_scope_project_and_expiry(srv: RunningServer, alice: str
         ).json()
     with as_token(srv, minted["token"]) as client:
         r = client.post("/v1/auth/rotate-token")
-        assert r.status_code == 403 and error(r) == "restricted token"
-
-    async def rotate(old: str, new: str) -> TokenRecord | None:
-        db = Database(srv.database_url, max_size=1)
-        await db.open()
-        try:
-            return await PostgresTokenStore(db).rotate("default", srv.ids["alice"], old, new)  # type: ignore[attr-defined]
-        finally:
-            await db.close()
-
-    replacement = asyncio.run(rotate(hash_secret(minted["token"]), hash_secret("nm_replacement")))
-    assert replacement is not None
-    assert (replacement.scope, replacement.project_id, replacement.label) == ("read_only", project, "rotated")
-    assert iso(replacement.expires_at) == minted["expiresAt"]
-    assert asyncio.run(rotate(hash_secret(minted["token"]), hash_secret("nm_again"))) is None  # old one is dead
-    assert srv.sql("SELECT 1 FROM user_tokens WHERE token_hash = %s", (hash_secret("nm_again"),)) == []
+        assert r.status_code == 201, r.text
+        new = r.json()
+        assert set(new) == {"token", "userId", "createdAt", "warning"} and new["token"] != minted["token"]
+        assert client.get("/v1/me/tokens").status_code == 401  # the old one is dead on the next request
+    with as_token(srv, new["token"]) as client:
+        r = client.post("/v1/remember", json={"content": "A rotated reader still may not write anything"})
+        assert r.status_code == 403 and error(r) == "read-only token"
+        assert client.post("/v1/auth/rotate-token").status_code == 201  # and may rotate again
+    with as_token(srv, alice) as client:
+        listed = {t["tokenHash"]: t for t in client.get("/v1/me/tokens").json()["tokens"]}
+    replacement, previous = listed[hash_secret(new["token"])], listed[hash_secret(minted["token"])]
+    assert previous["revoked"] is True and replacement["revoked"] is True  # rotated once more above
+    assert (replacement["scope"], replacement["projectId"], replacement["expiresAt"], replacement["label"]) == (
+        "read_only", project, minted["expiresAt"], "rotated"
+    )  # fmt: skip
 
 
 def test_rotation_failures_lock_the_presented_token_out(srv: RunningServer) -> None:
@@ -321,7 +314,6 @@ def test_confined_tokens_are_held_to_their_project(srv: RunningServer, alice: st
         for method, path, body in [
             ("POST", "/v1/me/tokens", {}),
             ("POST", "/v1/admin/tokens/revoke", {"token": alice}),
-            ("POST", "/v1/auth/rotate-token", None),
         ]:
             r = client.request(method, path, json=body)
             assert r.status_code == 403 and error(r) == "restricted token", path

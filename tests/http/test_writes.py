@@ -77,7 +77,7 @@ def test_sensitivity_is_stamped_and_filters_reads(api: httpx.Client) -> None:
 def test_expires_at_needs_an_offset_and_hides_at_once(api: httpx.Client, server: RunningServer) -> None:
     r = api.post("/v1/remember", json={"content": FACT, "expiresAt": "2030-01-01T00:00:00"})
     assert r.status_code == 400 and r.json()["error"] == "invalid request body"
-    assert r.json()["issues"][0]["path"] == ["expiresAt"]
+    assert r.json()["issues"][0]["path"] == "expiresAt"
     soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
     body = remember(api, FACT, expiresAt=soon)
     assert body["id"] in search_ids(api, "staging database port")
@@ -142,7 +142,7 @@ def test_session_recap_routes_items_to_typed_namespaces(api: httpx.Client, serve
 
 def test_session_recap_is_strict(api: httpx.Client) -> None:
     r = api.post("/v1/session-recap", json={"decisions": ["We chose PostgreSQL everywhere"], "bogus": 1})
-    assert r.status_code == 400 and r.json()["issues"][0]["path"] == ["bogus"]
+    assert r.status_code == 400 and r.json()["issues"][0]["path"] == "bogus"
     r = api.post("/v1/session-recap", json={"decisions": ["too short"]})
     assert r.status_code == 400
 

@@ -7,6 +7,11 @@ read the same one); nothing here authenticates again.
 - `UserDep` (`/v1/me/*`, `/v1/auth/*`): a real user account (session cookie or `nm_` token).
 - `AdminDep` (`/v1/admin/*`): an admin's session or unrestricted token.
 - `OperatorDep` (lifecycle jobs): an admin, or the shared caller of `none`/`bearer` modes.
+- `QuietAdminDep` (`/v1/admin/health/deep`): like `AdminDep`, but a non-admin gets the same 401 as no
+  credential at all, so the route does not reveal that a role gate exists (reference section 3.2).
+
+The operator and quiet-admin gates decide on the role before the restricted-token rules: a non-admin hears
+401 whatever its token's restrictions; an admin's restricted token hears the usual 403.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from novamem.domain.scope import Caller
 from novamem.errors import Forbidden, Unauthenticated
 from novamem.services.identity.authn import client_ip_from_state, require_caller
 
-__all__ = ["AdminDep", "CallerDep", "ContainerDep", "OperatorDep", "UserDep", "client_ip"]
+__all__ = ["AdminDep", "CallerDep", "ContainerDep", "OperatorDep", "QuietAdminDep", "UserDep", "client_ip"]
 
 
 async def get_container(request: Request) -> Container:
@@ -71,12 +76,29 @@ async def get_admin(caller: CallerDep) -> Caller:
 AdminDep = Annotated[Caller, Depends(get_admin)]
 
 
-async def get_operator(caller: CallerDep) -> Caller:
+def _gated(request: Request, caller: Caller, admitted: bool) -> Caller:
+    """The caller if `admitted`, else the uniform 401; then the route-class and restricted-token rules."""
+    if not admitted:
+        raise Unauthenticated("unauthorized")
+    refusal = route_refusal(caller, request.method, request.url.path)
+    if refusal is not None:
+        raise Forbidden(refusal)
     if caller.is_restricted:
         raise Forbidden("restricted token")
-    if not caller.is_operator:
-        raise Forbidden("admin only")
     return caller
 
 
+async def get_operator(request: Request) -> Caller:
+    """An operator (an admin in the user modes); anyone else is told 401, as if without credentials."""
+    caller = require_caller(request.scope.get("state") or {})
+    return _gated(request, caller, caller.is_operator)
+
+
+async def get_quiet_admin(request: Request) -> Caller:
+    """An admin's session or unrestricted token; anyone else is told 401, as if without credentials."""
+    caller = require_caller(request.scope.get("state") or {})
+    return _gated(request, caller, caller.is_user and caller.is_admin)
+
+
 OperatorDep = Annotated[Caller, Depends(get_operator)]
+QuietAdminDep = Annotated[Caller, Depends(get_quiet_admin)]

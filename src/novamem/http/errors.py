@@ -40,6 +40,10 @@ STATUS: dict[type[NovamemError], int] = {
 }
 BODY_PARSE_FAILED = "There was an error parsing the body"
 EMPTY_JSON_BODY = "Body cannot be empty when content-type is set to 'application/json'"
+INVALID_JSON_BODY = "Body is not valid JSON but content-type is set to 'application/json'"
+INVALID_JSON_CODE = "FST_ERR_CTP_INVALID_JSON_BODY"
+# the JSON name of each Python type a parsed body can have (zod's "expected object, received array")
+_JSON_TYPES: dict[type, str] = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
 
 def _status_for(exc: NovamemError) -> int:
@@ -49,11 +53,26 @@ def _status_for(exc: NovamemError) -> int:
     return 500
 
 
+def dotted_path(path: object) -> str:
+    """An issue's location on the wire: the dotted field path (`"includeNamespaces.0"`), `""` for the body.
+
+    Services locate issues as lists (`["data", "name"]`, which the dashboard's forms read); the contract
+    renders them as one string. Query and path parameters are named by their wire name alone (`"limit"`).
+    """
+    if isinstance(path, (list, tuple)):
+        return ".".join(str(part) for part in path)
+    return "" if path is None else str(path)
+
+
+def _wire_issue(issue: dict[str, Any]) -> dict[str, Any]:
+    return {**issue, "path": dotted_path(issue.get("path"))}
+
+
 def error_response(exc: NovamemError) -> JSONResponse:
     status = _status_for(exc)
     body: dict[str, Any] = {"error": exc.message if status != 500 else "internal server error"}
     if isinstance(exc, InvalidInput) and exc.issues is not None:
-        body["issues"] = exc.issues
+        body["issues"] = [_wire_issue(issue) for issue in exc.issues]
     if exc.code:
         body["code"] = exc.code
     headers = {}
@@ -71,21 +90,49 @@ def route_not_found(method: str, path: str) -> JSONResponse:
     )
 
 
+def malformed_json() -> JSONResponse:
+    """Bytes that are not JSON at all: a plain error string, no `issues` (nothing inside can be located)."""
+    return error_response(InvalidInput(INVALID_JSON_BODY, code=INVALID_JSON_CODE))
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
 def _issues(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors as the contract's issues. The location drops FastAPI's leading `body`, `query`
+    or `path` (parameters are named by their wire name); a body that is not an object is located at `""`."""
     issues = []
     for err in exc.errors():
-        loc = [p for p in err.get("loc", ()) if p != "body"]
+        raw = tuple(err.get("loc", ()))
+        loc = list(raw[1:]) if raw and raw[0] in ("body", "query", "path", "header", "cookie") else list(raw)
+        code = str(err.get("type", "invalid"))
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        issues.append({"path": loc, "message": message, "code": err.get("type", "invalid")})
+        if not loc and code in ("model_attributes_type", "dict_type", "model_type"):
+            message, code = f"expected object, received {_json_type(err.get('input'))}", "invalid_type"
+        issues.append({"path": dotted_path(loc), "message": message, "code": code})
     return issues
+
+
+async def _has_bytes(request: Request) -> bool:
+    """Whether the request carried a non-blank body (FastAPI has read and kept it by now)."""
+    try:
+        return bool((await request.body()).strip())
+    except RuntimeError:  # the stream was consumed elsewhere: nothing to tell
+        return False
 
 
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
-        return error_response(InvalidInput(issues=[{"path": [], "message": "malformed JSON", "code": "invalid_json"}]))
+        return malformed_json()
     body_missing = any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",) for e in errors)
     if body_missing and "json" in request.headers.get("content-type", ""):
+        if await _has_bytes(request):  # the JSON `null`: a body, just not an object
+            issue = {"path": "", "message": "expected object, received null", "code": "invalid_type"}
+            return error_response(InvalidInput(issues=[issue]))
         return error_response(InvalidInput(EMPTY_JSON_BODY, code="FST_ERR_CTP_EMPTY_JSON_BODY"))
     return error_response(InvalidInput(issues=_issues(exc)))
 
@@ -103,7 +150,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         return route_not_found(request.method, request.url.path)
     if exc.status_code == 400 and str(exc.detail) == BODY_PARSE_FAILED:
         # bytes FastAPI could not even decode as JSON: the same answer as any other malformed JSON
-        return error_response(InvalidInput(issues=[{"path": [], "message": "malformed JSON", "code": "invalid_json"}]))
+        return malformed_json()
     return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
 
 

@@ -28,7 +28,10 @@ _INVALID = {
                 "type": "object",
                 "required": ["path", "message", "code"],
                 "properties": {
-                    "path": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "path": {
+                        "type": "string",
+                        "description": 'dotted field path ("includeNamespaces.0"); "" for the body itself',
+                    },
                     "message": {"type": "string"},
                     "code": {"type": "string"},
                 },

@@ -11,10 +11,11 @@
 
 Preflights (`OPTIONS`, when CORS is on) are answered here and never reach the routes, the rate limiter
 or authentication: a missing `Origin` or `Access-Control-Request-Method` gets 400 text
-"Invalid Preflight Request"; a foreign origin 403 `{"error":"origin not allowed"}` without allow headers;
-an allowed one 204 with `Access-Control-Allow-Methods: GET,HEAD,POST` (the reference's list: browsers
-then refuse cross-origin `PUT` and `DELETE`, which only the same-origin dashboard and non-browser clients
-use), the requested headers echoed and `Access-Control-Max-Age`.
+"Invalid Preflight Request"; a foreign origin 204 with `Vary: Origin` and no `Access-Control-Allow-*`
+header at all (the browser then refuses the real request); an allowed one 204 with
+`Access-Control-Allow-Methods: GET,HEAD,POST` (the reference's list: browsers then refuse cross-origin
+`PUT` and `DELETE`, which only the same-origin dashboard and non-browser clients use), the requested
+headers echoed and `Access-Control-Max-Age`.
 
 Allowed simple requests also get `Access-Control-Expose-Headers` (`EXPOSE_HEADERS`), so a calling page can
 read the MCP session id, the rate-limit headers and the request id; the reference does not list it.
@@ -26,7 +27,7 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from novamem.http.middleware.responses import send_error, send_response
+from novamem.http.middleware.responses import send_response
 from novamem.services.identity.origins import ANY_ORIGIN, origin_allowed
 
 __all__ = ["ALLOW_METHODS", "EXPOSE_HEADERS", "MAX_AGE_SECONDS", "CorsMiddleware"]
@@ -84,8 +85,8 @@ class CorsMiddleware:
             await send_response(send, 400, INVALID_PREFLIGHT, b"text/plain; charset=utf-8")
             return
         allow = self._allow(origin)
-        if not allow:
-            await send_error(send, 403, "origin not allowed", [_VARY])
+        if not allow:  # answered, but without allow headers: the browser then blocks the real request
+            await send_response(send, 204, b"", None, [_VARY])
             return
         headers = [*allow, (b"access-control-allow-methods", ALLOW_METHODS.encode())]
         requested = _header(scope, b"access-control-request-headers")

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from novamem.http.deps import AdminDep, ContainerDep
+from novamem.http.deps import AdminDep, ContainerDep, QuietAdminDep
 from novamem.services.operations.models import (
     AdminProjectList,
     AdminStats,
@@ -64,7 +64,7 @@ async def stats(caller: AdminDep, c: ContainerDep) -> dict[str, Any]:
         **_REFUSALS,
     },
 )
-async def health_deep(caller: AdminDep, c: ContainerDep) -> JSONResponse:
+async def health_deep(caller: QuietAdminDep, c: ContainerDep) -> JSONResponse:
     """Each dependency's state and the embedding backlog; 503 when the warm or cold tier is down."""
     report = await c.health.deep(caller)
     return JSONResponse(report.to_wire(), status_code=200 if report.ok else 503)

@@ -22,7 +22,10 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["operator"])
 
 _ERROR: dict[str, Any] = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-_FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"description": "admin only, or a restricted token", **_ERROR}}
+_FORBIDDEN: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no credential, or not an operator (a non-admin in the user modes)", **_ERROR},
+    403: {"description": "an admin's restricted token", **_ERROR},
+}
 
 
 @router.post("/decay", response_model=None, responses={200: {"model": DecayResponse}, **_FORBIDDEN})

@@ -209,8 +209,7 @@ class TokenService:
         caller = await self._authenticator.token_caller(bearer)
         if caller is None:
             raise Unauthenticated("unauthorized")
-        if caller.is_restricted:
-            raise Forbidden("restricted token")
+        # a restricted token may replace itself: the replacement keeps its scope and project (reference 3.6)
         token = new_api_token()
         record = await self._store.rotate(caller.tenant_id, caller.user_id, old_hash, hash_secret(token))
         if record is None:  # revoked or expired between the lookup and the rotation

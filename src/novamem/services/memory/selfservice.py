@@ -81,12 +81,11 @@ class SelfService:
         self._audit = audit
 
     async def export(self, caller: Caller, after_id: str | None, limit: int) -> ExportResponse:
-        """One keyset page, oldest first; `nextAfterId` is null when nothing follows."""
+        """One keyset page, oldest first. `nextAfterId` is the last entry's id on every non-empty page and
+        null on an empty one: clients keep paging until a page comes back empty (reference section 3.5)."""
         scope = await self._access.entry_scope(caller, None)
-        rows = await self._store.export_page(scope, after_id, limit + 1)
-        more = len(rows) > limit
-        page = rows[:limit]
-        return ExportResponse(entries=[_export_view(e) for e in page], next_after_id=page[-1].id if more else None)
+        page = await self._store.export_page(scope, after_id, limit)
+        return ExportResponse(entries=[_export_view(e) for e in page], next_after_id=page[-1].id if page else None)
 
     async def import_entries(self, caller: Caller, req: ImportRequest, request_ip: str | None) -> ImportResponse:
         """Store each item with `force` (no worthiness gate); exact duplicates are merged, not repeated.

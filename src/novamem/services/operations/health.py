@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from novamem.domain.scope import Caller
-from novamem.errors import Unavailable
+from novamem.errors import Unauthenticated, Unavailable
 from novamem.services.memory.memories import EmbedderState
 from novamem.services.operations.admin import require_admin
 from novamem.services.operations.metrics import MetricsService
@@ -79,7 +79,9 @@ class HealthService:
     async def deep(self, caller: Caller) -> HealthDeep:
         """Each dependency's state and the embedding backlog. `ok` is false when the warm or cold tier is
         down; a failing embedder makes the status `degraded` but never flips `ok` (search still answers
-        from keywords)."""
+        from keywords). A non-admin is told 401, as if without credentials: the role gate stays hidden."""
+        if not caller.is_admin:
+            raise Unauthenticated("unauthorized")
         require_admin(caller)
         (warm, cold), embedder, pending = await asyncio.gather(
             self._tiers(), self._embedder_status(), self._metrics.pending_embeddings(caller)
