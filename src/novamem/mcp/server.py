@@ -403,7 +403,7 @@ class McpEdge:
         if refusal is None and spec.needs_account and not caller.is_user:
             refusal = "unauthorized"
         if refusal is None and spec.needs_admin and not caller.is_admin:
-            refusal = "admin only"
+            refusal = spec.admin_refusal
         if refusal is not None:
             return _error(refusal)
         try:

@@ -55,16 +55,25 @@ async def _admin_ops(c: Container, caller: Caller, _req: NoArgs, _ip: str | None
 
 
 def _admin(
-    name: str, input_model: type[BaseModel], output_model: type[BaseModel], handler: Handler, path: str
+    name: str,
+    input_model: type[BaseModel],
+    output_model: type[BaseModel],
+    handler: Handler,
+    path: str,
+    refusal: str = "admin only",
 ) -> ToolSpec:
-    return ToolSpec(name, input_model, output_model, handler, ("GET", path), needs_account=True, needs_admin=True)
+    route = ("GET", path)
+    return ToolSpec(
+        name, input_model, output_model, handler, route, needs_account=True, needs_admin=True, admin_refusal=refusal
+    )
 
 
 ADMIN_TOOLS: tuple[ToolSpec, ...] = (
     _admin("admin_list_users", NoArgs, AdminUserList, _admin_users, "/v1/admin/users"),
     _admin("admin_list_projects", NoArgs, AdminProjectList, _admin_projects, "/v1/admin/projects"),
     _admin("admin_list_tokens", NoArgs, AdminTokenList, _admin_tokens, "/v1/admin/tokens"),
-    _admin("admin_health", NoArgs, HealthDeep, _admin_health, "/v1/admin/health/deep"),
+    # the deep health route hides its role gate: a non-admin hears "unauthorized", as over REST (401)
+    _admin("admin_health", NoArgs, HealthDeep, _admin_health, "/v1/admin/health/deep", refusal="unauthorized"),
     _admin("admin_stats", NoArgs, AdminStats, _admin_stats, "/v1/admin/stats"),
     _admin("admin_audit_recent", AuditRecentArgs, AuditLog, _admin_audit, "/v1/admin/audit-log"),
     _admin("admin_ops_status", NoArgs, OpsStatus, _admin_ops, "/v1/admin/ops-status"),

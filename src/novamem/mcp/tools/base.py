@@ -40,6 +40,7 @@ class ToolSpec:
     route: tuple[str, str]  # the backing REST route (method, path): its refusals apply to the tool
     needs_account: bool = False
     needs_admin: bool = False
+    admin_refusal: str = "admin only"  # what a non-admin hears: the backing route's own refusal
 
     @property
     def doc(self) -> ToolDoc:
