@@ -7,7 +7,7 @@ import logging
 import sys
 
 from novamem import __version__
-from novamem.cli import accounts, backup, connect, doctor, mcp_stdio, tokens
+from novamem.cli import accounts, backup, connect, doctor, jwks, mcp_stdio, tokens
 from novamem.errors import NovamemError
 
 __all__ = ["main"]
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("version", help="print the version and exit")
     tokens.add_parser(sub)
+    jwks.add_parser(sub)
     accounts.add_parsers(sub)
     mcp_stdio.add_parser(sub)
     connect.add_parser(sub)
@@ -109,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             return _migrate()
         if args.command == "token":
             return tokens.run(args)
+        if args.command == "jwks":
+            return jwks.run(args)
         if args.command == "user":
             return accounts.run_user(args)
         if args.command == "tenant":

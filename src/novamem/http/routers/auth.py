@@ -5,8 +5,9 @@ lockout and last-admin answers, which the reference gives as `{error, ...}`. Sta
 that carry a cookie must come from a trusted origin (CSRF). There is deliberately no sign-up route:
 users are created by admins only. The email flows (`forget-password`, `reset-password`, `verify-email`,
 `send-verification-email`) are routed and answer what Better Auth answers when no email sender is
-configured, because none ever is. Any other `/api/auth/*` path answers 404 `{"error":"not found"}`, and an
-allow-listed path called with the wrong method a bare 404.
+configured, because none ever is. `token`, `jwks` and the `Set-Auth-Jwt` header of `get-session` are Better
+Auth's JWT plugin (EdDSA session JWTs, 15 minutes). Any other `/api/auth/*` path answers 404
+`{"error":"not found"}`, and an allow-listed path called with the wrong method a bare 404.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from novamem.services.identity.account_models import (
 )
 from novamem.services.identity.authn import authentication_from_state
 from novamem.services.identity.origins import check_origin
+from novamem.services.identity.session_jwt import JsonWebKeySet, SessionJwtService, SessionToken
 from novamem.services.identity.sessions import THROTTLED_CODE, IssuedSession
 
 __all__ = ["better_auth_error", "router"]
@@ -112,6 +114,8 @@ _KNOWN_PATHS = frozenset(
         "sign-in/email",
         "sign-out",
         "get-session",
+        "token",
+        "jwks",
         "change-password",
         "list-sessions",
         "revoke-session",
@@ -268,11 +272,36 @@ async def sign_out(c: ContainerDep, caller: Annotated[Caller | None, Depends(_se
     return response
 
 
+def _session_jwt(c: ContainerDep) -> SessionJwtService:
+    if c.session_jwt is None:
+        raise NotFound("user auth not enabled")
+    return c.session_jwt
+
+
 @_routes.get("/get-session", response_model=SessionAndUser | None)
 async def get_session(c: ContainerDep, caller: Annotated[Caller | None, Depends(_session)]) -> JSONResponse:
-    """The signed-in session and user, or `null`."""
+    """The signed-in session and user, or `null`; with a session, a JWT for it in `Set-Auth-Jwt`."""
     found = await c.sessions.current_session(caller) if caller is not None else None
-    return JSONResponse(found.to_wire() if found is not None else None, headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store"}
+    if found is not None:
+        headers["Set-Auth-Jwt"] = await _session_jwt(c).token_for(found.user)
+        headers["Access-Control-Expose-Headers"] = "set-auth-jwt"
+    return JSONResponse(found.to_wire() if found is not None else None, headers=headers)
+
+
+@_routes.get("/token", response_model=SessionToken, responses={401: {"description": "no session (empty body)"}})
+async def session_token(c: ContainerDep, caller: Annotated[Caller | None, Depends(_session)]) -> Response:
+    """A 15-minute EdDSA JWT for the signed-in session (verify it with `/api/auth/jwks`); a bare 401
+    without a session, as Better Auth answers."""
+    if caller is None:
+        return Response(status_code=401)
+    return JSONResponse((await _session_jwt(c).token(caller)).to_wire())
+
+
+@_routes.get("/jwks", response_model=JsonWebKeySet)
+async def jwks(c: ContainerDep) -> dict[str, Any]:
+    """The public keys (Ed25519, JWK) that verify session JWTs; public."""
+    return (await _session_jwt(c).jwks()).to_wire()
 
 
 @_routes.post("/get-session", include_in_schema=False)
