@@ -12,7 +12,7 @@ from psycopg import sql
 
 from novamem.domain.scope import ReadScope, WriteTarget
 
-__all__ = ["read_filter", "target_filter", "visible_filter"]
+__all__ = ["read_filter", "target_filter", "tenant_filter", "visible_filter"]
 
 
 def read_filter(
@@ -59,3 +59,9 @@ def target_filter(target: WriteTarget, alias: str = "e") -> tuple[sql.Composed, 
     a = sql.Identifier(alias)
     clause = sql.SQL("{a}.tenant_id = %(w_tenant)s AND {a}.scope_key = %(w_scope)s").format(a=a)
     return clause, {"w_tenant": target.tenant_id, "w_scope": target.scope_key}
+
+
+def tenant_filter(tenant_id: str, alias: str = "e") -> tuple[sql.Composed, dict[str, Any]]:
+    """Every row of one tenant, whoever owns it (tenant-wide aggregates for that tenant's admins)."""
+    a = sql.Identifier(alias)
+    return sql.SQL("{a}.tenant_id = %(t_tenant)s").format(a=a), {"t_tenant": tenant_id}
