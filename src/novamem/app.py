@@ -34,13 +34,17 @@ from novamem.http.routers import (
     health,
     me_data,
     memories,
+    observer,
     operator,
     projects,
+    provisioning,
     recall,
+    telemetry,
     tokens,
 )
 from novamem.jobs.scheduler import build_scheduler
 from novamem.mcp.server import McpEdge
+from novamem.services.identity.authn import CookiePolicy
 from novamem.web import DashboardEdge
 
 __all__ = ["ACCOUNT_ROUTERS", "ROUTERS", "create_app"]
@@ -54,6 +58,7 @@ ROUTERS = (
     adoption.router,
     tokens.rotation_router,
     operator.router,
+    observer.router,
 )
 # routes that exist only when users have accounts (`user` and `tenant` modes)
 ACCOUNT_ROUTERS = (
@@ -64,6 +69,7 @@ ACCOUNT_ROUTERS = (
     projects.router,
     me_data.router,
     admin_quotas.router,
+    telemetry.router,
 )
 
 DESCRIPTION = (
@@ -135,12 +141,21 @@ def create_app(settings: Settings) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     install_error_handlers(app)
-    install_openapi(app, auth=settings.auth_mode is not AuthMode.NONE)
+    install_openapi(
+        app,
+        auth=settings.auth_mode is not AuthMode.NONE,
+        session_cookie=CookiePolicy(secret="", secure=settings.secure_cookies).name
+        if settings.auth_mode.has_accounts
+        else None,
+        tenant_mode=settings.auth_mode is AuthMode.TENANT,
+    )
     for router in ROUTERS:
         app.include_router(router)
     if settings.auth_mode.has_accounts:
         for router in ACCOUNT_ROUTERS:
             app.include_router(router)
+    else:
+        app.include_router(provisioning.router)  # 404 "user auth not enabled"
     app.router.routes.extend(mcp_edge.routes())
     app.router.routes.extend(DashboardEdge(settings).routes())  # /admin (404 while switched off)
     return app

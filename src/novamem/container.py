@@ -23,6 +23,7 @@ from novamem.services.identity.authn import Authenticator, CookiePolicy
 from novamem.services.identity.bootstrap import BootstrapService
 from novamem.services.identity.mcp_sessions import McpSessions
 from novamem.services.identity.quotas import QuotaService
+from novamem.services.identity.session_jwt import SessionJwtService
 from novamem.services.identity.sessions import SessionService
 from novamem.services.identity.tenants import TenantService
 from novamem.services.identity.tokens import TokenService
@@ -38,6 +39,7 @@ from novamem.services.operations.health import HealthService
 from novamem.services.operations.metrics import MetricsService
 from novamem.services.operations.operator import OperatorService
 from novamem.services.operations.startup import ConnectionLimits, check_pool_capacity, log_startup_warnings
+from novamem.services.operations.telemetry import TelemetryService
 from novamem.services.projects.projects import ProjectService
 from novamem.storage.backups import DatabaseDumps
 from novamem.storage.base import Counters, LeaderLock, MemoryStore, VectorSpace
@@ -64,6 +66,8 @@ from novamem.storage.postgres.operations import (
 from novamem.storage.postgres.projects import PostgresProjectStore
 from novamem.storage.postgres.quotas import PostgresQuotaStore
 from novamem.storage.postgres.selfservice import PostgresSelfServiceStore
+from novamem.storage.postgres.signing_keys import PostgresSigningKeyStore
+from novamem.storage.postgres.telemetry import PostgresTelemetry
 from novamem.storage.postgres.tokens import PostgresTokenStore
 
 __all__ = [
@@ -240,6 +244,9 @@ class Container:
     diagnostics: DiagnosticsService
     mcp_sessions: McpSessions
     adoption: AdoptionService
+    telemetry: TelemetryService
+    # session JWTs (Better Auth's JWT plugin); None where users have no accounts
+    session_jwt: SessionJwtService | None = None
     embedded: EmbeddedPostgres | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -304,6 +311,7 @@ class Container:
             flush_interval_s=settings.metrics_flush_interval_ms / 1000,
         )
         admin = AdminService(PostgresInventory(database), job_runs)
+        health = HealthService(PostgresHealthProbe(database), state, metrics)
         memories = MemoryService(store, state, policy, access, quotas, metrics=metrics)
         selfservice = SelfService(
             store=store,
@@ -313,6 +321,16 @@ class Container:
             memories=memories,
             quotas=quotas,
             audit=audit,
+        )
+        session_jwt = (
+            SessionJwtService(
+                PostgresSigningKeyStore(database),
+                accounts,
+                secret=authenticator.cookies.secret,
+                issuer=settings.public_base_url,
+            )
+            if authenticator.cookies is not None
+            else None
         )
         return cls(
             settings=settings,
@@ -345,7 +363,8 @@ class Container:
             selfservice=selfservice,
             operator=OperatorService(store, PostgresDecayLog(database), metrics=metrics, admin=admin),
             metrics=metrics,
-            health=HealthService(PostgresHealthProbe(database), state, metrics),
+            health=health,
+            telemetry=TelemetryService(PostgresTelemetry(database), job_runs, health),
             admin=admin,
             diagnostics=DiagnosticsService(
                 store,
@@ -354,6 +373,7 @@ class Container:
                 max_content_chars=settings.max_content_chars,
                 personal_terms=policy.personal_terms,
             ),
+            session_jwt=session_jwt,
             embedded=embedded,
         )
 

@@ -14,7 +14,8 @@ NovamemError                 root; never raised directly
 ```
 
 Services and domain code raise these and know no status codes; each edge (HTTP, CLI) owns the
-mapping from class to its own representation.
+mapping from class to its own representation. `message` is the contract's exact string (clients match on
+it); an optional `detail` carries extra help that never goes into the message.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ __all__ = [
 class NovamemError(Exception):
     """Root of every error novamem raises on purpose."""
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, detail: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.detail = detail
 
 
 class InvalidInput(NovamemError):
@@ -53,8 +55,9 @@ class InvalidInput(NovamemError):
         *,
         issues: list[dict[str, Any]] | None = None,
         code: str | None = None,
+        detail: str | None = None,
     ) -> None:
-        super().__init__(message, code=code)
+        super().__init__(message, code=code, detail=detail)
         self.issues = issues
 
 

@@ -286,7 +286,8 @@ def test_the_last_admin_can_be_neither_demoted_nor_removed(srv: RunningServer, a
     }
     r = admin.post("/api/auth/admin/remove-user", json={"userId": me})
     assert r.status_code == 400 and r.json()["code"] == "YOU_CANNOT_REMOVE_YOURSELF"
-    assert admin.delete(f"/v1/admin/users/{me}").status_code == 400
+    r = admin.delete(f"/v1/admin/users/{me}")
+    assert (r.status_code, r.json()["error"]) == (400, "admins cannot delete themselves")
     r = admin.post("/api/auth/admin/set-role", json={"userId": "01NOSUCHUSER0000000000000", "role": "admin"})
     assert r.status_code == 404 and r.json()["code"] == "USER_NOT_FOUND"
     assert srv.sql("SELECT role FROM users WHERE id = %s", (me,)) == [("admin",)]

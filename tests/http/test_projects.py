@@ -99,12 +99,13 @@ def test_members_by_exact_email(srv: RunningServer, owner: httpx.Client, member:
     # the display name is never a way in, and neither is a partial address
     for username in ["display Mike.Member", "Mike.Member", "projects.test", "%@projects.test", FOREIGN]:
         r = owner.post(f"/v1/me/projects/{pid}/members", json={"username": username})
-        assert r.status_code == 404 and error(r) == "no such user", username
+        assert r.status_code == 404 and error(r) == "unknown user", username
+        assert r.json()["detail"] == f"unknown user '{username}' — share by exact email address"
     added = owner.post(f"/v1/me/projects/{pid}/members", json={"username": MEMBER.lower()})
     assert added.status_code == 201
     assert added.json() == {"added": True, "userId": srv.ids["member"], "username": MEMBER}  # type: ignore[attr-defined]
     again = owner.post(f"/v1/me/projects/{pid}/members", json={"username": MEMBER})
-    assert again.status_code == 409
+    assert again.status_code == 409 and error(again) == "user is already a member"
     listed = member.get(f"/v1/me/projects/{pid}/members").json()["members"]
     assert [(m["userId"], m["username"], m["role"]) for m in listed] == [
         (srv.ids["owner"], OWNER, "owner"),  # type: ignore[attr-defined]
@@ -124,18 +125,21 @@ def test_members_by_exact_email(srv: RunningServer, owner: httpx.Client, member:
 def test_non_members_see_nothing(srv: RunningServer, owner: httpx.Client, outsider: httpx.Client) -> None:
     pid = new_project(owner, "secret-plans")
     r = outsider.get(f"/v1/me/projects/{pid}/members")
-    assert r.status_code == 403 and error(r) == f"not a member of project '{pid}' (id {pid})"
+    assert r.status_code == 403 and error(r) == "not a member of this project"
+    assert r.json()["detail"] == f"not a member of project '{pid}' (id {pid})"
     # by name, the project is not even visible to a non-member
     r = outsider.get("/v1/me/projects/secret-plans/members")
-    assert r.status_code == 404 and error(r) == no_such("secret-plans")
+    assert r.status_code == 404 and error(r) == "unknown project"
+    assert r.json()["detail"] == no_such("secret-plans")
     r = outsider.delete(f"/v1/me/projects/{pid}")
     assert r.status_code == 403
     r = outsider.post("/v1/remember", json={"content": "An outsider writes into the secret project", "project": pid})
     assert r.status_code == 403
     with as_token(srv, srv.tokens["foreign"]) as foreign:  # type: ignore[attr-defined]
         # another tenant's project id behaves exactly like one that does not exist
+        r = foreign.get(f"/v1/me/projects/{pid}/members")
+        assert r.status_code == 404 and error(r) == "unknown project"
         for r in [
-            foreign.get(f"/v1/me/projects/{pid}/members"),
             foreign.put("/v1/me/active-project", json={"project": pid}),
             foreign.post("/v1/search", json={"query": "plans", "project": pid}),
         ]:
@@ -201,7 +205,7 @@ def test_leaving_and_the_owner_who_cannot(srv: RunningServer, owner: httpx.Clien
     owner.post(f"/v1/me/projects/{pid}/members", json={"username": MEMBER})
     owner.post(f"/v1/me/projects/{pid}/members", json={"username": OUTSIDER})
     r = owner.delete(f"/v1/me/projects/{pid}/members/{srv.ids['owner']}")  # type: ignore[attr-defined]
-    assert r.status_code == 400 and error(r) == "the owner cannot leave the project — delete the project instead"
+    assert r.status_code == 400 and error(r) == "owner cannot leave; delete the project instead"
     r = member.delete(f"/v1/me/projects/{pid}/members/{srv.ids['outsider']}")  # type: ignore[attr-defined]
     assert r.status_code == 403 and error(r) == "only the owner can remove other members"
     r = member.delete(f"/v1/me/projects/{pid}/members/{srv.ids['owner']}")  # type: ignore[attr-defined]
@@ -246,7 +250,7 @@ def test_delete_is_owner_only_and_cascades(srv: RunningServer, owner: httpx.Clie
     with as_token(srv, confined) as c:
         assert c.post("/v1/search", json={"query": "pipeline"}).status_code == 401
     r = owner.delete(f"/v1/me/projects/{pid}")
-    assert r.status_code == 404 and error(r) == no_such(pid)
+    assert r.status_code == 404 and error(r) == "unknown project"
 
 
 def test_active_project_is_the_default_for_reads_and_writes(

@@ -133,6 +133,9 @@ def test_the_page_renders_every_operation_of_the_contract(
     )
     assert {(method, path) for method, path in shown} == operations
     expect(page.locator(".info .title")).to_contain_text("novamem")
+    # the page says, visibly, where the contract itself is
+    expect(page.locator("header.contract").get_by_role("link", name="/openapi.json")).to_be_visible()
+    expect(page.locator("header.contract a")).to_have_attribute("href", "/openapi.json")
     docs.screenshot(tmp_path, "api-docs.png")
     # one operation opens to its request body, read from the contract's schema
     search = page.locator(".opblock-post", has=page.locator('.opblock-summary-path[data-path="/v1/search"]'))

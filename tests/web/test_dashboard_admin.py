@@ -213,7 +213,7 @@ def test_change_role_and_the_self_protections(
     # deleting yourself is refused before any preview
     watched.goto(f"/admin/users/{admin.user_id}/delete")
     assert page.url.endswith("/admin/users")
-    expect(page.get_by_role("alert")).to_have_text("You cannot remove yourself.")
+    expect(page.get_by_role("alert")).to_have_text("Admins cannot delete themselves.")
     with _api(dashboard, session_cookies(admin)) as as_admin:
         r = as_admin.post(f"/admin/users/{admin.user_id}/delete", follow_redirects=False)
         assert r.status_code == 303

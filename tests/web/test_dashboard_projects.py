@@ -75,7 +75,7 @@ def test_share_a_project_with_members_then_delete_it(
     page.get_by_label("Role").select_option("owner")
     status = _post_status(page, lambda: page.get_by_role("button", name="Add member").click())
     assert status == 404
-    expect(page.locator("#f-username-error")).to_have_text("no such user")
+    expect(page.locator("#f-username-error")).to_have_text("unknown user")
     expect(email).to_have_value("nobody-at-all@example.com")
     expect(email).to_have_attribute("aria-describedby", re.compile("f-username-error"))
     expect(page.get_by_label("Role")).to_have_value("owner")
@@ -90,7 +90,7 @@ def test_share_a_project_with_members_then_delete_it(
     # adding someone twice: 409 beside the field
     email.fill(member.email)
     assert _post_status(page, lambda: page.get_by_role("button", name="Add member").click()) == 409
-    expect(page.locator("#f-username-error")).to_have_text("already a member of this project")
+    expect(page.locator("#f-username-error")).to_have_text("user is already a member")
     watched.goto(f"/admin/projects/{project_id}")
     shoot(page, "project-owner")
     _assert_keyboard_reaches_everything(page)

@@ -75,6 +75,8 @@ def error_response(exc: NovamemError) -> JSONResponse:
         body["issues"] = [_wire_issue(issue) for issue in exc.issues]
     if exc.code:
         body["code"] = exc.code
+    if exc.detail and status != 500:
+        body["detail"] = exc.detail
     headers = {}
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"

@@ -34,6 +34,7 @@ from novamem.services.identity.token_models import MintedToken
 from novamem.storage.accounts import AccountStore, EraseReport, UserListing, UserRecord
 
 __all__ = [
+    "ADMINS_CANNOT_DELETE_THEMSELVES",
     "ADMIN_ROLES",
     "PROVISIONED_NAME",
     "TokenMintFailed",
@@ -47,6 +48,7 @@ __all__ = [
 log = logging.getLogger("novamem.accounts")
 
 ADMIN_ROLES = ("admin", "user")
+ADMINS_CANNOT_DELETE_THEMSELVES = "admins cannot delete themselves"  # the contract's string for DELETE /v1/admin/users
 PROVISIONED_NAME = "provisioned-user"
 MAX_EMAIL = 320
 MAX_NAME = 128
@@ -362,8 +364,8 @@ class UserService:
     ) -> UserErase | UserEraseDryRun:
         """Delete a user and all their data (or report what would go). Never yourself, never the last admin."""
         require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS")
-        if user_id == caller.user_id:
-            raise InvalidInput("You cannot remove yourself", code="YOU_CANNOT_REMOVE_YOURSELF")
+        if user_id == caller.user_id:  # Better Auth's remove-user renders the code with its own message
+            raise InvalidInput(ADMINS_CANNOT_DELETE_THEMSELVES, code="YOU_CANNOT_REMOVE_YOURSELF")
         if dry_run:
             preview = await self._store.erase_preview(caller.tenant_id, user_id)
             if preview is None:

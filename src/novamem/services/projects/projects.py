@@ -32,12 +32,27 @@ from novamem.services.projects.models import (
 )
 from novamem.storage.base import ProjectRecord, ProjectStore
 
-__all__ = ["OWNER_CANNOT_LEAVE", "ProjectService"]
+__all__ = [
+    "ALREADY_A_MEMBER",
+    "NOT_A_MEMBER",
+    "NOT_THIS_PROJECTS_MEMBER",
+    "OWNER_CANNOT_LEAVE",
+    "UNKNOWN_PROJECT",
+    "UNKNOWN_USER",
+    "ProjectService",
+]
 
+# the contract's strings for the project routes (`/v1/me/projects/{id}…`); the data plane's project
+# parameter keeps the reference's longer "no such project '<ref>' …" wording, given here as `detail`
+UNKNOWN_PROJECT = "unknown project"
+NOT_A_MEMBER = "not a member of this project"
+UNKNOWN_USER = "unknown user"
+ALREADY_A_MEMBER = "user is already a member"
+NOT_THIS_PROJECTS_MEMBER = "user is not a member"
+OWNER_CANNOT_LEAVE = "owner cannot leave; delete the project instead"
 OWNER_ONLY_DELETE = "only the owner can delete a project"
 OWNER_ONLY_ADD = "only the owner can add members"
 OWNER_ONLY_REMOVE = "only the owner can remove other members"
-OWNER_CANNOT_LEAVE = "the owner cannot leave the project — delete the project instead"
 OWNER_NOT_REMOVABLE = "the project's owner cannot be removed — delete the project instead"
 OWNER = "owner"
 
@@ -110,7 +125,7 @@ class ProjectService:
             raise Forbidden(OWNER_ONLY_DELETE)
         removed = await self._store.delete(caller.tenant_id, project.id)
         if removed is None:  # deleted concurrently
-            raise NotFound(f"no such project '{ref}' — call project_list to see ids")
+            raise NotFound(UNKNOWN_PROJECT, detail=f"no such project '{ref}' — call project_list to see ids")
         await self._audit.record(
             caller,
             "project.delete",
@@ -148,9 +163,9 @@ class ProjectService:
             raise Forbidden(OWNER_ONLY_ADD)
         user = await self._store.user_by_email(caller.tenant_id, username.strip())
         if user is None:
-            raise NotFound("no such user")
+            raise NotFound(UNKNOWN_USER, detail=f"unknown user '{username}' — share by exact email address")
         if not await self._store.add_member(caller.tenant_id, project.id, user.id, role):
-            raise Conflict("already a member of this project")
+            raise Conflict(ALREADY_A_MEMBER)
         await self._audit.record(
             caller, "project.member.add", project.id, {"userId": user.id, "role": role}, request_ip=request_ip
         )
@@ -168,7 +183,7 @@ class ProjectService:
         if user_id != caller.user_id and project.role != OWNER:
             raise Forbidden(OWNER_ONLY_REMOVE)
         if not await self._store.remove_member(caller.tenant_id, project.id, user_id):
-            raise NotFound("no such member")
+            raise NotFound(NOT_THIS_PROJECTS_MEMBER)
         await self._audit.record(
             caller, "project.member.remove", project.id, {"userId": user_id}, request_ip=request_ip
         )
@@ -204,8 +219,17 @@ class ProjectService:
         return ActiveProject(active=None)
 
     async def _member_project(self, caller: Caller, ref: str) -> ProjectRecord:
-        project_id = await self._access.resolve_project(caller, ref)
+        """The project a `/v1/me/projects/{id}` route names, refused with the routes' own strings (the
+        resolver's wording, which repeats what was asked for, goes into `detail`)."""
+        try:
+            project_id = await self._access.resolve_project(caller, ref)
+        except NotFound as exc:
+            raise NotFound(UNKNOWN_PROJECT, detail=exc.message) from None
+        except Forbidden as exc:
+            if exc.message == CONFINED:
+                raise
+            raise Forbidden(NOT_A_MEMBER, detail=exc.message) from None
         record = await self._store.get(caller.tenant_id, caller.user_id, project_id)
         if record is None or record.role is None:  # membership ended since the reference was resolved
-            raise Forbidden(f"not a member of project '{ref}' (id {project_id})")
+            raise Forbidden(NOT_A_MEMBER, detail=f"not a member of project '{ref}' (id {project_id})")
         return record
