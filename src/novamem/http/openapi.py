@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-__all__ = ["BEARER", "COOKIE", "EMPTY_BODY", "install_openapi"]
+__all__ = ["BEARER", "COOKIE", "EMPTY_BODY", "SERVED_ELSEWHERE", "install_openapi"]
 
 _ERROR = {
     "type": "object",
@@ -84,7 +84,7 @@ def _any(description: str, *media: str) -> dict[str, Any]:
 
 
 # routes the server answers outside FastAPI's router (documents, the MCP endpoint, discovery)
-_SERVED_ELSEWHERE: dict[str, dict[str, Any]] = {
+SERVED_ELSEWHERE: dict[str, dict[str, Any]] = {
     "/openapi.json": {
         "get": {
             "summary": "This document",
@@ -179,7 +179,7 @@ def _rewrite(spec: dict[str, Any], auth: bool, session_cookie: str | None, tenan
     if not tenant_mode:
         for path in _TENANT_MODE_ONLY:
             paths.pop(path, None)
-    for path, operations in _SERVED_ELSEWHERE.items():
+    for path, operations in SERVED_ELSEWHERE.items():
         paths.setdefault(path, {}).update(deepcopy(operations))
     schemes = _security_schemes(session_cookie) if auth else {}
     if schemes:

@@ -20,6 +20,7 @@ _ERROR: dict[str, Any] = {"content": {"application/json": {"schema": {"$ref": "#
 
 @router.post(
     "/users",
+    include_in_schema=False,  # it only ever refuses; the account modes document the real route
     response_model=None,
     status_code=404,
     responses={404: {"description": "users have no accounts in this auth mode: user auth not enabled", **_ERROR}},
