@@ -17,6 +17,7 @@ import pytest
 from ulid import ULID
 
 from novamem.cli.main import main
+from novamem.services.agents.connect import AgentHost, host_config, servers_key
 from novamem.storage.postgres.database import migrate
 
 TOKEN = "nm_" + "A1b2C3d4" * 5 + "xyz"
@@ -302,3 +303,112 @@ def test_mint_writes_a_real_token_for_the_account(
     code, _, err = connect(capsys, "cursor", "--mint", "--email", "nobody@example.test")
     assert code == 2
     assert not (home / ".cursor").exists()
+
+
+NEW_HOSTS = [
+    # host, where it writes (relative to HOME, or to the project folder for per-project hosts), servers key, entry
+    ("kilo-code", "project/.kilocode/mcp.json", "mcpServers", {"type": "streamable-http", "url": f"{URL}/mcp"}),
+    ("roo-code", "project/.roo/mcp.json", "mcpServers", {"type": "streamable-http", "url": f"{URL}/mcp"}),
+    ("vscode", "project/.vscode/mcp.json", "servers", {"type": "http", "url": f"{URL}/mcp"}),
+    ("windsurf", ".codeium/windsurf/mcp_config.json", "mcpServers", {"serverUrl": f"{URL}/mcp"}),
+    ("gemini-cli", ".gemini/settings.json", "mcpServers", {"httpUrl": f"{URL}/mcp"}),
+    ("opencode", ".config/opencode/opencode.json", "mcp", {"type": "remote", "url": f"{URL}/mcp", "enabled": True}),
+    (
+        "cline",
+        ".config/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+        "mcpServers",
+        None,  # the stdio bridge
+    ),
+]
+
+
+def _expected_entry(partial: dict[str, Any] | None) -> dict[str, Any]:
+    return STDIO_ENTRY if partial is None else {**partial, "headers": HTTP_HEADERS}
+
+
+@pytest.fixture
+def project(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = home / "project"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.mark.parametrize(("host", "relative", "key", "partial"), NEW_HOSTS)
+def test_more_hosts_write_their_own_file_and_shape(
+    home: Path,
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    host: str,
+    relative: str,
+    key: str,
+    partial: dict[str, Any] | None,
+) -> None:
+    if host == "cline" and sys.platform != "linux":
+        pytest.skip("the Linux location is asserted here")
+    path = home / relative
+    expected = _expected_entry(partial)
+
+    # dry run: a diff against /dev/null naming the host's file, nothing created
+    code, out, err = connect(capsys, host, "--dry-run", "--url", URL, "--token", TOKEN)
+    assert code == 0, err
+    assert out.startswith(f"--- /dev/null\n+++ {path}\n")
+    assert f'+  "{key}": {{\n' in out and TOKEN not in out
+    assert not path.exists()
+
+    code, out, err = connect(capsys, host, "--url", URL + "/", "--token", TOKEN)
+    assert code == 0, err
+    assert read_json(path) == {key: {"novamem": expected}}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert str(path) in out and TOKEN not in out + err
+    # the dashboard shows exactly what was written
+    assert path.read_text(encoding="utf-8") == host_config(AgentHost(host), URL, TOKEN).text
+
+
+@pytest.mark.parametrize(("host", "relative", "key", "partial"), NEW_HOSTS)
+def test_more_hosts_merge_without_clobbering(
+    home: Path,
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    host: str,
+    relative: str,
+    key: str,
+    partial: dict[str, Any] | None,
+) -> None:
+    path = home / "elsewhere" / "host-config.json"
+    path.parent.mkdir()
+    other = {"command": "other-mcp", "args": ["--flag"]}
+    original = {"theme": "dark", "inputs": [{"id": "k"}], key: {"other": other, "novamem": {"url": "http://old"}}}
+    original_text = json.dumps(original, indent=4)
+    path.write_text(original_text, encoding="utf-8")
+
+    code, out, err = connect(capsys, host, "--dry-run", "--config", str(path), "--url", URL, "--token", TOKEN)
+    assert code == 0, err
+    assert out.startswith(f"--- {path}\n+++ {path}\n") and TOKEN not in out
+    assert path.read_text(encoding="utf-8") == original_text
+
+    code, _, err = connect(capsys, host, "--config", str(path), "--url", URL, "--token", TOKEN)
+    assert code == 0, err
+    merged = read_json(path)
+    assert merged == {
+        "theme": "dark",
+        "inputs": [{"id": "k"}],
+        key: {"other": other, "novamem": _expected_entry(partial)},
+    }
+    assert path.with_name("host-config.json.bak").read_text(encoding="utf-8") == original_text
+    assert not (home / relative).exists()  # --config replaced the default location
+    code, out, _ = connect(capsys, host, "--config", str(path), "--url", URL, "--token", TOKEN)
+    assert code == 0 and "no change" in out
+
+
+@pytest.mark.parametrize("host", ["vscode", "opencode", "windsurf"])
+def test_more_hosts_refuse_a_servers_key_that_is_not_a_table(
+    home: Path, capsys: pytest.CaptureFixture[str], host: str
+) -> None:
+    key = servers_key(AgentHost(host))
+    path = home / "config.json"
+    content = json.dumps({key: ["not", "a", "table"]})
+    path.write_text(content, encoding="utf-8")
+    code, _, err = connect(capsys, host, "--config", str(path), "--token", TOKEN)
+    assert code == 2 and "left untouched" in err and key in err
+    assert path.read_text(encoding="utf-8") == content

@@ -1,9 +1,11 @@
 """`novamem connect HOST`: write (or show) the MCP configuration that points an agent host at this server.
 
-JSON hosts (Claude Code, Claude Desktop, Cursor) get `mcpServers.novamem` merged into their file; Codex gets a
-`[mcp_servers.novamem]` table merged into its TOML file; `generic` only prints a snippet. Existing files are
-merged, never clobbered: a file that does not parse is refused untouched, and a `.bak` copy is kept before any
-change. The token is written into the file but never printed, except masked in `--dry-run` diffs and snippets.
+JSON hosts (Claude Code, Claude Desktop, Cursor, Kilo Code, Roo Code, Cline, GitHub Copilot in VS Code, Windsurf,
+Gemini CLI, OpenCode) get a `novamem` server merged under their servers key (`mcpServers`, `servers` or `mcp`);
+Codex gets a `[mcp_servers.novamem]` table merged into its TOML file; `generic` only prints a snippet. Existing
+files are merged, never clobbered: a file that does not parse is refused untouched, and a `.bak` copy is kept
+before any change. The token is written into the file but never printed, except masked in `--dry-run` diffs and
+snippets. Kilo Code, Roo Code and VS Code keep their MCP servers per project: their file is under the current folder.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from novamem.services.agents.connect import (
     host_config,
     json_config,
     server_entry,
+    servers_key,
 )
 
 __all__ = ["HOSTS", "add_parser", "run"]
@@ -50,7 +53,17 @@ hosts and the file each one reads (override with --config):
                   ~/Library/Application Support/Claude/claude_desktop_config.json (macOS)
                                                        mcpServers.novamem (stdio: `novamem mcp-stdio`)
   codex           ~/.codex/config.toml                 [mcp_servers.novamem] (stdio: `novamem mcp-stdio`)
+  kilo-code       ./.kilocode/mcp.json (project)       mcpServers.novamem (remote HTTP, streamable-http)
+  roo-code        ./.roo/mcp.json (project)            mcpServers.novamem (remote HTTP, streamable-http)
+  cline           <VS Code user dir>/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json
+                  (Linux ~/.config/Code/User, macOS ~/Library/Application Support/Code/User)
+                                                       mcpServers.novamem (stdio: `novamem mcp-stdio`)
+  vscode          ./.vscode/mcp.json (workspace)       servers.novamem (remote HTTP; GitHub Copilot agent mode)
+  windsurf        ~/.codeium/windsurf/mcp_config.json  mcpServers.novamem (remote HTTP, serverUrl)
+  gemini-cli      ~/.gemini/settings.json              mcpServers.novamem (remote HTTP, httpUrl)
+  opencode        ~/.config/opencode/opencode.json     mcp.novamem (remote HTTP, type remote)
   generic         nothing is written: a JSON snippet is printed for any remote-MCP host
+                  (Goose and Continue keep YAML files, which are not edited: add the server by hand, docs/mcp.md)
 
 The token comes from --token, else NOVAMEM_TOKEN, else is minted with --mint --email E (minting uses the
 server's database, like `novamem token create`). Existing files are merged and backed up to <file>.bak.
@@ -61,7 +74,7 @@ def add_parser(sub: Any) -> None:
     """Register the `connect` command on the top-level subparsers."""
     p = sub.add_parser(
         "connect",
-        help="write the MCP configuration for an agent host (Claude Code, Cursor, Codex, ...)",
+        help="write the MCP configuration for an agent host (Claude Code, Cursor, Codex, Windsurf, ...)",
         description="Write, or with --dry-run show, the MCP configuration that connects an agent host to this "
         "novamem server. Existing configuration files are merged, never overwritten.",
         epilog=HELP_EPILOG,
@@ -170,18 +183,34 @@ async def _mint(args: argparse.Namespace) -> str:
 
 def _default_path(host: str) -> Path:
     home = Path.home()
-    if host == "claude-code":
-        return home / ".claude.json"
-    if host == "cursor":
-        return home / ".cursor" / "mcp.json"
-    if host == "codex":
-        return home / ".codex" / "config.toml"
+    simple = {
+        "claude-code": home / ".claude.json",
+        "cursor": home / ".cursor" / "mcp.json",
+        "codex": home / ".codex" / "config.toml",
+        "kilo-code": Path.cwd() / ".kilocode" / "mcp.json",
+        "roo-code": Path.cwd() / ".roo" / "mcp.json",
+        "vscode": Path.cwd() / ".vscode" / "mcp.json",
+        "windsurf": home / ".codeium" / "windsurf" / "mcp_config.json",
+        "gemini-cli": home / ".gemini" / "settings.json",
+        "opencode": home / ".config" / "opencode" / "opencode.json",
+    }
+    if host in simple:
+        return simple[host]
+    if host == "cline":
+        settings = _app_config_dir("Code") / "User" / "globalStorage" / "saoudrizwan.claude-dev" / "settings"
+        return settings / "cline_mcp_settings.json"
     # claude-desktop
+    return _app_config_dir("Claude") / "claude_desktop_config.json"
+
+
+def _app_config_dir(app: str) -> Path:
+    """Where a desktop application keeps its settings on this platform."""
+    home = Path.home()
     if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json"
+        return home / "Library" / "Application Support" / app
     if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA", home / "AppData" / "Roaming")) / "Claude" / "claude_desktop_config.json"
-    return home / ".config" / "Claude" / "claude_desktop_config.json"
+        return Path(os.environ.get("APPDATA", home / "AppData" / "Roaming")) / app
+    return home / ".config" / app
 
 
 def _read_target(host: str, path: Path) -> _Target:
@@ -196,7 +225,7 @@ def _read_target(host: str, path: Path) -> _Target:
         raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}; left untouched") from None
     if not text.strip():
         return _Target(path, text, {})
-    table = "mcp_servers" if host == "codex" else "mcpServers"
+    table = servers_key(AgentHost(host))
     if host == "codex":
         try:
             data: Any = tomllib.loads(text)
@@ -218,7 +247,7 @@ def _render(host: AgentHost, target: _Target, base: str, token: str) -> str:
     """The host file's new text: our entry (services/agents/connect.py) merged into what was there."""
     if host is AgentHost.CODEX:
         return _render_codex(target, base, token)
-    return json_config(target.data, server_entry(host, base, token))
+    return json_config(target.data, server_entry(host, base, token), servers_key(host))
 
 
 _CODEX_HEADER = re.compile(r'^\s*\[\s*"?mcp_servers"?\s*\.\s*"?novamem"?\s*(\]|\.)')

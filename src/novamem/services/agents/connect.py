@@ -2,9 +2,11 @@
 
 One source for `novamem connect` (which merges these entries into the host's own file, with backups and
 `--dry-run`) and the dashboard's "Connect an agent" page (which shows the same text with copy buttons).
-JSON hosts get an `mcpServers.novamem` entry (Claude Code and Cursor speak remote HTTP to `<url>/mcp`;
-Claude Desktop runs the local stdio bridge `novamem mcp-stdio`); Codex gets a `[mcp_servers.novamem]` TOML
-table for the same bridge; `generic` is a remote-HTTP snippet for any other host. Pure: no files, no I/O.
+JSON hosts get a `novamem` entry under their own top-level key (`mcpServers` for most, `servers` for GitHub
+Copilot in VS Code, `mcp` for OpenCode); those that speak remote HTTP reach `<url>/mcp` with a bearer header,
+each in its own dialect (`url`, `serverUrl`, `httpUrl`, a `type` or not); Claude Desktop and Cline run the local
+stdio bridge `novamem mcp-stdio`; Codex gets a `[mcp_servers.novamem]` TOML table for the same bridge; `generic`
+is a remote-HTTP snippet for any other host. Pure: no files, no I/O.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "json_config",
     "mcp_endpoint",
     "server_entry",
+    "servers_key",
     "stdio_env",
     "toml_string",
 ]
@@ -45,6 +48,13 @@ class AgentHost(StrEnum):
     CLAUDE_DESKTOP = "claude-desktop"
     CURSOR = "cursor"
     CODEX = "codex"
+    KILO_CODE = "kilo-code"
+    ROO_CODE = "roo-code"
+    CLINE = "cline"
+    VSCODE = "vscode"
+    WINDSURF = "windsurf"
+    GEMINI_CLI = "gemini-cli"
+    OPENCODE = "opencode"
     GENERIC = "generic"
 
 
@@ -55,6 +65,13 @@ _TITLES = {
     AgentHost.CLAUDE_DESKTOP: "Claude Desktop",
     AgentHost.CURSOR: "Cursor",
     AgentHost.CODEX: "Codex",
+    AgentHost.KILO_CODE: "Kilo Code",
+    AgentHost.ROO_CODE: "Roo Code",
+    AgentHost.CLINE: "Cline",
+    AgentHost.VSCODE: "GitHub Copilot in VS Code",
+    AgentHost.WINDSURF: "Windsurf",
+    AgentHost.GEMINI_CLI: "Gemini CLI",
+    AgentHost.OPENCODE: "OpenCode",
     AgentHost.GENERIC: "Any other MCP host",
 }
 _LOCATIONS = {
@@ -62,6 +79,13 @@ _LOCATIONS = {
     AgentHost.CLAUDE_DESKTOP: "claude_desktop_config.json",
     AgentHost.CURSOR: "~/.cursor/mcp.json",
     AgentHost.CODEX: "~/.codex/config.toml",
+    AgentHost.KILO_CODE: ".kilocode/mcp.json (in the project)",
+    AgentHost.ROO_CODE: ".roo/mcp.json (in the project)",
+    AgentHost.CLINE: "cline_mcp_settings.json",
+    AgentHost.VSCODE: ".vscode/mcp.json (in the project)",
+    AgentHost.WINDSURF: "~/.codeium/windsurf/mcp_config.json",
+    AgentHost.GEMINI_CLI: "~/.gemini/settings.json",
+    AgentHost.OPENCODE: "~/.config/opencode/opencode.json",
     AgentHost.GENERIC: "",
 }
 _BRIDGE = "{} starts the novamem command on your computer, which relays to this server: install novamem there first."
@@ -70,9 +94,18 @@ _NOTES = {
     AgentHost.CLAUDE_DESKTOP: "Settings → Developer → Edit Config opens the file. " + _BRIDGE.format("Claude Desktop"),
     AgentHost.CURSOR: "",
     AgentHost.CODEX: _BRIDGE.format("Codex"),
+    AgentHost.KILO_CODE: "Run `novamem connect` from the project's root folder.",
+    AgentHost.ROO_CODE: "Run `novamem connect` from the project's root folder.",
+    AgentHost.CLINE: "Cline's MCP Servers panel → Configure MCP Servers opens the file. " + _BRIDGE.format("Cline"),
+    AgentHost.VSCODE: "Run `novamem connect` from the workspace's root folder; Copilot Chat's agent mode uses it.",
+    AgentHost.WINDSURF: "Refresh the servers in Cascade's MCP panel after writing it.",
+    AgentHost.GEMINI_CLI: "",
+    AgentHost.OPENCODE: "",
     AgentHost.GENERIC: "For any host that reaches MCP servers over streamable HTTP with a bearer header.",
 }
-_STDIO_HOSTS = frozenset({AgentHost.CLAUDE_DESKTOP, AgentHost.CODEX})
+_STDIO_HOSTS = frozenset({AgentHost.CLAUDE_DESKTOP, AgentHost.CODEX, AgentHost.CLINE})
+# the top-level key a JSON host keeps its servers under (every other JSON host: mcpServers)
+_SERVERS_KEYS = {AgentHost.VSCODE: "servers", AgentHost.OPENCODE: "mcp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,18 +138,35 @@ def stdio_env(base_url: str, token: str) -> dict[str, str]:
     return {"NOVAMEM_BASE_URL": base_url.rstrip("/"), "NOVAMEM_TOKEN": token}
 
 
+def servers_key(host: AgentHost) -> str:
+    """The top-level key under which a host's configuration lists its MCP servers."""
+    if host is AgentHost.CODEX:
+        return "mcp_servers"
+    return _SERVERS_KEYS.get(host, "mcpServers")
+
+
 def server_entry(host: AgentHost, base_url: str, token: str) -> dict[str, Any]:
     """The `novamem` server entry of a host's configuration (the Codex table's keys, for Codex)."""
     if host in _STDIO_HOSTS:
         return {"command": "novamem", "args": ["mcp-stdio"], "env": stdio_env(base_url, token)}
-    # Claude Code and generic hosts need the transport named; Cursor infers it from `url`
+    headers = {"Authorization": f"Bearer {token}"}
+    endpoint = mcp_endpoint(base_url)
+    if host in (AgentHost.KILO_CODE, AgentHost.ROO_CODE):
+        return {"type": "streamable-http", "url": endpoint, "headers": headers}
+    if host is AgentHost.WINDSURF:
+        return {"serverUrl": endpoint, "headers": headers}
+    if host is AgentHost.GEMINI_CLI:
+        return {"httpUrl": endpoint, "headers": headers}
+    if host is AgentHost.OPENCODE:
+        return {"type": "remote", "url": endpoint, "headers": headers, "enabled": True}
+    # Claude Code, VS Code and generic hosts need the transport named; Cursor infers it from `url`
     return _http_entry(base_url, token, typed=host is not AgentHost.CURSOR)
 
 
-def json_config(existing: Mapping[str, Any], entry: Mapping[str, Any]) -> str:
-    """A JSON host's configuration with `mcpServers.novamem` set to `entry`; every other key is kept."""
+def json_config(existing: Mapping[str, Any], entry: Mapping[str, Any], key: str = "mcpServers") -> str:
+    """A JSON host's configuration with `<key>.novamem` set to `entry`; every other key is kept."""
     data = dict(existing)
-    data["mcpServers"] = {**data.get("mcpServers", {}), SERVER_NAME: dict(entry)}
+    data[key] = {**data.get(key, {}), SERVER_NAME: dict(entry)}
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -141,7 +191,7 @@ def host_config(host: AgentHost, base_url: str, token: str = TOKEN_PLACEHOLDER) 
     if host is AgentHost.CODEX:
         text, language = "".join(codex_table(base_url, token)), "toml"
     else:
-        text, language = json_config({}, server_entry(host, base_url, token)), "json"
+        text, language = json_config({}, server_entry(host, base_url, token), servers_key(host)), "json"
     return HostConfig(
         host=host,
         title=_TITLES[host],
