@@ -14,10 +14,12 @@ from typing import Any
 
 import psycopg
 import pytest
+import yaml
 from ulid import ULID
 
 from novamem.cli.main import main
 from novamem.services.agents.connect import AgentHost, host_config, servers_key
+from novamem.services.agents.skills import claude_md_fragment, host_files
 from novamem.storage.postgres.database import migrate
 
 TOKEN = "nm_" + "A1b2C3d4" * 5 + "xyz"
@@ -317,7 +319,7 @@ NEW_HOSTS = [
         "cline",
         ".config/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
         "mcpServers",
-        None,  # the stdio bridge
+        {"type": "streamableHttp", "url": f"{URL}/mcp"},
     ),
 ]
 
@@ -412,3 +414,288 @@ def test_more_hosts_refuse_a_servers_key_that_is_not_a_table(
     code, _, err = connect(capsys, host, "--config", str(path), "--token", TOKEN)
     assert code == 2 and "left untouched" in err and key in err
     assert path.read_text(encoding="utf-8") == content
+
+
+# ---- YAML hosts: Goose and Continue --------------------------------------------------------------------------
+
+GOOSE_ENTRY = {
+    "enabled": True,
+    "type": "streamable_http",
+    "name": "novamem",
+    "description": "novamem long-term memory",
+    "uri": f"{URL}/mcp",
+    "headers": HTTP_HEADERS,
+    "timeout": 300,
+}
+CONTINUE_ENTRY = {
+    "name": "novamem",
+    "type": "streamable-http",
+    "url": f"{URL}/mcp",
+    "requestOptions": {"headers": HTTP_HEADERS},
+}
+
+GOOSE_EXISTING = """\
+# goose settings, kept by hand
+GOOSE_PROVIDER: anthropic   # the provider I pay for
+GOOSE_MODEL: claude-sonnet-4
+extensions:
+  developer:
+    enabled: true
+    type: builtin
+    name: developer
+    timeout: 300
+  # the old novamem entry, about to be replaced
+  novamem:
+    enabled: false
+    type: sse
+    name: novamem
+    uri: http://old.example.test/mcp/sse
+  github:
+    enabled: true
+    type: stdio
+    name: github
+    cmd: npx
+    args:
+    - -y
+    - '@modelcontextprotocol/server-github'
+
+GOOSE_MODE: smart_approve
+"""
+
+CONTINUE_EXISTING = """\
+name: My Config
+version: 1.0.0
+schema: v1
+# models first
+models:
+  - name: Claude
+    provider: anthropic
+    model: claude-sonnet-4
+mcpServers:
+  - name: playwright   # browser tools
+    command: npx
+    args:
+      - "@playwright/mcp@latest"
+  - name: novamem
+    type: sse
+    url: http://old.example.test/mcp/sse
+context:
+  - provider: code
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the Linux and macOS location is asserted here")
+def test_goose_writes_a_streamable_http_extension_to_its_config_yaml(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = home / ".config" / "goose" / "config.yaml"
+    code, out, err = connect(capsys, "goose", "--dry-run", "--url", URL, "--token", TOKEN)
+    assert code == 0, err
+    assert out.startswith(f"--- /dev/null\n+++ {path}\n") and "+    type: streamable_http\n" in out
+    assert TOKEN not in out and not path.exists()
+
+    code, out, err = connect(capsys, "goose", "--url", URL + "/", "--token", TOKEN)
+    assert code == 0, err
+    assert yaml.safe_load(path.read_text(encoding="utf-8")) == {"extensions": {"novamem": GOOSE_ENTRY}}
+    assert path.read_text(encoding="utf-8") == host_config(AgentHost.GOOSE, URL, TOKEN).text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert TOKEN not in out + err
+
+
+def test_goose_merge_keeps_other_keys_extensions_and_comments(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = home / "goose.yaml"
+    path.write_text(GOOSE_EXISTING, encoding="utf-8")
+    before = yaml.safe_load(GOOSE_EXISTING)
+    code, _, err = connect(capsys, "goose", "--config", str(path), "--url", URL, "--token", TOKEN)
+    assert code == 0, err
+    assert "comments are dropped" not in err
+    text = path.read_text(encoding="utf-8")
+    after = yaml.safe_load(text)
+    assert after == {**before, "extensions": {**before["extensions"], "novamem": GOOSE_ENTRY}}
+    assert list(after["extensions"]) == ["developer", "novamem", "github"]  # our entry stays where it was
+    for comment in ("# goose settings, kept by hand", "# the provider I pay for", "# the old novamem entry"):
+        assert comment in text
+    assert "old.example.test" not in text
+    assert path.with_name("goose.yaml.bak").read_text(encoding="utf-8") == GOOSE_EXISTING
+
+    code, out, _ = connect(capsys, "goose", "--config", str(path), "--url", URL, "--token", TOKEN)
+    assert code == 0 and "no change" in out
+    assert path.read_text(encoding="utf-8") == text
+
+
+def test_continue_writes_a_new_config_yaml_with_its_header(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = home / ".continue" / "config.yaml"
+    code, out, err = connect(capsys, "continue", "--url", URL, "--token", TOKEN)
+    assert code == 0, err
+    assert yaml.safe_load(path.read_text(encoding="utf-8")) == {
+        "name": "Local Config",
+        "version": "1.0.0",
+        "schema": "v1",
+        "mcpServers": [CONTINUE_ENTRY],
+    }
+    assert path.read_text(encoding="utf-8") == host_config(AgentHost.CONTINUE, URL, TOKEN).text
+    assert str(path) in out and TOKEN not in out + err
+
+
+def test_continue_merge_replaces_only_our_list_item(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = home / "continue.yaml"
+    path.write_text(CONTINUE_EXISTING, encoding="utf-8")
+    before = yaml.safe_load(CONTINUE_EXISTING)
+    code, out, err = connect(capsys, "continue", "--config", str(path), "--dry-run", "--url", URL, "--token", TOKEN)
+    assert code == 0, err
+    assert out.startswith(f"--- {path}\n+++ {path}\n") and "-    type: sse\n" in out and TOKEN not in out
+    assert path.read_text(encoding="utf-8") == CONTINUE_EXISTING
+
+    code, _, err = connect(capsys, "continue", "--config", str(path), "--url", URL, "--token", TOKEN)
+    assert code == 0, err
+    text = path.read_text(encoding="utf-8")
+    assert yaml.safe_load(text) == {**before, "mcpServers": [before["mcpServers"][0], CONTINUE_ENTRY]}
+    assert "# models first" in text and "# browser tools" in text
+    code, out, _ = connect(capsys, "continue", "--config", str(path), "--url", URL, "--token", TOKEN)
+    assert code == 0 and "no change" in out
+
+    # a file without the list gets it appended, everything else as it was
+    bare = home / "bare.yaml"
+    bare.write_text("name: Bare\nversion: 0.0.1\nschema: v1\n", encoding="utf-8")
+    assert connect(capsys, "continue", "--config", str(bare), "--url", URL, "--token", TOKEN)[0] == 0
+    assert bare.read_text(encoding="utf-8").startswith("name: Bare\nversion: 0.0.1\nschema: v1\nmcpServers:\n")
+
+
+def test_a_yaml_layout_that_cannot_be_edited_in_place_is_rewritten_with_a_warning(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = home / "goose.yaml"
+    content = "# mine\nGOOSE_MODEL: x\nextensions: {developer: {enabled: true, type: builtin, name: developer}}\n"
+    path.write_text(content, encoding="utf-8")
+    code, _, err = connect(capsys, "goose", "--config", str(path), "--url", URL, "--token", TOKEN)
+    assert code == 0
+    assert "comments are dropped" in err
+    assert yaml.safe_load(path.read_text(encoding="utf-8")) == {
+        "GOOSE_MODEL": "x",
+        "extensions": {"developer": {"enabled": True, "type": "builtin", "name": "developer"}, "novamem": GOOSE_ENTRY},
+    }
+    assert path.with_name("goose.yaml.bak").read_text(encoding="utf-8") == content
+
+
+@pytest.mark.parametrize(
+    ("host", "content", "message"),
+    [
+        ("goose", "extensions:\n  a: [unclosed\n", "not valid YAML"),
+        ("goose", "- just\n- a list\n", "not hold a YAML mapping"),
+        ("goose", "extensions:\n  - a\n", "extensions is not a table"),
+        ("continue", "mcpServers:\n  novamem: {url: x}\n", "mcpServers is not a list"),
+    ],
+)
+def test_a_yaml_file_that_cannot_be_merged_is_refused_untouched(
+    home: Path, capsys: pytest.CaptureFixture[str], host: str, content: str, message: str
+) -> None:
+    path = home / "config.yaml"
+    path.write_text(content, encoding="utf-8")
+    code, out, err = connect(capsys, host, "--config", str(path), "--token", TOKEN)
+    assert code == 2 and message in err and "left untouched" in err and out == ""
+    assert path.read_text(encoding="utf-8") == content
+    assert sorted(p.name for p in home.iterdir()) == ["config.yaml"]
+
+
+# ---- --skills: the Agent Skills bundle and slash commands -----------------------------------------------------
+
+
+def test_claude_code_skills_install_under_the_user_folder_and_keep_claude_md(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    claude = home / ".claude"
+    claude.mkdir()
+    (claude / "CLAUDE.md").write_text("# My rules\n\nAlways answer in French.\n", encoding="utf-8")
+
+    code, out, err = connect(capsys, "claude-code", "--skills", "--dry-run", "--url", URL, "--token", TOKEN)
+    assert code == 0, err
+    assert f"would write {claude / 'commands' / 'remember.md'}" in out
+    assert f"would replace {claude / 'CLAUDE.md'}" in out and "+<!-- novamem:begin" in out
+    assert sorted(p.name for p in claude.iterdir()) == ["CLAUDE.md"] and not (home / ".claude.json").exists()
+
+    code, out, err = connect(capsys, "claude-code", "--skills", "--url", URL, "--token", TOKEN)
+    assert code == 0, err
+    for relative, text in host_files(AgentHost.CLAUDE_CODE).items():
+        assert (claude / relative).read_text(encoding="utf-8") == text
+    assert (claude / "skills" / "novamem" / "references" / "search.md").exists()
+    claude_md = (claude / "CLAUDE.md").read_text(encoding="utf-8")
+    assert claude_md == "# My rules\n\nAlways answer in French.\n\n" + claude_md_fragment()
+    assert read_json(home / ".claude.json")["mcpServers"]["novamem"]["url"] == f"{URL}/mcp"
+
+    # idempotent: nothing changes the second time
+    snapshot = {p: p.read_bytes() for p in claude.rglob("*") if p.is_file()}
+    code, out, _ = connect(capsys, "claude-code", "--skills", "--url", URL, "--token", TOKEN)
+    assert code == 0 and "no change: the skills and commands are up to date" in out
+    assert {p: p.read_bytes() for p in claude.rglob("*") if p.is_file()} == snapshot
+
+
+def test_an_edited_command_is_kept_unless_forced(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert connect(capsys, "claude-code", "--skills", "--url", URL, "--token", TOKEN)[0] == 0
+    recall = home / ".claude" / "commands" / "recall.md"
+    recall.write_text("my own /recall\n", encoding="utf-8")
+
+    code, out, _ = connect(capsys, "claude-code", "--skills", "--dry-run", "--url", URL, "--token", TOKEN)
+    assert code == 0
+    assert f"kept {recall}" in out and "--force replaces it" in out and "-my own /recall" in out
+    code, out, _ = connect(capsys, "claude-code", "--skills", "--url", URL, "--token", TOKEN)
+    assert code == 0 and f"kept {recall}" in out
+    assert recall.read_text(encoding="utf-8") == "my own /recall\n"
+
+    code, out, _ = connect(capsys, "claude-code", "--skills", "--force", "--url", URL, "--token", TOKEN)
+    assert code == 0 and f"replaced {recall}" in out
+    assert recall.read_text(encoding="utf-8") == host_files(AgentHost.CLAUDE_CODE)["commands/recall.md"]
+    assert recall.with_name("recall.md.bak").read_text(encoding="utf-8") == "my own /recall\n"
+
+
+def test_kilo_code_skills_install_into_the_project(
+    home: Path, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = connect(capsys, "kilo-code", "--skills", "--url", URL, "--token", TOKEN)
+    assert code == 0, err
+    kilo = project / ".kilocode"
+    assert read_json(kilo / "mcp.json")["mcpServers"]["novamem"]["type"] == "streamable-http"
+    for name in ("remember", "recall", "today", "forget", "projects", "neighbors"):
+        assert "novamem__" in (kilo / "commands" / f"{name}.md").read_text(encoding="utf-8")
+    assert (kilo / "rules" / "novamem.md").exists()
+    assert not (home / ".claude").exists()
+
+
+def test_without_skills_a_host_that_takes_them_gets_a_hint(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = connect(capsys, "claude-code", "--url", URL, "--token", TOKEN)
+    assert code == 0 and "add --skills" in err
+    assert not (home / ".claude").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["cursor", "--skills", "--token", TOKEN], "--skills installs skills and slash commands for"),
+        (["claude-code", "--force", "--token", TOKEN], "--force only applies to --skills"),
+    ],
+)
+def test_skills_arguments_are_checked(
+    home: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = connect(capsys, *argv)
+    assert code == 2 and message in err
+    assert list(home.iterdir()) == []
+
+
+def test_opencode_2_native_servers_get_the_entry_in_their_own_form(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = home / "opencode.json"
+    other = {"type": "local", "command": ["npx", "-y", "other-mcp"]}
+    original = {"$schema": "https://opencode.ai/config.json", "mcp": {"timeout": 5000, "servers": {"other": other}}}
+    path.write_text(json.dumps(original), encoding="utf-8")
+    code, _, err = connect(capsys, "opencode", "--config", str(path), "--url", URL, "--token", TOKEN)
+    assert code == 0, err
+    assert read_json(path) == {
+        "$schema": "https://opencode.ai/config.json",
+        "mcp": {
+            "timeout": 5000,
+            "servers": {"other": other, "novamem": {"type": "remote", "url": f"{URL}/mcp", "headers": HTTP_HEADERS}},
+        },
+    }
+    code, out, _ = connect(capsys, "opencode", "--config", str(path), "--url", URL, "--token", TOKEN)
+    assert code == 0 and "no change" in out

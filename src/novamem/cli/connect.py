@@ -2,10 +2,13 @@
 
 JSON hosts (Claude Code, Claude Desktop, Cursor, Kilo Code, Roo Code, Cline, GitHub Copilot in VS Code, Windsurf,
 Gemini CLI, OpenCode) get a `novamem` server merged under their servers key (`mcpServers`, `servers` or `mcp`);
-Codex gets a `[mcp_servers.novamem]` table merged into its TOML file; `generic` only prints a snippet. Existing
-files are merged, never clobbered: a file that does not parse is refused untouched, and a `.bak` copy is kept
-before any change. The token is written into the file but never printed, except masked in `--dry-run` diffs and
-snippets. Kilo Code, Roo Code and VS Code keep their MCP servers per project: their file is under the current folder.
+Codex gets a `[mcp_servers.novamem]` table merged into its TOML file; Goose (`extensions.novamem`) and Continue
+(an item of `mcpServers`) get their entry merged into their YAML file, comments kept; `generic` only prints a
+snippet. Existing files are merged, never clobbered: a file that does not parse is refused untouched, and a `.bak`
+copy is kept before any change. The token is written into the file but never printed, except masked in
+`--dry-run` diffs and snippets. Kilo Code, Roo Code and VS Code keep their MCP servers per project: their file is
+under the current folder. With `--skills`, Claude Code and Kilo Code also get the Agent Skills bundle and slash
+commands (cli/connect_skills.py).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
+
+from novamem.cli import connect_skills
 from novamem.config import EmbeddingsProvider, load_settings
 from novamem.container import Container
 from novamem.domain.scope import PUBLIC_TENANT
@@ -32,13 +38,17 @@ from novamem.errors import ConfigError, InvalidInput
 from novamem.services.agents.connect import (
     HOSTS,
     SERVER_NAME,
+    YAML_HOSTS,
     AgentHost,
     codex_table,
     host_config,
-    json_config,
+    host_json_config,
     server_entry,
     servers_key,
+    yaml_config,
 )
+from novamem.services.agents.skills import SKILL_HOSTS
+from novamem.services.agents.yaml_merge import load_yaml_mapping
 
 __all__ = ["HOSTS", "add_parser", "run"]
 
@@ -57,16 +67,25 @@ hosts and the file each one reads (override with --config):
   roo-code        ./.roo/mcp.json (project)            mcpServers.novamem (remote HTTP, streamable-http)
   cline           <VS Code user dir>/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json
                   (Linux ~/.config/Code/User, macOS ~/Library/Application Support/Code/User)
-                                                       mcpServers.novamem (stdio: `novamem mcp-stdio`)
+                                                       mcpServers.novamem (remote HTTP, streamableHttp)
   vscode          ./.vscode/mcp.json (workspace)       servers.novamem (remote HTTP; GitHub Copilot agent mode)
   windsurf        ~/.codeium/windsurf/mcp_config.json  mcpServers.novamem (remote HTTP, serverUrl)
   gemini-cli      ~/.gemini/settings.json              mcpServers.novamem (remote HTTP, httpUrl)
   opencode        ~/.config/opencode/opencode.json     mcp.novamem (remote HTTP, type remote)
+  goose           ~/.config/goose/config.yaml          extensions.novamem (remote HTTP, streamable_http)
+  continue        ~/.continue/config.yaml              mcpServers list, name novamem (remote HTTP, streamable-http)
   generic         nothing is written: a JSON snippet is printed for any remote-MCP host
-                  (Goose and Continue keep YAML files, which are not edited: add the server by hand, docs/mcp.md)
 
 The token comes from --token, else NOVAMEM_TOKEN, else is minted with --mint --email E (minting uses the
-server's database, like `novamem token create`). Existing files are merged and backed up to <file>.bak.
+server's database, like `novamem token create`). Existing files are merged and backed up to <file>.bak;
+YAML comments are kept.
+
+--skills also installs the Agent Skills bundle and slash commands:
+  claude-code     ~/.claude/commands/{remember,recall,today,forget}.md, ~/.claude/skills/{novamem,session-recap}/,
+                  and a marked novamem section in ~/.claude/CLAUDE.md
+  kilo-code       ./.kilocode/commands/{remember,recall,today,forget,projects,neighbors}.md and
+                  ./.kilocode/rules/novamem.md
+A command or skill file you edited is kept (and reported) unless --force; --dry-run shows every change.
 """
 
 
@@ -92,6 +111,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--config", type=Path, help="the host's configuration file (default: the host's usual path)")
     p.add_argument("--dry-run", action="store_true", help="change nothing; print the change as a unified diff")
     p.add_argument("--show-token", action="store_true", help="print the token unmasked in diffs and snippets")
+    p.add_argument(
+        "--skills",
+        action="store_true",
+        help="also install the Agent Skills bundle and slash commands (claude-code, kilo-code)",
+    )
+    p.add_argument("--force", action="store_true", help="with --skills: replace skill and command files you edited")
 
 
 @dataclass(frozen=True)
@@ -104,13 +129,22 @@ class _Target:
 def run(args: argparse.Namespace) -> int:
     """Run `connect`; refusals surface as NovamemError (exit code 2 from main)."""
     base = _base_url(args.url)
+    host = AgentHost(args.host)
     if args.mint and args.token:
         raise InvalidInput("pass either --token or --mint, not both")
     if args.mint and not args.email:
         raise InvalidInput("--mint needs --email (the account the token is minted for)")
     if args.email and not args.mint:
         raise InvalidInput("--email is only used with --mint")
-    if args.host == "generic":
+    if args.force and not args.skills:
+        raise InvalidInput("--force only applies to --skills")
+    if args.skills and host not in SKILL_HOSTS:
+        takers = ", ".join(sorted(h.value for h in SKILL_HOSTS))
+        raise InvalidInput(
+            f"--skills installs skills and slash commands for {takers}; for {args.host}, copy the skills/ "
+            "folder of the novamem repository where the host reads Agent Skills (docs/agents.md)"
+        )
+    if host is AgentHost.GENERIC:
         if args.config is not None:
             raise InvalidInput("the generic host never writes a file; drop --config")
         if args.mint and not args.dry_run and not args.show_token:
@@ -120,29 +154,48 @@ def run(args: argparse.Namespace) -> int:
         print(_masked(snippet, token, args.show_token), end="")  # noqa: T201
         return 0
 
-    # read and validate the existing file before minting: a refused file must not cost a token
+    # read and validate every file before minting: a refused file must not cost a token
     target = _read_target(args.host, args.config or _default_path(args.host))
+    skills = connect_skills.plan(host, force=args.force) if args.skills else []
     token = _token(args)
-    new_text = _render(AgentHost(args.host), target, base, token)
+    new_text, warning = _render(host, target, base, token)
+    if warning:
+        print(warning, file=sys.stderr)  # noqa: T201
     if args.dry_run:
-        old = target.old_text or ""
-        diff = difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new_text.splitlines(keepends=True),
-            "/dev/null" if target.old_text is None else str(target.path),
-            str(target.path),
-        )
-        shown = "".join(diff)
-        print(_masked(shown, token, args.show_token) if shown else f"no change: {target.path} is up to date")  # noqa: T201
+        _show_dry_run(target, new_text, skills, token, args.show_token)
         return 0
     if target.old_text == new_text:
         print(f"no change: {target.path} is up to date")  # noqa: T201
-        return 0
-    backup = _write(target, new_text)
-    note = f" (previous version saved to {backup})" if backup else ""
-    print(f"wrote the {SERVER_NAME} MCP server for {args.host} to {target.path}{note}")  # noqa: T201
-    print(f"restart {args.host} to pick it up", file=sys.stderr)  # noqa: T201
+    else:
+        backup = _write(target, new_text)
+        note = f" (previous version saved to {backup})" if backup else ""
+        print(f"wrote the {SERVER_NAME} MCP server for {args.host} to {target.path}{note}")  # noqa: T201
+        print(f"restart {args.host} to pick it up", file=sys.stderr)  # noqa: T201
+    if skills:
+        connect_skills.apply(skills)
+        lines = connect_skills.describe(skills, applied=True)
+        print("\n".join(lines) if lines else "no change: the skills and commands are up to date")  # noqa: T201
+    elif host in SKILL_HOSTS:
+        print(f"add --skills to also install the novamem skills and slash commands for {args.host}", file=sys.stderr)  # noqa: T201
     return 0
+
+
+def _show_dry_run(
+    target: _Target, new_text: str, skills: list[connect_skills.FileChange], token: str, show_token: bool
+) -> None:
+    old = target.old_text or ""
+    diff = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new_text.splitlines(keepends=True),
+        "/dev/null" if target.old_text is None else str(target.path),
+        str(target.path),
+    )
+    shown = "".join(diff)
+    print(_masked(shown, token, show_token) if shown else f"no change: {target.path} is up to date")  # noqa: T201
+    if skills:
+        print(connect_skills.diff(skills), end="")  # noqa: T201
+        lines = connect_skills.describe(skills, applied=False)
+        print("\n".join(lines) if lines else "no change: the skills and commands are up to date")  # noqa: T201
 
 
 def _base_url(given: str | None) -> str:
@@ -193,9 +246,14 @@ def _default_path(host: str) -> Path:
         "windsurf": home / ".codeium" / "windsurf" / "mcp_config.json",
         "gemini-cli": home / ".gemini" / "settings.json",
         "opencode": home / ".config" / "opencode" / "opencode.json",
+        "continue": home / ".continue" / "config.yaml",
     }
     if host in simple:
         return simple[host]
+    if host == "goose":
+        if sys.platform == "win32":
+            return _app_config_dir("Block") / "goose" / "config" / "config.yaml"
+        return home / ".config" / "goose" / "config.yaml"
     if host == "cline":
         settings = _app_config_dir("Code") / "User" / "globalStorage" / "saoudrizwan.claude-dev" / "settings"
         return settings / "cline_mcp_settings.json"
@@ -231,6 +289,8 @@ def _read_target(host: str, path: Path) -> _Target:
             data: Any = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML ({exc}); left untouched") from None
+    elif AgentHost(host) in YAML_HOSTS:
+        data = _read_yaml(path, text, host)
     else:
         try:
             data = json.loads(text)
@@ -238,16 +298,38 @@ def _read_target(host: str, path: Path) -> _Target:
             raise ConfigError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}); left untouched") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path} does not hold a JSON object; left untouched")
-    if table in data and not isinstance(data[table], dict):
+    # (YAML hosts were checked by _read_yaml: Continue's servers are a list)
+    if AgentHost(host) not in YAML_HOSTS and table in data and not isinstance(data[table], dict):
         raise ConfigError(f"{path}: {table} is not a table of servers; left untouched")
     return _Target(path, text, data)
 
 
-def _render(host: AgentHost, target: _Target, base: str, token: str) -> str:
-    """The host file's new text: our entry (services/agents/connect.py) merged into what was there."""
+def _read_yaml(path: Path, text: str, host: str) -> dict[str, Any]:
+    try:
+        data = load_yaml_mapping(text)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise ConfigError(f"{path} is not valid YAML ({problem}); left untouched") from None
+    except ValueError:
+        raise ConfigError(f"{path} does not hold a YAML mapping; left untouched") from None
+    key = servers_key(AgentHost(host))
+    kind = list if AgentHost(host) is AgentHost.CONTINUE else dict
+    if data.get(key) is not None and not isinstance(data[key], kind):
+        raise ConfigError(f"{path}: {key} is not a {'list' if kind is list else 'table'} of servers; left untouched")
+    return data
+
+
+def _render(host: AgentHost, target: _Target, base: str, token: str) -> tuple[str, str | None]:
+    """The host file's new text, our entry (services/agents/connect.py) merged into what was there, and a
+    warning when the merge could not keep the file's comments."""
     if host is AgentHost.CODEX:
-        return _render_codex(target, base, token)
-    return json_config(target.data, server_entry(host, base, token), servers_key(host))
+        return _render_codex(target, base, token), None
+    if host in YAML_HOSTS:
+        merged = yaml_config(host, target.old_text or "", base, token)
+        lost = not merged.comments_kept and "#" in (target.old_text or "")
+        warning = f"{target.path}: its layout could not be edited in place; comments are dropped (see the .bak)"
+        return merged.text, warning if lost else None
+    return host_json_config(host, target.data, base, token), None
 
 
 _CODEX_HEADER = re.compile(r'^\s*\[\s*"?mcp_servers"?\s*\.\s*"?novamem"?\s*(\]|\.)')
