@@ -42,6 +42,7 @@ from novamem.errors import (
     Unauthenticated,
 )
 from novamem.services.operations.admin import metrics_reach, require_admin
+from novamem.services.operations.flushing import PeriodicFlush
 from novamem.services.operations.models import (
     AdminStats,
     DayCount,
@@ -137,7 +138,7 @@ def _in_reach(tenant: str, reach: str | None) -> bool:
     return reach is None or tenant in (reach, DEPLOYMENT)
 
 
-class MetricsService:
+class MetricsService(PeriodicFlush):
     """Counts what the services do; flushes to a shared store; answers snapshots for admins."""
 
     def __init__(
@@ -153,15 +154,13 @@ class MetricsService:
         self._gauges = gauges
         self._runs = runs
         self.replica_id = replica_id or new_replica_id()
-        self._interval = flush_interval_s
+        super().__init__(name="metrics", interval_s=flush_interval_s, prune_every_s=PRUNE_EVERY_S)
         self._pending: dict[CounterKey, int] = {}
         self._pending_buckets: dict[BucketKey, int] = {}
         # deltas being written right now: still counted by reads until the write commits
         self._inflight: list[tuple[dict[CounterKey, int], dict[BucketKey, int]]] = []
         self._started = time.monotonic()
         self._started_at = now_utc()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
 
     # ---- counting (hot path: no I/O) ---------------------------------------------------------------
@@ -201,42 +200,14 @@ class MetricsService:
 
     # ---- flushing ----------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the periodic flush (the app's lifespan calls this once the container is built)."""
-        if self._store is not None and self._task is None:
-            self._stopping.clear()
-            self._task = asyncio.create_task(self._loop(), name="novamem-metrics-flush")
+    @property
+    def has_store(self) -> bool:
+        return self._store is not None
 
-    async def stop(self) -> None:
-        """Stop the periodic flush and write what is left."""
-        if self._task is not None:
-            self._stopping.set()
-            try:
-                await asyncio.wait_for(self._task, timeout=30)
-            except TimeoutError:
-                log.warning("metrics flush did not stop in time")
-            self._task = None
-        try:
-            await self.flush()
-        except NovamemError as exc:
-            log.warning("final metrics flush failed: %s", exc.message)
-
-    async def _loop(self) -> None:
-        last_prune = 0.0
-        while not self._stopping.is_set():
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
-            except TimeoutError:
-                pass
-            try:
-                await self.flush()
-                if time.monotonic() - last_prune >= PRUNE_EVERY_S and self._store is not None:
-                    await self._store.prune_buckets(now_utc() - BUCKET_RETENTION)
-                    last_prune = time.monotonic()
-            except NovamemError as exc:
-                log.warning("metrics flush failed (kept for the next one): %s", exc.message)
-            except Exception:  # keep flushing later; the deltas were kept
-                log.exception("metrics flush crashed")
+    async def prune(self) -> None:
+        """Drop throughput buckets older than the longest history an admin may ask for."""
+        if self._store is not None:
+            await self._store.prune_buckets(now_utc() - BUCKET_RETENTION)
 
     async def flush(self) -> None:
         """Write the unflushed deltas; on failure they are put back for the next flush."""
