@@ -1,7 +1,8 @@
 """Write docs/generated/ from the code, the one source of the reference docs.
 
 - configuration.md: one row per `novamem.config.Settings` field (variable, type, default, description).
-- errors.md: the tree drawn in `novamem/errors.py`, each class's docstring and its HTTP status.
+- errors.md: the tree drawn in `novamem/errors.py`, each class's docstring and its HTTP status, then every
+  string a client may match on from the table in `novamem/error_messages.py` (string, status, code, when).
 - mcp-tools.md: the MCP server instructions and every tool (description, annotations, arguments, backing route),
   from `novamem.services.agents.guide` and the tool table in `novamem.mcp.tools`.
 
@@ -26,7 +27,7 @@ from pydantic import AliasChoices, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from novamem import config, errors
+from novamem import config, error_messages, errors
 from novamem.http import errors as http_errors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,7 +176,7 @@ def errors_md() -> str:
         if not cls.__doc__:
             raise SystemExit(f"gen_docs: {cls.__name__} has no docstring")
     lines = [
-        HEADER.format(source="novamem.errors and novamem.http.errors.STATUS"),
+        HEADER.format(source="novamem.errors, novamem.http.errors.STATUS and novamem.error_messages"),
         "# Errors\n\n",
         f"{intro}\n\n",
         f"```\n{tree}\n```\n\n",
@@ -189,6 +190,29 @@ def errors_md() -> str:
     for cls in classes:
         cells = [f"`{cls.__name__}`", f"`{cls.__bases__[0].__name__}`", _status_text(cls), _carries(cls)]
         lines.append(f"| {' | '.join(cells)} | {_cell(_first_line(cls.__doc__))} |\n")
+    return "".join(lines) + _contract_strings()
+
+
+def _contract_strings() -> str:
+    """The table of every string clients may match on, in the order `CONTRACT_ERRORS` lists them."""
+    paragraphs = inspect.cleandoc(error_messages.__doc__ or "").split("\n\n")[1:]
+    lines = [
+        "\n## Contract strings\n\n",
+        *(f"{' '.join(p.split())}\n\n" for p in paragraphs),
+        "| String | Status | Class | Code | When | Source | Constant |\n",
+        "| --- | --- | --- | --- | --- | --- | --- |\n",
+    ]
+    for e in error_messages.CONTRACT_ERRORS:
+        cells = [
+            f"`{_cell(e.message)}`" if e.message else "*(empty body)*",
+            str(e.status),
+            f"`{e.error.__name__}`" if e.error else "",
+            f"`{e.code}`" if e.code else "",
+            _cell(e.when),
+            e.source,
+            f"`{e.constant}`",
+        ]
+        lines.append(f"| {' | '.join(cells)} |\n")
     return "".join(lines)
 
 
@@ -268,6 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8", newline="\n")
     print(f"wrote {', '.join(sorted(files))} to {out}")
+    if out == DEFAULT_OUT:  # the repository's own docs: its skills/ and integrations/ are regenerated too
+        import gen_skills
+
+        gen_skills.main([])
     return 0
 
 

@@ -22,6 +22,7 @@ from novamem.http.middleware.headers import SecurityHeadersMiddleware
 from novamem.http.middleware.limits import RequestLimitsMiddleware
 from novamem.http.middleware.ratelimit import RateLimitMiddleware
 from novamem.http.middleware.request_context import RequestContextMiddleware
+from novamem.http.middleware.user_metrics import UserMetricsMiddleware
 from novamem.http.openapi import install_openapi
 from novamem.http.routers import (
     admin,
@@ -33,12 +34,14 @@ from novamem.http.routers import (
     diagnostics,
     health,
     me_data,
+    me_metrics,
     memories,
     observer,
     operator,
     projects,
     provisioning,
     recall,
+    service_keys,
     telemetry,
     tokens,
 )
@@ -68,8 +71,10 @@ ACCOUNT_ROUTERS = (
     tokens.router,
     projects.router,
     me_data.router,
+    me_metrics.router,
     admin_quotas.router,
     telemetry.router,
+    service_keys.router,
 )
 
 DESCRIPTION = (
@@ -105,6 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
                 await container.close()
                 raise
         container.metrics.start()
+        container.user_metrics.start()
         scheduler = build_scheduler(container)
         scheduler.start()
         app.state.container = container
@@ -126,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
         Middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute),  # before auth
         Middleware(RequestLimitsMiddleware),  # URI, headers, body size, JSON depth
         Middleware(AuthenticationMiddleware),  # once per request, into scope["state"] for REST, MCP, dashboard
+        Middleware(UserMetricsMiddleware),  # 2xx data-plane answers, per user and credential (no I/O)
     ]
     app = FastAPI(
         title="novamem",

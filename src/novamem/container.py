@@ -23,6 +23,7 @@ from novamem.services.identity.authn import Authenticator, CookiePolicy
 from novamem.services.identity.bootstrap import BootstrapService
 from novamem.services.identity.mcp_sessions import McpSessions
 from novamem.services.identity.quotas import QuotaService
+from novamem.services.identity.service_keys import ServiceKeyService
 from novamem.services.identity.session_jwt import SessionJwtService
 from novamem.services.identity.sessions import SessionService
 from novamem.services.identity.tenants import TenantService
@@ -40,6 +41,7 @@ from novamem.services.operations.metrics import MetricsService
 from novamem.services.operations.operator import OperatorService
 from novamem.services.operations.startup import ConnectionLimits, check_pool_capacity, log_startup_warnings
 from novamem.services.operations.telemetry import TelemetryService
+from novamem.services.operations.user_metrics import UserMetricsService
 from novamem.services.projects.projects import ProjectService
 from novamem.storage.backups import DatabaseDumps
 from novamem.storage.base import Counters, LeaderLock, MemoryStore, VectorSpace
@@ -66,9 +68,11 @@ from novamem.storage.postgres.operations import (
 from novamem.storage.postgres.projects import PostgresProjectStore
 from novamem.storage.postgres.quotas import PostgresQuotaStore
 from novamem.storage.postgres.selfservice import PostgresSelfServiceStore
+from novamem.storage.postgres.service_keys import PostgresServiceKeyStore
 from novamem.storage.postgres.signing_keys import PostgresSigningKeyStore
 from novamem.storage.postgres.telemetry import PostgresTelemetry
 from novamem.storage.postgres.tokens import PostgresTokenStore
+from novamem.storage.postgres.user_metrics import PostgresUserMetricsStore
 
 __all__ = [
     "Container",
@@ -209,7 +213,11 @@ def build_authenticator(settings: Settings, database: Database) -> Authenticator
     redactor.register(secret)  # a generated secret is known only now; logs must never show it
     cookies = CookiePolicy(secret=secret, secure=settings.secure_cookies)
     return Authenticator(
-        settings.auth_mode, shared_token=shared, cookies=cookies, credentials=PostgresCredentialStore(database)
+        settings.auth_mode,
+        shared_token=shared,
+        cookies=cookies,
+        credentials=PostgresCredentialStore(database),
+        service_keys=PostgresServiceKeyStore(database),
     )
 
 
@@ -245,6 +253,8 @@ class Container:
     mcp_sessions: McpSessions
     adoption: AdoptionService
     telemetry: TelemetryService
+    user_metrics: UserMetricsService
+    service_keys: ServiceKeyService
     # session JWTs (Better Auth's JWT plugin); None where users have no accounts
     session_jwt: SessionJwtService | None = None
     embedded: EmbeddedPostgres | None = None
@@ -365,6 +375,13 @@ class Container:
             metrics=metrics,
             health=health,
             telemetry=TelemetryService(PostgresTelemetry(database), job_runs, health),
+            user_metrics=UserMetricsService(
+                PostgresUserMetricsStore(database),
+                PostgresTokenStore(database),
+                metrics,
+                flush_interval_s=settings.metrics_flush_interval_ms / 1000,
+            ),
+            service_keys=ServiceKeyService(PostgresServiceKeyStore(database), audit),
             admin=admin,
             diagnostics=DiagnosticsService(
                 store,
@@ -378,6 +395,7 @@ class Container:
         )
 
     async def close(self) -> None:
+        await self.user_metrics.stop()  # flushes what this replica counted since the last flush
         await self.metrics.stop()  # flushes what this replica counted since the last flush
         await self.leader_lock.release()
         if self.embedder.embedder is not None:

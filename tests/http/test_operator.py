@@ -40,7 +40,7 @@ def check_answers(api: httpx.Client) -> None:
     dream = api.post("/v1/dream-cycle")
     assert dream.status_code == 404 and dream.json() == {"error": "dream cycle disabled"}
     observe = api.post("/v1/observe", json={"limit": 5})
-    assert observe.status_code == 404 and observe.json() == {"error": "observer disabled"}
+    assert observe.status_code == 503 and observe.json() == {"error": "observer disabled"}
 
 
 def test_the_shared_caller_of_none_mode_is_an_operator(api: httpx.Client, open_server: RunningServer) -> None:

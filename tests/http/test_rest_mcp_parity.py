@@ -125,10 +125,11 @@ class Doors:
         return str(result.content[0].text)
 
     async def same_error(self, name: str, arguments: dict[str, Any], method: str, path: str, body: Any) -> None:
-        """The REST route refuses with `{"error": m}` and the tool with `error: m`."""
+        """The REST route refuses with `{"error": m}` and the tool with `error: m`, or with the reference's
+        longer wording where REST gives it as `detail`."""
         code, data = self.rest(method, path, body)
         assert code >= 400, f"{method} {path} should have failed: {data}"
-        assert await self.mcp_error(name, arguments) == f"error: {data['error']}"
+        assert await self.mcp_error(name, arguments) == f"error: {data.get('detail') or data['error']}"
 
 
 @contextlib.asynccontextmanager

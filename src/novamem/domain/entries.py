@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Any, overload
 
+from novamem.error_messages import REJECTED_FILLER, REJECTED_TOO_LONG, REJECTED_TOO_SHORT
+
 __all__ = [
     "DEFAULT_NAMESPACE",
     "EntryDraft",
@@ -77,11 +79,11 @@ def gate_rejection(content: str, *, max_chars: int, force: bool) -> str | None:
     trimmed = content.strip()
     if not force:
         if utf16_len(trimmed) < MIN_DURABLE_CHARS:
-            return "too short — not durable knowledge"
+            return REJECTED_TOO_SHORT
         if _FILLER.match(trimmed):
-            return "conversational filler — not durable knowledge"
+            return REJECTED_FILLER
     if max_chars and len(trimmed) > max_chars:
-        return f"too long ({len(trimmed)} chars, max {max_chars}) — split into one fact per entry"
+        return REJECTED_TOO_LONG.format(length=len(trimmed), limit=max_chars)
     return None
 
 
@@ -135,6 +137,7 @@ class MemoryEntry:
     expires_at: datetime | None = None
     signals: dict[str, float] = field(default_factory=dict)
     score: float = 0.0
+    organization_id: str | None = None  # an on-behalf-of caller's organization (None for everyone else)
 
     @property
     def tier(self) -> str:
@@ -169,6 +172,7 @@ class EntryDraft:
     source_refs: list[str]
     embedding: list[float] | None = None
     status: LifecycleStatus = LifecycleStatus.ACTIVE
+    organization_id: str | None = None  # an on-behalf-of caller's organization (None for everyone else)
 
 
 def now_utc() -> datetime:

@@ -9,7 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["PUBLIC_TENANT", "PUBLIC_USER", "Caller", "Credential", "ReadScope", "TokenScope", "WriteTarget"]
+__all__ = [
+    "PUBLIC_TENANT",
+    "PUBLIC_USER",
+    "Caller",
+    "Credential",
+    "ReadScope",
+    "TokenScope",
+    "WriteTarget",
+    "on_behalf_user_id",
+]
 
 PUBLIC_TENANT = "default"
 PUBLIC_USER = "public"
@@ -29,6 +38,13 @@ class Credential(StrEnum):
     SHARED = "shared"  # `bearer` mode's one shared token
     TOKEN = "token"  # a user's `nm_` API token
     SESSION = "session"  # a dashboard session cookie
+    OBO = "obo"  # an on-behalf-of JWT a platform signed for one of its own users (a service key's organization)
+
+
+def on_behalf_user_id(organization_id: str, subject: str) -> str:
+    """The internal user id of an OBO caller: `org:<org>/<sub>` (no user row exists for it, and real user
+    ids never start with `org:`), so every user-keyed store keeps organizations and subjects apart."""
+    return f"org:{organization_id}/{subject}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +53,9 @@ class Caller:
 
     `is_admin` is the user's role within their tenant; `is_server_admin` is set for admins of the
     default tenant in `tenant` mode, who also manage tenants. `is_operator` may trigger lifecycle
-    jobs (admins, and the shared caller of `none`/`bearer` modes).
+    jobs (admins, and the shared caller of `none`/`bearer` modes). `organization_id` is set only for an
+    on-behalf-of caller (`Credential.OBO`): a platform's end user, confined to the data plane, never an
+    admin or operator, whose entries carry the organization.
     """
 
     tenant_id: str
@@ -55,6 +73,7 @@ class Caller:
     active_project: str | None = None
     # a dashboard session of an account that must change its password before doing anything else
     must_change_password: bool = False
+    organization_id: str | None = None
 
     @classmethod
     def public(cls, credential: Credential = Credential.NONE) -> Caller:
@@ -75,14 +94,24 @@ class Caller:
         """A real user account (not the shared public caller)."""
         return self.credential in (Credential.TOKEN, Credential.SESSION)
 
+    @property
+    def is_on_behalf(self) -> bool:
+        """An on-behalf-of caller: reaches only the data plane and `/mcp`, and never uses projects."""
+        return self.credential is Credential.OBO
+
 
 @dataclass(frozen=True, slots=True)
 class WriteTarget:
-    """Where a write lands: the caller's tenant and user, and one project or none (user-global)."""
+    """Where a write lands: the caller's tenant and user, and one project or none (user-global).
+
+    `organization_id` is the OBO caller's organization (None for everyone else); it is stored with the
+    entry and matched by every dedupe.
+    """
 
     tenant_id: str
     user_id: str
     project_id: str | None
+    organization_id: str | None = None
 
     @property
     def scope_key(self) -> str:
@@ -92,7 +121,10 @@ class WriteTarget:
 
 @dataclass(frozen=True, slots=True)
 class ReadScope:
-    """What a read may see: one tenant, the user's global entries and/or some projects, and filters."""
+    """What a read may see: one tenant, the user's global entries and/or some projects, and filters.
+
+    `organization_id` (the OBO caller's organization, None for everyone else) must match every row read.
+    """
 
     tenant_id: str
     user_id: str
@@ -102,3 +134,4 @@ class ReadScope:
     max_sensitivity: int = 2
     agent_filter: str | None = None
     agent_filter_set: bool = False
+    organization_id: str | None = None

@@ -23,6 +23,7 @@ from fastapi import Depends, Request
 from novamem.container import Container
 from novamem.domain.policy import route_refusal
 from novamem.domain.scope import Caller
+from novamem.error_messages import ADMIN_ONLY, RESTRICTED_TOKEN, UNAUTHORIZED
 from novamem.errors import Forbidden, Unauthenticated
 from novamem.services.identity.authn import client_ip_from_state, require_caller
 
@@ -56,7 +57,7 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 async def get_user(caller: CallerDep) -> Caller:
     if not caller.is_user:
-        raise Unauthenticated("unauthorized")
+        raise Unauthenticated(UNAUTHORIZED)
     return caller
 
 
@@ -65,11 +66,11 @@ UserDep = Annotated[Caller, Depends(get_user)]
 
 async def get_admin(caller: CallerDep) -> Caller:
     if not caller.is_user:
-        raise Unauthenticated("unauthorized")
+        raise Unauthenticated(UNAUTHORIZED)
     if caller.is_restricted:
-        raise Forbidden("restricted token")
+        raise Forbidden(RESTRICTED_TOKEN)
     if not caller.is_admin:
-        raise Forbidden("admin only")
+        raise Forbidden(ADMIN_ONLY)
     return caller
 
 
@@ -79,12 +80,12 @@ AdminDep = Annotated[Caller, Depends(get_admin)]
 def _gated(request: Request, caller: Caller, admitted: bool) -> Caller:
     """The caller if `admitted`, else the uniform 401; then the route-class and restricted-token rules."""
     if not admitted:
-        raise Unauthenticated("unauthorized")
+        raise Unauthenticated(UNAUTHORIZED)
     refusal = route_refusal(caller, request.method, request.url.path)
     if refusal is not None:
         raise Forbidden(refusal)
     if caller.is_restricted:
-        raise Forbidden("restricted token")
+        raise Forbidden(RESTRICTED_TOKEN)
     return caller
 
 

@@ -10,6 +10,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from novamem.error_messages import (
+    EMPTY_JSON_BODY,
+    INTERNAL_ERROR,
+    INVALID_JSON_BODY,
+    LOCKED_CODE,
+    ROUTE_NOT_FOUND,
+)
 from novamem.errors import (
     ConfigError,
     Conflict,
@@ -38,10 +45,10 @@ STATUS: dict[type[NovamemError], int] = {
     Unavailable: 503,
     ConfigError: 500,
 }
-BODY_PARSE_FAILED = "There was an error parsing the body"
-EMPTY_JSON_BODY = "Body cannot be empty when content-type is set to 'application/json'"
-INVALID_JSON_BODY = "Body is not valid JSON but content-type is set to 'application/json'"
+BODY_PARSE_FAILED = "There was an error parsing the body"  # FastAPI's text, never sent to a client
 INVALID_JSON_CODE = "FST_ERR_CTP_INVALID_JSON_BODY"
+# RFC 9728 protected-resource metadata (served by the MCP edge), named in every 401's WWW-Authenticate
+RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
 # the JSON name of each Python type a parsed body can have (zod's "expected object, received array")
 _JSON_TYPES: dict[type, str] = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
@@ -68,18 +75,22 @@ def _wire_issue(issue: dict[str, Any]) -> dict[str, Any]:
     return {**issue, "path": dotted_path(issue.get("path"))}
 
 
-def error_response(exc: NovamemError) -> JSONResponse:
+def error_response(exc: NovamemError, *, base_url: str | None = None) -> JSONResponse:
+    """The contract's envelope for `exc`; with `base_url`, a 401 points at the resource metadata (RFC 9728)."""
     status = _status_for(exc)
-    body: dict[str, Any] = {"error": exc.message if status != 500 else "internal server error"}
+    body: dict[str, Any] = {"error": exc.message if status != 500 else INTERNAL_ERROR}
     if isinstance(exc, InvalidInput) and exc.issues is not None:
         body["issues"] = [_wire_issue(issue) for issue in exc.issues]
-    if exc.code:
+    if exc.code == LOCKED_CODE and isinstance(exc, RateLimited):  # the lockout's `{error, retryAfter}`
+        body["retryAfter"] = exc.retry_after
+    elif exc.code:
         body["code"] = exc.code
     if exc.detail and status != 500:
         body["detail"] = exc.detail
     headers = {}
     if isinstance(exc, Unauthenticated):
-        headers["WWW-Authenticate"] = "Bearer"
+        metadata = f' resource_metadata="{base_url}{RESOURCE_METADATA_PATH}"' if base_url else ""
+        headers["WWW-Authenticate"] = f"Bearer{metadata}"
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
     return JSONResponse(body, status_code=status, headers=headers)
@@ -87,7 +98,7 @@ def error_response(exc: NovamemError) -> JSONResponse:
 
 def route_not_found(method: str, path: str) -> JSONResponse:
     return JSONResponse(
-        {"message": f"Route {method}:{path} not found", "error": "Not Found", "statusCode": 404},
+        {"message": f"Route {method}:{path} not found", "error": ROUTE_NOT_FOUND, "statusCode": 404},
         status_code=404,
     )
 
@@ -143,7 +154,8 @@ async def _novamem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NovamemError)
     if _status_for(exc) >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-    return error_response(exc)
+    container = getattr(request.state, "container", None)
+    return error_response(exc, base_url=container.settings.public_base_url if container is not None else None)
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
@@ -158,7 +170,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse({"error": "internal server error"}, status_code=500)
+    return JSONResponse({"error": INTERNAL_ERROR}, status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

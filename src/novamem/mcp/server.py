@@ -38,6 +38,17 @@ from novamem.config import Settings
 from novamem.container import Container
 from novamem.domain.policy import route_refusal
 from novamem.domain.scope import Caller
+from novamem.error_messages import (
+    INTERNAL_ERROR,
+    INVALID_ARGUMENT,
+    MCP_MISSING_SESSION,
+    MCP_ORIGIN_NOT_ALLOWED,
+    MCP_UNKNOWN_CURSOR,
+    MCP_UNKNOWN_SESSION,
+    MCP_UNKNOWN_TOOL,
+    MCP_UNSUPPORTED_PROTOCOL_VERSION,
+    UNAUTHORIZED,
+)
 from novamem.errors import NovamemError, RateLimited
 from novamem.mcp.tools import ADMIN_TOOLS, MEMORY_TOOLS, PROJECT_TOOLS, ToolSpec
 from novamem.services.agents.guide import INSTRUCTIONS, TOOL_DOCS, exposed_tools
@@ -53,8 +64,6 @@ WELL_KNOWN_PATH = "/.well-known/oauth-protected-resource"
 INVALID_PARAMS = -32602
 UNSUPPORTED_VERSION = -32022
 MCP_SESSION_ID_HEADER = "mcp-session-id"
-MISSING_SESSION = "Bad Request: missing Mcp-Session-Id (only POST initialize may omit it)"
-UNKNOWN_SESSION = "unknown sessionId"
 # the reference's freshness hint for `server/discover` and `tools/list` results (stateless revision): one hour
 CACHE_TTL_MS = 3_600_000
 
@@ -85,7 +94,8 @@ def _invalid(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         path = ".".join(str(p) for p in err.get("loc", ())) or "(arguments)"
-        parts.append(f"invalid argument '{path}': {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}")
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(INVALID_ARGUMENT.format(path=path, message=message))
     return "; ".join(parts)
 
 
@@ -106,7 +116,7 @@ def _rpc_error(status: int, code: int, message: str, headers: dict[str, str] | N
 def _unknown_session() -> JSONResponse:
     """The reference's answer to an unknown, expired, closed or foreign `Mcp-Session-Id` (any method):
     a plain 404 error envelope, not a JSON-RPC body, so clients open a new session."""
-    return JSONResponse({"error": UNKNOWN_SESSION}, status_code=404)
+    return JSONResponse({"error": MCP_UNKNOWN_SESSION}, status_code=404)
 
 
 def _replayed(body: bytes, receive: Receive) -> Receive:
@@ -220,7 +230,7 @@ class McpEdge:
         request = Request(scope, receive)
         origin = request.headers.get("origin")
         if origin is not None and not origin_allowed(origin, self._origins):
-            await _rpc_error(403, -32000, f"Forbidden: origin '{origin}' not in allowlist")(scope, receive, send)
+            await _rpc_error(403, -32000, MCP_ORIGIN_NOT_ALLOWED.format(origin=origin))(scope, receive, send)
             return
         container: Container = request.state.container
         authentication = authentication_from_state(scope.get("state") or {})
@@ -233,13 +243,13 @@ class McpEdge:
         if caller is None:
             metadata = f"{self._settings.public_base_url}{WELL_KNOWN_PATH}"
             headers = {"WWW-Authenticate": f'Bearer resource_metadata="{metadata}"'}
-            await JSONResponse({"error": "unauthorized"}, status_code=401, headers=headers)(scope, receive, send)
+            await JSONResponse({"error": UNAUTHORIZED}, status_code=401, headers=headers)(scope, receive, send)
             return
         version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
         if version is not None and version not in KNOWN_PROTOCOL_VERSIONS:
             error = {
                 "code": UNSUPPORTED_VERSION,
-                "message": "Unsupported protocol version",
+                "message": MCP_UNSUPPORTED_PROTOCOL_VERSION,
                 "data": {"supported": list(KNOWN_PROTOCOL_VERSIONS), "requested": version},
             }
             await JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=400)(scope, receive, send)
@@ -281,7 +291,7 @@ class McpEdge:
         session_id = request.headers.get(MCP_SESSION_ID_HEADER)
         if session_id is None:
             if not (isinstance(message, dict) and message.get("method") == "initialize"):
-                await _rpc_error(400, -32000, MISSING_SESSION)(scope, receive, send)
+                await _rpc_error(400, -32000, MCP_MISSING_SESSION)(scope, receive, send)
                 return
             accepts_json, _ = check_accept_headers(request)
             if not accepts_json:
@@ -327,7 +337,7 @@ class McpEdge:
         sessions: McpSessions = request.state.container.mcp_sessions
         session_id = request.headers.get(MCP_SESSION_ID_HEADER)
         if session_id is None:
-            await _rpc_error(400, -32000, MISSING_SESSION)(scope, receive, send)
+            await _rpc_error(400, -32000, MCP_MISSING_SESSION)(scope, receive, send)
             return
         if "text/event-stream" not in request.headers.get("accept", ""):
             message = "Not Acceptable: the client must accept text/event-stream"
@@ -371,7 +381,7 @@ class McpEdge:
         scope, receive = request.scope, request.receive
         session_id = request.headers.get(MCP_SESSION_ID_HEADER)
         if session_id is None:
-            await _rpc_error(400, -32000, MISSING_SESSION)(scope, receive, send)
+            await _rpc_error(400, -32000, MCP_MISSING_SESSION)(scope, receive, send)
             return
         sessions: McpSessions = request.state.container.mcp_sessions
         if not await sessions.close(caller, session_id):
@@ -387,21 +397,21 @@ class McpEdge:
 
     async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         if params is not None and params.cursor is not None:
-            raise MCPError(INVALID_PARAMS, "unknown cursor")  # the whole list is always one page
+            raise MCPError(INVALID_PARAMS, MCP_UNKNOWN_CURSOR)  # the whole list is always one page
         caller = _caller(ctx.request)
         return types.ListToolsResult(tools=[self._tools[name] for name in exposed_tools(self._mode, caller)])
 
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         spec = self._specs.get(params.name)
         if spec is None:
-            raise MCPError(INVALID_PARAMS, f"Unknown tool: {params.name}")
+            raise MCPError(INVALID_PARAMS, MCP_UNKNOWN_TOOL.format(name=params.name))
         request: Request = ctx.request
         caller = _caller(request)
         container: Container = request.state.container
         method, path = spec.route
         refusal = route_refusal(caller, method, path)
         if refusal is None and spec.needs_account and not caller.is_user:
-            refusal = "unauthorized"
+            refusal = UNAUTHORIZED
         if refusal is None and spec.needs_admin and not caller.is_admin:
             refusal = spec.admin_refusal
         if refusal is not None:
@@ -413,10 +423,11 @@ class McpEdge:
         try:
             result = await spec.handler(container, caller, args, client_ip_from_state(request.scope.get("state") or {}))
         except NovamemError as exc:
-            return _error(exc.message)
+            # where REST moved the reference's longer wording into `detail`, the tools keep it (reference 4.5)
+            return _error(exc.detail or exc.message)
         except Exception:
             log.exception("MCP tool %s failed", spec.name)
-            return _error("internal server error")
+            return _error(INTERNAL_ERROR)
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=json.dumps(result, default=str))],
             structured_content=result,

@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from novamem.config import Settings
 from novamem.container import Container
+from novamem.error_messages import PASSWORD_CHANGE_REQUIRED, UNAUTHORIZED
 from novamem.errors import Forbidden, NovamemError
 from novamem.services.identity.authn import authentication_from_state
 from novamem.services.identity.origins import SAFE_METHODS, check_origin
@@ -44,7 +45,6 @@ _CONFINED_TO = frozenset(
     {("GET", CHANGE_PASSWORD), ("HEAD", CHANGE_PASSWORD), ("POST", CHANGE_PASSWORD), ("POST", SIGN_OUT)}
 )
 _READS = frozenset({"GET", "HEAD"})
-PASSWORD_CHANGE_REQUIRED = "password change required"
 
 
 def prefers_html(accept: str | None) -> bool:
@@ -125,7 +125,7 @@ class DashboardEdge:
             return self._pages.render(request, "signin.html", caller=None, flash=flash, flashes=flashes)
         if prefers_html(request.headers.get("accept")):
             return self._pages.render(request, "signin.html", caller=None, status=401)
-        return JSONResponse({"error": "unauthorized"}, status_code=401)
+        return JSONResponse({"error": UNAUTHORIZED}, status_code=401)
 
     async def _route(self, visit: Visit) -> Response:
         """Find the screen, apply its guard, run its view."""

@@ -18,10 +18,10 @@ from starlette.routing import compile_path
 
 from novamem.domain.policy import route_refusal
 from novamem.domain.scope import Caller, Credential
+from novamem.error_messages import ADMIN_ONLY, ON_BEHALF_REFUSED
 from novamem.web.visit import Visit
 
 __all__ = [
-    "ADMIN_ONLY",
     "SESSION_ONLY",
     "CHANGE_PASSWORD",
     "HOME",
@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 Handler = Callable[[Visit], Awaitable[Response]]
-ADMIN_ONLY = "admin only"
 SESSION_ONLY = "this page needs a dashboard session: sign in with your email and password"
 # the paths the edge itself knows: where the entry paths lead, and what a confined account may reach
 HOME = "/admin/"
@@ -60,6 +59,8 @@ class Screen:
 
         Screens that mirror a `/api/auth/*` route need a dashboard session, as that route does.
         """
+        if caller.is_on_behalf:  # the dashboard is never for a platform's end users, whatever it shows
+            return ON_BEHALF_REFUSED
         refused = route_refusal(caller, *self.rest)
         if refused is not None:
             return refused

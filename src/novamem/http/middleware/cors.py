@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from novamem.error_messages import INVALID_PREFLIGHT
 from novamem.http.middleware.responses import send_response
 from novamem.services.identity.origins import ANY_ORIGIN, origin_allowed
 
@@ -38,7 +39,6 @@ EXPOSE_HEADERS = (
     "Mcp-Session-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id"
 )
 MAX_AGE_SECONDS = 600
-INVALID_PREFLIGHT = b"Invalid Preflight Request"
 _VARY = (b"vary", b"Origin")
 
 
@@ -82,7 +82,7 @@ class CorsMiddleware:
         origin = _header(scope, b"origin")
         method = _header(scope, b"access-control-request-method")
         if origin is None or method is None:
-            await send_response(send, 400, INVALID_PREFLIGHT, b"text/plain; charset=utf-8")
+            await send_response(send, 400, INVALID_PREFLIGHT.encode(), b"text/plain; charset=utf-8")
             return
         allow = self._allow(origin)
         if not allow:  # answered, but without allow headers: the browser then blocks the real request

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from novamem.error_messages import ADMIN_DISABLED
 from novamem.http.middleware.responses import send_error
 
 __all__ = ["DashboardSwitchMiddleware", "is_dashboard_path"]
 
-ADMIN_DISABLED = "admin disabled"
 _METRICS = frozenset({"/v1/admin/metrics", "/v1/admin/metrics/prom"})
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from novamem.error_messages import INTERNAL_ERROR
 from novamem.http.middleware.client import VIA_TLS_KEY, Network, arrived_over_tls
 from novamem.http.middleware.responses import send_error
 
@@ -74,5 +75,5 @@ class SecurityHeadersMiddleware:
             # Starlette's outermost error middleware would answer this 500 without these headers; answer it
             # here instead (the app's handler still logs the error, and the exception goes on up).
             if not started:
-                await send_error(with_headers, 500, "internal server error")
+                await send_error(with_headers, 500, INTERNAL_ERROR)
             raise

@@ -22,6 +22,7 @@ import anyio.to_thread
 import numpy as np
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from novamem.error_messages import BODY_TOO_LARGE, HEADERS_TOO_LARGE, JSON_TOO_DEEP, URI_TOO_LONG
 from novamem.http.middleware.responses import send_error
 
 __all__ = [
@@ -43,11 +44,6 @@ MAX_JSON_DEPTH = 32
 # uvicorn (h11) buffers at most this much of an incomplete request head: above our header limits, so
 # oversized heads up to it get our 431/414 rather than uvicorn's plain-text 400.
 UVICORN_MAX_HEAD_BYTES = 64 * 1024
-
-BODY_TOO_LARGE = "request body is too large"
-URI_TOO_LONG = "request URI too long"
-HEADERS_TOO_LARGE = "request headers too large"
-JSON_TOO_DEEP = "JSON nesting too deep"
 SCAN_INLINE_BYTES = 64 * 1024  # bigger bodies are scanned on a worker thread
 
 _NOT_STRUCTURAL = bytes(b for b in range(256) if b not in b'"[]{}')

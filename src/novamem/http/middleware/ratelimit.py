@@ -20,6 +20,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from novamem.error_messages import RATE_LIMIT_EXCEEDED
 from novamem.http.middleware.responses import send_error
 from novamem.services.identity.authn import client_ip_from_state
 
@@ -79,7 +80,7 @@ class RateLimitMiddleware:
             (b"x-ratelimit-reset", str(reset_in).encode()),
         ]
         if count > self.per_minute:
-            message = f"Rate limit exceeded, retry in {reset_in} seconds"
+            message = RATE_LIMIT_EXCEEDED.format(seconds=reset_in)
             await send_error(send, 429, message, [*headers, (b"retry-after", str(reset_in).encode())])
             return
 

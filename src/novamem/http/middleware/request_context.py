@@ -17,6 +17,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from novamem.error_messages import INTERNAL_ERROR
 from novamem.observability import tracing
 from novamem.observability.context import REQUEST_ID_HEADER, new_request_id, request_id_var, sane_request_id
 from novamem.services.identity.authn import client_ip_from_state
@@ -26,7 +27,7 @@ __all__ = ["RequestContextMiddleware"]
 log = logging.getLogger("novamem.http")
 
 _HEADER = REQUEST_ID_HEADER.encode()
-INTERNAL_ERROR = json.dumps({"error": "internal server error"}).encode()
+_INTERNAL_ERROR_BODY = json.dumps({"error": INTERNAL_ERROR}).encode()
 CLIENT_CLOSED = 499
 
 
@@ -123,11 +124,11 @@ class RequestContextMiddleware:
                         "status": 500,
                         "headers": [
                             (b"content-type", b"application/json"),
-                            (b"content-length", str(len(INTERNAL_ERROR)).encode()),
+                            (b"content-length", str(len(_INTERNAL_ERROR_BODY)).encode()),
                         ],
                     }
                 )
-                await send({"type": "http.response.body", "body": INTERNAL_ERROR})
+                await send({"type": "http.response.body", "body": _INTERNAL_ERROR_BODY})
             else:
                 exchange.status = 500  # the response was cut short
 

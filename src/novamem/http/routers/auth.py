@@ -1,7 +1,8 @@
 """Dashboard sign-in and sessions, Better Auth compatible (`/api/auth/*`).
 
-Errors here use Better Auth's `{message, code}` shape (the dashboard matches on `code`), except the
-lockout and last-admin answers, which the reference gives as `{error, ...}`. State-changing requests
+Errors here use Better Auth's `{message, code}` shape (the dashboard matches on `code`; the messages come
+from `novamem.error_messages`), except the lockout and last-admin answers, which the reference gives as
+`{error, ...}`, and the admin plugin's answer without a session, a bare 401 as Better Auth's. State-changing requests
 that carry a cookie must come from a trusted origin (CSRF). There is deliberately no sign-up route:
 users are created by admins only. The email flows (`forget-password`, `reset-password`, `verify-email`,
 `send-verification-email`) are routed and answer what Better Auth answers when no email sender is
@@ -22,6 +23,19 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
 from novamem.domain.scope import Caller, Credential
+from novamem.error_messages import (
+    BA_MESSAGES,
+    BA_UNAUTHORIZED,
+    BARE_UNAUTHORIZED,
+    IMPERSONATION_DISABLED,
+    INTERNAL_ERROR,
+    INVALID_REQUEST_BODY,
+    LAST_ADMIN_CODE,
+    NOT_FOUND,
+    PASSWORD_CHANGE_REQUIRED,
+    THROTTLED_CODE,
+    USER_AUTH_NOT_ENABLED,
+)
 from novamem.errors import (
     Conflict,
     Forbidden,
@@ -58,49 +72,17 @@ from novamem.services.identity.account_models import (
 from novamem.services.identity.authn import authentication_from_state
 from novamem.services.identity.origins import check_origin
 from novamem.services.identity.session_jwt import JsonWebKeySet, SessionJwtService, SessionToken
-from novamem.services.identity.sessions import THROTTLED_CODE, IssuedSession
+from novamem.services.identity.sessions import IssuedSession
 
 __all__ = ["better_auth_error", "router"]
 
 log = logging.getLogger("novamem.http")
 
-# Better Auth's messages for the codes our services raise
-_MESSAGES = {
-    "INVALID_EMAIL": "Invalid email",
-    "INVALID_EMAIL_OR_PASSWORD": "Invalid email or password",
-    "BANNED_USER": "You have been banned from this application",
-    "PASSWORD_TOO_SHORT": "Password too short",
-    "PASSWORD_TOO_LONG": "Password too long",
-    "INVALID_PASSWORD": "Invalid password",
-    "CREDENTIAL_ACCOUNT_NOT_FOUND": "Credential account not found",
-    "UNAUTHORIZED": "Unauthorized",
-    "USER_NOT_FOUND": "User not found",
-    "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL": "User already exists. Use another email.",
-    "YOU_CANNOT_REMOVE_YOURSELF": "You cannot remove yourself",
-    "YOU_CANNOT_BAN_YOURSELF": "You cannot ban yourself",
-    "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS": "You are not allowed to list users",
-    "YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS": "You are not allowed to create users",
-    "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE": "You are not allowed to change users role",
-    "YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS": "You are not allowed to update users",
-    "NO_DATA_TO_UPDATE": "No data to update",
-    "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS": "You are not allowed to delete users",
-    "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS": "You are not allowed to ban users",
-    "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD": "You are not allowed to set users password",
-    "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS": "You are not allowed to list users sessions",
-    "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS": "You are not allowed to revoke users sessions",
-    "MISSING_OR_NULL_ORIGIN": "Missing or null Origin",
-    "INVALID_ORIGIN": "Invalid origin",
-    "RESET_PASSWORD_DISABLED": "Reset password isn't enabled",
-    "VERIFICATION_EMAIL_NOT_ENABLED": "Verification email isn't enabled",
-    "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED": (
-        "POST method requires deferSessionRefresh to be enabled in session config"
-    ),
-}
 # Better Auth answers these with 400 where our error class would say otherwise
 _STATUS_OVERRIDES = {
     "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL": 400,
     "CREDENTIAL_ACCOUNT_NOT_FOUND": 400,
-    "LAST_ADMIN_PROTECTED": 400,
+    LAST_ADMIN_CODE: 400,
 }
 _CLASS_STATUS: tuple[tuple[type[NovamemError], int, str], ...] = (
     (InvalidInput, 400, "BAD_REQUEST"),
@@ -142,7 +124,7 @@ _KNOWN_PATHS = frozenset(
 )
 
 
-def better_auth_error(exc: NovamemError) -> JSONResponse:
+def better_auth_error(exc: NovamemError) -> Response:
     """Render an error the way the dashboard (a Better Auth client) expects it."""
     if isinstance(exc, RateLimited):
         if exc.code == THROTTLED_CODE:
@@ -154,16 +136,18 @@ def better_auth_error(exc: NovamemError) -> JSONResponse:
             status_code=429,
             headers={"Retry-After": str(exc.retry_after)},
         )
-    if exc.code == "LAST_ADMIN_PROTECTED":
+    if exc.code == LAST_ADMIN_CODE:
         return JSONResponse({"error": exc.message, "code": exc.code}, status_code=400)
     if exc.code == "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED":
-        return JSONResponse({"message": _MESSAGES[exc.code], "code": exc.code}, status_code=405)
+        return JSONResponse({"message": BA_MESSAGES[exc.code], "code": exc.code}, status_code=405)
+    if isinstance(exc, Unauthenticated) and exc.code is None:  # the admin plugin without a session: no body
+        return Response(status_code=401)
     status, default_code = next(((s, c) for cls, s, c in _CLASS_STATUS if isinstance(exc, cls)), (500, ""))
     if status >= 500:
         log.error("auth route failed: %s", exc.message)
-        return JSONResponse({"message": "internal server error", "code": "INTERNAL_SERVER_ERROR"}, status_code=500)
+        return JSONResponse({"message": INTERNAL_ERROR, "code": "INTERNAL_SERVER_ERROR"}, status_code=500)
     code = exc.code or default_code
-    body: dict[str, Any] = {"message": _MESSAGES.get(code, exc.message), "code": code}
+    body: dict[str, Any] = {"message": BA_MESSAGES.get(code, exc.message), "code": code}
     if isinstance(exc, InvalidInput) and exc.issues:
         body["issues"] = exc.issues
     return JSONResponse(body, status_code=_STATUS_OVERRIDES.get(code, status))
@@ -190,7 +174,7 @@ class _BetterAuthRoute(APIRoute):
                     for e in exc.errors()
                 ]
                 return JSONResponse(
-                    {"message": "invalid request body", "code": "VALIDATION_ERROR", "issues": issues}, status_code=400
+                    {"message": INVALID_REQUEST_BODY, "code": "VALIDATION_ERROR", "issues": issues}, status_code=400
                 )
 
         return guarded
@@ -222,21 +206,26 @@ async def _session(request: Request) -> Caller | None:
 
 async def _signed_in(caller: Annotated[Caller | None, Depends(_session)]) -> Caller:
     if caller is None:
-        raise Unauthenticated("Unauthorized", code="UNAUTHORIZED")
+        raise Unauthenticated(BA_UNAUTHORIZED, code="UNAUTHORIZED")
     return caller
 
 
 SessionDep = Annotated[Caller, Depends(_signed_in)]
 
 
-async def _settled(caller: SessionDep) -> Caller:
-    """A session whose account has no pending password change (the admin plugin needs one)."""
+async def _settled(caller: Annotated[Caller | None, Depends(_session)]) -> Caller:
+    """A session whose account has no pending password change (the admin plugin needs one). Without a
+    session the admin plugin answers a bare 401, as Better Auth's does."""
+    if caller is None:
+        raise Unauthenticated(BARE_UNAUTHORIZED)
     if caller.must_change_password:
-        raise Forbidden("password change required", code="PASSWORD_CHANGE_REQUIRED")
+        raise Forbidden(PASSWORD_CHANGE_REQUIRED, code="PASSWORD_CHANGE_REQUIRED")
     return caller
 
 
 AdminSessionDep = Annotated[Caller, Depends(_settled)]
+# documented on every admin-plugin route: without a session the answer has no body at all
+_NO_SESSION: dict[int | str, dict[str, Any]] = {401: {"description": "no session (empty body)"}}
 _routes = APIRouter(route_class=_BetterAuthRoute, dependencies=[Depends(_csrf)])
 
 
@@ -274,7 +263,7 @@ async def sign_out(c: ContainerDep, caller: Annotated[Caller | None, Depends(_se
 
 def _session_jwt(c: ContainerDep) -> SessionJwtService:
     if c.session_jwt is None:
-        raise NotFound("user auth not enabled")
+        raise NotFound(USER_AUTH_NOT_ENABLED)
     return c.session_jwt
 
 
@@ -392,7 +381,7 @@ async def send_verification_email(body: EmailFlowRequest, c: ContainerDep) -> No
 # ---- admin plugin ------------------------------------------------------------------------------
 
 
-@_routes.get("/admin/list-users", response_model=UserPage)
+@_routes.get("/admin/list-users", response_model=UserPage, responses=_NO_SESSION)
 async def admin_list_users(
     c: ContainerDep,
     caller: AdminSessionDep,
@@ -403,7 +392,7 @@ async def admin_list_users(
     return (await c.users.page(caller, limit, offset)).to_wire()
 
 
-@_routes.post("/admin/create-user", response_model=UserEnvelope)
+@_routes.post("/admin/create-user", response_model=UserEnvelope, responses=_NO_SESSION)
 async def admin_create_user(
     body: CreateUser, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
@@ -414,14 +403,14 @@ async def admin_create_user(
     return UserEnvelope(user=user).to_wire()
 
 
-@_routes.post("/admin/set-role", response_model=UserEnvelope)
+@_routes.post("/admin/set-role", response_model=UserEnvelope, responses=_NO_SESSION)
 async def admin_set_role(body: SetRole, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Change a user's role; the last admin cannot be demoted."""
     user = await c.users.set_role(caller, body.user_id, body.role, request_ip=client_ip(request))
     return UserEnvelope(user=user).to_wire()
 
 
-@_routes.post("/admin/update-user", response_model=UserEnvelope)
+@_routes.post("/admin/update-user", response_model=UserEnvelope, responses=_NO_SESSION)
 async def admin_update_user(
     body: UpdateUser, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
@@ -430,14 +419,14 @@ async def admin_update_user(
     return UserEnvelope(user=user).to_wire()
 
 
-@_routes.post("/admin/remove-user", response_model=Success)
+@_routes.post("/admin/remove-user", response_model=Success, responses=_NO_SESSION)
 async def admin_remove_user(body: UserId, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Remove a user and erase their data; never yourself, never the last admin."""
-    await c.users.erase(caller, body.user_id, request_ip=client_ip(request))
+    await c.users.remove(caller, body.user_id, request_ip=client_ip(request))
     return Success(success=True).to_wire()
 
 
-@_routes.post("/admin/ban-user", response_model=UserEnvelope)
+@_routes.post("/admin/ban-user", response_model=UserEnvelope, responses=_NO_SESSION)
 async def admin_ban_user(body: BanUser, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Ban a user (their sessions end; `banExpiresIn` seconds, or until unbanned)."""
     user = await c.users.ban(
@@ -450,14 +439,14 @@ async def admin_ban_user(body: BanUser, request: Request, c: ContainerDep, calle
     return UserEnvelope(user=user).to_wire()
 
 
-@_routes.post("/admin/unban-user", response_model=UserEnvelope)
+@_routes.post("/admin/unban-user", response_model=UserEnvelope, responses=_NO_SESSION)
 async def admin_unban_user(body: UserId, request: Request, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """Lift a user's ban."""
     user = await c.users.unban(caller, body.user_id, request_ip=client_ip(request))
     return UserEnvelope(user=user).to_wire()
 
 
-@_routes.post("/admin/set-user-password", response_model=Status)
+@_routes.post("/admin/set-user-password", response_model=Status, responses=_NO_SESSION)
 async def admin_set_user_password(
     body: SetUserPassword, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
@@ -466,13 +455,13 @@ async def admin_set_user_password(
     return Status(status=True).to_wire()
 
 
-@_routes.post("/admin/list-user-sessions", response_model=UserSessions)
+@_routes.post("/admin/list-user-sessions", response_model=UserSessions, responses=_NO_SESSION)
 async def admin_list_user_sessions(body: UserId, c: ContainerDep, caller: AdminSessionDep) -> dict[str, Any]:
     """A user's live sessions."""
     return (await c.sessions.list_user_sessions(caller, body.user_id)).to_wire()
 
 
-@_routes.post("/admin/revoke-user-session", response_model=Success)
+@_routes.post("/admin/revoke-user-session", response_model=Success, responses=_NO_SESSION)
 async def admin_revoke_user_session(
     body: RevokeUserSession, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
@@ -481,16 +470,13 @@ async def admin_revoke_user_session(
     return Success(success=True).to_wire()
 
 
-@_routes.post("/admin/revoke-user-sessions", response_model=Success)
+@_routes.post("/admin/revoke-user-sessions", response_model=Success, responses=_NO_SESSION)
 async def admin_revoke_user_sessions(
     body: UserId, request: Request, c: ContainerDep, caller: AdminSessionDep
 ) -> dict[str, Any]:
     """End every session of a user of your tenant."""
     await c.sessions.revoke_user_sessions(caller, body.user_id, request_ip=client_ip(request))
     return Success(success=True).to_wire()
-
-
-IMPERSONATION_DISABLED = "impersonation is not available: admins manage identities, not memories"
 
 
 @_routes.post("/admin/impersonate-user", response_model=None, responses={403: {"description": "always"}})
@@ -511,7 +497,7 @@ async def not_routed(rest: str) -> Response:
     """Anything else under /api/auth (sign-up included: users are created by admins only)."""
     if rest in _KNOWN_PATHS:
         return Response(status_code=404)
-    return JSONResponse({"error": "not found"}, status_code=404)
+    return JSONResponse({"error": NOT_FOUND}, status_code=404)
 
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])

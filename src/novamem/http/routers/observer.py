@@ -1,5 +1,5 @@
 """The observer's read route, `GET /v1/context-prefix`: no observer runs in this version, so it answers the
-contract's switched-off answer, 404 `{"error":"observer disabled"}` (as `POST /v1/observe` does)."""
+contract's switched-off answer, 404 `{"error":"observer disabled"}` (`POST /v1/observe` answers it with 503)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from novamem.error_messages import OBSERVER_DISABLED
 from novamem.http.deps import CallerDep
 from novamem.services.operations.observer_models import ContextPrefix
 
-__all__ = ["OBSERVER_DISABLED", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["memory"])
 
-OBSERVER_DISABLED = "observer disabled"
 _ERROR: dict[str, Any] = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from novamem.error_messages import DREAM_CYCLE_DISABLED, OBSERVER_DISABLED
 from novamem.http.deps import ContainerDep, OperatorDep
 from novamem.services.operations.operator_models import (
     DecayRequest,
@@ -52,7 +53,7 @@ async def reap_orphans(caller: OperatorDep, c: ContainerDep) -> dict[str, Any]:
 async def dream_cycle(caller: OperatorDep) -> JSONResponse:
     """Daily compaction (dedup-merge, edge promotion): not part of this version, so it answers like a feature
     that is switched off (404 "dream cycle disabled"), the way `/v1/context-prefix` does without an observer."""
-    return JSONResponse({"error": "dream cycle disabled"}, status_code=404)
+    return JSONResponse({"error": DREAM_CYCLE_DISABLED}, status_code=404)
 
 
 @router.post(
@@ -60,11 +61,11 @@ async def dream_cycle(caller: OperatorDep) -> JSONResponse:
     response_model=None,
     responses={
         200: {"model": ObserveResponse, "description": "the contract's result (not returned by this version)"},
-        404: {"description": "the observer is not part of this version", **_ERROR},
+        503: {"description": "the observer is not part of this version: observer disabled", **_ERROR},
         **_FORBIDDEN,
     },
 )
 async def observe(caller: OperatorDep, body: ObserveRequest | None = None) -> JSONResponse:
-    """Run the observer over recent memories: not part of this version, so it answers 404 "observer disabled"
-    (a switched-off feature, as `/v1/context-prefix` answers without an observer; not a server failure)."""
-    return JSONResponse({"error": "observer disabled"}, status_code=404)
+    """Run the observer over recent memories: not part of this version, so it answers the reference's
+    switched-off answer, 503 "observer disabled" (`GET /v1/context-prefix` answers it with 404)."""
+    return JSONResponse({"error": OBSERVER_DISABLED}, status_code=503)

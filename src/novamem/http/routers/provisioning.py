@@ -7,11 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from novamem.error_messages import USER_AUTH_NOT_ENABLED
 from novamem.errors import NotFound
 
-__all__ = ["USER_AUTH_NOT_ENABLED", "router"]
-
-USER_AUTH_NOT_ENABLED = "user auth not enabled"
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

@@ -7,7 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
+from novamem.domain.policy import on_behalf_refusal
+from novamem.errors import Forbidden
 from novamem.http.deps import AdminDep, ContainerDep, UserDep, client_ip
+from novamem.services.identity.authn import caller_from_state
 from novamem.services.identity.token_models import (
     TOKEN_HASH_PATTERN,
     AdminTokenRevoke,
@@ -71,6 +74,9 @@ async def admin_revoke_token(
 async def rotate_token(request: Request, c: ContainerDep) -> Response:
     """Replace the presented `nm_` bearer: it stops working at once and a new token with the same
     scope, project and expiry is returned (shown once). Failures count toward a per-token lockout."""
+    refused = on_behalf_refusal(caller_from_state(request.scope.get("state") or {}), request.url.path)
+    if refused is not None:  # the route-class rule (this route reads no caller dependency)
+        raise Forbidden(refused)
     auth = c.authenticator
     cookie = request.cookies.get(auth.cookies.name) if auth.cookies is not None else None
     rotated = await c.tokens.rotate(_bearer(request.headers.get("authorization")), cookie)

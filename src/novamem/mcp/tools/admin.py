@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from novamem.container import Container
 from novamem.domain.scope import Caller
+from novamem.error_messages import ADMIN_ONLY, UNAUTHORIZED
 from novamem.mcp.tools.base import Handler, NoArgs, ToolSpec
 from novamem.services.identity.account_models import AdminUserList, AuditLog
 from novamem.services.operations.models import (
@@ -60,7 +61,7 @@ def _admin(
     output_model: type[BaseModel],
     handler: Handler,
     path: str,
-    refusal: str = "admin only",
+    refusal: str = ADMIN_ONLY,
 ) -> ToolSpec:
     route = ("GET", path)
     return ToolSpec(
@@ -73,7 +74,7 @@ ADMIN_TOOLS: tuple[ToolSpec, ...] = (
     _admin("admin_list_projects", NoArgs, AdminProjectList, _admin_projects, "/v1/admin/projects"),
     _admin("admin_list_tokens", NoArgs, AdminTokenList, _admin_tokens, "/v1/admin/tokens"),
     # the deep health route hides its role gate: a non-admin hears "unauthorized", as over REST (401)
-    _admin("admin_health", NoArgs, HealthDeep, _admin_health, "/v1/admin/health/deep", refusal="unauthorized"),
+    _admin("admin_health", NoArgs, HealthDeep, _admin_health, "/v1/admin/health/deep", refusal=UNAUTHORIZED),
     _admin("admin_stats", NoArgs, AdminStats, _admin_stats, "/v1/admin/stats"),
     _admin("admin_audit_recent", AuditRecentArgs, AuditLog, _admin_audit, "/v1/admin/audit-log"),
     _admin("admin_ops_status", NoArgs, OpsStatus, _admin_ops, "/v1/admin/ops-status"),

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from novamem.container import Container
 from novamem.domain.scope import Caller
+from novamem.error_messages import ADMIN_ONLY
 from novamem.services.agents.guide import ToolDoc, tool_doc
 from novamem.services.wire import Wire
 
@@ -40,7 +41,7 @@ class ToolSpec:
     route: tuple[str, str]  # the backing REST route (method, path): its refusals apply to the tool
     needs_account: bool = False
     needs_admin: bool = False
-    admin_refusal: str = "admin only"  # what a non-admin hears: the backing route's own refusal
+    admin_refusal: str = ADMIN_ONLY  # what a non-admin hears: the backing route's own refusal
 
     @property
     def doc(self) -> ToolDoc:

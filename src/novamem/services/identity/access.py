@@ -2,19 +2,28 @@
 
 Project references (id or name) are resolved here, within the caller's tenant, with membership
 checked; a project-confined token is held to its project; the server-side active project is the
-default when a request names no project.
+default when a request names no project. An on-behalf-of caller never names a project (403), and every
+scope it gets carries its organization, which the storage layer matches on every entry.
 """
 
 from __future__ import annotations
 
 from novamem.domain.entries import Sensitivity
 from novamem.domain.scope import Caller, ReadScope, WriteTarget
+from novamem.error_messages import (
+    ADMIN_ONLY,
+    NO_SUCH_PROJECT,
+    NOT_A_MEMBER_OF_PROJECT,
+    ON_BEHALF_NO_PROJECTS,
+    READ_ONLY_TOKEN,
+    TOKEN_CONFINED,
+)
 from novamem.errors import Forbidden, NotFound
 from novamem.storage.base import ProjectDirectory
 
 __all__ = ["CONFINED", "UNSET", "AccessPolicy", "Unset", "require_admin", "require_writer"]
 
-CONFINED = "token is confined to its project"
+CONFINED = TOKEN_CONFINED  # kept under its old name for importers of this module
 
 
 class Unset:
@@ -27,13 +36,13 @@ UNSET = Unset()
 def require_admin(caller: Caller, code: str) -> None:
     """Refuse anyone but an admin whose credential is neither read-only nor project-confined (403 `code`)."""
     if not caller.is_admin or caller.is_restricted:
-        raise Forbidden("admin only", code=code)
+        raise Forbidden(ADMIN_ONLY, code=code)
 
 
 def require_writer(caller: Caller) -> None:
     """Refuse a read-only token (403)."""
     if not caller.can_write:
-        raise Forbidden("read-only token")
+        raise Forbidden(READ_ONLY_TOKEN)
 
 
 def require_unconfined(caller: Caller) -> None:
@@ -49,14 +58,20 @@ class AccessPolicy:
         self._projects = projects
 
     async def resolve_project(self, caller: Caller, ref: str) -> str:
-        """A project id the caller may use: it exists in their tenant and they are a member."""
+        """A project id the caller may use: it exists in their tenant and they are a member.
+
+        Every `project`/`includeProjects` parameter is resolved here, so an on-behalf-of caller is refused
+        (403) whichever route or tool names one.
+        """
+        if caller.is_on_behalf:
+            raise Forbidden(ON_BEHALF_NO_PROJECTS)
         found = await self._projects.lookup(caller.tenant_id, caller.user_id, ref)
         if found is None:
-            raise NotFound(f"no such project '{ref}' — call project_list to see ids")
+            raise NotFound(NO_SUCH_PROJECT.format(ref=ref))
         if caller.confined_project is not None and found.id != caller.confined_project:
             raise Forbidden(CONFINED)
         if not found.is_member:
-            raise Forbidden(f"not a member of project '{ref}' (id {found.id})")
+            raise Forbidden(NOT_A_MEMBER_OF_PROJECT.format(ref=ref, id=found.id))
         return found.id
 
     async def read_scope(
@@ -116,7 +131,12 @@ class AccessPolicy:
             project_id = caller.confined_project
         else:
             project_id = caller.active_project
-        return WriteTarget(tenant_id=caller.tenant_id, user_id=caller.user_id, project_id=project_id)
+        return WriteTarget(
+            tenant_id=caller.tenant_id,
+            user_id=caller.user_id,
+            project_id=project_id,
+            organization_id=caller.organization_id,
+        )
 
     async def _member_projects(self, caller: Caller) -> tuple[str, ...]:
         if not caller.is_user:
@@ -148,4 +168,5 @@ def _scope(
         max_sensitivity=int(level if level is not None else Sensitivity.PRIVATE),
         agent_filter=None if isinstance(agent_filter, Unset) else agent_filter,
         agent_filter_set=not isinstance(agent_filter, Unset),
+        organization_id=caller.organization_id,
     )

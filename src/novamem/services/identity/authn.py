@@ -1,4 +1,5 @@
-"""Turning presented credentials (shared token, `nm_` token, session cookie) into a Caller, once per request.
+"""Turning presented credentials (shared token, `nm_` token, session cookie, on-behalf-of JWT) into a Caller,
+once per request.
 
 The HTTP stack's authentication middleware calls `Authenticator.authenticate_request` once for every
 request and keeps the `Authentication` it returns in the ASGI scope's state, under `AUTHENTICATION_KEY`;
@@ -26,9 +27,12 @@ from typing import Any, Literal, TypedDict
 
 from novamem.config import AuthMode
 from novamem.domain.credentials import API_TOKEN_PREFIX, hash_secret, verify_session_cookie
-from novamem.domain.scope import PUBLIC_TENANT, Caller, Credential, TokenScope
+from novamem.domain.scope import PUBLIC_TENANT, Caller, Credential, TokenScope, on_behalf_user_id
+from novamem.error_messages import NOT_THE_TOKENS_PROJECT, UNAUTHORIZED
 from novamem.errors import Forbidden, NovamemError, Unauthenticated
+from novamem.services.identity.obo_tokens import OnBehalfTokens, looks_like_jwt
 from novamem.storage.base import CredentialStore, Principal
+from novamem.storage.service_keys import ServiceKeyRecord, ServiceKeyStore
 
 __all__ = [
     "AUTHENTICATION_KEY",
@@ -112,7 +116,8 @@ class Authenticator:
     A resolution is reused only while the deployment-wide auth epoch is unchanged (one tiny query per
     request) and the credential has not expired. Every revocation, rotation, ban, role change,
     membership or active-project change moves the epoch in its own transaction, so it takes effect
-    on the very next request on every replica.
+    on the very next request on every replica. On-behalf-of JWTs are verified on every request; the
+    service key a `kid` names is reused under the same epoch rule (registering or revoking a key moves it).
     """
 
     def __init__(
@@ -122,6 +127,7 @@ class Authenticator:
         shared_token: str | None,
         cookies: CookiePolicy | None,
         credentials: CredentialStore | None,
+        service_keys: ServiceKeyStore | None = None,
     ) -> None:
         self.mode = mode
         self._shared = shared_token.encode() if shared_token else None
@@ -132,6 +138,10 @@ class Authenticator:
         self._resolved: dict[tuple[str, str], tuple[int, Principal]] = {}
         # token hash -> when this process last stamped its use
         self._touched: dict[str, float] = {}
+        self._service_keys = service_keys if credentials is not None else None
+        # kid -> (epoch, live key); only live keys are kept
+        self._keys: dict[str, tuple[int, ServiceKeyRecord]] = {}
+        self._on_behalf = OnBehalfTokens(self._live_service_key) if self._service_keys is not None else None
 
     async def authenticate(self, authorization: str | None, cookie_value: str | None) -> Caller | None:
         """The caller, or None when no valid credential was presented (the edge answers 401).
@@ -155,6 +165,8 @@ class Authenticator:
                 return caller
         if presented is not None and presented.startswith(API_TOKEN_PREFIX):
             return await self.token_caller(presented)
+        if presented is not None and looks_like_jwt(presented):
+            return await self.on_behalf_caller(presented)
         return None
 
     async def authenticate_request(self, authorization: str | None, cookie_value: str | None) -> Authentication:
@@ -194,7 +206,7 @@ class Authenticator:
         if principal is None or principal.banned:
             return None
         if not principal.confinement_ok:
-            raise Forbidden("not a member of the token's project")
+            raise Forbidden(NOT_THE_TOKENS_PROJECT)
         used = principal.last_used_at
         stamped = self._touched.get(token_hash, 0.0)
         interval = TOKEN_TOUCH_EVERY.total_seconds()
@@ -205,11 +217,48 @@ class Authenticator:
             self._spawn(self._credentials.touch_token(token_hash))
         return self._caller(principal, Credential.TOKEN, token_hash=token_hash)
 
+    async def on_behalf_caller(self, token: str) -> Caller | None:
+        """The platform user an on-behalf-of JWT speaks for, or None for any failure (the uniform 401).
+
+        The caller is `org:<org>/<sub>` in the key's tenant and organization: full scope on the data plane,
+        never an admin or operator, never in a project.
+        """
+        if self._on_behalf is None:
+            return None
+        claims = await self._on_behalf.verify(token)
+        if claims is None:
+            return None
+        return Caller(
+            tenant_id=claims.key.tenant_id,
+            user_id=on_behalf_user_id(claims.organization_id, claims.subject),
+            token_scope=TokenScope.FULL,
+            credential=Credential.OBO,
+            organization_id=claims.organization_id,
+        )
+
     def forget_resolutions(self) -> None:
         """Drop every reused resolution and last-use stamp memory of this process (for tests and
         tools that edit credential rows in ways the auth epoch does not track, such as last-use)."""
         self._resolved.clear()
         self._touched.clear()
+        self._keys.clear()
+
+    async def _live_service_key(self, kid: str) -> ServiceKeyRecord | None:
+        """The live service key `kid` names, reused while the auth epoch stands still."""
+        assert self._credentials is not None and self._service_keys is not None
+        epoch = await self._credentials.epoch()
+        cached = self._keys.get(kid)
+        if cached is not None and cached[0] == epoch:
+            return cached[1]
+        record = await self._service_keys.live(kid)
+        if record is None:
+            self._keys.pop(kid, None)
+            return None
+        if len(self._keys) >= RESOLVED_CACHE_ENTRIES:
+            self._keys.clear()
+        # stored under the epoch read *before* the lookup: a revocation committed in between moves past it
+        self._keys[kid] = (epoch, record)
+        return record
 
     async def _resolve(self, kind: str, secret_hash: str) -> Principal | None:
         """The principal behind a token or session hash, reused while the auth epoch stands still."""
@@ -294,7 +343,7 @@ def require_caller(state: Mapping[str, Any]) -> Caller:
     if found.refusal is not None:
         raise Forbidden(found.refusal)
     if found.caller is None:
-        raise Unauthenticated("unauthorized")
+        raise Unauthenticated(UNAUTHORIZED)
     return found.caller
 
 

@@ -12,12 +12,12 @@ import secrets
 
 from novamem.domain.credentials import hash_secret
 from novamem.domain.scope import Caller
+from novamem.error_messages import MCP_TOO_MANY_SESSIONS
 from novamem.errors import RateLimited
 from novamem.storage.base import McpSessionStore
 
-__all__ = ["McpSessions", "TOO_MANY_SESSIONS"]
+__all__ = ["McpSessions"]
 
-TOO_MANY_SESSIONS = "too many concurrent MCP sessions for this user"
 # `last_seen` is rewritten at most this often per session, so a busy session costs one read per request
 TOUCH_AFTER_S = 30
 
@@ -37,7 +37,7 @@ class McpSessions:
             hash_secret(session_id), caller.tenant_id, caller.user_id, cap=self.cap, idle_seconds=self.idle_seconds
         )
         if not opened:
-            raise RateLimited(TOO_MANY_SESSIONS, retry_after=60)
+            raise RateLimited(MCP_TOO_MANY_SESSIONS, retry_after=60)
         return session_id
 
     async def owned(self, caller: Caller, session_id: str) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
+from novamem.error_messages import BA_INVALID_ORIGIN, BA_MISSING_OR_NULL_ORIGIN
 from novamem.errors import Forbidden
 
 __all__ = ["ANY_ORIGIN", "SAFE_METHODS", "check_origin", "origin_allowed", "request_origin"]
@@ -47,9 +48,9 @@ def check_origin(
         return
     found = request_origin(origin, referer)
     if found is None or found == "null":
-        raise Forbidden("Missing or null Origin", code="MISSING_OR_NULL_ORIGIN")
+        raise Forbidden(BA_MISSING_OR_NULL_ORIGIN, code="MISSING_OR_NULL_ORIGIN")
     if found.rstrip("/") not in trusted:
-        raise Forbidden("Invalid origin", code="INVALID_ORIGIN")
+        raise Forbidden(BA_INVALID_ORIGIN, code="INVALID_ORIGIN")
 
 
 def origin_allowed(origin: str, allowed: Collection[str]) -> bool:

@@ -14,6 +14,7 @@ import unicodedata
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from novamem.error_messages import BA_PASSWORD_TOO_LONG, BA_PASSWORD_TOO_SHORT
 from novamem.errors import InvalidInput
 
 __all__ = [
@@ -41,9 +42,9 @@ def _normalise(password: str) -> str:
 def check_password_length(password: str) -> None:
     """Raise InvalidInput (`PASSWORD_TOO_SHORT` / `PASSWORD_TOO_LONG`) outside 8–256 characters."""
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput("Password too short", code="PASSWORD_TOO_SHORT")
+        raise InvalidInput(BA_PASSWORD_TOO_SHORT, code="PASSWORD_TOO_SHORT")
     if len(password) > MAX_PASSWORD:
-        raise InvalidInput("Password too long", code="PASSWORD_TOO_LONG")
+        raise InvalidInput(BA_PASSWORD_TOO_LONG, code="PASSWORD_TOO_LONG")
 
 
 def generate_password() -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from novamem.domain.scope import Caller
+from novamem.error_messages import ENTRY_QUOTA_EXCEEDED, NO_SUCH_USER, WRITE_QUOTA_EXCEEDED
 from novamem.errors import NotFound, RateLimited
 from novamem.services.identity.audit import AuditService
 from novamem.services.identity.quota_models import QuotaResponse, QuotaView, UsageResponse
@@ -90,7 +91,7 @@ class QuotaService:
             if count >= quota.max_entries:
                 self._remember(self._counts, key, count)
                 raise RateLimited(
-                    f"entry quota exceeded: {quota.max_entries} stored entries — forget something first",
+                    ENTRY_QUOTA_EXCEEDED.format(limit=quota.max_entries),
                     retry_after=WRITE_WINDOW_S,
                 )
             # assume the write lands: an over-count only costs a fresh read, never a wrong refusal
@@ -101,7 +102,7 @@ class QuotaService:
             )
             if window.count > quota.writes_per_minute:
                 raise RateLimited(
-                    f"write quota exceeded: {quota.writes_per_minute} writes/minute — retry after the window resets",
+                    WRITE_QUOTA_EXCEEDED.format(limit=quota.writes_per_minute),
                     retry_after=window.reset_in,
                 )
 
@@ -126,7 +127,7 @@ class QuotaService:
         require_admin(admin)
         found = await self._store.set_override(admin.tenant_id, user_id, QuotaOverride(max_entries, writes_per_minute))
         if not found:
-            raise NotFound("no such user")
+            raise NotFound(NO_SUCH_USER)
         self._overrides.pop((admin.tenant_id, user_id), None)
         await self._audit.record(
             admin,

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from novamem.domain.scope import Caller
+from novamem.error_messages import BA_UNAUTHORIZED
 from novamem.errors import Unauthenticated
 from novamem.services.identity.account_models import AuthUser
 from novamem.services.identity.users import auth_user
@@ -156,7 +157,7 @@ class SessionJwtService:
         """A JWT for a session caller; `Unauthenticated` when their account is gone."""
         user = await self._accounts.get_user(caller.tenant_id, caller.user_id)
         if user is None:
-            raise Unauthenticated("Unauthorized", code="UNAUTHORIZED")
+            raise Unauthenticated(BA_UNAUTHORIZED, code="UNAUTHORIZED")
         return SessionToken(token=await self.token_for(auth_user(user)))
 
     async def token_for(self, user: AuthUser) -> str:

@@ -14,6 +14,21 @@ from typing import NoReturn
 from novamem.domain.credentials import hash_secret, new_session_token, sign_session_token
 from novamem.domain.entries import iso
 from novamem.domain.scope import Caller
+from novamem.error_messages import (
+    BA_BANNED_USER,
+    BA_CREDENTIAL_ACCOUNT_NOT_FOUND,
+    BA_INVALID_EMAIL_OR_PASSWORD,
+    BA_INVALID_PASSWORD,
+    BA_INVALID_TOKEN,
+    BA_INVALID_VERIFICATION_TOKEN,
+    BA_RESET_PASSWORD_DISABLED,
+    BA_VERIFICATION_EMAIL_NOT_ENABLED,
+    LOCKED_CODE,
+    SIGN_IN_THROTTLED,
+    THROTTLED_CODE,
+    TOO_MANY_FAILED_ATTEMPTS,
+    USER_AUTH_NOT_ENABLED,
+)
 from novamem.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
 from novamem.services.identity.access import require_admin
 from novamem.services.identity.account_models import (
@@ -30,16 +45,13 @@ from novamem.services.identity.users import auth_user, normalise_email, require_
 from novamem.storage.accounts import AccountStore, SessionRecord, UserRecord
 from novamem.storage.base import Counters
 
-__all__ = ["LOCKED_CODE", "THROTTLED_CODE", "IssuedSession", "SessionService", "auth_session"]
+__all__ = ["IssuedSession", "SessionService", "auth_session"]
 
 # sign-in throttle per (IP, path), and failure lockout per account (the reference's numbers)
 THROTTLE_REQUESTS = 3
 THROTTLE_WINDOW_S = 10
 LOCKOUT_FAILURES = 5
 LOCKOUT_WINDOW_S = 15 * 60
-THROTTLED_CODE = "TOO_MANY_REQUESTS"
-LOCKED_CODE = "TOO_MANY_FAILED_ATTEMPTS"
-LOCKED_MESSAGE = "too many failed attempts — try again later"
 
 
 def auth_session(session: SessionRecord) -> AuthSession:
@@ -88,9 +100,7 @@ class SessionService:
         """3 requests per 10 s per (IP, path), counted deployment-wide; RateLimited beyond."""
         window = await self._counters.hit(f"signin-ip:{ip or '-'}:{path}", THROTTLE_WINDOW_S)
         if window.count > THROTTLE_REQUESTS:
-            raise RateLimited(
-                "Too many requests. Please try again later.", retry_after=window.reset_in, code=THROTTLED_CODE
-            )
+            raise RateLimited(SIGN_IN_THROTTLED, retry_after=window.reset_in, code=THROTTLED_CODE)
 
     async def _lockout_attempt(self, key: str) -> None:
         """Count an attempt against a lockout key; refuse once 5 failed within the window.
@@ -99,7 +109,7 @@ class SessionService:
         """
         window = await self._counters.hit(key, LOCKOUT_WINDOW_S)
         if window.count > LOCKOUT_FAILURES:
-            raise RateLimited(LOCKED_MESSAGE, retry_after=window.reset_in, code=LOCKED_CODE)
+            raise RateLimited(TOO_MANY_FAILED_ATTEMPTS, retry_after=window.reset_in, code=LOCKED_CODE)
 
     async def sign_in(self, email: str, password: str, *, ip: str | None, user_agent: str | None) -> IssuedSession:
         """Check the password and open a session. An unknown email and a wrong password are the same
@@ -110,9 +120,9 @@ class SessionService:
         user = await self._store.find_user_for_sign_in(address)
         ok = await verify_password(user.password_hash if user else None, password[:1024])
         if user is None or not ok:
-            raise Unauthenticated("Invalid email or password", code="INVALID_EMAIL_OR_PASSWORD")
+            raise Unauthenticated(BA_INVALID_EMAIL_OR_PASSWORD, code="INVALID_EMAIL_OR_PASSWORD")
         if user.banned_now:
-            raise Forbidden("You have been banned from this application", code="BANNED_USER")
+            raise Forbidden(BA_BANNED_USER, code="BANNED_USER")
         await self._counters.clear(key)
         if user.password_hash and needs_rehash(user.password_hash):
             await self._store.set_password(
@@ -125,7 +135,7 @@ class SessionService:
 
     async def _issue(self, user: UserRecord, *, ip: str | None, user_agent: str | None) -> IssuedSession:
         if self.cookies is None:
-            raise NotFound("user auth not enabled")
+            raise NotFound(USER_AUTH_NOT_ENABLED)
         token = new_session_token()
         session = await self._store.create_session(
             user.tenant_id,
@@ -173,9 +183,9 @@ class SessionService:
         await self._lockout_attempt(f"lock:chgpw:{caller.user_id}")
         user = await self._store.get_user(caller.tenant_id, caller.user_id)
         if user is None or not user.password_hash:
-            raise NotFound("Credential account not found", code="CREDENTIAL_ACCOUNT_NOT_FOUND")
+            raise NotFound(BA_CREDENTIAL_ACCOUNT_NOT_FOUND, code="CREDENTIAL_ACCOUNT_NOT_FOUND")
         if not await verify_password(user.password_hash, current[:1024]):
-            raise InvalidInput("Invalid password", code="INVALID_PASSWORD")
+            raise InvalidInput(BA_INVALID_PASSWORD, code="INVALID_PASSWORD")
         await self._counters.clear(f"lock:chgpw:{caller.user_id}")
         await self._store.set_password(user.tenant_id, user.id, await hash_password(new), must_change_password=False)
         issued = None
@@ -209,12 +219,12 @@ class SessionService:
     def request_password_reset(self) -> NoReturn:
         """Refused as Better Auth refuses it without `sendResetPassword`: 400 `RESET_PASSWORD_DISABLED`.
         Admins reset passwords instead (`set-user-password`)."""
-        raise InvalidInput("Reset password isn't enabled", code="RESET_PASSWORD_DISABLED")
+        raise InvalidInput(BA_RESET_PASSWORD_DISABLED, code="RESET_PASSWORD_DISABLED")
 
     def send_verification_email(self) -> NoReturn:
         """Refused as Better Auth refuses it without `sendVerificationEmail`: 400
         `VERIFICATION_EMAIL_NOT_ENABLED`."""
-        raise InvalidInput("Verification email isn't enabled", code="VERIFICATION_EMAIL_NOT_ENABLED")
+        raise InvalidInput(BA_VERIFICATION_EMAIL_NOT_ENABLED, code="VERIFICATION_EMAIL_NOT_ENABLED")
 
     def reset_password(self, token: str | None, new_password: str) -> NoReturn:
         """Better Auth's checks in its order: a token is required, then the password length, then the
@@ -222,12 +232,12 @@ class SessionService:
         `INVALID_TOKEN`."""
         if token:
             check_password_length(new_password)
-        raise InvalidInput("Invalid token", code="INVALID_TOKEN")
+        raise InvalidInput(BA_INVALID_TOKEN, code="INVALID_TOKEN")
 
     def verify_email(self) -> NoReturn:
         """Better Auth's answer to a verification token it did not sign: 401 `invalid_token` (no
         verification token is ever issued here)."""
-        raise Unauthenticated("invalid_token", code="INVALID_TOKEN")
+        raise Unauthenticated(BA_INVALID_VERIFICATION_TOKEN, code="INVALID_TOKEN")
 
     async def prune_sessions(self) -> int:
         """Delete expired sessions (a background job)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from novamem.config import AuthMode
 from novamem.domain.entries import iso
 from novamem.domain.scope import Caller
+from novamem.error_messages import SERVER_ADMIN_ONLY, TENANTS_NEED_TENANT_MODE
 from novamem.errors import Forbidden, NotFound
 from novamem.services.identity.account_models import TenantCreated, TenantList, TenantView
 from novamem.services.identity.audit import AuditService
@@ -25,9 +26,9 @@ class TenantService:
 
     def _require_server_admin(self, caller: Caller) -> None:
         if self._mode is not AuthMode.TENANT:
-            raise NotFound("tenants exist only in tenant mode")
+            raise NotFound(TENANTS_NEED_TENANT_MODE)
         if not caller.is_server_admin:
-            raise Forbidden("server admin only")
+            raise Forbidden(SERVER_ADMIN_ONLY)
 
     async def create(
         self, caller: Caller, *, name: str, admin_email: str, admin_password: str, request_ip: str | None = None

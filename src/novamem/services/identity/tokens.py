@@ -5,6 +5,16 @@ from __future__ import annotations
 from novamem.domain.credentials import API_TOKEN_PREFIX, hash_secret, new_api_token
 from novamem.domain.entries import iso
 from novamem.domain.scope import Caller, TokenScope
+from novamem.error_messages import (
+    BEARER_REQUIRED,
+    LOCKED_CODE,
+    NO_SUCH_USER,
+    RESTRICTED_TOKEN,
+    ROTATION_UNAVAILABLE,
+    TOKEN_NOT_FOUND,
+    TOO_MANY_FAILED_ATTEMPTS,
+    UNAUTHORIZED,
+)
 from novamem.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
 from novamem.services.identity.access import AccessPolicy
 from novamem.services.identity.audit import AuditService
@@ -29,8 +39,6 @@ MAX_EXPIRY_DAYS = 3650
 # failed rotations per presented token: ROTATE_LOCKOUT failures within the window lock it out
 ROTATE_LOCKOUT = 5
 ROTATE_WINDOW_SECONDS = 15 * 60
-BEARER_REQUIRED = "a bearer token is required to rotate: present the nm_ token to replace (sessions are not rotated)"
-ROTATION_UNAVAILABLE = "token rotation is only available when users have accounts (auth mode user or tenant)"
 
 
 def _minted(record: TokenRecord, token: str) -> MintedToken:
@@ -123,7 +131,7 @@ class TokenService:
     ) -> MintedToken:
         """A token for the calling user; a project reference (id or name) must be one they belong to."""
         if caller.is_restricted:
-            raise Forbidden("restricted token")
+            raise Forbidden(RESTRICTED_TOKEN)
         project_id = await self._access.resolve_project(caller, project) if project is not None else None
         return await self.mint(
             caller.tenant_id,
@@ -163,9 +171,9 @@ class TokenService:
     async def revoke_own(self, caller: Caller, token_hash: str) -> TokenDeleted:
         """Revoke one of the caller's own tokens by hash; anyone else's looks like no token at all."""
         if caller.is_restricted:
-            raise Forbidden("restricted token")
+            raise Forbidden(RESTRICTED_TOKEN)
         if not await self._store.revoke(caller.tenant_id, caller.user_id, token_hash):
-            raise NotFound("token not found")
+            raise NotFound(TOKEN_NOT_FOUND)
         return TokenDeleted(deleted=True)
 
     async def revoke_plaintext(self, tenant_id: str, token: str) -> bool:
@@ -193,12 +201,12 @@ class TokenService:
         if bearer is None or not bearer.startswith(API_TOKEN_PREFIX):
             if cookie_value and await self._authenticator.session_caller(cookie_value) is not None:
                 raise InvalidInput(BEARER_REQUIRED)
-            raise Unauthenticated("unauthorized")
+            raise Unauthenticated(UNAUTHORIZED)
         old_hash = hash_secret(bearer)
         key = f"lock:rotate:{old_hash}"
         window = await self._counters.peek(key)
         if window.count >= ROTATE_LOCKOUT:
-            raise RateLimited("too many failed attempts — try again later", retry_after=window.reset_in)
+            raise RateLimited(TOO_MANY_FAILED_ATTEMPTS, retry_after=window.reset_in, code=LOCKED_CODE)
         try:
             return await self._rotate(bearer, old_hash)
         except (Unauthenticated, Forbidden):
@@ -208,12 +216,12 @@ class TokenService:
     async def _rotate(self, bearer: str, old_hash: str) -> RotatedToken:
         caller = await self._authenticator.token_caller(bearer)
         if caller is None:
-            raise Unauthenticated("unauthorized")
+            raise Unauthenticated(UNAUTHORIZED)
         # a restricted token may replace itself: the replacement keeps its scope and project (reference 3.6)
         token = new_api_token()
         record = await self._store.rotate(caller.tenant_id, caller.user_id, old_hash, hash_secret(token))
         if record is None:  # revoked or expired between the lookup and the rotation
-            raise Unauthenticated("unauthorized")
+            raise Unauthenticated(UNAUTHORIZED)
         return RotatedToken(
             token=token, user_id=record.user_id, created_at=iso(record.created_at), warning=MINT_WARNING
         )
@@ -221,5 +229,5 @@ class TokenService:
     async def _account(self, tenant_id: str, email: str) -> Caller:
         user = await self._projects.user_by_email(tenant_id, email)
         if user is None:
-            raise NotFound("no such user")
+            raise NotFound(NO_SUCH_USER)
         return Caller(tenant_id=tenant_id, user_id=user.id, email=user.email)

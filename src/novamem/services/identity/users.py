@@ -14,7 +14,20 @@ from typing import Any, Literal, Protocol, overload
 
 from novamem.domain.entries import iso
 from novamem.domain.scope import Caller
-from novamem.errors import InvalidInput, NotFound, NovamemError
+from novamem.error_messages import (
+    ADMINS_CANNOT_DELETE_THEMSELVES,
+    BA_INVALID_EMAIL,
+    BA_NO_DATA_TO_UPDATE,
+    BA_USER_NOT_FOUND,
+    BA_YOU_CANNOT_BAN_YOURSELF,
+    BA_YOU_CANNOT_REMOVE_YOURSELF,
+    INVALID_REQUEST_BODY,
+    LAST_ADMIN_CODE,
+    LAST_ADMIN_DELETE,
+    NO_SUCH_USER,
+    TOKEN_MINT_FAILED,
+)
+from novamem.errors import Conflict, InvalidInput, NotFound, NovamemError
 from novamem.services.identity.access import require_admin
 from novamem.services.identity.account_models import (
     AdminUserList,
@@ -34,7 +47,6 @@ from novamem.services.identity.token_models import MintedToken
 from novamem.storage.accounts import AccountStore, EraseReport, UserListing, UserRecord
 
 __all__ = [
-    "ADMINS_CANNOT_DELETE_THEMSELVES",
     "ADMIN_ROLES",
     "PROVISIONED_NAME",
     "TokenMintFailed",
@@ -48,7 +60,6 @@ __all__ = [
 log = logging.getLogger("novamem.accounts")
 
 ADMIN_ROLES = ("admin", "user")
-ADMINS_CANNOT_DELETE_THEMSELVES = "admins cannot delete themselves"  # the contract's string for DELETE /v1/admin/users
 PROVISIONED_NAME = "provisioned-user"
 MAX_EMAIL = 320
 MAX_NAME = 128
@@ -78,7 +89,7 @@ class TokenMintFailed(NovamemError):
     """The user was created but their first token could not be minted."""
 
     def __init__(self, user_id: str) -> None:
-        super().__init__("user created but token mint failed")
+        super().__init__(TOKEN_MINT_FAILED)
         self.user_id = user_id
 
 
@@ -86,7 +97,7 @@ def normalise_email(email: str) -> str:
     """The account's email as stored (trimmed, lower case); `INVALID_EMAIL` unless it looks like one."""
     value = email.strip()
     if not value or len(value) > MAX_EMAIL or not _EMAIL.match(value):
-        raise InvalidInput("Invalid email", code="INVALID_EMAIL")
+        raise InvalidInput(BA_INVALID_EMAIL, code="INVALID_EMAIL")
     return value.lower()
 
 
@@ -112,14 +123,14 @@ async def require_user(store: AccountStore, caller: Caller, user_id: str) -> Use
     """A user of the caller's tenant, or `USER_NOT_FOUND`."""
     user = await store.get_user(caller.tenant_id, user_id)
     if user is None:
-        raise NotFound("User not found", code="USER_NOT_FOUND")
+        raise NotFound(BA_USER_NOT_FOUND, code="USER_NOT_FOUND")
     return user
 
 
 def _check_role(role: str) -> str:
     if role not in ADMIN_ROLES:
         raise InvalidInput(
-            "invalid request body", issues=[{"path": ["role"], "message": "must be admin or user", "code": "enum"}]
+            INVALID_REQUEST_BODY, issues=[{"path": ["role"], "message": "must be admin or user", "code": "enum"}]
         )
     return role
 
@@ -170,7 +181,7 @@ class UserService:
         require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
         listing = await self._store.user_listing(caller.tenant_id, user_id)
         if listing is None:
-            raise NotFound("User not found", code="USER_NOT_FOUND")
+            raise NotFound(BA_USER_NOT_FOUND, code="USER_NOT_FOUND")
         return _standing(listing)
 
     # ---- creating users ----------------------------------------------------------------------
@@ -261,7 +272,7 @@ class UserService:
         require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE")
         user = await self._store.set_role(caller.tenant_id, user_id, _check_role(role))
         if user is None:
-            raise NotFound("User not found", code="USER_NOT_FOUND")
+            raise NotFound(BA_USER_NOT_FOUND, code="USER_NOT_FOUND")
         await self._audit.record(caller, "user.role", user.id, {"role": role}, request_ip=request_ip)
         return auth_user(user)
 
@@ -272,7 +283,7 @@ class UserService:
         so any other key is refused rather than ignored."""
         require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS")
         if not data:
-            raise InvalidInput("No data to update", code="NO_DATA_TO_UPDATE")
+            raise InvalidInput(BA_NO_DATA_TO_UPDATE, code="NO_DATA_TO_UPDATE")
         others = sorted(str(k)[:64] for k in data if k not in UPDATABLE_FIELDS)
         if others:
             raise InvalidInput(
@@ -297,7 +308,7 @@ class UserService:
             email = normalise_email(data["email"] if isinstance(data["email"], str) else "")
         user = await self._store.update_profile(caller.tenant_id, user_id, name=name, email=email)
         if user is None:
-            raise NotFound("User not found", code="USER_NOT_FOUND")
+            raise NotFound(BA_USER_NOT_FOUND, code="USER_NOT_FOUND")
         await self._audit.record(caller, "user.update", user.id, {"fields": sorted(data)}, request_ip=request_ip)
         return auth_user(user)
 
@@ -313,13 +324,13 @@ class UserService:
         """Ban a user (their sessions end at once; their tokens stop working)."""
         require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS")
         if user_id == caller.user_id:
-            raise InvalidInput("You cannot ban yourself", code="YOU_CANNOT_BAN_YOURSELF")
+            raise InvalidInput(BA_YOU_CANNOT_BAN_YOURSELF, code="YOU_CANNOT_BAN_YOURSELF")
         expires = datetime.now(UTC) + timedelta(seconds=expires_in_seconds) if expires_in_seconds else None
         user = await self._store.set_ban(
             caller.tenant_id, user_id, banned=True, reason=reason or "No reason", expires=expires
         )
         if user is None:
-            raise NotFound("User not found", code="USER_NOT_FOUND")
+            raise NotFound(BA_USER_NOT_FOUND, code="USER_NOT_FOUND")
         await self._audit.record(
             caller, "user.ban", user.id, {"reason": user.ban_reason, "expiresAt": iso(expires)}, request_ip=request_ip
         )
@@ -330,7 +341,7 @@ class UserService:
         require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS")
         user = await self._store.set_ban(caller.tenant_id, user_id, banned=False, reason=None, expires=None)
         if user is None:
-            raise NotFound("User not found", code="USER_NOT_FOUND")
+            raise NotFound(BA_USER_NOT_FOUND, code="USER_NOT_FOUND")
         await self._audit.record(caller, "user.unban", user.id, {}, request_ip=request_ip)
         return auth_user(user)
 
@@ -364,16 +375,16 @@ class UserService:
     ) -> UserErase | UserEraseDryRun:
         """Delete a user and all their data (or report what would go). Never yourself, never the last admin."""
         require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS")
-        if user_id == caller.user_id:  # Better Auth's remove-user renders the code with its own message
+        if user_id == caller.user_id:
             raise InvalidInput(ADMINS_CANNOT_DELETE_THEMSELVES, code="YOU_CANNOT_REMOVE_YOURSELF")
         if dry_run:
             preview = await self._store.erase_preview(caller.tenant_id, user_id)
             if preview is None:
-                raise NotFound("no such user", code="USER_NOT_FOUND")
+                raise NotFound(NO_SUCH_USER, code="USER_NOT_FOUND")
             return UserEraseDryRun(dry_run=True, would_delete=_would_delete(preview))
         report = await self._store.erase_user(caller.tenant_id, user_id)
         if report is None:
-            raise NotFound("no such user", code="USER_NOT_FOUND")
+            raise NotFound(NO_SUCH_USER, code="USER_NOT_FOUND")
         await self._audit.record(
             caller,
             "admin.user.delete",
@@ -390,6 +401,17 @@ class UserService:
             cold_cleanup=[],
             cold_cleanup_ok=True,
         )
+
+    async def remove(self, caller: Caller, user_id: str, *, request_ip: str | None = None) -> UserErase:
+        """Better Auth's remove-user: `erase`, with the last-admin guard answered before the self check (the
+        reference evaluates it first, so the last admin removing themselves hears `LAST_ADMIN_PROTECTED`)."""
+        require_admin(caller, "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS")
+        target = await self._store.get_user(caller.tenant_id, user_id)
+        if target is not None and target.is_admin and await self._store.count_admins(caller.tenant_id) <= 1:
+            raise Conflict(LAST_ADMIN_DELETE, code=LAST_ADMIN_CODE)
+        if user_id == caller.user_id:
+            raise InvalidInput(BA_YOU_CANNOT_REMOVE_YOURSELF, code="YOU_CANNOT_REMOVE_YOURSELF")
+        return await self.erase(caller, user_id, request_ip=request_ip)
 
 
 def _standing(listing: UserListing) -> UserStanding:

@@ -16,6 +16,7 @@ from novamem.domain import hygiene
 from novamem.domain.entries import MemoryEntry, gate_rejection, iso, now_utc
 from novamem.domain.scope import Caller
 from novamem.domain.text import snippet
+from novamem.error_messages import UNKNOWN_SUITE
 from novamem.errors import InvalidInput
 from novamem.services.identity.access import AccessPolicy, require_unconfined
 from novamem.services.memory.diagnostics_models import (
@@ -89,7 +90,7 @@ class DiagnosticsService:
         cases = SUITES.get(req.suite)
         if cases is None:
             known = ", ".join(sorted(SUITES))
-            raise InvalidInput(f"unknown suite '{req.suite}' — known suites: {known}")
+            raise InvalidInput(UNKNOWN_SUITE.format(suite=req.suite, known=known))
         checks = {
             "newer fact supersedes older fact": _check_supersede,
             "context pack groups typed memories": _check_context_pack,

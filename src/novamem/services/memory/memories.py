@@ -24,6 +24,7 @@ from novamem.domain.entries import (
 )
 from novamem.domain.scope import Caller, WriteTarget
 from novamem.embedding.base import Embedder
+from novamem.error_messages import NO_SUCH_MEMORY
 from novamem.errors import InvalidInput, NotFound, Unavailable
 from novamem.services.identity.access import AccessPolicy, require_writer
 from novamem.services.identity.quotas import QuotaService
@@ -174,6 +175,7 @@ class MemoryService:
             sensitivity=level,
             expires_at=req.expires_at,
             source_refs=list(req.source_refs or []),
+            organization_id=target.organization_id,
         )
         return _Prepared(target, draft)
 
@@ -200,7 +202,7 @@ class MemoryService:
 
     async def _dedup(self, draft: EntryDraft) -> tuple[CaptureResult | None, str | None]:
         """An existing live duplicate's result, or the id of an expired duplicate to replace."""
-        target = WriteTarget(draft.tenant_id, draft.user_id, draft.project_id)
+        target = WriteTarget(draft.tenant_id, draft.user_id, draft.project_id, draft.organization_id)
         existing = await self._store.find_duplicate(target, draft.content_hash)
         if existing is None:
             return None, None
@@ -354,7 +356,7 @@ class MemoryService:
         scope = await self._access.entry_scope(caller, req.project)
         entry = await self._store.get(scope, entry_id)
         if entry is None:
-            raise NotFound("no such memory in your scope")
+            raise NotFound(NO_SUCH_MEMORY)
         fields: dict[str, Any] = {}
         if req.namespace is not None:
             fields["namespace"] = req.namespace
@@ -414,7 +416,7 @@ class MemoryService:
         if entry is None:
             # another user's or tenant's entry answers exactly like an id that does not exist
             return ForgetResponse(deleted=False, cold_delete_ok=True)
-        deleted = await self._store.delete(caller.tenant_id, [entry.id])
+        deleted = await self._store.delete(caller.tenant_id, [entry.id], organization_id=caller.organization_id)
         self._metrics.count(caller.tenant_id, Counter.FORGETS, len(deleted))
         return ForgetResponse(deleted=bool(deleted), cold_delete_ok=True)
 

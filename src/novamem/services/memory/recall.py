@@ -22,6 +22,7 @@ from novamem.domain.ranking import (
 )
 from novamem.domain.scope import Caller, ReadScope
 from novamem.domain.text import snippet
+from novamem.error_messages import CONTEXT_DEGRADED, NO_SUCH_MEMORY, SEARCH_DEGRADED
 from novamem.errors import NotFound, Unavailable
 from novamem.search.presets import PRESETS, Strategy
 from novamem.services.identity.access import UNSET, AccessPolicy, Unset
@@ -50,12 +51,9 @@ from novamem.services.operations.metrics import Counter, MetricsService
 from novamem.storage.base import AccessCount, BrowseFilter, MemoryStore
 
 __all__ = [
-    "CONTEXT_DEGRADED",
     "DegradedEmpty",
     "GUIDANCE",
-    "NO_SUCH_MEMORY",
     "RecallService",
-    "SEARCH_DEGRADED",
     "TODAY_WINDOW",
 ]
 
@@ -68,9 +66,6 @@ GUIDANCE = (
 )
 RECENT_IN_CONTEXT = 10
 TODAY_WINDOW = timedelta(hours=24)
-SEARCH_DEGRADED = "search degraded: the embedder is unavailable and keywords found nothing"
-CONTEXT_DEGRADED = "context degraded: the embedder is unavailable and keywords found nothing"
-NO_SUCH_MEMORY = "no such memory in your scope"
 _PITFALL = re.compile(r"\b(pitfall|warning|avoid|do not|don't|must not|gotcha)\b", re.I)
 _DECISION_WORD = re.compile(r"\bdecision\b", re.I)
 

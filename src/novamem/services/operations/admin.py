@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from novamem.domain.entries import iso
 from novamem.domain.scope import Caller
+from novamem.error_messages import ADMIN_ONLY, RESTRICTED_TOKEN
 from novamem.errors import Forbidden, NovamemError
 from novamem.services.identity.token_models import SCOPE_NAMES
 from novamem.services.operations.models import (
@@ -59,17 +60,17 @@ _RunView = TypeVar("_RunView", bound=JobRunView)
 def require_admin(caller: Caller) -> None:
     """An admin's session or unrestricted token (the same rule as the `/v1/admin/*` routes)."""
     if caller.is_restricted:
-        raise Forbidden("restricted token")
+        raise Forbidden(RESTRICTED_TOKEN)
     if not caller.is_admin:
-        raise Forbidden("admin only")
+        raise Forbidden(ADMIN_ONLY)
 
 
 def require_operator(caller: Caller) -> None:
     """An admin, or the shared caller of `none`/`bearer` modes (the same rule as the operator routes)."""
     if caller.is_restricted:
-        raise Forbidden("restricted token")
+        raise Forbidden(RESTRICTED_TOKEN)
     if not caller.is_operator:
-        raise Forbidden("admin only")
+        raise Forbidden(ADMIN_ONLY)
 
 
 def metrics_reach(caller: Caller) -> str | None:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from novamem.domain.scope import Caller
+from novamem.error_messages import UNAUTHORIZED
 from novamem.errors import Unauthenticated, Unavailable
 from novamem.services.memory.memories import EmbedderState
 from novamem.services.operations.admin import require_admin
@@ -81,7 +82,7 @@ class HealthService:
         down; a failing embedder makes the status `degraded` but never flips `ok` (search still answers
         from keywords). A non-admin is told 401, as if without credentials: the role gate stays hidden."""
         if not caller.is_admin:
-            raise Unauthenticated("unauthorized")
+            raise Unauthenticated(UNAUTHORIZED)
         require_admin(caller)
         (warm, cold), embedder, pending = await asyncio.gather(
             self._tiers(), self._embedder_status(), self._metrics.pending_embeddings(caller)

@@ -9,8 +9,25 @@ from ulid import ULID
 
 from novamem.domain.entries import iso
 from novamem.domain.scope import Caller
+from novamem.error_messages import (
+    ALREADY_A_MEMBER,
+    NO_SUCH_PROJECT,
+    NOT_A_MEMBER,
+    NOT_A_MEMBER_OF_PROJECT,
+    NOT_THIS_PROJECTS_MEMBER,
+    OWNER_CANNOT_LEAVE,
+    OWNER_CANNOT_UNSHARE,
+    OWNER_NOT_REMOVABLE,
+    OWNER_ONLY_ADD,
+    OWNER_ONLY_DELETE,
+    OWNER_ONLY_REMOVE,
+    TOKEN_CONFINED,
+    UNKNOWN_PROJECT,
+    UNKNOWN_USER,
+    UNKNOWN_USER_HINT,
+)
 from novamem.errors import Conflict, Forbidden, InvalidInput, NotFound
-from novamem.services.identity.access import CONFINED, AccessPolicy
+from novamem.services.identity.access import AccessPolicy
 from novamem.services.identity.audit import AuditService
 from novamem.services.projects.models import (
     ActiveProject,
@@ -32,28 +49,11 @@ from novamem.services.projects.models import (
 )
 from novamem.storage.base import ProjectRecord, ProjectStore
 
-__all__ = [
-    "ALREADY_A_MEMBER",
-    "NOT_A_MEMBER",
-    "NOT_THIS_PROJECTS_MEMBER",
-    "OWNER_CANNOT_LEAVE",
-    "UNKNOWN_PROJECT",
-    "UNKNOWN_USER",
-    "ProjectService",
-]
+__all__ = ["ProjectService"]
 
-# the contract's strings for the project routes (`/v1/me/projects/{id}…`); the data plane's project
-# parameter keeps the reference's longer "no such project '<ref>' …" wording, given here as `detail`
-UNKNOWN_PROJECT = "unknown project"
-NOT_A_MEMBER = "not a member of this project"
-UNKNOWN_USER = "unknown user"
-ALREADY_A_MEMBER = "user is already a member"
-NOT_THIS_PROJECTS_MEMBER = "user is not a member"
-OWNER_CANNOT_LEAVE = "owner cannot leave; delete the project instead"
-OWNER_ONLY_DELETE = "only the owner can delete a project"
-OWNER_ONLY_ADD = "only the owner can add members"
-OWNER_ONLY_REMOVE = "only the owner can remove other members"
-OWNER_NOT_REMOVABLE = "the project's owner cannot be removed — delete the project instead"
+# The project routes (`/v1/me/projects/{id}…`) answer the contract's short strings; the data plane's
+# project parameter keeps the reference's longer "no such project '<ref>' …" wording, given here as
+# `detail` (which the MCP tools show instead of the short string, as the reference's tools do).
 OWNER = "owner"
 
 
@@ -79,7 +79,7 @@ class ProjectService:
     async def create(self, caller: Caller, name: str, *, request_ip: str | None = None) -> ProjectView:
         """A new project owned by the caller (names are not unique)."""
         if caller.confined_project is not None:
-            raise Forbidden(CONFINED)
+            raise Forbidden(TOKEN_CONFINED)
         record = await self._store.create(caller.tenant_id, caller.user_id, str(ULID()), name)
         await self._audit.record(caller, "project.create", record.id, {"name": name}, request_ip=request_ip)
         return _view(record)
@@ -125,7 +125,7 @@ class ProjectService:
             raise Forbidden(OWNER_ONLY_DELETE)
         removed = await self._store.delete(caller.tenant_id, project.id)
         if removed is None:  # deleted concurrently
-            raise NotFound(UNKNOWN_PROJECT, detail=f"no such project '{ref}' — call project_list to see ids")
+            raise NotFound(UNKNOWN_PROJECT, detail=NO_SUCH_PROJECT.format(ref=ref))
         await self._audit.record(
             caller,
             "project.delete",
@@ -163,7 +163,7 @@ class ProjectService:
             raise Forbidden(OWNER_ONLY_ADD)
         user = await self._store.user_by_email(caller.tenant_id, username.strip())
         if user is None:
-            raise NotFound(UNKNOWN_USER, detail=f"unknown user '{username}' — share by exact email address")
+            raise NotFound(UNKNOWN_USER, detail=UNKNOWN_USER_HINT.format(email=username))
         if not await self._store.add_member(caller.tenant_id, project.id, user.id, role):
             raise Conflict(ALREADY_A_MEMBER)
         await self._audit.record(
@@ -195,10 +195,12 @@ class ProjectService:
         """`remove_member` of the member whose email is exactly `email` (letter case aside)."""
         wanted = email.strip().casefold()
         members = (await self.members(caller, ref)).members
-        user_id = next((m.user_id for m in members if m.username.casefold() == wanted), None)
-        if user_id is None:
-            raise NotFound(f"unknown user '{email}' — share by exact email address")
-        return await self.remove_member(caller, ref, user_id, request_ip=request_ip)
+        member = next((m for m in members if m.username.casefold() == wanted), None)
+        if member is None:
+            raise NotFound(UNKNOWN_USER, detail=UNKNOWN_USER_HINT.format(email=email))
+        if member.role == OWNER and member.user_id == caller.user_id:  # the reference's tool words it as unsharing
+            raise InvalidInput(OWNER_CANNOT_LEAVE, detail=OWNER_CANNOT_UNSHARE)
+        return await self.remove_member(caller, ref, member.user_id, request_ip=request_ip)
 
     async def active(self, caller: Caller) -> ActiveProject:
         """The caller's active project (`{id, name}`) or none; a pointer at a project the caller lost is
@@ -226,10 +228,10 @@ class ProjectService:
         except NotFound as exc:
             raise NotFound(UNKNOWN_PROJECT, detail=exc.message) from None
         except Forbidden as exc:
-            if exc.message == CONFINED:
+            if exc.message == TOKEN_CONFINED:
                 raise
             raise Forbidden(NOT_A_MEMBER, detail=exc.message) from None
         record = await self._store.get(caller.tenant_id, caller.user_id, project_id)
         if record is None or record.role is None:  # membership ended since the reference was resolved
-            raise Forbidden(NOT_A_MEMBER, detail=f"not a member of project '{ref}' (id {project_id})")
+            raise Forbidden(NOT_A_MEMBER, detail=NOT_A_MEMBER_OF_PROJECT.format(ref=ref, id=project_id))
         return record

@@ -13,15 +13,20 @@ import psycopg
 from psycopg.rows import DictRow
 from ulid import ULID
 
+from novamem.error_messages import (
+    BA_USER_NOT_FOUND,
+    LAST_ADMIN_CODE,
+    LAST_ADMIN_DELETE,
+    LAST_ADMIN_DEMOTE,
+    NO_SUCH_TENANT,
+    USER_EXISTS,
+    USER_EXISTS_CODE,
+)
 from novamem.errors import Conflict, NotFound
 from novamem.storage.accounts import EraseReport, SessionRecord, TenantRecord, UserListing, UserRecord
 from novamem.storage.postgres.database import Database, map_errors
 
-__all__ = ["LAST_ADMIN_CODE", "PostgresAccountStore", "last_admin_message"]
-
-LAST_ADMIN_CODE = "LAST_ADMIN_PROTECTED"
-USER_EXISTS = "User already exists"
-USER_EXISTS_CODE = "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"
+__all__ = ["PostgresAccountStore"]
 
 _USER_COLUMNS = (
     "id, tenant_id, email, name, role, password_hash, must_change_password, banned, ban_reason, ban_expires,"
@@ -38,10 +43,6 @@ _LISTING = (
 _SESSION_COLUMNS = "id, tenant_id, user_id, ip_address, user_agent, created_at, updated_at, expires_at"
 # serialises admin-count decisions (bootstrap, demote, erase) within one tenant
 _ADMIN_LOCK = "SELECT pg_advisory_xact_lock(hashtext('novamem:admins:' || %(tenant)s))"
-
-
-def last_admin_message(verb: str) -> str:
-    return f"cannot {verb} the last admin — promote another user first"
 
 
 def _user(row: dict[str, Any]) -> UserRecord:
@@ -99,7 +100,7 @@ class PostgresAccountStore:
                 except psycopg.errors.UniqueViolation as exc:
                     raise Conflict(USER_EXISTS, code=USER_EXISTS_CODE) from exc
                 except psycopg.errors.ForeignKeyViolation as exc:
-                    raise NotFound("no such tenant") from exc
+                    raise NotFound(NO_SUCH_TENANT) from exc
                 row = await cur.fetchone()
         assert row is not None
         return _user(row)
@@ -195,7 +196,7 @@ class PostgresAccountStore:
                 if current is None:
                     return None
                 if current["role"] == "admin" and role != "admin" and await self._admins(conn, tenant_id) <= 1:
-                    raise Conflict(last_admin_message("demote"), code=LAST_ADMIN_CODE)
+                    raise Conflict(LAST_ADMIN_DEMOTE, code=LAST_ADMIN_CODE)
                 cur = await conn.execute(
                     f"UPDATE users SET role = %(role)s, updated_at = now() WHERE tenant_id = %(tenant)s"
                     f" AND id = %(id)s RETURNING {_USER_COLUMNS}",
@@ -316,7 +317,7 @@ class PostgresAccountStore:
                     return None
                 user = _user(row)
                 if user.is_admin and await self._admins(conn, tenant_id) <= 1:
-                    raise Conflict(last_admin_message("delete"), code=LAST_ADMIN_CODE)
+                    raise Conflict(LAST_ADMIN_DELETE, code=LAST_ADMIN_CODE)
                 report = await self._erase_counts(conn, user)
                 await conn.execute(
                     "DELETE FROM projects WHERE tenant_id = %(tenant)s AND id = ANY(%(owned)s)",
@@ -364,7 +365,7 @@ class PostgresAccountStore:
                 )
                 row = await cur.fetchone()
         if row is None:
-            raise NotFound("User not found", code="USER_NOT_FOUND")
+            raise NotFound(BA_USER_NOT_FOUND, code="USER_NOT_FOUND")
         return _session(row)
 
     async def get_session(self, tenant_id: str, session_id: str, *, token_hash: str = "") -> SessionRecord | None:

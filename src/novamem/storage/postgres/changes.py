@@ -27,7 +27,7 @@ class PostgresChangeFeed:
         self, scope: ReadScope, *, since: datetime | None, after_seq: int | None, limit: int
     ) -> list[dict[str, Any]]:
         """Oldest first: `seq, entry_id, project_id, change, detail, at`."""
-        where, params = read_filter(scope, "c", with_namespaces=False)
+        where, params = read_filter(scope, "c", with_namespaces=False, with_organization=False)
         params.update(since=since, after=after_seq, lim=limit)
         with map_errors():
             async with self._db.connection() as conn:

@@ -14,6 +14,7 @@ from psycopg import AsyncCursor
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from novamem.error_messages import DATABASE_TIMEOUT, DATABASE_UNAVAILABLE, IDENTICAL_MEMORY, INVALID_REQUEST_BODY
 from novamem.errors import Conflict, InvalidInput, NovamemError, Unavailable
 from novamem.observability import tracing
 from novamem.storage.postgres.traced import TracedCursor
@@ -24,7 +25,6 @@ log = logging.getLogger("novamem.storage")
 
 # Arbitrary constant key: every replica that migrates takes this lock first.
 _MIGRATION_LOCK = 7_778_001
-DB_UNAVAILABLE = "database unavailable"
 
 
 @contextmanager
@@ -35,18 +35,18 @@ def map_errors() -> Iterator[None]:
     except NovamemError:
         raise
     except PoolTimeout as exc:
-        raise Unavailable(DB_UNAVAILABLE) from exc
+        raise Unavailable(DATABASE_UNAVAILABLE) from exc
     except psycopg.errors.UniqueViolation as exc:
-        raise Conflict("an identical memory already exists in this scope") from exc
+        raise Conflict(IDENTICAL_MEMORY) from exc
     except psycopg.DataError as exc:
         # input that passed validation but that PostgreSQL still cannot store or compare
         raise InvalidInput(
-            "invalid request body", issues=[{"path": [], "message": "a value cannot be stored", "code": "unstorable"}]
+            INVALID_REQUEST_BODY, issues=[{"path": [], "message": "a value cannot be stored", "code": "unstorable"}]
         ) from exc
     except psycopg.errors.QueryCanceled as exc:
-        raise Unavailable("database query timed out") from exc
+        raise Unavailable(DATABASE_TIMEOUT) from exc
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        raise Unavailable(DB_UNAVAILABLE) from exc
+        raise Unavailable(DATABASE_UNAVAILABLE) from exc
 
 
 # A connection handed back less than this long ago is not pinged before its next use: it just worked,

@@ -77,6 +77,7 @@ class MemoryWrites(MemoryTable):
             "user": draft.user_id,
             "project": draft.project_id,
             "scope_key": draft.scope_key,
+            "org": draft.organization_id,
             "ns": draft.namespace,
             "content": draft.content,
             "hash": draft.content_hash,
@@ -98,15 +99,21 @@ class MemoryWrites(MemoryTable):
         async with self._db.connection() as conn, conn.transaction():
             if replace_id:
                 await conn.execute(
-                    _logged_delete(sql.SQL("e.id = %(rid)s AND e.tenant_id = %(tenant)s"), "expired"),
-                    {"rid": replace_id, "tenant": draft.tenant_id},
+                    _logged_delete(
+                        sql.SQL(
+                            "e.id = %(rid)s AND e.tenant_id = %(tenant)s"
+                            " AND e.organization_id IS NOT DISTINCT FROM %(org)s"
+                        ),
+                        "expired",
+                    ),
+                    {"rid": replace_id, "tenant": draft.tenant_id, "org": draft.organization_id},
                 )
             await conn.execute(
-                "INSERT INTO memory_entries (id, tenant_id, user_id, project_id, scope_key, namespace,"
-                " content, content_hash, source, agent_name, metadata, source_type, captured_from,"
+                "INSERT INTO memory_entries (id, tenant_id, user_id, project_id, scope_key, organization_id,"
+                " namespace, content, content_hash, source, agent_name, metadata, source_type, captured_from,"
                 " confidence, sensitivity, status, expires_at, embedding, embedding_model, embedded_at,"
                 " graph_pending_at)"
-                " VALUES (%(id)s, %(tenant)s, %(user)s, %(project)s, %(scope_key)s, %(ns)s, %(content)s,"
+                " VALUES (%(id)s, %(tenant)s, %(user)s, %(project)s, %(scope_key)s, %(org)s, %(ns)s, %(content)s,"
                 " %(hash)s, %(source)s, %(agent)s, %(meta)s::jsonb, %(stype)s, %(cfrom)s, %(conf)s,"
                 " %(sens)s, %(status)s, %(expires)s, %(qvec)s::vector, %(model)s,"
                 " CASE WHEN %(qvec)s::text IS NULL THEN NULL ELSE now() END,"
@@ -120,14 +127,21 @@ class MemoryWrites(MemoryTable):
                 await conn.execute(
                     "WITH s AS (UPDATE memory_entries SET status = 'superseded', metadata = %(meta)s::jsonb,"
                     "  updated_at = now() WHERE id = %(old)s AND tenant_id = %(tenant)s"
+                    "  AND organization_id IS NOT DISTINCT FROM %(org)s"
                     "  RETURNING id, tenant_id, user_id, project_id)"
                     " INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change, detail)"
                     " SELECT tenant_id, user_id, project_id, id, 'superseded',"
                     "  jsonb_build_object('supersededBy', %(new)s::text) FROM s",
-                    {"meta": json.dumps(supersede[1]), "old": supersede[0], "tenant": draft.tenant_id, "new": draft.id},
+                    {
+                        "meta": json.dumps(supersede[1]),
+                        "old": supersede[0],
+                        "tenant": draft.tenant_id,
+                        "org": draft.organization_id,
+                        "new": draft.id,
+                    },
                 )
             if draft.embedding is not None and embedded and fanout > 0:
-                target = WriteTarget(draft.tenant_id, draft.user_id, draft.project_id)
+                target = WriteTarget(draft.tenant_id, draft.user_id, draft.project_id, draft.organization_id)
                 edges = await self._link(conn, draft.id, target, draft.namespace, draft.embedding, fanout)
         return edges
 
@@ -206,7 +220,7 @@ class MemoryWrites(MemoryTable):
         New content without a vector leaves the embedding owed.
         """
         sets: list[sql.Composable] = [sql.SQL("updated_at = now()")]
-        params: dict[str, Any] = {"id": entry.id, "tenant": entry.tenant_id}
+        params: dict[str, Any] = {"id": entry.id, "tenant": entry.tenant_id, "org": entry.organization_id}
         columns = {
             "namespace",
             "metadata",
@@ -248,7 +262,7 @@ class MemoryWrites(MemoryTable):
             await conn.execute(
                 sql.SQL(
                     "WITH u AS (UPDATE memory_entries SET {s} WHERE id = %(id)s AND tenant_id = %(tenant)s"
-                    "  RETURNING id, tenant_id, user_id, project_id)"
+                    "  AND organization_id IS NOT DISTINCT FROM %(org)s RETURNING id, tenant_id, user_id, project_id)"
                     " INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change, detail)"
                     " SELECT tenant_id, user_id, project_id, id, 'updated',"
                     "  jsonb_build_object('contentChanged', %(content_changed)s::boolean) FROM u"
@@ -256,14 +270,17 @@ class MemoryWrites(MemoryTable):
                 params,
             )
 
-    async def delete(self, tenant_id: str, ids: Sequence[str]) -> list[str]:
-        """Delete entries (their refs and edges cascade), logging `deleted`; returns the ids deleted."""
+    async def delete(self, tenant_id: str, ids: Sequence[str], *, organization_id: str | None = None) -> list[str]:
+        """Delete entries of one tenant and organization (None: no organization; their refs and edges cascade),
+        logging `deleted`; returns the ids deleted."""
         if not ids:
             return []
+        where = sql.SQL(
+            "e.tenant_id = %(tenant)s AND e.id = ANY(%(ids)s) AND e.organization_id IS NOT DISTINCT FROM %(org)s"
+        )
         async with self._db.connection() as conn:
             cur = await conn.execute(
-                _logged_delete(sql.SQL("e.tenant_id = %(tenant)s AND e.id = ANY(%(ids)s)"), "deleted"),
-                {"tenant": tenant_id, "ids": list(ids)},
+                _logged_delete(where, "deleted"), {"tenant": tenant_id, "ids": list(ids), "org": organization_id}
             )
             return [r["id"] for r in await cur.fetchall()]
 
@@ -314,14 +331,16 @@ class MemoryWrites(MemoryTable):
                         " embedded_at = now(), embed_attempts = 0,"
                         " graph_pending_at = CASE WHEN %s THEN NULL ELSE graph_pending_at END"
                         " WHERE id = %s AND content_hash = %s AND embedded_at IS NULL"
-                        " RETURNING tenant_id, user_id, project_id, namespace",
+                        " RETURNING tenant_id, user_id, project_id, organization_id, namespace",
                         (vector_text(vec), self._space.model, fanout > 0, owed.id, owed.content_hash),
                     )
                     row = await cur.fetchone()
                     if row is not None:
                         stored += 1
                         if fanout > 0:
-                            target = WriteTarget(row["tenant_id"], row["user_id"], row["project_id"])
+                            target = WriteTarget(
+                                row["tenant_id"], row["user_id"], row["project_id"], row["organization_id"]
+                            )
                             await self._link(conn, owed.id, target, row["namespace"], vec, fanout)
         return stored
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from novamem.error_messages import NO_SUCH_USER
 from novamem.errors import NotFound
 from novamem.storage.base import MemberRecord, ProjectRecord, ProjectRef, UserRef
 from novamem.storage.postgres.database import Database, map_errors
@@ -105,7 +106,7 @@ class PostgresProjectStore:
                     params,
                 )
                 if await cur.fetchone() is None:
-                    raise NotFound("no such user")
+                    raise NotFound(NO_SUCH_USER)
                 await conn.execute(
                     "INSERT INTO project_members (project_id, user_id, tenant_id, role)"
                     " VALUES (%(project)s, %(user)s, %(tenant)s, 'owner')",

@@ -1,7 +1,10 @@
 """The one place that turns a caller's scope into SQL filters (tenant first, always).
 
 Every query over memory rows composes its WHERE clause from these helpers, so tenant, user and
-project isolation cannot be forgotten by a single query.
+project isolation cannot be forgotten by a single query. Entry filters also match `organization_id`: an
+on-behalf-of caller's organization, NULL for every ordinary caller. The composite user id of an OBO caller
+(`org:<org>/<sub>`) already keeps its rows apart; the organization column is defence in depth, so an
+ordinary user can never read, dedupe against, change or delete an organization's entry even if ids collided.
 """
 
 from __future__ import annotations
@@ -15,10 +18,22 @@ from novamem.domain.scope import ReadScope, WriteTarget
 __all__ = ["read_filter", "target_filter", "tenant_filter", "visible_filter"]
 
 
+def _organization(alias: sql.Identifier, organization_id: str | None, param: str) -> sql.Composed:
+    """The organization match: the OBO caller's organization, or NULL for everyone else."""
+    if organization_id is None:
+        return sql.SQL("{a}.organization_id IS NULL").format(a=alias)
+    return sql.SQL("{a}.organization_id = %({p})s").format(a=alias, p=sql.SQL(param))
+
+
 def read_filter(
-    scope: ReadScope, alias: str = "e", *, with_namespaces: bool = True
+    scope: ReadScope, alias: str = "e", *, with_namespaces: bool = True, with_organization: bool = True
 ) -> tuple[sql.Composed, dict[str, Any]]:
-    """Rows the scope may read: its tenant, then user-global rows of its user and/or its projects."""
+    """Rows the scope may read: its tenant, its organization, then user-global rows of its user and/or its
+    projects.
+
+    `with_organization=False` is for tables without the organization column (the change feed), whose rows
+    the composite user id alone tells apart.
+    """
     a = sql.Identifier(alias)
     params: dict[str, Any] = {"s_tenant": scope.tenant_id, "s_user": scope.user_id}
     owners: list[sql.Composable] = []
@@ -32,6 +47,10 @@ def read_filter(
         sql.SQL("{a}.tenant_id = %(s_tenant)s").format(a=a),
         sql.SQL("({o})").format(o=ownership),
     ]
+    if with_organization:
+        parts.append(_organization(a, scope.organization_id, "s_org"))
+        if scope.organization_id is not None:
+            params["s_org"] = scope.organization_id
     if with_namespaces and scope.namespaces is not None:
         parts.append(sql.SQL("{a}.namespace = ANY(%(s_namespaces)s)").format(a=a))
         params["s_namespaces"] = list(scope.namespaces)
@@ -55,10 +74,16 @@ def visible_filter(scope: ReadScope, alias: str = "e") -> tuple[sql.Composed, di
 
 
 def target_filter(target: WriteTarget, alias: str = "e") -> tuple[sql.Composed, dict[str, Any]]:
-    """Rows in exactly the write target's partition (one tenant, one project or one user's globals)."""
+    """Rows in exactly the write target's partition (one tenant, one organization or none, one project or
+    one user's globals)."""
     a = sql.Identifier(alias)
-    clause = sql.SQL("{a}.tenant_id = %(w_tenant)s AND {a}.scope_key = %(w_scope)s").format(a=a)
-    return clause, {"w_tenant": target.tenant_id, "w_scope": target.scope_key}
+    clause = sql.SQL("{a}.tenant_id = %(w_tenant)s AND {a}.scope_key = %(w_scope)s AND {o}").format(
+        a=a, o=_organization(a, target.organization_id, "w_org")
+    )
+    params: dict[str, Any] = {"w_tenant": target.tenant_id, "w_scope": target.scope_key}
+    if target.organization_id is not None:
+        params["w_org"] = target.organization_id
+    return clause, params
 
 
 def tenant_filter(tenant_id: str, alias: str = "e") -> tuple[sql.Composed, dict[str, Any]]:

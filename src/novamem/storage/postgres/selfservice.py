@@ -61,7 +61,7 @@ class PostgresSelfServiceStore:
 
     async def activity(self, scope: ReadScope, hours: int, limit: int) -> list[dict[str, Any]]:
         """`kind, at, text, project` (project name or None), newest first, at most `limit`."""
-        where, params = read_filter(scope, "c", with_namespaces=False)
+        where, params = read_filter(scope, "c", with_namespaces=False, with_organization=False)
         params.update(hours=hours, lim=limit, snip=SNIPPET_CHARS)
         with map_errors():
             async with self._db.connection() as conn:

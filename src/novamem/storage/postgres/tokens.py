@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from novamem.error_messages import NO_SUCH_USER
 from novamem.errors import NotFound
 from novamem.storage.base import TokenRecord
 from novamem.storage.postgres.database import Database, map_errors
@@ -85,7 +86,7 @@ class PostgresTokenStore:
                 cur = await conn.execute(_INSERT, params)
                 row = await cur.fetchone()
         if row is None:
-            raise NotFound("no such user")
+            raise NotFound(NO_SUCH_USER)
         return _record(row)
 
     async def list_for_user(self, tenant_id: str, user_id: str) -> list[TokenRecord]:

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from novamem.error_messages import NO_SUCH_MEMORY
 from novamem.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unavailable
 from novamem.services.memory.models import (
     BrowseRequest,
@@ -28,7 +29,7 @@ from novamem.services.memory.models import (
     SearchRequest,
     SearchResponse,
 )
-from novamem.services.memory.recall import NO_SUCH_MEMORY, DegradedEmpty
+from novamem.services.memory.recall import DegradedEmpty
 from novamem.services.projects.models import ProjectView
 from novamem.services.wire import ENTRY_ID_PATTERN
 from novamem.web.forms import FORM_ERROR, Form
