@@ -2,7 +2,8 @@
 
 The server defaults (`NOVAMEM_QUOTA_MAX_ENTRIES`, `NOVAMEM_QUOTA_WRITES_PER_MINUTE`, 0 = unlimited) apply
 unless the user has an override row (NULL = default). Writes per minute are counted in the shared
-fixed-window counters; the entry count comes from the database, cached briefly per process.
+fixed-window counters; the entry count is read from the database on every capped write (a per-process
+tally would miss what the other replicas stored).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from novamem.storage.base import Counters, QuotaOverride, QuotaStore
 __all__ = ["Quota", "QuotaService"]
 
 WRITE_WINDOW_S = 60
-# Seconds an override or an entry count is reused by this process before it is read again.
+# Seconds an override is reused by this process before it is read again.
 CACHE_TTL_S = 10.0
 _CACHE_MAX = 10_000
 _T = TypeVar("_T")
@@ -61,7 +62,6 @@ class QuotaService:
         self._audit = audit
         self._default = QuotaOverride(max_entries, writes_per_minute)
         self._overrides: dict[tuple[str, str], tuple[float, QuotaOverride]] = {}
-        self._counts: dict[tuple[str, str], tuple[float, int]] = {}
 
     async def effective(self, tenant_id: str, user_id: str, *, has_account: bool) -> Quota:
         """The user's override where set, else the server default (the shared caller has no overrides)."""
@@ -75,27 +75,23 @@ class QuotaService:
             ),
         )
 
-    async def check_write(self, caller: Caller, amount: int = 1) -> None:
+    async def check_write(self, caller: Caller, amount: int = 1, *, pending: int = 0) -> None:
         """Refuse (429) when the caller is at their entry cap or over their writes per minute.
 
-        The window counter counts this write only when a limit is set; the entry count is refreshed
-        from the database before a refusal, so forgetting something frees room at once.
+        The window counter counts this write only when a limit is set; the entry count is read from the
+        database each time, so another replica's writes count and forgetting something frees room at once.
+        `pending` is how many writes of the same batch were admitted before this one and are not in the
+        database yet.
         """
         quota = await self.effective(caller.tenant_id, caller.user_id, has_account=caller.is_user)
-        key = (caller.tenant_id, caller.user_id)
         if quota.max_entries is not None:
-            cached = self._fresh(self._counts, key)
-            count = cached if cached is not None and cached < quota.max_entries else None
-            if count is None:
-                count = await self._store.count_entries(caller.tenant_id, caller.user_id)
+            # read each time, never cached: a process's own tally misses what the other replicas stored
+            count = await self._store.count_entries(caller.tenant_id, caller.user_id) + pending
             if count >= quota.max_entries:
-                self._remember(self._counts, key, count)
                 raise RateLimited(
                     ENTRY_QUOTA_EXCEEDED.format(limit=quota.max_entries),
                     retry_after=WRITE_WINDOW_S,
                 )
-            # assume the write lands: an over-count only costs a fresh read, never a wrong refusal
-            self._remember(self._counts, key, count + amount)
         if quota.writes_per_minute is not None:
             window = await self._counters.hit(
                 f"quota:writes:{caller.tenant_id}:{caller.user_id}", WRITE_WINDOW_S, amount
@@ -109,7 +105,6 @@ class QuotaService:
     async def usage(self, caller: Caller) -> UsageResponse:
         """How many entries the caller stores and the limits in force (null = unlimited)."""
         entries = await self._store.count_entries(caller.tenant_id, caller.user_id)
-        self._remember(self._counts, (caller.tenant_id, caller.user_id), entries)
         quota = await self.effective(caller.tenant_id, caller.user_id, has_account=caller.is_user)
         return UsageResponse(entries=entries, quota=quota.view())
 
