@@ -24,8 +24,8 @@ from novamem.domain.entries import (
 )
 from novamem.domain.scope import Caller, WriteTarget
 from novamem.embedding.base import Embedder
-from novamem.error_messages import NO_SUCH_MEMORY
-from novamem.errors import InvalidInput, NotFound, Unavailable
+from novamem.error_messages import DATABASE_UNAVAILABLE, NO_SUCH_MEMORY
+from novamem.errors import Conflict, Forbidden, InvalidInput, NotFound, NovamemError, RateLimited, Unavailable
 from novamem.services.identity.access import AccessPolicy, require_writer
 from novamem.services.identity.quotas import QuotaService
 from novamem.services.memory.models import (
@@ -55,6 +55,7 @@ RECAP_SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("other", "memory", "general"),
 )
 NEAR_DUPLICATE_PROBE = 5
+INSERT_ROUNDS = 3  # a batch insert that keeps losing races to writes that vanish again gives up
 
 
 class EmbedderState:
@@ -138,11 +139,13 @@ class MemoryService:
         self._policy = policy
         self._quotas = quotas
 
-    async def _check_quota(self, caller: Caller, amount: int = 1) -> None:
-        """Write quota first, before any other rule (`force` does not bypass it); read-only never counts."""
+    async def _check_quota(self, caller: Caller, amount: int = 1, pending: int = 0) -> None:
+        """Write quota first, before any other rule (`force` does not bypass it); read-only never counts.
+
+        `pending`: writes of the same batch admitted before this one, not stored yet."""
         require_writer(caller)
         if self._quotas is not None and amount > 0:
-            await self._quotas.check_write(caller, amount)
+            await self._quotas.check_write(caller, amount, pending=pending)
 
     # -- remember ---------------------------------------------------------------------------------
 
@@ -199,6 +202,106 @@ class MemoryService:
         if duplicate is not None:
             return duplicate
         return await self._insert(draft, await self._embedder.document(draft.content), replace_id)
+
+    async def remember_many(self, caller: Caller, reqs: Sequence[MemoryCreate]) -> list[CaptureResult | NovamemError]:
+        """Many raw writes at once, each with the rules of `remember` (quota, gate, length cap, exact dedup).
+
+        The result has one item per request, in order: its outcome, or the error that failed that item
+        alone (an unknown project, a quota refusal). Exact duplicates, of stored entries or of an earlier
+        item of the same batch, are merged as `remember` merges them. The new entries' texts go to the
+        embedder as one batch, then every new row is written by one multi-row insert in one transaction
+        (vectors and nearest-neighbour edges included); while the embedder is down the rows are stored
+        with their vectors owed, for the reconciler.
+        """
+        results: list[CaptureResult | NovamemError | None] = [None] * len(reqs)
+        drafts: list[tuple[int, EntryDraft]] = []
+        admitted = 0  # past the quota check; a duplicate among them may leave room unused, never overfill
+        with self._metrics.failures(caller.tenant_id, Counter.REMEMBER_ERRORS):
+            for index, req in enumerate(reqs):
+                try:
+                    await self._check_quota(caller, pending=admitted)
+                    admitted += 1
+                    prepared = await self._prepare(caller, req, {})
+                except (NotFound, Forbidden, InvalidInput, Conflict, RateLimited) as exc:
+                    results[index] = exc
+                    continue
+                if isinstance(prepared, str):
+                    results[index] = CaptureResult(id=None, rejected=prepared)
+                else:
+                    drafts.append((index, prepared.draft))
+            fresh, replace_ids, twins = await self._merge_duplicates(caller, drafts, results)
+            await self._insert_fresh(caller, fresh, replace_ids, results)
+        for index, first in twins:  # the same content earlier in the batch: merged into what that item became
+            settled = results[first]
+            assert isinstance(settled, CaptureResult)
+            results[index] = CaptureResult(id=settled.id, deduplicated=True, embedded=settled.embedded)
+        done = [r for r in results if r is not None]
+        assert len(done) == len(reqs)
+        self._saved(caller, [r for r in done if isinstance(r, CaptureResult)])
+        return done
+
+    async def _merge_duplicates(
+        self,
+        caller: Caller,
+        drafts: list[tuple[int, EntryDraft]],
+        results: list[CaptureResult | NovamemError | None],
+    ) -> tuple[list[tuple[int, EntryDraft]], list[str], list[tuple[int, int]]]:
+        """Settle the drafts that duplicate a live entry. Returns the drafts to insert, the ids of expired
+        entries they replace, and (index, earlier index) for drafts repeating an earlier draft's content."""
+        keys = list(dict.fromkeys((d.scope_key, d.content_hash) for _, d in drafts))
+        existing = await self._store.find_duplicates(caller.tenant_id, caller.organization_id, keys)
+        now = now_utc()
+        expired = {k: e.id for k, e in existing.items() if e.expires_at is not None and e.expires_at <= now}
+        live = {k: e for k, e in existing.items() if k not in expired}
+        first: dict[tuple[str, str], int] = {}
+        fresh: list[tuple[int, EntryDraft]] = []
+        twins: list[tuple[int, int]] = []
+        for index, draft in drafts:
+            key = (draft.scope_key, draft.content_hash)
+            if key in live:
+                entry = live[key]
+                results[index] = CaptureResult(id=entry.id, deduplicated=True, embedded=entry.embedded)
+            elif key in first:
+                twins.append((index, first[key]))
+            else:
+                first[key] = index
+                fresh.append((index, draft))
+        if live:
+            await self._store.touch(caller.tenant_id, [e.id for e in live.values()])
+        return fresh, list(expired.values()), twins
+
+    async def _insert_fresh(
+        self,
+        caller: Caller,
+        drafts: list[tuple[int, EntryDraft]],
+        replace_ids: list[str],
+        results: list[CaptureResult | NovamemError | None],
+    ) -> None:
+        """Embed the new drafts as one batch and insert them together; fill in their results."""
+        if not drafts:
+            return
+        vectors = await self._embedder.documents([d.content for _, d in drafts])
+        for position, (_, draft) in enumerate(drafts):
+            draft.embedding = vectors[position] if vectors is not None else None
+        for _ in range(INSERT_ROUNDS):
+            inserted = await self._store.insert_many(
+                [d for _, d in drafts], fanout=self._policy.graph_fanout, replace_ids=replace_ids
+            )
+            raced = [(d.scope_key, d.content_hash) for _, d in drafts if d.id not in inserted]
+            found = await self._store.find_duplicates(caller.tenant_id, caller.organization_id, raced) if raced else {}
+            retry: list[tuple[int, EntryDraft]] = []
+            for index, draft in drafts:
+                winner = found.get((draft.scope_key, draft.content_hash))
+                if draft.id in inserted:
+                    results[index] = CaptureResult(id=draft.id, embedded=draft.embedding is not None)
+                elif winner is not None:  # a concurrent write stored the same content first: merged
+                    results[index] = CaptureResult(id=winner.id, deduplicated=True, embedded=winner.embedded)
+                else:  # that concurrent entry is already gone again: insert once more
+                    retry.append((index, draft))
+            if not retry:
+                return
+            drafts, replace_ids = retry, []
+        raise Unavailable(DATABASE_UNAVAILABLE)
 
     async def _dedup(self, draft: EntryDraft) -> tuple[CaptureResult | None, str | None]:
         """An existing live duplicate's result, or the id of an expired duplicate to replace."""

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from novamem.domain.entries import MemoryEntry, iso
 from novamem.domain.scope import Caller
-from novamem.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from novamem.errors import Conflict, Forbidden, InvalidInput, NotFound, NovamemError, RateLimited
 from novamem.services.identity.access import AccessPolicy
 from novamem.services.identity.audit import AuditService
 from novamem.services.identity.quota_models import UsageResponse
@@ -90,11 +90,14 @@ class SelfService:
     async def import_entries(self, caller: Caller, req: ImportRequest, request_ip: str | None) -> ImportResponse:
         """Store each item with `force` (no worthiness gate); exact duplicates are merged, not repeated.
 
+        The items go through `MemoryService.remember_many`: one embedding batch and one multi-row insert
+        for the whole request, with each item's failure reported on its own.
+
         `all_failed` on the result says that nothing was imported or merged (REST then answers 400).
         """
         outcome = ImportResponse(imported=0, deduplicated=0, failed=[])
-        for index, item in enumerate(req.entries):
-            write = MemoryCreate(
+        writes = [
+            MemoryCreate(
                 content=item.content,
                 namespace=item.namespace,
                 source=item.source or IMPORT_DEFAULT,
@@ -106,12 +109,14 @@ class SelfService:
                 confidence=item.confidence,
                 force=True,
             )
-            try:
-                result = await self._memories.remember(caller, write)
-            except _ITEM_ERRORS as exc:
-                outcome.failed.append(ImportFailure(index=index, error=exc.message))
-                continue
-            if result.id is None:
+            for item in req.entries
+        ]
+        for index, result in enumerate(await self._memories.remember_many(caller, writes)):
+            if isinstance(result, NovamemError):
+                if not isinstance(result, _ITEM_ERRORS):
+                    raise result
+                outcome.failed.append(ImportFailure(index=index, error=result.message))
+            elif result.id is None:
                 outcome.failed.append(ImportFailure(index=index, error=result.rejected or "rejected"))
             elif result.deduplicated:
                 outcome.deduplicated += 1
