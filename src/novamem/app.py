@@ -111,6 +111,8 @@ def create_app(settings: Settings) -> FastAPI:
                 raise
         container.metrics.start()
         container.user_metrics.start()
+        if container.index_sync is not None:
+            container.index_sync.start()  # feeds Qdrant/FalkorDB from the index outbox
         scheduler = build_scheduler(container)
         scheduler.start()
         app.state.container = container

@@ -24,7 +24,9 @@ __all__ = [
     "DEFAULT_PORT",
     "AuthMode",
     "EmbeddingsProvider",
+    "GraphStore",
     "Settings",
+    "VectorStore",
     "endpoint_exposure",
     "is_loopback_host",
     "load_settings",
@@ -62,6 +64,16 @@ def is_placeholder_secret(secret: str) -> bool:
     return any(w and w in folded for w in words if len(w) >= 6)
 
 
+# What the deployment templates (deploy/compose/.env.example) write where a generated secret belongs.
+_TEMPLATE_PLACEHOLDERS = ("changeme", "replaceme", "placeholder")
+
+
+def _is_template_placeholder(secret: str) -> bool:
+    """True for a value left as a template's placeholder (`change-me-…`), case and separators ignored."""
+    folded = "".join(ch for ch in secret.lower() if ch.isalnum())
+    return any(word in folded for word in _TEMPLATE_PLACEHOLDERS)
+
+
 class AuthMode(StrEnum):
     """How callers prove who they are."""
 
@@ -82,6 +94,29 @@ class EmbeddingsProvider(StrEnum):
     BUILTIN = "builtin"
     OPENAI_COMPATIBLE = "openai-compatible"
     NONE = "none"
+
+
+class VectorStore(StrEnum):
+    """Which engine answers the vector phase of search (PostgreSQL keeps every vector either way)."""
+
+    PGVECTOR = "pgvector"
+    QDRANT = "qdrant"
+
+
+# the local-mode form of NOVAMEM_QDRANT_URL: qdrant-client's embedded engine over files in a directory
+QDRANT_PATH_PREFIX = "path:"
+DEFAULT_QDRANT_TIMEOUT_MS = 2000
+
+
+class GraphStore(StrEnum):
+    """Which engine answers graph reads (PostgreSQL keeps every edge either way)."""
+
+    POSTGRES = "postgres"
+    FALKORDB = "falkordb"
+
+
+DEFAULT_FALKORDB_TIMEOUT_MS = 2000
+FALKORDB_URL_SCHEMES = ("redis", "rediss", "falkor", "falkors", "unix")
 
 
 class LogLevel(StrEnum):
@@ -130,6 +165,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("NOVAMEM_DATABASE_URL", "NOVAMEM_WARM_URL"),
         description="PostgreSQL URL (`postgresql://user:pass@host:5432/db`); alias `NOVAMEM_WARM_URL`. "
         "Unset: an embedded PostgreSQL is started inside the data directory.",
+    )
+    require_external_database: bool = Field(
+        False,
+        description="Refuse to start without `NOVAMEM_DATABASE_URL` instead of starting the embedded "
+        "PostgreSQL (the container image sets it: a container's data directory is not a database's home).",
     )
     pg_pool_max: int = Field(
         DEFAULT_POOL_MAX,
@@ -280,6 +320,47 @@ class Settings(BaseSettings):
         description="Where `novamem backup` writes dumps and `novamem doctor` looks for them "
         "(default: the data dir's backups folder).",
     )
+    # ---- vector index ---------------------------------------------------------------------------------------
+    vector_store: VectorStore = Field(
+        VectorStore.PGVECTOR,
+        validation_alias=AliasChoices("NOVAMEM_VECTOR_STORE", "NOVAMEM_COLD_PROVIDER"),
+        description="Engine of the vector phase of search: `pgvector` (PostgreSQL) or `qdrant` (fed from "
+        "PostgreSQL through the index outbox; PostgreSQL keeps every vector).",
+    )
+    qdrant_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("NOVAMEM_QDRANT_URL", "NOVAMEM_COLD_URL"),
+        description="Qdrant's REST URL (`http://qdrant:6333`), required with NOVAMEM_VECTOR_STORE=qdrant; "
+        "`path:<directory>` runs qdrant-client's embedded local mode instead (tests, one machine).",
+    )
+    qdrant_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("NOVAMEM_QDRANT_API_KEY", "NOVAMEM_COLD_API_KEY"),
+        description="Qdrant API key (sent as `api-key`).",
+    )
+    qdrant_timeout_ms: int = Field(
+        DEFAULT_QDRANT_TIMEOUT_MS,
+        ge=50,
+        le=120000,
+        description="Longest wait for one Qdrant call; a search past it answers from pgvector, `degraded`.",
+    )
+    # ---- graph index ----------------------------------------------------------------------------------------
+    graph_store: GraphStore = Field(
+        GraphStore.POSTGRES,
+        description="Engine of graph reads (neighbour walks, the graph signal): `postgres` or `falkordb` (one "
+        "graph per tenant, fed from PostgreSQL through the index outbox; PostgreSQL keeps every edge).",
+    )
+    falkordb_url: SecretStr | None = Field(
+        None,
+        description="FalkorDB URL (`redis://:password@falkordb:6379`; also `rediss://`, `falkor://`, "
+        "`falkors://`, `unix://`), required with NOVAMEM_GRAPH_STORE=falkordb.",
+    )
+    falkordb_timeout_ms: int = Field(
+        DEFAULT_FALKORDB_TIMEOUT_MS,
+        ge=50,
+        le=120000,
+        description="Longest wait for one FalkorDB call; a graph read past it answers from PostgreSQL, `degraded`.",
+    )
     otel_exporter_otlp_endpoint: str | None = Field(
         None,
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "NOVAMEM_OTEL_EXPORTER_OTLP_ENDPOINT"),
@@ -300,6 +381,20 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
+        if self.require_external_database and self.database_url is None:
+            raise ValueError(
+                "NOVAMEM_DATABASE_URL is not set, and NOVAMEM_REQUIRE_EXTERNAL_DATABASE=1 forbids the embedded "
+                "PostgreSQL; set NOVAMEM_DATABASE_URL=postgresql://user:password@host:5432/novamem (PostgreSQL "
+                "with pgvector)"
+            )
+        database_password = urlsplit(self.database_url.get_secret_value()).password if self.database_url else None
+        if database_password and _is_template_placeholder(database_password):
+            raise ValueError(
+                "NOVAMEM_DATABASE_URL holds a placeholder password; generate a random one "
+                "(deploy/compose/make-secrets writes POSTGRES_PASSWORD)"
+            )
+        if self.graph_store is GraphStore.FALKORDB:
+            self._check_falkordb_url()
         if self.auth_mode is AuthMode.NONE and not _is_loopback(self.host):
             raise ValueError(
                 f"NOVAMEM_AUTH_MODE=none is only allowed on a loopback host, not {self.host!r}; "
@@ -329,7 +424,24 @@ class Settings(BaseSettings):
             )
         if self.embeddings_provider is EmbeddingsProvider.OPENAI_COMPATIBLE and self.embeddings_endpoint:
             self._check_endpoint("NOVAMEM_EMBEDDINGS_ENDPOINT", self.embeddings_endpoint)
+        self._check_vector_store()
         return self
+
+    def _check_vector_store(self) -> None:
+        """Refuse a Qdrant vector store without a usable NOVAMEM_QDRANT_URL."""
+        if self.vector_store is not VectorStore.QDRANT:
+            return
+        url = (self.qdrant_url or "").strip()
+        if not url:
+            raise ValueError("NOVAMEM_VECTOR_STORE=qdrant needs NOVAMEM_QDRANT_URL (e.g. http://qdrant:6333)")
+        if url.startswith(QDRANT_PATH_PREFIX):
+            if not url.removeprefix(QDRANT_PATH_PREFIX).strip():
+                raise ValueError("NOVAMEM_QDRANT_URL path: needs a directory (path:/var/lib/novamem/qdrant)")
+            return
+        try:
+            self._check_endpoint("NOVAMEM_QDRANT_URL", url)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (or path:<directory> for the embedded local mode)") from None
 
     def _check_endpoint(self, variable: str, url: str) -> None:
         """Refuse an endpoint that would carry memory content over plain HTTP to the internet."""
@@ -342,6 +454,25 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{variable} {problem}; use https://, a loopback or private address, or set "
                 "NOVAMEM_ALLOW_INSECURE_ENDPOINTS=1 to accept sending data unencrypted"
+            )
+
+    def _check_falkordb_url(self) -> None:
+        """NOVAMEM_GRAPH_STORE=falkordb needs a FalkorDB URL the client can use."""
+        url = self.falkordb_url.get_secret_value().strip() if self.falkordb_url else ""
+        if not url:
+            raise ValueError("NOVAMEM_GRAPH_STORE=falkordb needs NOVAMEM_FALKORDB_URL (redis://host:6379)")
+        parts = urlsplit(url)
+        try:
+            valid = parts.scheme in FALKORDB_URL_SCHEMES and bool(
+                parts.path if parts.scheme == "unix" else parts.hostname
+            )
+            parts.port  # noqa: B018 - a port that is not a number raises here
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ValueError(
+                "NOVAMEM_FALKORDB_URL must be a redis://, rediss://, falkor://, falkors:// or unix:// URL with a "
+                "host (e.g. redis://falkordb:6379)"
             )
 
     def _check_cookie_secret(self) -> None:

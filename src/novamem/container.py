@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from novamem import __version__
-from novamem.config import EmbeddingsProvider, Settings
+from novamem.config import EmbeddingsProvider, GraphStore, Settings, VectorStore
 from novamem.embedding.base import Embedder
 from novamem.errors import ConfigError
 from novamem.observability.redaction import redactor
@@ -30,6 +32,9 @@ from novamem.services.identity.tenants import TenantService
 from novamem.services.identity.tokens import TokenService
 from novamem.services.identity.users import UserService
 from novamem.services.memory.diagnostics import DiagnosticsService
+from novamem.services.memory.graph_rebuild import GraphRebuild
+from novamem.services.memory.index_rebuild import VectorRebuild
+from novamem.services.memory.index_sync import IndexSync
 from novamem.services.memory.lifecycle import Reconciler
 from novamem.services.memory.memories import EmbedderState, MemoryService, WritePolicy
 from novamem.services.memory.recall import RecallService
@@ -46,6 +51,8 @@ from novamem.services.projects.projects import ProjectService
 from novamem.storage.backups import DatabaseDumps
 from novamem.storage.base import Counters, LeaderLock, MemoryStore, VectorSpace
 from novamem.storage.embedded import EmbeddedPostgres
+from novamem.storage.graph_index import GraphSource
+from novamem.storage.index_outbox import IndexSink
 from novamem.storage.postgres.accounts import PostgresAccountStore
 from novamem.storage.postgres.audit import PostgresAuditLog
 from novamem.storage.postgres.capacity import read_connection_limits
@@ -54,6 +61,8 @@ from novamem.storage.postgres.counters import PostgresCounters
 from novamem.storage.postgres.credentials import PostgresCredentialStore
 from novamem.storage.postgres.database import Database, migrate
 from novamem.storage.postgres.dumps import PostgresDumps
+from novamem.storage.postgres.graph import PostgresGraph
+from novamem.storage.postgres.index_outbox import PostgresIndexOutbox, PostgresRebuildCheckpoints
 from novamem.storage.postgres.leader import PostgresLeaderLock
 from novamem.storage.postgres.lifecycle import PostgresDecayLog
 from novamem.storage.postgres.mcp_sessions import PostgresMcpSessionStore
@@ -73,6 +82,11 @@ from novamem.storage.postgres.signing_keys import PostgresSigningKeyStore
 from novamem.storage.postgres.telemetry import PostgresTelemetry
 from novamem.storage.postgres.tokens import PostgresTokenStore
 from novamem.storage.postgres.user_metrics import PostgresUserMetricsStore
+from novamem.storage.postgres.vector_source import PostgresVectorSource
+from novamem.storage.vector_index import VectorIndex
+
+if TYPE_CHECKING:
+    from novamem.storage.falkordb.engine import FalkorGraphEngine
 
 __all__ = [
     "Container",
@@ -109,6 +123,47 @@ def build_embedder(settings: Settings) -> Embedder | None:
         document_prefix=settings.embeddings_document_prefix,
         max_batch=settings.embeddings_batch_max,
     )
+
+
+def build_vector_index(
+    settings: Settings, database: Database, space: VectorSpace | None, *, serving: bool
+) -> VectorIndex | None:
+    """The Qdrant vector index when `NOVAMEM_VECTOR_STORE=qdrant` (None: pgvector answers vector search).
+
+    Command-line tools that switch the embedder off (tokens, accounts) get none: they never search."""
+    if settings.vector_store is not VectorStore.QDRANT:
+        return None
+    if space is None:
+        if not serving:
+            return None
+        raise ConfigError("NOVAMEM_VECTOR_STORE=qdrant needs embeddings; NOVAMEM_EMBEDDINGS_PROVIDER is none")
+    from novamem.storage.qdrant.vector_index import QdrantVectorIndex, open_client
+
+    assert settings.qdrant_url is not None  # the settings refuse qdrant without a URL
+    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    timeout_s = settings.qdrant_timeout_ms / 1000
+    try:
+        client = open_client(settings.qdrant_url, key, timeout_s)
+    except (ValueError, OSError, RuntimeError) as exc:  # e.g. a local-mode directory another process holds
+        raise ConfigError(f"NOVAMEM_QDRANT_URL: cannot open the Qdrant client ({exc})") from exc
+    return QdrantVectorIndex(client, space, PostgresVectorSource(database, space), timeout_s=timeout_s)
+
+
+def build_graph_index(settings: Settings, source: GraphSource) -> FalkorGraphEngine | None:
+    """FalkorDB when `NOVAMEM_GRAPH_STORE=falkordb` (None: PostgreSQL answers graph reads)."""
+    if settings.graph_store is not GraphStore.FALKORDB:
+        return None
+    from novamem.storage.falkordb.engine import FalkorGraphEngine
+
+    assert settings.falkordb_url is not None  # the settings refuse falkordb without a URL
+    url = settings.falkordb_url.get_secret_value()
+    password = urlsplit(url).password
+    if password:
+        redactor.register(password)  # driver errors that echo the URL must not show it in logs
+    try:
+        return FalkorGraphEngine.connect(url, timeout_s=settings.falkordb_timeout_ms / 1000, source=source)
+    except ValueError as exc:  # a URL the client cannot parse
+        raise ConfigError(f"NOVAMEM_FALKORDB_URL: {exc}") from None
 
 
 def resolve_database_url(settings: Settings, *, take_over: bool = False) -> tuple[str, EmbeddedPostgres | None]:
@@ -258,6 +313,12 @@ class Container:
     # session JWTs (Better Auth's JWT plugin); None where users have no accounts
     session_jwt: SessionJwtService | None = None
     embedded: EmbeddedPostgres | None = None
+    # the outbox drainer (started by the app) and the derived indexes it feeds; None/empty on pgvector alone
+    index_sync: IndexSync | None = None
+    vector_index: VectorIndex | None = None
+    vector_rebuild: VectorRebuild | None = None
+    graph_engine: FalkorGraphEngine | None = None
+    graph_rebuild: GraphRebuild | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -291,6 +352,21 @@ class Container:
                 queued,
             )
         state = EmbedderState(embedder)
+        try:
+            vectors = build_vector_index(settings, database, space, serving=serving)
+        except BaseException:
+            await database.close()
+            if embedded is not None:
+                embedded.stop()
+            raise
+        # every derived index fed through the outbox; the memory table queues items only for these
+        sinks: list[IndexSink] = [vectors] if vectors is not None else []
+        graph = PostgresGraph(database, store)
+        graph_engine = build_graph_index(settings, graph)
+        if graph_engine is not None:
+            sinks.append(graph_engine.sink)
+        index_sync = IndexSync(PostgresIndexOutbox(database), sinks)
+        await index_sync.prepare(serving=serving)
         projects = PostgresProjectStore(database)
         access = AccessPolicy(projects)
         policy = WritePolicy(
@@ -300,6 +376,17 @@ class Container:
         )
         reconciler = Reconciler(
             store, state, batch=settings.embeddings_reconcile_batch, fanout=settings.graph_link_fanout
+        )
+        vector_rebuild = (
+            VectorRebuild(
+                vectors,
+                PostgresVectorSource(database, space),
+                PostgresRebuildCheckpoints(database),
+                reconciler,
+                store,
+            )
+            if vectors is not None and space is not None
+            else None
         )
         authenticator = build_authenticator(settings, database)
         counters = PostgresCounters(database)
@@ -319,9 +406,12 @@ class Container:
             PostgresGauges(database),
             job_runs,
             flush_interval_s=settings.metrics_flush_interval_ms / 1000,
+            index_pending=index_sync.pending if index_sync.targets else None,
         )
         admin = AdminService(PostgresInventory(database), job_runs)
-        health = HealthService(PostgresHealthProbe(database), state, metrics)
+        health = HealthService(
+            PostgresHealthProbe(database), state, metrics, indexes=index_sync if index_sync.targets else None
+        )
         memories = MemoryService(store, state, policy, access, quotas, metrics=metrics)
         selfservice = SelfService(
             store=store,
@@ -349,7 +439,14 @@ class Container:
             embedder=state,
             memories=memories,
             recall=RecallService(
-                store, state, access, min_vector_score=settings.effective_min_vector_score, metrics=metrics
+                store,
+                state,
+                access,
+                min_vector_score=settings.effective_min_vector_score,
+                metrics=metrics,
+                vectors=vectors,
+                graph=graph,
+                graph_index=graph_engine.reader if graph_engine is not None else None,
             ),
             reconciler=reconciler,
             leader_lock=PostgresLeaderLock(url),
@@ -392,9 +489,20 @@ class Container:
             ),
             session_jwt=session_jwt,
             embedded=embedded,
+            index_sync=index_sync,
+            vector_index=vectors,
+            vector_rebuild=vector_rebuild,
+            graph_engine=graph_engine,
+            graph_rebuild=GraphRebuild(graph, graph_engine.sink) if graph_engine is not None else None,
         )
 
     async def close(self) -> None:
+        if self.index_sync is not None:
+            await self.index_sync.stop()
+        if self.vector_index is not None:
+            await self.vector_index.close()
+        if self.graph_engine is not None:
+            await self.graph_engine.close()
         await self.user_metrics.stop()  # flushes what this replica counted since the last flush
         await self.metrics.stop()  # flushes what this replica counted since the last flush
         await self.leader_lock.release()

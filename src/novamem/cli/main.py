@@ -7,7 +7,7 @@ import logging
 import sys
 
 from novamem import __version__
-from novamem.cli import accounts, backup, connect, doctor, jwks, mcp_stdio, tokens
+from novamem.cli import accounts, backup, connect, doctor, jwks, mcp_stdio, reindex, tokens
 from novamem.errors import NovamemError
 
 __all__ = ["main"]
@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     connect.add_parser(sub)
     doctor.add_parser(sub)
     backup.add_parsers(sub)
+    reindex.add_parser(sub)
     return parser
 
 
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             return backup.run_backup(args)
         if args.command == "restore":
             return backup.run_restore(args)
+        if args.command == "reindex":
+            return reindex.run(args)
         if args.command == "mcp-stdio":
             return mcp_stdio.run(args)
         if args.command == "version":

@@ -287,6 +287,12 @@ class MemoryStore(Protocol):
 
     async def prepare_vector_space(self) -> int: ...
     async def find_duplicate(self, target: WriteTarget, content_hash: str) -> MemoryEntry | None: ...
+    async def find_duplicates(
+        self, tenant_id: str, organization_id: str | None, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], MemoryEntry]: ...
+    async def insert_many(
+        self, drafts: Sequence[EntryDraft], *, fanout: int, replace_ids: Sequence[str] = ()
+    ) -> set[str]: ...
     async def insert(
         self,
         draft: EntryDraft,
@@ -316,7 +322,13 @@ class MemoryStore(Protocol):
     ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]: ...
     async def keyword_hits(self, scope: ReadScope, *, query: str, limit: int) -> KeywordHits: ...
     async def hydrate(
-        self, scope: ReadScope, *, keyword: KeywordHits | None, query_vector: list[float] | None, limit: int
+        self,
+        scope: ReadScope,
+        *,
+        keyword: KeywordHits | None,
+        query_vector: list[float] | None,
+        limit: int,
+        vector_ids: Sequence[str] | None = None,
     ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]: ...
     async def nearest_active(
         self, target: WriteTarget, namespace: str, vector: list[float], limit: int

@@ -48,7 +48,9 @@ from novamem.services.memory.models import (
     WeightsIn,
 )
 from novamem.services.operations.metrics import Counter, MetricsService
-from novamem.storage.base import AccessCount, BrowseFilter, MemoryStore
+from novamem.storage.base import AccessCount, BrowseFilter, MemoryStore, Neighbor
+from novamem.storage.graph_index import GraphReader
+from novamem.storage.vector_index import VectorIndex
 
 __all__ = [
     "DegradedEmpty",
@@ -68,6 +70,7 @@ RECENT_IN_CONTEXT = 10
 TODAY_WINDOW = timedelta(hours=24)
 _PITFALL = re.compile(r"\b(pitfall|warning|avoid|do not|don't|must not|gotcha)\b", re.I)
 _DECISION_WORD = re.compile(r"\bdecision\b", re.I)
+VECTOR_INDEX_WARN_EVERY_S = 60.0
 
 
 class DegradedEmpty(Unavailable):
@@ -147,8 +150,19 @@ class RecallService:
         min_vector_score: float,
         strategy: Strategy | None = None,
         metrics: MetricsService | None = None,
+        vectors: VectorIndex | None = None,
+        graph: GraphReader | None = None,
+        graph_index: GraphReader | None = None,
     ) -> None:
+        """`vectors`: the vector index that answers the vector phase (None: PostgreSQL's pgvector does)."""
         self._store = store
+        self._vectors = vectors
+        self._vectors_warned_at = 0.0
+        # graph reads: the derived index (FalkorDB) when configured, PostgreSQL's own graph otherwise and
+        # whenever the index cannot answer; without `graph` the walk is the store's and there is no signal
+        self._graph = graph
+        self._graph_index = graph_index
+        self._graph_warned_at = 0.0
         self._metrics = metrics or MetricsService(None)
         self._access = access
         self._embedder = embedder
@@ -185,7 +199,18 @@ class RecallService:
         finally:
             if keyword_task is not None and not keyword_task.done():
                 keyword_task.cancel()
-        entries, kscores, vscores = await self._store.hydrate(scope, keyword=hits, query_vector=vector, limit=limit)
+        vector_ids = None
+        if vector is not None and self._vectors is not None:
+            vector_ids = await self._indexed_nearest(scope, vector, limit)
+            # the index is down or slow: pgvector answers instead, and the answer says it is degraded
+            degraded = degraded or vector_ids is None
+        entries, kscores, vscores = await self._store.hydrate(
+            scope, keyword=hits, query_vector=vector, limit=limit, vector_ids=vector_ids
+        )
+        links: dict[str, float] = {}
+        if weights.graph > 0 and entries:
+            links, graph_degraded = await self._links(scope, [e.id for e in entries])
+            degraded = degraded or graph_degraded
         now = now_utc()
         entities = query_entities(query)
         by_id = {e.id: e for e in entries}
@@ -198,6 +223,8 @@ class RecallService:
                 raw["vector"] = vscores[entry.id]
             if entities:
                 raw["entity"] = entity_score(entities, entry.content)
+            if entry.id in links:
+                raw["graph"] = links[entry.id]
             cands.append(Candidate(id=entry.id, raw=raw))
         floor = self._min_vector_score if min_vector_score is None else min_vector_score
         fused = fuse(cands, weights, min_vector_score=floor)[:limit]
@@ -210,6 +237,43 @@ class RecallService:
         ranked.sort(key=lambda e: e.score, reverse=True)
         chosen = diversify(ranked, lambda e: e.content, k, strategy.diversity_jaccard)
         return chosen, degraded
+
+    async def _indexed_nearest(self, scope: ReadScope, vector: list[float], limit: int) -> list[str] | None:
+        """The vector index's candidates, or None when it cannot answer (logged at most once a minute)."""
+        assert self._vectors is not None
+        try:
+            return await self._vectors.nearest(scope, vector, limit)
+        except Unavailable as exc:
+            if time.monotonic() - self._vectors_warned_at > VECTOR_INDEX_WARN_EVERY_S:
+                self._vectors_warned_at = time.monotonic()
+                log.warning("vector index unavailable, searching pgvector instead: %s", exc.message)
+            return None
+
+    def _graph_down(self, exc: Unavailable) -> None:
+        if time.monotonic() - self._graph_warned_at > VECTOR_INDEX_WARN_EVERY_S:
+            self._graph_warned_at = time.monotonic()
+            log.warning("graph index unavailable, reading PostgreSQL's graph instead: %s", exc.message)
+
+    async def _links(self, scope: ReadScope, ids: list[str]) -> tuple[dict[str, float], bool]:
+        """The graph signal of the candidates (strongest edge to another candidate), and whether it was
+        answered by PostgreSQL because the graph index could not."""
+        if self._graph_index is not None:
+            try:
+                return await self._graph_index.links(scope, ids), False
+            except Unavailable as exc:
+                self._graph_down(exc)
+                return (await self._graph.links(scope, ids) if self._graph else {}), True
+        return (await self._graph.links(scope, ids) if self._graph else {}), False
+
+    async def _walk(self, scope: ReadScope, seed: MemoryEntry, depth: int, k: int) -> tuple[list[Neighbor], bool]:
+        """Neighbours of the seed, and whether PostgreSQL answered because the graph index could not."""
+        if self._graph_index is not None:
+            try:
+                return await self._graph_index.neighbors(scope, seed, depth, k), False
+            except Unavailable as exc:
+                self._graph_down(exc)
+                return await self._store.neighbors(scope, seed, depth, k), True
+        return await self._store.neighbors(scope, seed, depth, k), False
 
     def _bump(self, tenant_id: str, ids: list[str]) -> None:
         """Count hits and promote cold hits in the background; failures are logged, never raised."""
@@ -283,7 +347,8 @@ class RecallService:
         return answer
 
     async def neighbors(self, caller: Caller, req: NeighborsRequest) -> SearchResponse:
-        """Memories linked to a seed through `co_occurs` edges, up to `req.depth` hops (never degraded)."""
+        """Memories linked to a seed through live edges, up to `req.depth` hops; `degraded` when the graph
+        index could not answer and PostgreSQL did."""
         with self._metrics.failures(caller.tenant_id, Counter.SEARCH_ERRORS):
             scope = await self._access.read_scope(
                 caller,
@@ -292,7 +357,7 @@ class RecallService:
                 max_sensitivity=req.max_sensitivity,
             )
             seed = await self._store.get(scope, req.id)
-            found = await self._store.neighbors(scope, seed, req.depth, req.k) if seed is not None else []
+            found, degraded = await self._walk(scope, seed, req.depth, req.k) if seed is not None else ([], False)
         self._metrics.count(caller.tenant_id, Counter.QUERIES)
         self._metrics.count(caller.tenant_id, Counter.HITS_GRAPH, len(found))
         views = []
@@ -300,7 +365,7 @@ class RecallService:
             n.entry.score = n.score
             n.entry.signals = {"graph": round(n.score, 6)}
             views.append(render(n.entry))
-        return SearchResponse(results=views, degraded=False)
+        return SearchResponse(results=views, degraded=degraded)
 
     async def browse(self, caller: Caller, req: BrowseRequest) -> BrowsePage:
         """A page of live memories in the request's read scope, newest first, with the cursors around it.

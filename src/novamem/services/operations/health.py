@@ -15,8 +15,9 @@ from typing import Literal
 from novamem.domain.scope import Caller
 from novamem.error_messages import UNAUTHORIZED
 from novamem.errors import Unauthenticated, Unavailable
+from novamem.services.memory.index_sync import IndexSync
 from novamem.services.memory.memories import EmbedderState
-from novamem.services.operations.admin import require_admin
+from novamem.services.operations.admin import metrics_reach, require_admin
 from novamem.services.operations.metrics import MetricsService
 from novamem.services.operations.models import HealthDeep, HealthDeps
 from novamem.storage.operations import HealthProbe
@@ -41,8 +42,11 @@ class HealthService:
         metrics: MetricsService,
         *,
         deadline_s: float = DEFAULT_DEADLINE_S,
+        indexes: IndexSync | None = None,
     ) -> None:
+        """`indexes`: the derived indexes fed through the outbox (Qdrant, FalkorDB), when any is enabled."""
         self._probe = probe
+        self._indexes = indexes
         self._embedder = embedder
         self._metrics = metrics
         self._deadline = deadline_s
@@ -77,6 +81,16 @@ class HealthService:
             return "failing"
         return "ok" if vector is not None else "failing"
 
+    async def _index_status(self) -> dict[str, Literal["ok", "unreachable"]]:
+        """Each enabled derived index and whether it answers within the deadline (a down one degrades search)."""
+        if self._indexes is None:
+            return {}
+        try:
+            answers = await asyncio.wait_for(self._indexes.sink_health(), timeout=self._deadline)
+        except TimeoutError:
+            return dict.fromkeys(self._indexes.targets, "unreachable")
+        return {target: "ok" if up else "unreachable" for target, up in answers.items()}
+
     async def deep(self, caller: Caller) -> HealthDeep:
         """Each dependency's state and the embedding backlog. `ok` is false when the warm or cold tier is
         down; a failing embedder makes the status `degraded` but never flips `ok` (search still answers
@@ -84,18 +98,21 @@ class HealthService:
         if not caller.is_admin:
             raise Unauthenticated(UNAUTHORIZED)
         require_admin(caller)
-        (warm, cold), embedder, pending = await asyncio.gather(
-            self._tiers(), self._embedder_status(), self._metrics.pending_embeddings(caller)
+        (warm, cold), embedder, pending, indexes = await asyncio.gather(
+            self._tiers(), self._embedder_status(), self._metrics.pending_embeddings(caller), self._index_status()
         )
         ok = warm == "ok" and cold == "ok"
+        indexes_ok = all(state == "ok" for state in indexes.values())
         return HealthDeep(
             ok=ok,
-            status="ok" if ok and embedder != "failing" else "degraded",
+            status="ok" if ok and embedder != "failing" and indexes_ok else "degraded",
+            indexes=indexes,
+            pending_index=await self._metrics.pending_index(metrics_reach(caller)) if indexes else None,
             # the contract knows only ok|unreachable for the warm tier
             deps=HealthDeps(
                 warm="ok" if warm == "ok" else "unreachable",
                 cold=cold,
-                graph="disabled",
+                graph=indexes.get("graph", "disabled"),  # FalkorDB when it is the graph store
                 embedder=embedder,
             ),
             pending_embeddings=pending,

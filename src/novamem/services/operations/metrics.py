@@ -149,8 +149,11 @@ class MetricsService(PeriodicFlush):
         *,
         replica_id: str | None = None,
         flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+        index_pending: Callable[[str | None], Awaitable[dict[str, int]]] | None = None,
     ) -> None:
+        """`index_pending`: index outbox items per enabled target, for a tenant or (None) everyone."""
         self._store = store
+        self._index_pending = index_pending
         self._gauges = gauges
         self._runs = runs
         self.replica_id = replica_id or new_replica_id()
@@ -307,7 +310,10 @@ class MetricsService(PeriodicFlush):
         if runs is not None:
             decay = await self._gauge(runs.last_decay, "last_decay_run_iso")
             last_decay = iso(decay.finished_at) if decay is not None else None
+        index = await self.pending_index(reach)
         return MetricGauges(
+            pending_index_vector=(index or {}).get("vector"),
+            pending_index_graph=(index or {}).get("graph"),
             warm_entries=tiers[0] if tiers else None,
             cold_entries=tiers[1] if tiers else None,
             graph_edges=edges,
@@ -318,6 +324,13 @@ class MetricsService(PeriodicFlush):
             pending_facts=0,
             last_decay_run_iso=last_decay,
         )
+
+    async def pending_index(self, reach: str | None) -> dict[str, int] | None:
+        """Index outbox items per enabled derived index (None: none enabled, or the read failed)."""
+        read = self._index_pending
+        if read is None:
+            return None
+        return await self._gauge(lambda: read(reach), "pending_index")
 
     async def pending_embeddings(self, caller: Caller) -> int | None:
         """The embedding backlog an admin may see (their tenant's, or the deployment's)."""
@@ -446,6 +459,8 @@ _GAUGE_HELP = {
     "orphans_pending": ("novamem_orphans_pending", "Parked vector operations awaiting a retry."),
     "pending_embeddings": ("novamem_pending_embeddings", "Entries whose vector is owed (alert if it stops falling)."),
     "pending_facts": ("novamem_pending_facts", "Entries awaiting fact extraction."),
+    "pending_index_vector": ("novamem_pending_index_vector", "Index outbox items queued for the vector index."),
+    "pending_index_graph": ("novamem_pending_index_graph", "Index outbox items queued for the graph index."),
 }
 _RATE_HELP = {
     "queries_per_sec_60s": ("novamem_queries_per_sec_60s", "Queries per second over the last minute."),

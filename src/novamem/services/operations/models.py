@@ -107,6 +107,14 @@ class HealthDeep(Out):
     )
     deps: HealthDeps
     pending_embeddings: int | None = Field(description="rows whose vector is owed (null when unknown)")
+    indexes: dict[str, Literal["ok", "unreachable"]] = Field(
+        default_factory=dict,
+        description="each enabled derived index (`vector`: Qdrant, `graph`: FalkorDB) and whether it answers; "
+        "one that does not makes the status `degraded` (search falls back to PostgreSQL), never `ok` false",
+    )
+    pending_index: dict[str, int] | None = Field(
+        None, description="index outbox items queued per enabled derived index (null when none is enabled)"
+    )
 
 
 # ---- metrics (the reference's snake_case names) ------------------------------------------------------
@@ -146,6 +154,12 @@ class MetricGauges(SnakeOut):
     pending_embeddings: int | None
     pending_facts: int | None
     last_decay_run_iso: str | None
+    pending_index_vector: int | None = Field(
+        None, description="index outbox items queued for the vector index (null when it is not enabled)"
+    )
+    pending_index_graph: int | None = Field(
+        None, description="index outbox items queued for the graph index (null when it is not enabled)"
+    )
 
 
 class MetricRates(SnakeOut):

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from psycopg import sql
 
@@ -87,11 +88,17 @@ class MemoryRetrieval(MemoryTable):
         # scope sizes for IDF (N), by read filter: counting them costs more than the rest of BM25
         self._scope_sizes: dict[str, tuple[int, float]] = {}
 
-    def _vector_cte(self, where: sql.Composable, vis: sql.Composable) -> sql.Composable:
+    def _vector_cte(self, where: sql.Composable, vis: sql.Composable, *, from_ids: bool = False) -> sql.Composable:
         """CTE `vc`: ids and cosine distances `d` of the `%(lim)s` nearest visible rows of the scope to `%(qvec)s`.
 
         Pool connections scan HNSW iteratively (see `database.py`), so scope filters still leave `lim` rows.
+        `from_ids`: the candidates are `%(vec_ids)s` (found by the vector index), measured and scope-checked here.
         """
+        if from_ids:
+            return sql.SQL(
+                "vc AS (SELECT e.id, {ev} <=> {qv} AS d FROM memory_entries e"
+                " WHERE e.id = ANY(%(vec_ids)s::text[]) AND {m} AND {w} AND {v})"
+            ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis)
         return sql.SQL(
             "vc AS (SELECT e.id, {ev} <=> {qv} AS d FROM memory_entries e WHERE {m} AND {w} AND {v}"
             " ORDER BY d LIMIT %(lim)s)"
@@ -137,12 +144,20 @@ class MemoryRetrieval(MemoryTable):
         )
 
     async def hydrate(
-        self, scope: ReadScope, *, keyword: KeywordHits | None, query_vector: list[float] | None, limit: int
+        self,
+        scope: ReadScope,
+        *,
+        keyword: KeywordHits | None,
+        query_vector: list[float] | None,
+        limit: int,
+        vector_ids: Sequence[str] | None = None,
     ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]:
         """The keyword hits plus the `limit` nearest rows, each with both scores (score completion).
 
         A row found by one tier is not scored 0 by the other merely for missing that tier's cut: vector
         hits get their BM25 score from the keyword phase's statistics, keyword hits their cosine.
+        `vector_ids` are the vector tier's candidates when a vector index found them (pgvector's own
+        search is skipped); they are scope-checked and scored here like any other row.
         Returns the entries, the BM25 scores (only those > 0) and the cosine similarities by id.
         """
         where, params = read_filter(scope)
@@ -171,7 +186,9 @@ class MemoryRetrieval(MemoryTable):
             )
         if query_vector is not None and self._space is not None:
             params["qvec"] = vector_text(query_vector)
-            ctes.append(self._vector_cte(where, vis))
+            if vector_ids is not None:
+                params["vec_ids"] = list(vector_ids)
+            ctes.append(self._vector_cte(where, vis, from_ids=vector_ids is not None))
             tiers.append(sql.SQL("SELECT id FROM vc"))
             # the vector tier's own distances are reused; only keyword-only rows are compared here
             vscore = sql.SQL("CASE WHEN vc.d IS NOT NULL THEN 1 - vc.d WHEN {m} THEN 1 - ({ev} <=> {qv}) END").format(

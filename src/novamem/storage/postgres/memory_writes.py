@@ -145,6 +145,144 @@ class MemoryWrites(MemoryTable):
                 edges = await self._link(conn, draft.id, target, draft.namespace, draft.embedding, fanout)
         return edges
 
+    async def find_duplicates(
+        self, tenant_id: str, organization_id: str | None, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], MemoryEntry]:
+        """Existing entries of one tenant and organization by (scope key, content hash), in one query."""
+        if not keys:
+            return {}
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL(
+                    "SELECT {c}, e.scope_key FROM memory_entries e"
+                    " JOIN unnest(%(scopes)s::text[], %(hashes)s::text[]) AS k(scope_key, content_hash)"
+                    " ON e.scope_key = k.scope_key AND e.content_hash = k.content_hash"
+                    " WHERE e.tenant_id = %(tenant)s AND e.organization_id IS NOT DISTINCT FROM %(org)s"
+                ).format(c=ENTRY_COLUMNS),
+                {
+                    "scopes": [k[0] for k in keys],
+                    "hashes": [k[1] for k in keys],
+                    "tenant": tenant_id,
+                    "org": organization_id,
+                },
+            )
+            rows = await cur.fetchall()
+        return {(r["scope_key"], r["content_hash"]): entry_from_row(r) for r in rows}
+
+    async def insert_many(
+        self, drafts: Sequence[EntryDraft], *, fanout: int, replace_ids: Sequence[str] = ()
+    ) -> set[str]:
+        """Insert many entries of one tenant and organization in one transaction; returns the ids inserted.
+
+        One multi-row INSERT carries every row (with its vector when it has one) and logs `created` for
+        each; then every embedded row is linked to its nearest neighbours in its shelf (an HNSW walk per
+        row, rows of the same batch included, the statements pipelined). `replace_ids` are expired
+        duplicates deleted first (logged `expired`). A row whose (scope, hash) appeared meanwhile is
+        skipped, not an error: the caller reports it as a duplicate.
+        """
+        if not drafts:
+            return set()
+        tenant, org = drafts[0].tenant_id, drafts[0].organization_id
+        assert all(d.tenant_id == tenant and d.organization_id == org for d in drafts), "one tenant per batch"
+        space = self._space
+        vectors = [vector_text(d.embedding) if d.embedding is not None and space else None for d in drafts]
+        columns: dict[str, tuple[str, list[Any]]] = {
+            "id": ("text", [d.id for d in drafts]),
+            "user_id": ("text", [d.user_id for d in drafts]),
+            "project_id": ("text", [d.project_id for d in drafts]),
+            "scope_key": ("text", [d.scope_key for d in drafts]),
+            "namespace": ("text", [d.namespace for d in drafts]),
+            "content": ("text", [d.content for d in drafts]),
+            "content_hash": ("text", [d.content_hash for d in drafts]),
+            "source": ("text", [d.source for d in drafts]),
+            "agent_name": ("text", [d.agent_name for d in drafts]),
+            "metadata": ("text", [json.dumps(d.metadata) for d in drafts]),
+            "source_type": ("text", [d.source_type for d in drafts]),
+            "captured_from": ("text", [d.captured_from for d in drafts]),
+            "confidence": ("float8", [d.confidence for d in drafts]),
+            "sensitivity": ("int2", [int(d.sensitivity) for d in drafts]),
+            "status": ("text", [d.status.value for d in drafts]),
+            "expires_at": ("timestamptz", [d.expires_at for d in drafts]),
+            "embedding": ("text", vectors),
+        }
+        unnest = sql.SQL(", ").join(
+            sql.SQL("%({p})s::{t}[]").format(p=sql.SQL(name), t=sql.SQL(kind)) for name, (kind, _) in columns.items()
+        )
+        names = sql.SQL(", ").join(sql.Identifier(name) for name in columns)
+        params: dict[str, Any] = {name: values for name, (_, values) in columns.items()}
+        params.update(tenant=tenant, org=org, model=space.model if space else None, owed=fanout > 0)
+        statement = sql.SQL(
+            "WITH r AS (SELECT * FROM unnest({u}) AS r({n})),"
+            " ins AS (INSERT INTO memory_entries (id, tenant_id, user_id, project_id, scope_key, organization_id,"
+            "  namespace, content, content_hash, source, agent_name, metadata, source_type, captured_from,"
+            "  confidence, sensitivity, status, expires_at, embedding, embedding_model, embedded_at,"
+            "  graph_pending_at)"
+            "  SELECT r.id, %(tenant)s, r.user_id, r.project_id, r.scope_key, %(org)s, r.namespace, r.content,"
+            "  r.content_hash, r.source, r.agent_name, r.metadata::jsonb, r.source_type, r.captured_from,"
+            "  r.confidence, r.sensitivity, r.status, r.expires_at, r.embedding::vector,"
+            "  CASE WHEN r.embedding IS NULL THEN NULL ELSE %(model)s END,"
+            "  CASE WHEN r.embedding IS NULL THEN NULL ELSE now() END,"
+            "  CASE WHEN %(owed)s AND r.embedding IS NULL THEN now() END"
+            "  FROM r ORDER BY r.id"
+            "  ON CONFLICT (tenant_id, scope_key, content_hash) DO NOTHING"
+            "  RETURNING id, user_id, project_id, source),"
+            " logged AS (INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change, detail)"
+            "  SELECT %(tenant)s, user_id, project_id, id, 'created', jsonb_build_object('source', source) FROM ins)"
+            " SELECT id FROM ins"
+        ).format(u=unnest, n=names)
+        async with self._db.connection() as conn, conn.transaction():
+            if replace_ids:
+                await conn.execute(
+                    _logged_delete(
+                        sql.SQL(
+                            "e.id = ANY(%(rids)s) AND e.tenant_id = %(tenant)s"
+                            " AND e.organization_id IS NOT DISTINCT FROM %(org)s"
+                        ),
+                        "expired",
+                    ),
+                    {"rids": list(replace_ids), "tenant": tenant, "org": org},
+                )
+            cur = await conn.execute(statement, params)
+            inserted = {r["id"] for r in await cur.fetchall()}
+            refs = [(d.id, tenant, ref) for d in drafts if d.id in inserted for ref in dict.fromkeys(d.source_refs)]
+            if refs:
+                async with conn.cursor() as ref_cur:
+                    await ref_cur.executemany(
+                        "INSERT INTO memory_source_refs (entry_id, tenant_id, source_ref) VALUES (%s, %s, %s)"
+                        " ON CONFLICT DO NOTHING",
+                        refs,
+                    )
+            linked = [d for d, v in zip(drafts, vectors, strict=True) if v is not None and d.id in inserted]
+            if space is not None and fanout > 0:
+                await self._link_many(conn, linked, fanout)
+        return inserted
+
+    async def _link_many(self, conn: Conn, drafts: Sequence[EntryDraft], fanout: int) -> None:
+        """`co_occurs` edges from each embedded draft to its nearest neighbours in its shelf: `_link`'s
+        statement once per row, sent together in one pipeline. Each row's vector is a parameter, so every
+        search walks the HNSW index; one statement joining the rows laterally is planned as a scan of
+        the whole shelf per row instead, which grows with the store."""
+        if not drafts:
+            return
+        first = drafts[0]
+        target = WriteTarget(first.tenant_id, first.user_id, first.project_id, first.organization_id)
+        where, _ = target_filter(target, "n")
+        statement = sql.SQL(
+            "INSERT INTO memory_relations (tenant_id, from_id, to_id, relation, strength)"
+            " SELECT %(w_tenant)s, %(id)s, near.id, 'co_occurs', GREATEST(near.strength, 0) FROM"
+            " (SELECT n.id, 1 - ({nv} <=> {qv}) AS strength FROM memory_entries n"
+            "  WHERE {w} AND n.namespace = %(ns)s AND n.id <> %(id)s AND {nm}"
+            "  ORDER BY {nv} <=> {qv} LIMIT %(fanout)s) near"
+            " ON CONFLICT DO NOTHING"
+        ).format(nv=self._vec("n"), qv=self._qvec(), w=where, nm=self._model_match("n"))
+        rows = []
+        for d in drafts:
+            assert d.embedding is not None
+            _, params = target_filter(WriteTarget(d.tenant_id, d.user_id, d.project_id, d.organization_id), "n")
+            rows.append({**params, "id": d.id, "ns": d.namespace, "fanout": fanout, "qvec": vector_text(d.embedding)})
+        async with conn.cursor() as cur:
+            await cur.executemany(statement, rows)
+
     async def _add_refs(self, conn: Conn, entry_id: str, tenant_id: str, refs: Sequence[str]) -> None:
         async with conn.cursor() as cur:
             await cur.executemany(

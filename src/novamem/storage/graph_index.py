@@ -1,0 +1,120 @@
+"""The graph contracts: the reads that walk memory relations, what a derived graph index reads from the
+source of truth, and the plain values that cross between them.
+
+PostgreSQL (`memory_relations`) is the source of truth for edges. A derived graph engine (FalkorDB) is fed
+from it through the index outbox (`storage/index_outbox.py`, target `graph`) and rebuilt from it by
+`novamem reindex --graph`; its reads are hydrated from PostgreSQL, which checks the scope again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from novamem.domain.entries import MemoryEntry
+from novamem.domain.scope import ReadScope
+from novamem.storage.base import Neighbor
+
+__all__ = [
+    "DEFAULT_GRAPH_BATCH",
+    "GraphEdge",
+    "GraphNode",
+    "GraphReader",
+    "GraphSource",
+    "GraphWriter",
+]
+
+# entries per rebuild page (one PostgreSQL read and a few graph queries each)
+DEFAULT_GRAPH_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class GraphNode:
+    """A memory as the graph holds it: its owner and state, and the entities named in its text."""
+
+    id: str
+    user_id: str
+    project_id: str | None
+    scope_key: str
+    namespace: str
+    organization_id: str | None
+    cold: bool
+    status: str
+    entities: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GraphEdge:
+    """A live relation between two memories of one tenant (`co_occurs`, `co_inferred`, `supersedes`)."""
+
+    from_id: str
+    to_id: str
+    relation: str
+    strength: float
+
+
+class GraphReader(Protocol):
+    """Graph reads of recall: neighbour walks and the graph signal, within a read scope."""
+
+    async def neighbors(self, scope: ReadScope, seed: MemoryEntry, depth: int, k: int) -> list[Neighbor]:
+        """Memories linked to `seed` (undirected, acyclic, up to `depth` hops), best path score each, best
+        first; each is resolved in `scope` and below its sensitivity ceiling (inactive ones included)."""
+        ...
+
+    async def links(self, scope: ReadScope, ids: Sequence[str]) -> dict[str, float]:
+        """For each id linked by a live edge to another of `ids` (both in scope): its strongest such edge."""
+        ...
+
+
+class GraphWriter(Protocol):
+    """The write side of a derived graph index (what a rebuild drives; the outbox uses `IndexSink.apply`)."""
+
+    async def upsert(self, tenant_id: str, ids: Sequence[str]) -> list[str]:
+        """Make the entries' nodes and outgoing edges what the source holds; returns the ids it no longer has."""
+        ...
+
+    async def delete(self, tenant_id: str, ids: Sequence[str]) -> None:
+        """Remove the entries and every edge touching them (absent ones are no error)."""
+        ...
+
+    async def drop(self, tenant_id: str) -> None:
+        """Delete the tenant's whole graph."""
+        ...
+
+
+class GraphSource(Protocol):
+    """What a derived graph reads from the source of truth, and where its rebuilds resume."""
+
+    async def graph_nodes(self, tenant_id: str, ids: Sequence[str]) -> list[GraphNode]:
+        """The nodes of the entries of `ids` that exist in the tenant (absent ids are simply missing)."""
+        ...
+
+    async def graph_edges(self, tenant_id: str, ids: Sequence[str]) -> tuple[list[GraphEdge], list[GraphNode]]:
+        """The live edges leaving the entries of `ids`, and the nodes at their other ends."""
+        ...
+
+    async def graph_entry_ids(self, tenant_id: str, after_id: str | None, limit: int) -> list[str]:
+        """The tenant's entry ids after `after_id` (None: from the start), in id order."""
+        ...
+
+    async def graph_tenants(self) -> list[str]:
+        """Every tenant that has memories."""
+        ...
+
+    async def hydrate_neighbors(self, scope: ReadScope, scores: dict[str, float], k: int) -> list[Neighbor]:
+        """The entries of `scores` the scope may read (sensitivity ceiling applied; any state), best first
+        (score, then id), at most `k`."""
+        ...
+
+    async def rebuild_checkpoint(self, index_name: str) -> tuple[bool, str | None]:
+        """Whether a rebuild of `index_name` is under way, and the last entry id it finished."""
+        ...
+
+    async def save_checkpoint(self, index_name: str, last_id: str | None) -> None:
+        """Record that a rebuild of `index_name` finished every entry up to `last_id` (None: just started)."""
+        ...
+
+    async def clear_checkpoint(self, index_name: str) -> None:
+        """Forget the checkpoint of a finished rebuild."""
+        ...

@@ -1,0 +1,1 @@
+# The part of the falkordb client novamem uses (storage/falkordb); the package ships no type information.
