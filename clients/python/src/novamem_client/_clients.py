@@ -3,6 +3,7 @@ the asyncio flavour (see `_binding.py`); the flavours differ only in their surfa
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Generic, TypeVar
 
 from . import _admin as admin_ops
@@ -92,7 +93,7 @@ class AsyncAdmin(_AdminOps, AsyncSurface):
     """Administration of the deployment, to await (`client.admin`; needs an admin's token)."""
 
 
-class _Client(Generic[M, A]):
+class _Client(ABC, Generic[M, A]):
     """Construction shared by both clients: one configuration, three surfaces over it."""
 
     management: M
@@ -109,8 +110,9 @@ class _Client(Generic[M, A]):
         self._config = ClientConfig(base_url, token=token, token_source=token_source, timeout=timeout)
         self.management, self.admin = self._surfaces(self._config)
 
+    @abstractmethod
     def _surfaces(self, config: ClientConfig) -> tuple[M, A]:
-        raise NotImplementedError
+        """The management and admin surfaces of this flavour (sync or asyncio) over `config`."""
 
     @property
     def config(self) -> ClientConfig:
