@@ -21,17 +21,40 @@ log = logging.getLogger("novamem.storage")
 # directory, not into novamem's log (its warnings and errors still reach novamem's log, one line each)
 PGSERVER_LOG = "pgserver.log"
 
-# The embedded server belongs to novamem alone, so it gets memory for a 100k-entry store: rows,
-# vectors and the HNSW index (about 450 MB at 100k entries) stay in shared buffers, and the keyword
-# CTEs sort in memory. Values need a restart (shared_buffers) or a reload; they are applied once and
-# kept in postgresql.auto.conf.
-TUNING = {
-    "shared_buffers": "512MB",
-    "work_mem": "16MB",
-    "maintenance_work_mem": "256MB",
-    "effective_cache_size": "1GB",
-    "random_page_cost": "1.1",
-}
+# The embedded server belongs to novamem alone, so it gets memory in proportion to the machine: an
+# eighth of RAM for shared buffers (between 512 MB and 4 GB), so rows, vectors and the HNSW index of a
+# store of a million memories stay in PostgreSQL's own cache instead of being copied in from the
+# operating system's on every search; PostgreSQL touches that memory only as the store fills it. The
+# keyword CTEs sort in memory. Values need a restart (shared_buffers) or a reload; they are applied
+# once and kept in postgresql.auto.conf.
+SHARED_BUFFERS_MIN_MB = 512
+SHARED_BUFFERS_MAX_MB = 4096
+
+
+def _physical_memory_mb() -> int | None:
+    """The machine's RAM in MiB, where the platform says."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20)
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _size(mb: int) -> str:
+    """A size as PostgreSQL shows it (so a setting already in force compares equal)."""
+    return f"{mb // 1024}GB" if mb % 1024 == 0 else f"{mb}MB"
+
+
+def tuning(ram_mb: int | None) -> dict[str, str]:
+    """The embedded server's settings for a machine with `ram_mb` MiB of RAM (None: unknown)."""
+    ram = ram_mb or 4096
+    shared = min(max(ram // 8 // 128 * 128, SHARED_BUFFERS_MIN_MB), SHARED_BUFFERS_MAX_MB)
+    return {
+        "shared_buffers": _size(shared),
+        "work_mem": "16MB",
+        "maintenance_work_mem": "256MB",
+        "effective_cache_size": _size(max(ram // 2 // 1024, 1) * 1024),
+        "random_page_cost": "1.1",
+    }
 
 
 class _PgCommand(Protocol):
@@ -140,13 +163,14 @@ class EmbeddedPostgres:
         return server.get_uri("novamem")
 
     def _tune(self, server: PostgresServer) -> None:
-        """Apply TUNING where the running server differs, restarting it once if that needs a restart."""
-        names = ", ".join(f"'{name}'" for name in TUNING)
+        """Apply `tuning` where the running server differs, restarting it once if that needs a restart."""
+        wanted_settings = tuning(_physical_memory_mb())
+        names = ", ".join(f"'{name}'" for name in wanted_settings)
         current = server.psql(
             f"SELECT name || '=' || coalesce(setting_of, '') FROM (SELECT name, "
             f"current_setting(name) AS setting_of FROM pg_settings WHERE name IN ({names})) s;"
         )
-        wanted = {f"{name}={value}" for name, value in TUNING.items()}
+        wanted = {f"{name}={value}" for name, value in wanted_settings.items()}
         have = {line.strip() for line in current.splitlines()}
         missing = [item for item in wanted if item not in have]
         if not missing:
