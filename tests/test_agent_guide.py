@@ -33,7 +33,7 @@ def test_texts_name_only_real_tools() -> None:
 def test_only_weights_the_code_uses_are_quoted() -> None:
     defaults = DEFAULT_WEIGHTS.model_dump()
     search = next(doc for doc in TOOL_DOCS if doc.name == "memory_search").description
-    quoted = dict(re.findall(r"(keyword|vector|graph|recency|entity) (\d+(?:\.\d+)?)", search))
+    quoted = dict(re.findall(r"(keyword|vector|graph|recency|entity|time) (\d+(?:\.\d+)?)", search))
     assert {k: float(v) for k, v in quoted.items()} == defaults
     # no other numbers (no score thresholds) anywhere else
     for doc in TOOL_DOCS:

@@ -25,6 +25,7 @@ __all__ = [
     "AuthMode",
     "EmbeddingsProvider",
     "GraphStore",
+    "RerankFormat",
     "Settings",
     "VectorStore",
     "endpoint_exposure",
@@ -117,6 +118,19 @@ class GraphStore(StrEnum):
 
 DEFAULT_FALKORDB_TIMEOUT_MS = 2000
 FALKORDB_URL_SCHEMES = ("redis", "rediss", "falkor", "falkors", "unix")
+
+
+class RerankFormat(StrEnum):
+    """The request and answer shape of a `/rerank` endpoint."""
+
+    COHERE = "cohere"  # {model, query, documents, top_n} -> {results: [{index, relevance_score}]}: Cohere, Jina, vLLM
+    TEI = "tei"  # {query, texts} -> [{index, score}]: Hugging Face text-embeddings-inference
+
+
+DEFAULT_RERANK_POOL_MULTIPLIER = 4
+DEFAULT_RERANK_TIMEOUT_MS = 5000
+DEFAULT_QUERY_DECOMP_MAX_SUBQUERIES = 3
+DEFAULT_QUERY_DECOMP_TIMEOUT_MS = 8000
 
 
 class LogLevel(StrEnum):
@@ -312,8 +326,8 @@ class Settings(BaseSettings):
     )
     allow_insecure_endpoints: bool = Field(
         False,
-        description="Allow a plain-HTTP embeddings endpoint whose host is public (or does not resolve); "
-        "refused at start-up otherwise.",
+        description="Allow a plain-HTTP embeddings, rerank or decomposition endpoint whose host is public (or "
+        "does not resolve); refused at start-up otherwise.",
     )
     backup_dir: Path | None = Field(
         None,
@@ -360,6 +374,61 @@ class Settings(BaseSettings):
         ge=50,
         le=120000,
         description="Longest wait for one FalkorDB call; a graph read past it answers from PostgreSQL, `degraded`.",
+    )
+    # ---- optional retrieval stages ------------------------------------------------------------------------
+    rerank_enabled: bool = Field(
+        False,
+        description="Re-order the fused candidates of search and context with a cross-encoder at "
+        "`NOVAMEM_RERANK_ENDPOINT`; a request's `rerank: false` opts out. A reranker that fails or is slower "
+        "than `NOVAMEM_RERANK_TIMEOUT_MS` leaves the fused order (`degraded: true`).",
+    )
+    rerank_endpoint: str | None = Field(
+        None, description="Full URL of the reranker (for example `http://tei:8080/rerank`), required when enabled."
+    )
+    rerank_model: str | None = Field(
+        None, description="Model name sent to the reranker; required with the `cohere` format."
+    )
+    rerank_api_key: SecretStr | None = Field(None, description="Bearer key for the reranker.")
+    rerank_format: RerankFormat = Field(
+        RerankFormat.COHERE,
+        description="Request shape: `cohere` (`{model, query, documents, top_n}`: Cohere, Jina, vLLM, Infinity, "
+        "LiteLLM) or `tei` (`{query, texts}`: text-embeddings-inference).",
+    )
+    rerank_pool_multiplier: int = Field(
+        DEFAULT_RERANK_POOL_MULTIPLIER,
+        ge=1,
+        le=20,
+        description="The reranker scores the best `k` × this fused candidates.",
+    )
+    rerank_timeout_ms: int = Field(
+        DEFAULT_RERANK_TIMEOUT_MS,
+        ge=50,
+        le=120000,
+        description="Longest wait for the reranker; past it the fused order stands (`degraded: true`).",
+    )
+    query_decomp_enabled: bool = Field(
+        False,
+        description="Let a request's `decompose: true` split a complex question into sub-queries with the "
+        "OpenAI-compatible chat model at `NOVAMEM_QUERY_DECOMP_ENDPOINT`; their results are fused.",
+    )
+    query_decomp_endpoint: str | None = Field(
+        None,
+        description="Base URL of the OpenAI-compatible API (the server posts to `<url>/chat/completions`), "
+        "required when enabled.",
+    )
+    query_decomp_model: str | None = Field(None, description="Chat model name, required when enabled.")
+    query_decomp_api_key: SecretStr | None = Field(None, description="Bearer key for the decomposition API.")
+    query_decomp_max_subqueries: int = Field(
+        DEFAULT_QUERY_DECOMP_MAX_SUBQUERIES,
+        ge=1,
+        le=5,
+        description="Most sub-queries searched besides the original question.",
+    )
+    query_decomp_timeout_ms: int = Field(
+        DEFAULT_QUERY_DECOMP_TIMEOUT_MS,
+        ge=50,
+        le=120000,
+        description="Longest wait for the chat model; past it the original question is searched alone.",
     )
     otel_exporter_otlp_endpoint: str | None = Field(
         None,
@@ -425,7 +494,23 @@ class Settings(BaseSettings):
         if self.embeddings_provider is EmbeddingsProvider.OPENAI_COMPATIBLE and self.embeddings_endpoint:
             self._check_endpoint("NOVAMEM_EMBEDDINGS_ENDPOINT", self.embeddings_endpoint)
         self._check_vector_store()
+        self._check_retrieval_stages()
         return self
+
+    def _check_retrieval_stages(self) -> None:
+        """Refuse an enabled reranker or decomposer without what it needs, and any unusable endpoint."""
+        if self.rerank_enabled and not self.rerank_endpoint:
+            raise ValueError("NOVAMEM_RERANK_ENABLED=1 needs NOVAMEM_RERANK_ENDPOINT (e.g. http://tei:8080/rerank)")
+        if self.rerank_enabled and self.rerank_format is RerankFormat.COHERE and not self.rerank_model:
+            raise ValueError("NOVAMEM_RERANK_FORMAT=cohere needs NOVAMEM_RERANK_MODEL")
+        if self.rerank_endpoint:
+            self._check_endpoint("NOVAMEM_RERANK_ENDPOINT", self.rerank_endpoint)
+        if self.query_decomp_enabled and not (self.query_decomp_endpoint and self.query_decomp_model):
+            raise ValueError(
+                "NOVAMEM_QUERY_DECOMP_ENABLED=1 needs NOVAMEM_QUERY_DECOMP_ENDPOINT and NOVAMEM_QUERY_DECOMP_MODEL"
+            )
+        if self.query_decomp_endpoint:
+            self._check_endpoint("NOVAMEM_QUERY_DECOMP_ENDPOINT", self.query_decomp_endpoint)
 
     def _check_vector_store(self) -> None:
         """Refuse a Qdrant vector store without a usable NOVAMEM_QDRANT_URL."""

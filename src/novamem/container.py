@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from novamem import __version__
 from novamem.config import EmbeddingsProvider, GraphStore, Settings, VectorStore
 from novamem.embedding.base import Embedder
+from novamem.embedding.chat import ChatModel
+from novamem.embedding.rerank import HttpReranker
 from novamem.errors import ConfigError
 from novamem.observability.redaction import redactor
 from novamem.services.agents.adoption import AdoptionService
@@ -31,6 +33,7 @@ from novamem.services.identity.sessions import SessionService
 from novamem.services.identity.tenants import TenantService
 from novamem.services.identity.tokens import TokenService
 from novamem.services.identity.users import UserService
+from novamem.services.memory.decompose import QueryDecomposer
 from novamem.services.memory.diagnostics import DiagnosticsService
 from novamem.services.memory.graph_rebuild import GraphRebuild
 from novamem.services.memory.index_rebuild import VectorRebuild
@@ -38,7 +41,9 @@ from novamem.services.memory.index_sync import IndexSync
 from novamem.services.memory.lifecycle import Reconciler
 from novamem.services.memory.memories import EmbedderState, MemoryService, WritePolicy
 from novamem.services.memory.recall import RecallService
+from novamem.services.memory.rerank import Reranker
 from novamem.services.memory.selfservice import SelfService
+from novamem.services.memory.stages import RetrievalStages
 from novamem.services.operations.admin import AdminService
 from novamem.services.operations.backups import BackupService
 from novamem.services.operations.health import HealthService
@@ -92,6 +97,7 @@ __all__ = [
     "Container",
     "build_backups",
     "build_embedder",
+    "build_retrieval_stages",
     "database_at",
     "database_connection_limits",
     "migrate_database",
@@ -123,6 +129,32 @@ def build_embedder(settings: Settings) -> Embedder | None:
         document_prefix=settings.embeddings_document_prefix,
         max_batch=settings.embeddings_batch_max,
     )
+
+
+def build_retrieval_stages(settings: Settings) -> RetrievalStages:
+    """The optional reranker and query decomposer, as configured (each absent when switched off)."""
+    reranker: Reranker | None = None
+    decomposer: QueryDecomposer | None = None
+    if settings.rerank_enabled and settings.rerank_endpoint:
+        timeout_s = settings.rerank_timeout_ms / 1000
+        scorer = HttpReranker(
+            endpoint=settings.rerank_endpoint,
+            model=settings.rerank_model,
+            api_key=settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None,
+            request_format=settings.rerank_format,
+            timeout_s=timeout_s,
+        )
+        reranker = Reranker(scorer, pool_multiplier=settings.rerank_pool_multiplier, timeout_s=timeout_s)
+    if settings.query_decomp_enabled and settings.query_decomp_endpoint and settings.query_decomp_model:
+        timeout_s = settings.query_decomp_timeout_ms / 1000
+        chat = ChatModel(
+            endpoint=settings.query_decomp_endpoint,
+            model=settings.query_decomp_model,
+            api_key=settings.query_decomp_api_key.get_secret_value() if settings.query_decomp_api_key else None,
+            timeout_s=timeout_s,
+        )
+        decomposer = QueryDecomposer(chat, max_subqueries=settings.query_decomp_max_subqueries, timeout_s=timeout_s)
+    return RetrievalStages(reranker, decomposer)
 
 
 def build_vector_index(
@@ -319,6 +351,8 @@ class Container:
     vector_rebuild: VectorRebuild | None = None
     graph_engine: FalkorGraphEngine | None = None
     graph_rebuild: GraphRebuild | None = None
+    # the optional reranker and query decomposer of the read path (pass-through when neither is configured)
+    stages: RetrievalStages = field(default_factory=RetrievalStages)
     extras: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -432,8 +466,10 @@ class Container:
             if authenticator.cookies is not None
             else None
         )
+        stages = build_retrieval_stages(settings)
         return cls(
             settings=settings,
+            stages=stages,
             database=database,
             store=store,
             embedder=state,
@@ -447,6 +483,7 @@ class Container:
                 vectors=vectors,
                 graph=graph,
                 graph_index=graph_engine.reader if graph_engine is not None else None,
+                stages=stages,
             ),
             reconciler=reconciler,
             leader_lock=PostgresLeaderLock(url),
@@ -506,6 +543,7 @@ class Container:
         await self.user_metrics.stop()  # flushes what this replica counted since the last flush
         await self.metrics.stop()  # flushes what this replica counted since the last flush
         await self.leader_lock.release()
+        await self.stages.close()
         if self.embedder.embedder is not None:
             await self.embedder.embedder.close()
         await self.database.close()

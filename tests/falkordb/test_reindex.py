@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from ulid import ULID
 
+from falkordb import FalkorDB
 from novamem.services.memory.graph_rebuild import GraphRebuild, RebuildProgress
 from novamem.storage.falkordb.graphs import FalkorGraphs, graph_name
 from novamem.storage.falkordb.sink import FalkorGraphSink
@@ -117,6 +118,9 @@ class CrashingWriter:
     async def drop(self, tenant_id: str) -> None:
         await self._sink.drop(tenant_id)
 
+    async def drop_others(self, tenant_ids: Sequence[str]) -> list[str]:
+        return await self._sink.drop_others(tenant_ids)
+
 
 async def test_an_interrupted_tenant_rebuild_resumes_to_the_exact_graph(
     parts: Parts, database_url: str, falkordb: FalkorProcess
@@ -159,6 +163,29 @@ async def test_an_interrupted_rebuild_of_every_tenant_resumes_after_the_finished
     assert await parts.source.rebuild_checkpoint("*") == (False, None)
 
 
+async def test_a_rebuild_of_every_tenant_drops_the_graphs_of_tenants_without_memories(
+    parts: Parts, database_url: str, falkordb: FalkorProcess
+) -> None:
+    # left behind: a tenant erased since its graph was fed, and one whose memories were all forgotten
+    stale = ("erased-tenant", "forgot-everything")
+    for tenant in stale:
+        await parts.graphs.run(tenant, "CREATE (:Memory {id: 'left-behind'})")
+    # graphs of another application on the same FalkorDB are not ours to drop, even with our prefix
+    foreign = FalkorDB.from_url(falkordb.url)
+    for name in ("billing", "novamem_notes"):
+        foreign.select_graph(name).query("CREATE (:Invoice {id: 1})")
+
+    result = await GraphRebuild(parts.source, parts.sink, batch=50).all()
+    assert {graph_name(t) for t in stale} <= set(result.dropped)
+    left = set(foreign.list_graphs())
+    assert {graph_name(t) for t in (ACME, "default")} | {"billing", "novamem_notes"} <= left
+    assert not left & {graph_name(t) for t in stale}
+    for tenant in (ACME, "default"):
+        assert graph_snapshot(falkordb.url, tenant) == expected_snapshot(database_url, tenant)
+    for name in ("billing", "novamem_notes"):
+        foreign.select_graph(name).delete()
+
+
 def _ids(url: str, tenant: str) -> list[str]:
     with psycopg.connect(url, autocommit=True) as conn:
         return [r[0] for r in conn.execute("SELECT id FROM memory_entries WHERE tenant_id = %s", (tenant,)).fetchall()]
@@ -181,6 +208,7 @@ def _cli(database_url: str, tmp_path: Path, *args: str, **env: str) -> subproces
 def test_the_command_rebuilds_with_progress_on_stderr(
     database_url: str, falkordb: FalkorProcess, tmp_path: Path
 ) -> None:
+    FalkorDB.from_url(falkordb.url).select_graph(graph_name("gone-tenant")).query("CREATE (:Memory {id: 'x'})")
     done = _cli(
         database_url,
         tmp_path,
@@ -193,6 +221,7 @@ def test_the_command_rebuilds_with_progress_on_stderr(
     assert done.returncode == 0, done.stderr
     assert "graph default: 5 entries" in done.stderr and f"graph {ACME}:" in done.stderr
     assert "entries written" in done.stdout
+    assert f"dropped 1 stale tenant graph(s): {graph_name('gone-tenant')}" in done.stdout
     for tenant in (ACME, "default"):
         assert graph_snapshot(falkordb.url, tenant) == expected_snapshot(database_url, tenant)
     assert graph_name(ACME) != graph_name("default")

@@ -13,6 +13,7 @@ INVALID_JSON = "Body is not valid JSON but content-type is set to 'application/j
 
 ROUTES = [
     ("POST", "/v1/remember"),
+    ("POST", "/v1/remember/batch"),
     ("POST", "/v1/capture"),
     ("POST", "/v1/session-recap"),
     ("POST", "/v1/search"),
@@ -106,6 +107,12 @@ def test_empty_body_with_json_content_type(api: httpx.Client, method: str, path:
         ("/v1/neighbors", {"id": "x", "k": 51}, "k"),
         ("/v1/forget", {"sourceRef": "s" * 513}, "sourceRef"),
         ("/v1/session-recap", {"decisions": "not a list"}, "decisions"),
+        (
+            "/v1/remember/batch",
+            {"entries": [{"content": "valid enough content"}, {"content": 42}]},
+            "entries.1.content",
+        ),
+        ("/v1/remember/batch", {"entries": [{"content": "valid enough content", "force": "yes"}]}, "entries.0.force"),
     ],
 )
 def test_wrong_types_and_out_of_range_fields(

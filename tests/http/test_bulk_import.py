@@ -125,12 +125,13 @@ def test_failures_are_reported_per_item_with_their_index(b: Bulk) -> None:
         {"content": "Eta: backups run nightly", "project": "shared"},
     ]
     body = _import(b, entries)
-    assert body["imported"] == 2 and body["deduplicated"] == 1
+    # a text over the length cap is imported as pieces under it (issue 13), not refused
+    assert body["imported"] == 3 and body["deduplicated"] == 1
     failed = body["failed"]
-    assert isinstance(failed, list) and [f["index"] for f in failed] == [1, 2]
+    assert isinstance(failed, list) and [f["index"] for f in failed] == [1]
     assert failed[0]["error"] == "no such project 'nope' — call project_list to see ids"
-    assert failed[1]["error"].startswith("too long (5000 chars, max 4000)")
-    all_failed = _import(b, [entries[1], entries[2]], status=400)
+    assert b.server.sql("SELECT count(*) FROM memory_entries WHERE starts_with(content, 'zzz')") == [(2,)]
+    all_failed = _import(b, [entries[1]], status=400)
     assert all_failed["failed"] == [{**f, "index": i} for i, f in enumerate(failed)]
 
 

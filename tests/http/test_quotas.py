@@ -97,6 +97,23 @@ def test_writes_per_minute_are_shared_by_every_replica(
     ]
 
 
+def test_an_override_change_holds_on_every_replica_from_the_next_request(
+    srv: RunningServer, replicas: tuple[RunningServer, RunningServer]
+) -> None:
+    admin, erin = add_user(srv, "admin", role="admin"), add_user(srv, "erin")
+    admin_token = mint(srv, admin)
+    with client(replicas[1], mint(srv, erin)) as two:
+        # the second replica reads (and may keep) erin's limits: none yet
+        assert remember(two, "Erin's first fact, stored before any cap").status_code == 201
+        assert set_quota(replicas[0], admin_token, erin, maxEntries=1).status_code == 200
+        refused = remember(two, "Erin's second fact meets the new cap at once")
+        assert refused.status_code == 429 and refused.json() == {"error": entry_quota(1)}
+        assert two.get("/v1/me/usage").json()["quota"] == {"maxEntries": 1, "writesPerMinute": None}
+        assert set_quota(replicas[0], admin_token, erin, maxEntries=None).status_code == 200
+        assert remember(two, "Erin's second fact fits once the cap is lifted").status_code == 201
+    assert srv.sql("SELECT count(*) FROM memory_entries WHERE user_id = %s", (erin,)) == [(2,)]
+
+
 def test_null_clears_an_override(srv: RunningServer) -> None:
     admin, carol = add_user(srv, "admin", role="admin"), add_user(srv, "carol")
     admin_token = mint(srv, admin)

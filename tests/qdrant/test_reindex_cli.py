@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from qdrant_client import AsyncQdrantClient
+from qdrant_client.http import models as qm
 
 from novamem.cli.main import main
 from novamem.cli.reindex import ProgressBar
 from novamem.services.memory.index_rebuild import RebuildProgress
+from novamem.storage.base import VectorSpace
+from novamem.storage.qdrant.vector_index import collection_name
 
 
 def test_reindex_vectors_rebuilds_the_collection(
@@ -27,6 +32,38 @@ def test_reindex_vectors_rebuilds_the_collection(
     out = capsys.readouterr()
     assert "rebuilt; 0 entries written, 0 re-embedded" in out.out
     assert "indexing: 0/0" in out.err  # plain progress lines when stderr is not a terminal
+
+
+async def _collections(path: Path, create: Sequence[str] = ()) -> set[str]:
+    """Create collections in the local-mode store at `path` (one client at a time may open it); list them."""
+    client = AsyncQdrantClient(path=str(path))
+    try:
+        for name in create:
+            await client.create_collection(name, vectors_config=qm.VectorParams(size=4, distance=qm.Distance.COSINE))
+        return {c.name for c in (await client.get_collections()).collections}
+    finally:
+        await client.close()
+
+
+def test_reindex_vectors_drops_the_collections_of_other_models_and_nothing_else(
+    make_database: Callable[[], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "qdrant"
+    old = [collection_name(VectorSpace("an-older-model", 768)), collection_name(VectorSpace("an-older-model", 4))]
+    foreign = ["customer_docs", "novamem_archive", "novamem_notes_2024"]  # not named by our scheme
+    asyncio.run(_collections(path, [*old, *foreign]))
+    monkeypatch.setenv("NOVAMEM_DATABASE_URL", make_database())
+    monkeypatch.setenv("NOVAMEM_AUTH_MODE", "none")
+    monkeypatch.setenv("NOVAMEM_VECTOR_STORE", "qdrant")
+    monkeypatch.setenv("NOVAMEM_QDRANT_URL", f"path:{path}")
+    assert main(["reindex", "--vectors"]) == 0
+    out = capsys.readouterr().out
+    current = out.split(":", 1)[0]
+    assert current not in old and f"dropped old collection(s) {', '.join(sorted(old))}" in out
+    assert asyncio.run(_collections(path)) == {current, *foreign}
 
 
 def test_reindex_without_qdrant_or_without_a_target_is_refused(

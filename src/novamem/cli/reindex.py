@@ -93,13 +93,16 @@ async def _graph(batch: int, tenant_id: str | None) -> int:
         if rebuild is None:
             raise ConfigError("there is no graph index to rebuild: NOVAMEM_GRAPH_STORE is not falkordb")
         rebuild.batch = batch
+        dropped: list[str] = []
         if tenant_id is not None:
             written = await rebuild.tenant(tenant_id, _graph_progress)
         else:
-            written = await rebuild.all(_graph_progress)
+            result = await rebuild.all(_graph_progress)
+            written, dropped = result.written, result.dropped
     finally:
         await container.close()
-    print(f"graph: rebuilt; {written} entries written in this run")  # noqa: T201
+    stale = f"; dropped {len(dropped)} stale tenant graph(s): {', '.join(dropped)}" if dropped else ""
+    print(f"graph: rebuilt; {written} entries written in this run{stale}")  # noqa: T201
     return 0
 
 
@@ -116,5 +119,6 @@ async def _vectors(batch: int) -> int:
     print(  # noqa: T201
         f"{result.index}: {how}; {result.indexed} entries written, {result.embedded} re-embedded"
         + (f", {result.still_owed} still owed a vector (embedder unavailable)" if result.still_owed else "")
+        + (f"; dropped old collection(s) {', '.join(result.dropped)}" if result.dropped else "")
     )
     return 0

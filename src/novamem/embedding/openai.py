@@ -34,7 +34,11 @@ def infer_prefixes(model: str) -> tuple[str, str]:
 
 
 class OpenAICompatibleEmbedder:
-    """Posts batches to `<endpoint>/embeddings`; retries transient failures, then raises Unavailable."""
+    """Posts batches to `<endpoint>/embeddings`; retries transient failures, then raises Unavailable.
+
+    Queries and documents are batched in separate lanes, each with one request in flight, so a search's
+    query is posted at once even while a large document batch is being sent or retried.
+    """
 
     def __init__(
         self,
@@ -57,7 +61,9 @@ class OpenAICompatibleEmbedder:
         self._dprefix = inferred_d if document_prefix is None else document_prefix
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(timeout=timeout_s, headers=headers)
-        self._queue = BatchingQueue(self._post, max_batch, provider="openai-compatible")
+        # two lanes, each with one request in flight: a query never waits for a document batch's POST
+        self._documents = BatchingQueue(self._post, max_batch, provider="openai-compatible")
+        self._queries = BatchingQueue(self._post, max_batch, provider="openai-compatible")
 
     async def _post(self, texts: list[str]) -> list[list[float]]:
         payload: dict[str, object] = {"model": self._model, "input": [t[:MAX_INPUT_CHARS] for t in texts]}
@@ -114,11 +120,12 @@ class OpenAICompatibleEmbedder:
         return out
 
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        return await self._queue.embed([self._dprefix + t for t in texts])
+        return await self._documents.embed([self._dprefix + t for t in texts])
 
     async def embed_query(self, text: str) -> list[float]:
-        return (await self._queue.embed([self._qprefix + text]))[0]
+        return (await self._queries.embed([self._qprefix + text]))[0]
 
     async def close(self) -> None:
-        await self._queue.close()
+        await self._documents.close()
+        await self._queries.close()
         await self._client.aclose()

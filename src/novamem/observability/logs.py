@@ -137,6 +137,8 @@ def register_secrets(settings: Settings) -> None:
             settings.cookie_secret,
             settings.auth_token,
             settings.embeddings_api_key,
+            settings.rerank_api_key,
+            settings.query_decomp_api_key,
             settings.bootstrap_admin_password,
         )
     ]

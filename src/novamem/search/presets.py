@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_WEIGHTS", "PRESETS", "SearchWeights", "Strategy"]
+__all__ = ["DEFAULT_TIME_WEIGHT", "DEFAULT_WEIGHTS", "PRESETS", "SearchWeights", "Strategy"]
+
+# chosen on LoCoMo with each turn's session date as `occurredAt`: recall@10 rises up to 0.3 and no further
+# (docs/benchmarks.md, "Time on LoCoMo")
+DEFAULT_TIME_WEIGHT = 0.3
 
 
 class SearchWeights(BaseModel):
@@ -17,6 +21,9 @@ class SearchWeights(BaseModel):
     graph: float = Field(0.0, ge=0, le=10)
     recency: float = Field(0.05, ge=0, le=10)
     entity: float = Field(0.05, ge=0, le=10)
+    # a boost, not a filter: memories that happened inside the time a query names ("last year", "in May
+    # 2023", "3 days ago"), or that carry an `occurredAt` when it asks "when"; inert for other queries
+    time: float = Field(DEFAULT_TIME_WEIGHT, ge=0, le=10)
 
     def merged(self, overrides: dict[str, float] | None) -> SearchWeights:
         if not overrides:
@@ -39,6 +46,6 @@ class Strategy(BaseModel):
 DEFAULT_WEIGHTS = SearchWeights()
 PRESETS: dict[str, Strategy] = {
     "hybrid": Strategy(),
-    "keyword": Strategy(weights=SearchWeights(keyword=1, vector=0, recency=0, entity=0)),
-    "vector": Strategy(weights=SearchWeights(keyword=0, vector=1, recency=0, entity=0)),
+    "keyword": Strategy(weights=SearchWeights(keyword=1, vector=0, recency=0, entity=0, time=0)),
+    "vector": Strategy(weights=SearchWeights(keyword=0, vector=1, recency=0, entity=0, time=0)),
 }

@@ -42,6 +42,7 @@ class GraphNode:
     cold: bool
     status: str
     entities: tuple[str, ...]
+    namespaces: tuple[str, ...] = ()  # every namespace the entry is a member of (its home one included)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,11 @@ class GraphWriter(Protocol):
 
     async def drop(self, tenant_id: str) -> None:
         """Delete the tenant's whole graph."""
+        ...
+
+    async def drop_others(self, tenant_ids: Sequence[str]) -> list[str]:
+        """Delete this deployment's graphs of every tenant not in `tenant_ids` (the engine's other graphs
+        are never touched); returns the names of the graphs dropped."""
         ...
 
 

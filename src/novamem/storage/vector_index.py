@@ -35,6 +35,7 @@ class VectorRecord:
     status: str
     expires_at: datetime | None
     vector: list[float]
+    namespaces: tuple[str, ...] = ()  # every namespace the entry is a member of (its home one included)
 
 
 class VectorSource(Protocol):
@@ -95,6 +96,11 @@ class VectorIndex(IndexSink, Protocol):
 
     async def put(self, records: Sequence[VectorRecord]) -> None:
         """Insert or replace these records (idempotent: a point's id derives from its entry id)."""
+        ...
+
+    async def drop_others(self) -> list[str]:
+        """Delete this deployment's indexes of other embedding models or dimensions (the engine's other
+        indexes are never touched); returns their names."""
         ...
 
     async def count(self) -> int:

@@ -1,4 +1,4 @@
-"""Writes of the v1 data plane: remember, capture, session recap, update and forget."""
+"""Writes of the v1 data plane: remember (one or a batch), capture, session recap, update and forget."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from novamem.http.deps import CallerDep, ContainerDep
+from novamem.services.memory.batch_models import RememberBatchRequest, RememberBatchResponse
 from novamem.services.memory.models import (
     CaptureResult,
     ForgetRequest,
@@ -31,6 +32,25 @@ _CREATED: dict[int | str, dict[str, Any]] = {
 async def remember(body: MemoryCreate, caller: CallerDep, c: ContainerDep) -> JSONResponse:
     """Store one memory as given: worthiness gate, length cap and exact dedup only."""
     return JSONResponse((await c.memories.remember(caller, body)).to_wire(), status_code=201)
+
+
+@router.post(
+    "/remember/batch",
+    status_code=201,
+    response_model=None,
+    responses={
+        201: {
+            "model": RememberBatchResponse,
+            "description": "one result per entry, in order; an entry refused on its own has `id: null` and "
+            "`error` (when every entry is refused, the request answers that error as `/v1/remember` would)",
+        }
+    },
+)
+async def remember_batch(body: RememberBatchRequest, caller: CallerDep, c: ContainerDep) -> JSONResponse:
+    """Extension: store up to 200 memories in one call, each as `POST /v1/remember` would (gate, length
+    cap, sensitivity, exact dedup, quotas); texts over the length cap are split into pieces. An invalid
+    entry refuses the whole request (issues at `entries.N.<field>`)."""
+    return JSONResponse((await c.memories.remember_batch(caller, body)).to_wire(), status_code=201)
 
 
 @router.post("/capture", status_code=201, responses=_CREATED, response_class=JSONResponse)

@@ -45,7 +45,10 @@ class ToolDoc:
 
 def _weights() -> str:
     w = DEFAULT_WEIGHTS
-    return f"keyword {w.keyword:g}, vector {w.vector:g}, graph {w.graph:g}, recency {w.recency:g}, entity {w.entity:g}"
+    return (
+        f"keyword {w.keyword:g}, vector {w.vector:g}, graph {w.graph:g}, recency {w.recency:g},"
+        f" entity {w.entity:g}, time {w.time:g}"
+    )
 
 
 def _read(name: str, group: ToolGroup, description: str) -> ToolDoc:
@@ -96,7 +99,8 @@ TOOL_DOCS: tuple[ToolDoc, ...] = (
     _write(
         "memory_remember",
         M,
-        "Store one text exactly as given (worthiness gate, length cap and exact-duplicate check only). Prefer "
+        "Store one text exactly as given (worthiness gate, length cap and exact-duplicate check only); with "
+        "`split: true` a text over the length cap is stored as pieces sharing one `sourceRef`. Prefer "
         "memory_capture, which also merges near-duplicates.",
         idempotent=False,
     ),
@@ -111,7 +115,8 @@ TOOL_DOCS: tuple[ToolDoc, ...] = (
     _write(
         "memory_forget",
         M,
-        "Delete a memory by `id`, or every memory carrying a `sourceRef` (give exactly one of the two). Deletion "
+        "Delete a memory by `id`, or every memory carrying a `sourceRef` (give exactly one of the two); with "
+        "`namespace`, only from that namespace (a memory also stored under others stays there). Deletion "
         "is permanent; forgetting an id that is already gone is not an error.",
         destructive=True,
         idempotent=True,

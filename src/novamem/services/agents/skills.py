@@ -189,7 +189,9 @@ def _novamem_skill() -> str:
             "## Decay and expiry",
             "",
             f"Recency is one signal of the fused score (default weight {DEFAULT_WEIGHTS.recency:g}, half-life "
-            f"{half_life:g} days): old memories rank lower but are never hidden by age alone. A memory written "
+            f"{half_life:g} days): old memories rank lower but are never hidden by age alone. Age counts from "
+            "`occurredAt` (when the thing happened) when the memory has one, and a query that names a time "
+            '("last year", "in May 2023") ranks memories from that time higher. A memory written '
             "with `expiresAt` is hidden after that time and purged by the next decay pass.",
             "",
             _tool_line("memory_hygiene"),

@@ -190,19 +190,19 @@ class Authenticator:
         token = verify_session_cookie(self.cookies.secret, cookie_value)
         if token is None:
             return None
-        principal = await self._resolve("session", hash_secret(token))
+        epoch, principal = await self._resolve("session", hash_secret(token))
         if principal is None or principal.banned:
             return None
         updated = principal.session_updated_at
         if principal.session_id and updated is not None and datetime.now(UTC) - updated > SESSION_ROLL_AFTER:
             self._spawn(self._credentials.roll_session(principal.session_id, int(SESSION_TTL.total_seconds())))
-        return self._caller(principal, Credential.SESSION)
+        return self._caller(principal, Credential.SESSION, epoch=epoch)
 
     async def token_caller(self, token: str) -> Caller | None:
         if self._credentials is None:
             return None
         token_hash = hash_secret(token)
-        principal = await self._resolve("token", token_hash)
+        epoch, principal = await self._resolve("token", token_hash)
         if principal is None or principal.banned:
             return None
         if not principal.confinement_ok:
@@ -215,7 +215,7 @@ class Authenticator:
             if len(self._touched) > RESOLVED_CACHE_ENTRIES:
                 self._touched.clear()
             self._spawn(self._credentials.touch_token(token_hash))
-        return self._caller(principal, Credential.TOKEN, token_hash=token_hash)
+        return self._caller(principal, Credential.TOKEN, token_hash=token_hash, epoch=epoch)
 
     async def on_behalf_caller(self, token: str) -> Caller | None:
         """The platform user an on-behalf-of JWT speaks for, or None for any failure (the uniform 401).
@@ -260,8 +260,9 @@ class Authenticator:
         self._keys[kid] = (epoch, record)
         return record
 
-    async def _resolve(self, kind: str, secret_hash: str) -> Principal | None:
-        """The principal behind a token or session hash, reused while the auth epoch stands still."""
+    async def _resolve(self, kind: str, secret_hash: str) -> tuple[int, Principal | None]:
+        """The auth epoch read now, and the principal behind a token or session hash (reused while the
+        epoch stands still)."""
         assert self._credentials is not None
         epoch = await self._credentials.epoch()
         key = (kind, secret_hash)
@@ -269,22 +270,24 @@ class Authenticator:
         if cached is not None and cached[0] == epoch:
             expires = cached[1].expires_at
             if expires is None or expires > datetime.now(UTC):
-                return cached[1]
+                return epoch, cached[1]
         if kind == "token":
             principal = await self._credentials.resolve_token(secret_hash)
         else:
             principal = await self._credentials.resolve_session(secret_hash)
         if principal is None or principal.banned:
             self._resolved.pop(key, None)
-            return principal
+            return epoch, principal
         if len(self._resolved) >= RESOLVED_CACHE_ENTRIES:
             self._resolved.clear()
         # stored under the epoch read *before* resolving: a change committed in between moves the
         # epoch past it, so the next request resolves again
         self._resolved[key] = (epoch, principal)
-        return principal
+        return epoch, principal
 
-    def _caller(self, p: Principal, credential: Credential, *, token_hash: str | None = None) -> Caller:
+    def _caller(
+        self, p: Principal, credential: Credential, *, token_hash: str | None = None, epoch: int | None = None
+    ) -> Caller:
         return Caller(
             tenant_id=p.tenant_id,
             user_id=p.user_id,
@@ -299,6 +302,7 @@ class Authenticator:
             session_id=p.session_id,
             active_project=p.active_project,
             must_change_password=p.must_change_password and credential is Credential.SESSION,
+            auth_epoch=epoch,
         )
 
     def _spawn(self, work: object) -> None:

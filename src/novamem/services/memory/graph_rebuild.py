@@ -4,7 +4,9 @@ A rebuild of a tenant drops its graph, then upserts its entries in id order, rec
 after each batch (`index_rebuilds`). Interrupted and started again, it resumes after that id without
 dropping anything; upserts are idempotent, so a batch cut short is simply applied again, and the result is
 exactly the graph of what PostgreSQL holds. A rebuild of every tenant also records the last tenant
-finished. The outbox keeps feeding the graph meanwhile: both write the same idempotent state.
+finished, and ends by dropping the graphs of tenants that hold no memories any more (erased tenants
+included), so what is left is exactly one graph per tenant with memories. The outbox keeps feeding the
+graph meanwhile: both write the same idempotent state.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 from novamem.storage.graph_index import DEFAULT_GRAPH_BATCH, GraphSource, GraphWriter
 
-__all__ = ["ALL_TENANTS", "GraphRebuild", "RebuildProgress"]
+__all__ = ["ALL_TENANTS", "GraphRebuild", "GraphRebuildResult", "RebuildProgress"]
 
 ALL_TENANTS = "*"
 
@@ -26,6 +28,14 @@ class RebuildProgress:
     tenant_id: str
     done: int
     resumed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GraphRebuildResult:
+    """What a rebuild of every tenant did: entries written by this run, and the stale graphs it dropped."""
+
+    written: int
+    dropped: list[str]
 
 
 class GraphRebuild:
@@ -58,8 +68,9 @@ class GraphRebuild:
         await self._source.clear_checkpoint(name)
         return done
 
-    async def all(self, progress: Callable[[RebuildProgress], None] | None = None) -> int:
-        """Rebuild every tenant's graph, resuming after the last tenant an interrupted run finished."""
+    async def all(self, progress: Callable[[RebuildProgress], None] | None = None) -> GraphRebuildResult:
+        """Rebuild every tenant's graph, resuming after the last tenant an interrupted run finished; then
+        drop the graphs of tenants without memories."""
         resumed, last = await self._source.rebuild_checkpoint(ALL_TENANTS)
         if not resumed:
             await self._source.save_checkpoint(ALL_TENANTS, None)
@@ -69,5 +80,7 @@ class GraphRebuild:
                 continue
             total += await self.tenant(tenant_id, progress)
             await self._source.save_checkpoint(ALL_TENANTS, tenant_id)
+        # the tenants read again now: one that got its first memory meanwhile keeps the graph the outbox made
+        dropped = await self._writer.drop_others(await self._source.graph_tenants())
         await self._source.clear_checkpoint(ALL_TENANTS)
-        return total
+        return GraphRebuildResult(written=total, dropped=dropped)

@@ -5,7 +5,9 @@ entry of another model for re-embedding, so this is where they are re-embedded);
 emptied and refilled from PostgreSQL in keyset pages by entry id, with a checkpoint (the last id done)
 after each page. Interrupted and started again, the rebuild resumes after that id; point ids derive
 from entry ids, so a page written twice leaves the same points: nothing missing, nothing doubled.
-The outbox keeps feeding the index meanwhile; both write the same idempotent state.
+The outbox keeps feeding the index meanwhile; both write the same idempotent state. Once every entry has
+a vector of the current model, the collections this deployment made for other models or dimensions are
+dropped (nothing searches them any more); while some vector is still owed they are kept.
 """
 
 from __future__ import annotations
@@ -36,13 +38,15 @@ class RebuildProgress:
 @dataclass(frozen=True, slots=True)
 class RebuildResult:
     """What a rebuild did: entries (re-)embedded first, entries written to the index by this run, whether
-    it resumed an interrupted one, and the entries still owed a vector (the embedder did not answer)."""
+    it resumed an interrupted one, the entries still owed a vector (the embedder did not answer), and the
+    indexes of other embedding models it dropped."""
 
     index: str
     embedded: int
     indexed: int
     resumed: bool
     still_owed: int
+    dropped: tuple[str, ...] = ()
 
 
 class VectorRebuild:
@@ -100,6 +104,8 @@ class VectorRebuild:
             done += len(records)
             progress(RebuildProgress("index", min(done, total), total))
         await self._checkpoints.finish(_TARGET, name)
+        still_owed = await self._store.count_owed()
+        dropped = () if still_owed else tuple(await self._index.drop_others())
         return RebuildResult(
-            index=name, embedded=embedded, indexed=indexed, resumed=resumed, still_owed=await self._store.count_owed()
+            index=name, embedded=embedded, indexed=indexed, resumed=resumed, still_owed=still_owed, dropped=dropped
         )

@@ -23,11 +23,13 @@ from novamem.domain.entries import (
     now_utc,
 )
 from novamem.domain.scope import Caller, WriteTarget
+from novamem.domain.splitting import split_text
 from novamem.embedding.base import Embedder
 from novamem.error_messages import DATABASE_UNAVAILABLE, NO_SUCH_MEMORY
 from novamem.errors import Conflict, Forbidden, InvalidInput, NotFound, NovamemError, RateLimited, Unavailable
 from novamem.services.identity.access import AccessPolicy, require_writer
-from novamem.services.identity.quotas import QuotaService
+from novamem.services.identity.quotas import Admission, QuotaService
+from novamem.services.memory.batch_models import BatchItemResult, RememberBatchRequest, RememberBatchResponse
 from novamem.services.memory.models import (
     CaptureResult,
     ForgetRequest,
@@ -56,6 +58,26 @@ RECAP_SECTIONS: tuple[tuple[str, str, str], ...] = (
 )
 NEAR_DUPLICATE_PROBE = 5
 INSERT_ROUNDS = 3  # a batch insert that keeps losing races to writes that vanish again gives up
+
+
+def _split_ref(metadata: dict[str, Any]) -> str | None:
+    """The source ref shared by the pieces of a split text, when this metadata is one piece's."""
+    split = metadata.get("split")
+    ref = split.get("sourceRef") if isinstance(split, dict) else None
+    return ref if isinstance(ref, str) else None
+
+
+def _pieces_result(results: Sequence[CaptureResult], source_ref: str) -> CaptureResult:
+    """The answer to a split write: the first piece's id, every piece's id and the ref they share."""
+    ids = list(dict.fromkeys(r.id for r in results if r.id is not None))
+    stored = [r for r in results if r.id is not None]
+    return CaptureResult(
+        id=ids[0] if ids else None,
+        deduplicated=True if stored and all(r.deduplicated for r in stored) else None,
+        embedded=all(bool(r.embedded) for r in stored),
+        pieces=ids,
+        source_ref=source_ref,
+    )
 
 
 class EmbedderState:
@@ -139,13 +161,21 @@ class MemoryService:
         self._policy = policy
         self._quotas = quotas
 
-    async def _check_quota(self, caller: Caller, amount: int = 1, pending: int = 0) -> None:
-        """Write quota first, before any other rule (`force` does not bypass it); read-only never counts.
-
-        `pending`: writes of the same batch admitted before this one, not stored yet."""
+    async def _check_quota(self, caller: Caller, amount: int = 1) -> None:
+        """Write quota first, before any other rule (`force` does not bypass it); read-only never counts."""
         require_writer(caller)
         if self._quotas is not None and amount > 0:
-            await self._quotas.check_write(caller, amount, pending=pending)
+            await self._quotas.check_write(caller, amount)
+
+    async def _admit(self, caller: Caller, count: int) -> Admission:
+        """`_check_quota` for a batch, in one check: how many of its writes fit, in order."""
+        try:
+            require_writer(caller)
+        except Forbidden as exc:
+            return Admission(admitted=0, refusal=exc)
+        if self._quotas is None:
+            return Admission(admitted=count, refusal=None)
+        return await self._quotas.admit(caller, count)
 
     # -- remember ---------------------------------------------------------------------------------
 
@@ -177,17 +207,107 @@ class MemoryService:
             confidence=1.0 if req.confidence is None else req.confidence,
             sensitivity=level,
             expires_at=req.expires_at,
+            occurred_at=req.occurred_at,
             source_refs=list(req.source_refs or []),
             organization_id=target.organization_id,
+            # checked again by the store in the writing transaction (the quota check just read it: no query)
+            entry_cap=await self._quotas.entry_cap(caller) if self._quotas is not None else None,
         )
         return _Prepared(target, draft)
 
     async def remember(self, caller: Caller, req: MemoryCreate) -> CaptureResult:
-        """Raw write: quota, worthiness gate, length cap, exact dedup, insert, embed and link."""
+        """Raw write: quota, worthiness gate, length cap, exact dedup, insert, embed and link.
+
+        With `split`, a text over the length cap is stored as pieces under it (see `_split`), all in one
+        `remember_many` (one embedding batch, one insert); a piece refused with an error fails the write
+        (pieces already stored stay, and a retry merges into them as exact duplicates)."""
+        split = self._split(req)
+        if split is not None:
+            outcomes = await self.remember_many(caller, split[0])
+            failed = next((o for o in outcomes if isinstance(o, NovamemError)), None)
+            if failed is not None:
+                raise failed
+            return _pieces_result([o for o in outcomes if isinstance(o, CaptureResult)], split[1])
         with self._metrics.failures(caller.tenant_id, Counter.REMEMBER_ERRORS):
             result = await self._remember(caller, req)
         self._saved(caller, [result])
         return result
+
+    def _split(self, req: MemoryCreate) -> tuple[list[MemoryCreate], str] | None:
+        """The pieces of a write that asked to be split and is over the length cap, and the source ref they
+        share; None for every other write (which keeps the length cap's rejection).
+
+        Pieces are cut between sentences (`split_text`), keep the request's fields and source refs, add one
+        generated ref (`split:<ulid>`) so forget by it removes them all, and record `metadata.split`
+        (`sourceRef`, `part`, `of`) so a search result names its siblings. The worthiness gate is the whole
+        text's (a text over the cap always passes it), so each piece is written with `force`.
+        """
+        cap = self._policy.max_content_chars
+        content = req.content.strip()
+        if not req.split or not cap or len(content) <= cap:
+            return None
+        ref = f"split:{ULID()}"
+        refs = list(dict.fromkeys([*(req.source_refs or []), ref]))
+        texts = split_text(content, cap)
+        pieces = [
+            req.model_copy(
+                update={
+                    "content": text,
+                    "split": False,
+                    "force": True,
+                    "source_refs": refs,
+                    "metadata": {**(req.metadata or {}), "split": {"sourceRef": ref, "part": n, "of": len(texts)}},
+                }
+            )
+            for n, text in enumerate(texts, 1)
+        ]
+        return pieces, ref
+
+    async def remember_many_split(
+        self, caller: Caller, reqs: Sequence[MemoryCreate]
+    ) -> list[CaptureResult | NovamemError]:
+        """`remember_many`, where each request that asks for it (`split`) and is over the cap is stored as
+        pieces (one result per request, naming its pieces; the first failed piece fails the request)."""
+        expanded: list[MemoryCreate] = []
+        spans: list[tuple[int, int, str | None]] = []  # (first piece, piece count, shared ref) per request
+        for req in reqs:
+            split = self._split(req)
+            parts, ref = split if split is not None else ([req], None)
+            spans.append((len(expanded), len(parts), ref))
+            expanded.extend(parts)
+        stored = await self.remember_many(caller, expanded)
+        results: list[CaptureResult | NovamemError] = []
+        for first, count, ref in spans:
+            group = stored[first : first + count]
+            failed = next((r for r in group if isinstance(r, NovamemError)), None)
+            if ref is None or failed is not None:
+                results.append(failed if failed is not None else group[0])
+            else:
+                results.append(_pieces_result([r for r in group if isinstance(r, CaptureResult)], ref))
+        return results
+
+    async def remember_batch(self, caller: Caller, req: RememberBatchRequest) -> RememberBatchResponse:
+        """Many raw writes in one call (`POST /v1/remember/batch`), each with the rules of `remember`.
+
+        A read-only token is refused as a whole (403). The bulk path always splits a text over the length
+        cap. The entries go through `remember_many_split` (one dedup lookup, one embedding batch, one
+        multi-row insert). An entry that `remember` would refuse with an error (an unknown project, a
+        quota) answers `id: null` with that error's message; when every entry is refused that way, the
+        first entry's error is raised, so the request answers exactly as `remember` would.
+        """
+        require_writer(caller)
+        writes = [entry.model_copy(update={"split": True}) for entry in req.entries]
+        outcomes = await self.remember_many_split(caller, writes)
+        refused = [o for o in outcomes if isinstance(o, NovamemError)]
+        if refused and len(refused) == len(outcomes):
+            raise refused[0]
+        results = [
+            BatchItemResult(id=None, error=o.message)
+            if isinstance(o, NovamemError)
+            else BatchItemResult(**o.model_dump())
+            for o in outcomes
+        ]
+        return RememberBatchResponse(saved=sum(1 for r in results if r.id is not None), results=results)
 
     def _saved(self, caller: Caller, results: Sequence[CaptureResult]) -> None:
         self._metrics.count(caller.tenant_id, Counter.REMEMBERS, sum(1 for r in results if r.id is not None))
@@ -201,7 +321,7 @@ class MemoryService:
         duplicate, replace_id = await self._dedup(draft)
         if duplicate is not None:
             return duplicate
-        return await self._insert(draft, await self._embedder.document(draft.content), replace_id)
+        return await self._insert_or_join(draft, await self._embedder.document(draft.content), replace_id)
 
     async def remember_many(self, caller: Caller, reqs: Sequence[MemoryCreate]) -> list[CaptureResult | NovamemError]:
         """Many raw writes at once, each with the rules of `remember` (quota, gate, length cap, exact dedup).
@@ -215,12 +335,15 @@ class MemoryService:
         """
         results: list[CaptureResult | NovamemError | None] = [None] * len(reqs)
         drafts: list[tuple[int, EntryDraft]] = []
-        admitted = 0  # past the quota check; a duplicate among them may leave room unused, never overfill
         with self._metrics.failures(caller.tenant_id, Counter.REMEMBER_ERRORS):
+            # one quota check for the batch; a duplicate among those admitted may leave room unused, never overfill
+            admission = await self._admit(caller, len(reqs))
             for index, req in enumerate(reqs):
+                if index >= admission.admitted:
+                    assert admission.refusal is not None
+                    results[index] = admission.refusal
+                    continue
                 try:
-                    await self._check_quota(caller, pending=admitted)
-                    admitted += 1
                     prepared = await self._prepare(caller, req, {})
                 except (NotFound, Forbidden, InvalidInput, Conflict, RateLimited) as exc:
                     results[index] = exc
@@ -230,11 +353,22 @@ class MemoryService:
                 else:
                     drafts.append((index, prepared.draft))
             fresh, replace_ids, twins = await self._merge_duplicates(caller, drafts, results)
-            await self._insert_fresh(caller, fresh, replace_ids, results)
+            try:
+                await self._insert_fresh(caller, fresh, replace_ids, results)
+            except RateLimited as exc:  # a concurrent write took the room first: none of these was stored
+                refused = {index for index, _ in fresh}
+                for index in refused | {i for i, first in twins if first in refused}:
+                    results[index] = exc
+                twins = [(i, first) for i, first in twins if first not in refused]
+        joins: list[tuple[str, str, Sequence[str]]] = []
+        by_index = dict(drafts)
         for index, first in twins:  # the same content earlier in the batch: merged into what that item became
             settled = results[first]
             assert isinstance(settled, CaptureResult)
             results[index] = CaptureResult(id=settled.id, deduplicated=True, embedded=settled.embedded)
+            if settled.id is not None:  # and the entry joins that item's namespace
+                joins.append((settled.id, by_index[index].namespace, by_index[index].source_refs))
+        await self._store.join_namespaces(caller.tenant_id, caller.organization_id, joins)
         done = [r for r in results if r is not None]
         assert len(done) == len(reqs)
         self._saved(caller, [r for r in done if isinstance(r, CaptureResult)])
@@ -256,11 +390,13 @@ class MemoryService:
         first: dict[tuple[str, str], int] = {}
         fresh: list[tuple[int, EntryDraft]] = []
         twins: list[tuple[int, int]] = []
+        joins: list[tuple[str, str, Sequence[str]]] = []
         for index, draft in drafts:
             key = (draft.scope_key, draft.content_hash)
             if key in live:
                 entry = live[key]
                 results[index] = CaptureResult(id=entry.id, deduplicated=True, embedded=entry.embedded)
+                joins.append((entry.id, draft.namespace, draft.source_refs))
             elif key in first:
                 twins.append((index, first[key]))
             else:
@@ -268,6 +404,7 @@ class MemoryService:
                 fresh.append((index, draft))
         if live:
             await self._store.touch(caller.tenant_id, [e.id for e in live.values()])
+            await self._store.join_namespaces(caller.tenant_id, caller.organization_id, joins)
         return fresh, list(expired.values()), twins
 
     async def _insert_fresh(
@@ -290,14 +427,17 @@ class MemoryService:
             raced = [(d.scope_key, d.content_hash) for _, d in drafts if d.id not in inserted]
             found = await self._store.find_duplicates(caller.tenant_id, caller.organization_id, raced) if raced else {}
             retry: list[tuple[int, EntryDraft]] = []
+            joins: list[tuple[str, str, Sequence[str]]] = []
             for index, draft in drafts:
                 winner = found.get((draft.scope_key, draft.content_hash))
                 if draft.id in inserted:
                     results[index] = CaptureResult(id=draft.id, embedded=draft.embedding is not None)
                 elif winner is not None:  # a concurrent write stored the same content first: merged
                     results[index] = CaptureResult(id=winner.id, deduplicated=True, embedded=winner.embedded)
+                    joins.append((winner.id, draft.namespace, draft.source_refs))
                 else:  # that concurrent entry is already gone again: insert once more
                     retry.append((index, draft))
+            await self._store.join_namespaces(caller.tenant_id, caller.organization_id, joins)
             if not retry:
                 return
             drafts, replace_ids = retry, []
@@ -312,7 +452,10 @@ class MemoryService:
         if existing.expires_at is not None and existing.expires_at <= now_utc():
             return None, existing.id
         await self._store.touch(existing.tenant_id, [existing.id])
-        await self._store.add_source_refs(existing, draft.source_refs)
+        # the entry becomes a member of this write's namespace too, so that namespace's reads find it
+        await self._store.join_namespaces(
+            existing.tenant_id, existing.organization_id, [(existing.id, draft.namespace, draft.source_refs)]
+        )
         embedded = existing.embedded
         if not embedded:
             vector = await self._embedder.document(existing.content)
@@ -323,6 +466,24 @@ class MemoryService:
                     or not owed
                 )
         return CaptureResult(id=existing.id, deduplicated=True, embedded=embedded), None
+
+    async def _insert_or_join(
+        self,
+        draft: EntryDraft,
+        vector: list[float] | None,
+        replace_id: str | None,
+        supersede: tuple[str, dict[str, Any]] | None = None,
+    ) -> CaptureResult:
+        """`_insert`, except that when a concurrent write stored the same content first (the unique index
+        refuses this row), this write joins that entry as an exact duplicate does."""
+        for _ in range(INSERT_ROUNDS):
+            try:
+                return await self._insert(draft, vector, replace_id, supersede)
+            except Conflict:
+                duplicate, replace_id = await self._dedup(draft)
+                if duplicate is not None:
+                    return duplicate
+        raise Unavailable(DATABASE_UNAVAILABLE)
 
     async def _insert(
         self,
@@ -345,8 +506,20 @@ class MemoryService:
         extra_meta: dict[str, Any] | None = None,
         default_namespace: str | None = None,
     ) -> CaptureResult:
-        """Agent write: remember plus the near-duplicate guard (supersede or update in place)."""
+        """Agent write: remember plus the near-duplicate guard (supersede or update in place).
+
+        With `split`, a text over the length cap is captured as pieces under it (see `_split`)."""
+        split = self._split(req)
         with self._metrics.failures(caller.tenant_id, Counter.REMEMBER_ERRORS):
+            if split is not None:
+                results: list[CaptureResult] = []
+                try:
+                    for piece in split[0]:
+                        await self._check_quota(caller)
+                        results.append(await self._capture(caller, piece, extra_meta, default_namespace))
+                finally:
+                    self._saved(caller, results)  # pieces stored before a failure stay stored
+                return _pieces_result(results, split[1])
             await self._check_quota(caller)
             result = await self._capture(caller, req, extra_meta, default_namespace)
         self._saved(caller, [result])
@@ -384,13 +557,23 @@ class MemoryService:
             guarded = await self._near_duplicate(prepared.target, draft, vector, replace_id)
             if guarded is not None:
                 return guarded
-        return await self._insert(draft, vector, replace_id)
+        return await self._insert_or_join(draft, vector, replace_id)
 
     async def _near_duplicate(
         self, target: WriteTarget, draft: EntryDraft, vector: list[float], replace_id: str | None
     ) -> CaptureResult | None:
         near = await self._store.nearest_active(target, draft.namespace, vector, NEAR_DUPLICATE_PROBE)
-        match = next((e for e, cos in near if cos >= self._policy.near_duplicate_cosine), None)
+        # pieces of one split text never supersede or absorb each other
+        piece_of = _split_ref(draft.metadata)
+        match = next(
+            (
+                e
+                for e, cos in near
+                if cos >= self._policy.near_duplicate_cosine
+                and (piece_of is None or _split_ref(e.metadata) != piece_of)
+            ),
+            None,
+        )
         if match is None:
             return None
         stamp = iso(now_utc())
@@ -404,7 +587,7 @@ class MemoryService:
                 "supersededAt": stamp,
             }
             # the new entry and the old one's demotion commit together, or not at all
-            result = await self._insert(draft, vector, replace_id, supersede=(match.id, old_meta))
+            result = await self._insert_or_join(draft, vector, replace_id, supersede=(match.id, old_meta))
             return CaptureResult(id=result.id, superseded=[match.id], embedded=result.embedded)
         if heuristics.is_content_superset(match.content, draft.content):
             merged = {
@@ -419,16 +602,17 @@ class MemoryService:
                 content=draft.content,
                 content_hash=draft.content_hash,
                 embedding=vector,
-                fields={
+                fields={  # no namespace: the match is a member of the draft's already, and keeps its others
                     "metadata": merged,
-                    "namespace": draft.namespace,
                     "sensitivity": int(draft.sensitivity),
                     "source_type": draft.source_type,
                     "captured_from": draft.captured_from,
                     "expires_at": draft.expires_at,
+                    # the newer write's time of the event, when it gives one
+                    **({"occurred_at": draft.occurred_at} if draft.occurred_at is not None else {}),
                 },
             )
-            await self._store.add_source_refs(match, draft.source_refs)
+            await self._store.add_source_refs(match, draft.source_refs, draft.namespace)
             return CaptureResult(id=match.id, deduplicated=True, updated=True, embedded=True)
         return None
 
@@ -469,6 +653,8 @@ class MemoryService:
             fields["captured_from"] = req.captured_from
         if req.confidence is not None:
             fields["confidence"] = req.confidence
+        if "occurred_at" in req.model_fields_set:  # an explicit null clears it
+            fields["occurred_at"] = req.occurred_at
         metadata = dict(req.metadata) if req.metadata is not None else dict(entry.metadata)
         content = req.content.strip() if req.content is not None else None
         if content is not None and not content:
@@ -505,28 +691,41 @@ class MemoryService:
         return UpdateResponse(id=entry.id, updated=True, embedding_changed=changed)
 
     async def forget(self, caller: Caller, req: ForgetRequest) -> ForgetResponse:
-        """Delete one entry by `req.id`, or every entry in scope carrying `req.source_ref`."""
+        """Delete one entry by `req.id`, or every entry in scope carrying `req.source_ref`; with
+        `req.namespace`, only from that namespace (see `forget_by_id` and `forget_by_source`)."""
         if req.id is not None:
-            return await self.forget_by_id(caller, req.id, req.project)
+            return await self.forget_by_id(caller, req.id, req.project, req.namespace)
         assert req.source_ref is not None  # the request model holds exactly one of the two
-        return await self.forget_by_source(caller, req.source_ref, req.project)
+        return await self.forget_by_source(caller, req.source_ref, req.project, req.namespace)
 
-    async def forget_by_id(self, caller: Caller, entry_id: str, project: str | None) -> ForgetResponse:
-        """Delete one entry by id (idempotent: an unknown id answers deleted=false)."""
+    async def forget_by_id(
+        self, caller: Caller, entry_id: str, project: str | None, namespace: str | None = None
+    ) -> ForgetResponse:
+        """Delete one entry by id, from every namespace it is a member of (idempotent: an unknown id answers
+        deleted=false). With `namespace`, take it out of that namespace only: `deleted` says it was there;
+        the entry itself is deleted when that was its last namespace."""
         require_writer(caller)
         scope = await self._access.entry_scope(caller, project)
         entry = await self._store.get(scope, entry_id)
         if entry is None:
             # another user's or tenant's entry answers exactly like an id that does not exist
             return ForgetResponse(deleted=False, cold_delete_ok=True)
+        if namespace is not None:
+            left = await self._store.leave_namespace(scope, entry.id, namespace)
+            self._metrics.count(caller.tenant_id, Counter.FORGETS, int(left))
+            return ForgetResponse(deleted=left, cold_delete_ok=True)
         deleted = await self._store.delete(caller.tenant_id, [entry.id], organization_id=caller.organization_id)
         self._metrics.count(caller.tenant_id, Counter.FORGETS, len(deleted))
         return ForgetResponse(deleted=bool(deleted), cold_delete_ok=True)
 
-    async def forget_by_source(self, caller: Caller, source_ref: str, project: str | None) -> ForgetResponse:
-        """Delete every entry in scope that carries the exact source ref."""
+    async def forget_by_source(
+        self, caller: Caller, source_ref: str, project: str | None, namespace: str | None = None
+    ) -> ForgetResponse:
+        """Forget what was stored in scope with the exact source ref: each carrier leaves the namespaces the
+        ref was given under (only `namespace`, when given) and is deleted once it is in none. `ids` are the
+        carriers forgotten that way."""
         require_writer(caller)
         scope = await self._access.read_scope(caller, project=project)
-        ids = await self._store.delete_by_source_ref(scope, source_ref)
+        ids = await self._store.delete_by_source_ref(scope, source_ref, namespace)
         self._metrics.count(caller.tenant_id, Counter.FORGETS, len(ids))
         return ForgetResponse(source_ref=source_ref, ids=ids, count=len(ids), cold_delete_ok=True)

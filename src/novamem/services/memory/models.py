@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BeforeValidator,
     Field,
     StringConstraints,
     field_validator,
@@ -41,6 +43,7 @@ __all__ = [
     "MemoryView",
     "NamespaceStats",
     "NeighborsRequest",
+    "OccurredAt",
     "PackItem",
     "Probe",
     "RecapRequest",
@@ -55,6 +58,7 @@ __all__ = [
     "UpdateResponse",
     "WeightsIn",
     "WriteFields",
+    "parse_occurred_at",
 ]
 
 
@@ -66,6 +70,9 @@ class WeightsIn(Wire):
     graph: float | None = Field(None, ge=0, le=10)
     recency: float | None = Field(None, ge=0, le=10)
     entity: float | None = Field(None, ge=0, le=10)
+    time: float | None = Field(
+        None, ge=0, le=10, description="boost for memories inside the time the query names (`last year`, `in May 2023`)"
+    )
 
 
 class ScopeIn(Wire):
@@ -93,9 +100,13 @@ class SearchRequest(ScopeIn):
     weights: WeightsIn | None = Field(None, description="per-signal weights overriding the server's defaults")
     content_mode: ContentMode = Field("full", description="`full`, `snippet` (first ~240 chars) or `ids`")
     as_of: str | None = Field(None, max_length=64, description="Accepted for compatibility; no effect.")
-    decompose: bool = False
+    decompose: bool = Field(
+        False, description="split a complex question into sub-queries and fuse their results (when configured)"
+    )
     expand_source_chunks: bool = True
-    rerank: bool | None = None
+    rerank: bool | None = Field(
+        None, description="false keeps the fused order; absent or true reranks with the server's cross-encoder"
+    )
     min_vector_score: float | None = Field(
         None, ge=0, le=1, description="drop matches found only by a vector score below this (model-specific)"
     )
@@ -109,9 +120,13 @@ class ContextRequest(ScopeIn):
     k: int = Field(8, ge=1, le=50)
     weights: WeightsIn | None = None
     as_of: str | None = Field(None, max_length=64)
-    decompose: bool = False
+    decompose: bool = Field(
+        False, description="split a complex question into sub-queries and fuse their results (when configured)"
+    )
     expand_source_chunks: bool = True
-    rerank: bool | None = None
+    rerank: bool | None = Field(
+        None, description="false keeps the fused order; absent or true reranks with the server's cross-encoder"
+    )
     max_tokens: int = Field(6000, ge=1, le=1_000_000)
 
 
@@ -178,6 +193,37 @@ def _parse_datetime(value: Any, name: str, *, need_offset: bool = False) -> Any:
     return parsed
 
 
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_occurred_at(value: Any) -> Any:
+    """`occurredAt` as a request gives it: an ISO-8601 time with a UTC offset, or a date alone
+    (`YYYY-MM-DD`, read as that day's start in UTC); anything else is refused."""
+    if value is None or isinstance(value, datetime):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise ValueError("occurredAt must include a UTC offset (e.g. 2023-05-08T13:56:00Z)")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("occurredAt must be an ISO-8601 string")
+    text = value.strip()
+    if _DATE_ONLY.match(text):
+        try:
+            return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            raise ValueError("occurredAt must be an ISO-8601 date or timestamp") from None
+    return _parse_datetime(text, "occurredAt", need_offset=True)
+
+
+OccurredAt = Annotated[
+    datetime | None,
+    BeforeValidator(parse_occurred_at),
+    Field(
+        description="when the thing this memory talks about happened (ISO-8601 with offset, or `YYYY-MM-DD`);"
+        " recency counts from it, and queries naming a time match it"
+    ),
+]
+
+
 class WriteFields(Wire):
     """Fields shared by remember and capture."""
 
@@ -198,6 +244,13 @@ class WriteFields(Wire):
     )
     source_refs: list[SourceRef] | None = Field(
         None, max_length=32, description="external references; `forget` by sourceRef deletes every carrier"
+    )
+    occurred_at: OccurredAt = None
+    split: bool = Field(
+        False,
+        strict=True,
+        description="a text over the length cap is stored as sentence-aware pieces under it instead of being"
+        " rejected, all carrying one generated source ref (answered as `sourceRef`, ids in `pieces`)",
     )
 
     @field_validator("expires_at", mode="before")
@@ -255,12 +308,18 @@ class MemoryUpdate(Wire):
     captured_from: str | None = Field(None, max_length=256)
     confidence: float | None = Field(None, ge=0, le=1)
     project: ProjectRef | None = None
+    occurred_at: OccurredAt = Field(None, description="when the thing happened (null clears it; absent keeps it)")
 
 
 class ForgetRequest(Wire):
     id: EntryId | None = Field(None, description="delete this memory")
     source_ref: SourceRef | None = Field(None, description="delete every memory carrying this reference")
     project: ProjectRef | None = None
+    namespace: Namespace | None = Field(
+        None,
+        description="forget only from this namespace: a memory also stored under other namespaces stays there"
+        " (it is deleted once it is in none)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -290,6 +349,7 @@ class MemoryView(Out):
     metadata: OmitNone[dict[str, Any]] = None
     signals: OmitNone[dict[str, float]] = None
     truncated: OmitNone[bool] = None
+    occurred_at: str | None = Field(None, description="when the thing happened, null when unknown")
 
 
 class MemoryDetail(Out):
@@ -310,6 +370,7 @@ class MemoryDetail(Out):
     created_at: str
     updated_at: str
     expires_at: str | None
+    occurred_at: str | None = Field(None, description="when the thing happened, null when unknown")
     hits: int = Field(description="how often searches returned it (and exact re-remembers)")
     last_accessed_at: str | None
     metadata: dict[str, Any]
@@ -332,6 +393,10 @@ class CaptureResult(Out):
     updated: OmitNone[bool] = None
     superseded: OmitNone[list[str]] = None
     embedded: OmitNone[bool] = None
+    pieces: OmitNone[list[str]] = Field(None, description="a split write: the ids of all its pieces, in order")
+    source_ref: OmitNone[str] = Field(
+        None, description="a split write: the source ref every piece carries (forget by it removes them all)"
+    )
 
 
 class SearchResponse(Out):

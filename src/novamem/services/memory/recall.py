@@ -22,6 +22,7 @@ from novamem.domain.ranking import (
 )
 from novamem.domain.scope import Caller, ReadScope
 from novamem.domain.text import snippet
+from novamem.domain.timeframe import time_intent, time_score
 from novamem.error_messages import CONTEXT_DEGRADED, NO_SUCH_MEMORY, SEARCH_DEGRADED
 from novamem.errors import NotFound, Unavailable
 from novamem.search.presets import PRESETS, Strategy
@@ -47,6 +48,7 @@ from novamem.services.memory.models import (
     TodayRequest,
     WeightsIn,
 )
+from novamem.services.memory.stages import RetrievalStages
 from novamem.services.operations.metrics import Counter, MetricsService
 from novamem.storage.base import AccessCount, BrowseFilter, MemoryStore, Neighbor
 from novamem.storage.graph_index import GraphReader
@@ -109,6 +111,7 @@ def render(entry: MemoryEntry, mode: str = "full", *, signals: bool = True) -> M
         metadata=metadata,
         signals=entry.signals if signals else None,
         truncated=truncated,
+        occurred_at=iso(entry.occurred_at),
     )
 
 
@@ -132,6 +135,7 @@ def detail(entry: MemoryEntry, access: AccessCount | None) -> MemoryDetail:
         created_at=iso(entry.created_at),
         updated_at=iso(entry.updated_at),
         expires_at=iso(entry.expires_at),
+        occurred_at=iso(entry.occurred_at),
         hits=access.hits if access else 0,
         last_accessed_at=iso(access.last_accessed) if access else None,
         metadata=entry.metadata,
@@ -153,9 +157,12 @@ class RecallService:
         vectors: VectorIndex | None = None,
         graph: GraphReader | None = None,
         graph_index: GraphReader | None = None,
+        stages: RetrievalStages | None = None,
     ) -> None:
-        """`vectors`: the vector index that answers the vector phase (None: PostgreSQL's pgvector does)."""
+        """`vectors`: the vector index that answers the vector phase (None: PostgreSQL's pgvector does);
+        `stages`: the optional reranker and query decomposer (None: neither)."""
         self._store = store
+        self._stages = stages or RetrievalStages()
         self._vectors = vectors
         self._vectors_warned_at = 0.0
         # graph reads: the derived index (FalkorDB) when configured, PostgreSQL's own graph otherwise and
@@ -178,8 +185,9 @@ class RecallService:
         k: int,
         weights_in: WeightsIn | None,
         min_vector_score: float | None,
+        rerank: bool | None = False,
     ) -> tuple[list[MemoryEntry], bool]:
-        """Fused, prior-adjusted, diversified candidates (no budget yet) and the degraded flag."""
+        """Fused, prior-adjusted, reranked (when asked), diversified candidates (no budget yet), degraded flag."""
         strategy = self._strategy
         weights = strategy.weights.merged(weights_in.model_dump(exclude_none=True) if weights_in else None)
         degraded = False
@@ -213,10 +221,15 @@ class RecallService:
             degraded = degraded or graph_degraded
         now = now_utc()
         entities = query_entities(query)
+        when = time_intent(query, now) if weights.time > 0 else None
         by_id = {e.id: e for e in entries}
         cands = []
         for entry in entries:
-            raw = {"recency": recency(entry.updated_at, now, strategy.recency_half_life_days)}
+            # recency counts from when the thing happened, when the memory knows it
+            moment = entry.occurred_at or entry.updated_at
+            raw = {"recency": recency(moment, now, strategy.recency_half_life_days)}
+            if when is not None:
+                raw["time"] = time_score(when, entry.occurred_at, entry.created_at)
             if entry.id in kscores:
                 raw["keyword"] = kscores[entry.id]
             if entry.id in vscores:
@@ -235,6 +248,8 @@ class RecallService:
             entry.signals = cand.signals
             ranked.append(entry)
         ranked.sort(key=lambda e: e.score, reverse=True)
+        ranked, rerank_failed = await self._stages.rerank(query, ranked, k, rerank)
+        degraded = degraded or rerank_failed
         chosen = diversify(ranked, lambda e: e.content, k, strategy.diversity_jaccard)
         return chosen, degraded
 
@@ -291,14 +306,21 @@ class RecallService:
         task.add_done_callback(self._background.discard)
 
     async def search(self, caller: Caller, req: SearchRequest) -> SearchResponse:
-        """Hybrid search (keyword, vector, graph, recency, entity) within the request's scope.
+        """Hybrid search (keyword, vector, graph, recency, entity, time) within the request's scope.
 
         Raises `DegradedEmpty` when a signal was down and nothing was found.
         """
         agent = req.agent_name if "agent_name" in req.model_fields_set else UNSET
         with self._metrics.failures(caller.tenant_id, Counter.SEARCH_ERRORS):
             scope = await self._scope(caller, req, agent_filter=agent)
-            chosen, degraded = await self._ranked(scope, req.query, req.k, req.weights, req.min_vector_score)
+            chosen, degraded = await self._stages.recall(
+                req.query,
+                req.k,
+                lambda q, rr: self._ranked(scope, q, req.k, req.weights, req.min_vector_score, rr),
+                rerank=req.rerank,
+                decompose=req.decompose,
+                diversity=self._strategy.diversity_jaccard,
+            )
         chosen = fit_budget(chosen, lambda e: e.content, req.max_tokens)
         self._metrics.searched(caller.tenant_id, chosen, degraded=degraded)
         self._bump(caller.tenant_id, [e.id for e in chosen])
@@ -329,7 +351,14 @@ class RecallService:
         """
         with self._metrics.failures(caller.tenant_id, Counter.SEARCH_ERRORS):
             scope = await self._scope(caller, req)
-            chosen, degraded = await self._ranked(scope, req.message, req.k, req.weights, None)
+            chosen, degraded = await self._stages.recall(
+                req.message,
+                req.k,
+                lambda q, rr: self._ranked(scope, q, req.k, req.weights, None, rr),
+                rerank=req.rerank,
+                decompose=req.decompose,
+                diversity=self._strategy.diversity_jaccard,
+            )
             chosen = fit_budget(chosen, lambda e: e.content, req.max_tokens)
             recent = await self._store.recent(scope, min(req.k, RECENT_IN_CONTEXT), None)
         self._metrics.searched(caller.tenant_id, chosen, degraded=degraded)

@@ -55,6 +55,7 @@ def _export_view(entry: MemoryEntry) -> ExportEntry:
         confidence=entry.confidence,
         created_at=iso(entry.created_at),
         updated_at=iso(entry.updated_at),
+        occurred_at=iso(entry.occurred_at),
     )
 
 
@@ -88,7 +89,8 @@ class SelfService:
         return ExportResponse(entries=[_export_view(e) for e in page], next_after_id=page[-1].id if page else None)
 
     async def import_entries(self, caller: Caller, req: ImportRequest, request_ip: str | None) -> ImportResponse:
-        """Store each item with `force` (no worthiness gate); exact duplicates are merged, not repeated.
+        """Store each item with `force` (no worthiness gate); exact duplicates are merged, not repeated; a
+        text over the length cap is stored as sentence-aware pieces sharing one source ref (one item).
 
         The items go through `MemoryService.remember_many`: one embedding batch and one multi-row insert
         for the whole request, with each item's failure reported on its own.
@@ -107,11 +109,13 @@ class SelfService:
                 source_type=item.source_type or IMPORT_DEFAULT,
                 captured_from=item.captured_from or IMPORT_DEFAULT,
                 confidence=item.confidence,
+                occurred_at=item.occurred_at,
                 force=True,
+                split=True,  # a text over the length cap is imported as pieces under it
             )
             for item in req.entries
         ]
-        for index, result in enumerate(await self._memories.remember_many(caller, writes)):
+        for index, result in enumerate(await self._memories.remember_many_split(caller, writes)):
             if isinstance(result, NovamemError):
                 if not isinstance(result, _ITEM_ERRORS):
                     raise result

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from novamem.services.memory.models import WriteFields
+from novamem.services.memory.models import OccurredAt, WriteFields
 from novamem.services.wire import Namespace, Out, ProjectRef, Wire
 
 __all__ = [
@@ -38,6 +38,7 @@ class ImportItem(Wire):
     source_type: str | None = Field(None, max_length=64, description="default `import`")
     captured_from: str | None = Field(None, max_length=256, description="default `import`")
     confidence: float | None = Field(None, ge=0, le=1)
+    occurred_at: OccurredAt = None
 
     @field_validator("metadata")
     @classmethod
@@ -74,6 +75,7 @@ class ExportEntry(Out):
     confidence: float
     created_at: str
     updated_at: str
+    occurred_at: str | None = Field(None, description="when the thing happened, null when unknown")
 
 
 class ExportResponse(Out):

@@ -80,6 +80,7 @@ _ROUTES: dict[tuple[str, str], RequestKind] = {
     ("POST", "/v1/context"): RequestKind.QUERY,
     ("GET", "/v1/context-prefix"): RequestKind.QUERY,
     ("POST", "/v1/remember"): RequestKind.REMEMBER,
+    ("POST", "/v1/remember/batch"): RequestKind.REMEMBER,
     ("POST", "/v1/capture"): RequestKind.REMEMBER,
     ("POST", "/v1/session-recap"): RequestKind.REMEMBER,
     ("POST", "/v1/forget"): RequestKind.FORGET,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from falkordb.asyncio import FalkorDB
@@ -23,6 +23,8 @@ __all__ = ["GRAPH_UNAVAILABLE", "FalkorGraphs", "graph_name", "scope_clause"]
 GRAPH_UNAVAILABLE = "graph store unavailable"
 _EMPTY_KEY = "empty key"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+# what `graph_name` produces; a graph named otherwise is not ours and is never dropped
+_OURS = re.compile(r"novamem_[A-Za-z0-9_-]{0,64}_[0-9a-f]{12}")
 _INDEXES = (
     "CREATE INDEX FOR (m:Memory) ON (m.id)",
     "CREATE INDEX FOR (e:Entity) ON (e.name)",
@@ -52,7 +54,8 @@ def scope_clause(var: str, scope: ReadScope, *, namespaces: bool) -> tuple[str, 
         parts.append(f"{var}.organization_id = $s_org")
         params["s_org"] = scope.organization_id
     if namespaces and scope.namespaces is not None:
-        parts.append(f"{var}.namespace IN $s_namespaces")
+        # a member of any asked namespace (nodes written before memberships hold only `namespace`)
+        parts.append(f"any(x IN coalesce({var}.namespaces, [{var}.namespace]) WHERE x IN $s_namespaces)")
         params["s_namespaces"] = list(scope.namespaces)
     return " AND ".join(parts), params
 
@@ -113,6 +116,20 @@ class FalkorGraphs:
         except (RedisError, OSError, TimeoutError) as exc:
             raise Unavailable(GRAPH_UNAVAILABLE, detail=f"FalkorDB: {type(exc).__name__}: {exc}") from exc
         self._indexed.discard(name)
+
+    async def drop_others(self, tenant_ids: Collection[str]) -> list[str]:
+        """Delete every tenant graph named by our scheme except those of `tenant_ids`; returns the names
+        dropped, sorted. Graphs named otherwise (another application's) are left alone."""
+        keep = {graph_name(t) for t in tenant_ids}
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                stale = sorted(n for n in await self._db.list_graphs() if _OURS.fullmatch(n) and n not in keep)
+                for name in stale:
+                    await self._db.select_graph(name).delete()
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise Unavailable(GRAPH_UNAVAILABLE, detail=f"FalkorDB: {type(exc).__name__}: {exc}") from exc
+        self._indexed.difference_update(stale)
+        return stale
 
     async def healthy(self) -> bool:
         """Whether FalkorDB answers now."""

@@ -21,7 +21,8 @@ __all__ = ["FalkorGraphSink"]
 _UPSERT_NODES = (
     "UNWIND $nodes AS n MERGE (m:Memory {id: n.id})"
     " SET m.user_id = n.user_id, m.project_id = n.project_id, m.scope_key = n.scope_key,"
-    " m.namespace = n.namespace, m.organization_id = n.organization_id, m.cold = n.cold, m.status = n.status"
+    " m.namespace = n.namespace, m.namespaces = n.namespaces, m.organization_id = n.organization_id,"
+    " m.cold = n.cold, m.status = n.status"
 )
 _MENTIONED = "UNWIND $ids AS id MATCH (:Memory {id: id})-[:MENTIONS]->(e:Entity) RETURN DISTINCT e.name"
 _DROP_OUTGOING = "UNWIND $ids AS id MATCH (:Memory {id: id})-[r]->() DELETE r"
@@ -43,6 +44,7 @@ def _node_params(node: GraphNode) -> dict[str, Any]:
         "project_id": node.project_id,
         "scope_key": node.scope_key,
         "namespace": node.namespace,
+        "namespaces": list(node.namespaces or (node.namespace,)),
         "organization_id": node.organization_id,
         "cold": node.cold,
         "status": node.status,
@@ -119,6 +121,10 @@ class FalkorGraphSink:
     async def drop(self, tenant_id: str) -> None:
         """Delete the tenant's whole graph (the start of a rebuild)."""
         await self._graphs.drop(tenant_id)
+
+    async def drop_others(self, tenant_ids: Sequence[str]) -> list[str]:
+        """Delete the graphs of every other tenant (the end of a rebuild of every tenant); returns their names."""
+        return await self._graphs.drop_others(tenant_ids)
 
     async def healthy(self) -> bool:
         """Whether FalkorDB answers now."""

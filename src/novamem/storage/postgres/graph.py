@@ -16,18 +16,20 @@ from novamem.storage.base import MemoryStore, Neighbor
 from novamem.storage.graph_index import GraphEdge, GraphNode
 from novamem.storage.postgres.database import Database, map_errors
 from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, entry_from_row
-from novamem.storage.postgres.scoping import read_filter, tenant_filter
+from novamem.storage.postgres.scoping import MEMBERSHIPS, read_filter, tenant_filter
 
 __all__ = ["PostgresGraph"]
 
 _NODE_COLUMNS = sql.SQL(
-    "e.id, e.user_id, e.project_id, e.scope_key, e.namespace, e.organization_id, e.cold, e.status, e.content"
-)
+    "e.id, e.user_id, e.project_id, e.scope_key, e.namespace, e.organization_id, e.cold, e.status, e.content,"
+    " {m} AS namespaces"
+).format(m=MEMBERSHIPS)
 _REBUILD_TARGET = "graph"
 
 
 def _node(row: dict[str, object]) -> GraphNode:
     content = str(row["content"])
+    members = row["namespaces"]
     return GraphNode(
         id=str(row["id"]),
         user_id=str(row["user_id"]),
@@ -38,6 +40,7 @@ def _node(row: dict[str, object]) -> GraphNode:
         cold=bool(row["cold"]),
         status=str(row["status"]),
         entities=tuple(query_entities(content)),
+        namespaces=tuple(str(n) for n in members) if isinstance(members, list) else (),
     )
 
 

@@ -13,7 +13,7 @@ from novamem.domain.entries import MemoryEntry
 from novamem.domain.scope import ReadScope
 from novamem.storage.base import AccessCount, BrowseFilter, NamespaceCounts
 from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, MemoryTable, entry_from_row
-from novamem.storage.postgres.scoping import read_filter, visible_filter
+from novamem.storage.postgres.scoping import MEMBERSHIPS, read_filter, visible_filter
 
 __all__ = ["MemoryListing"]
 
@@ -125,16 +125,19 @@ class MemoryListing(MemoryTable):
             return [entry_from_row(r) for r in await cur.fetchall()]
 
     async def namespace_counts(self, scope: ReadScope) -> NamespaceCounts:
-        """Warm and cold counts per namespace over the scope's live (unexpired, active) entries."""
+        """Warm and cold counts per namespace over the scope's live (unexpired, active) entries; an entry
+        counts in every namespace it is a member of."""
         where, params = read_filter(scope)
+        asked = sql.SQL("m.namespace = ANY(%(s_namespaces)s)" if scope.namespaces is not None else "true")
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 sql.SQL(
-                    "SELECT e.namespace, count(*) FILTER (WHERE NOT e.cold) AS warm,"
-                    " count(*) FILTER (WHERE e.cold) AS cold FROM memory_entries e WHERE {w}"
-                    " AND e.status = 'active' AND (e.expires_at IS NULL OR e.expires_at > now())"
-                    " GROUP BY e.namespace ORDER BY e.namespace"
-                ).format(w=where),
+                    "SELECT m.namespace, count(*) FILTER (WHERE NOT e.cold) AS warm,"
+                    " count(*) FILTER (WHERE e.cold) AS cold"
+                    " FROM memory_entries e CROSS JOIN LATERAL unnest({members}) AS m(namespace) WHERE {w}"
+                    " AND {asked} AND e.status = 'active' AND (e.expires_at IS NULL OR e.expires_at > now())"
+                    " GROUP BY m.namespace ORDER BY m.namespace"
+                ).format(w=where, asked=asked, members=MEMBERSHIPS),
                 params,
             )
             rows = await cur.fetchall()

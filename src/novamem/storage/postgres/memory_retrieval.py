@@ -22,18 +22,23 @@ __all__ = ["MemoryRetrieval"]
 BM25_K1 = 0.9
 BM25_B = 0.4
 MAX_QUERY_TERMS = 32
-# Most rows one keyword branch reads. Below it (the usual case) BM25 statistics are exact within the
-# scope; a broad query over a very large scope is scored on a bounded share of its matches (plus the
-# rows matching every term), which keeps latency flat as the store grows.
+# Most rows the keyword pool reads for the rows matching any term, and for those matching every term.
+# Below it (the usual case) BM25 statistics are exact within the scope. A broad query over a very large
+# scope is scored on a bounded share of its matches, plus up to KEYWORD_TERM_ROWS rows of each term on
+# its own, so a rare term's rows (the ones BM25 weighs most) are never crowded out by a common one's;
+# this keeps latency flat as the store grows.
 KEYWORD_POOL = 1000
+KEYWORD_TERM_ROWS = 100
 # N, the scope size in IDF, is counted up to this many rows, and reused for a while per scope (IDF
 # barely moves when a scope grows by a few rows).
 SCOPE_COUNT_CAP = 10000
 SCOPE_SIZE_TTL_S = 30.0
 SCOPE_SIZE_CACHE_ENTRIES = 4096
 
-# A lexeme as a one-term tsquery literal: quoted, with quotes and backslashes escaped.
-_LEX_QUERY = sql.SQL(r"('''' || replace(replace(lex, '\', '\\'), '''', '''''') || '''')")
+
+def _lexeme_query(lexeme: str) -> str:
+    """A lexeme as a one-term tsquery literal: quoted, with quotes and backslashes escaped."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _bm25_term(weight: str, length: str) -> sql.Composable:
@@ -46,12 +51,18 @@ def _bm25_term(weight: str, length: str) -> sql.Composable:
     )
 
 
-def _bm25_ctes(where: sql.Composable, vis: sql.Composable, *, known_n: bool) -> sql.Composable:
-    """CTEs `terms`, `tq`, `pool`, `hits`, `stats`, `idf` and `kw` (the top `%(lim)s` ids by BM25, with scores).
+def _bm25_ctes(
+    where: sql.Composable, vis: sql.Composable, terms: int, *, known_n: bool, any_term: bool
+) -> sql.Composable:
+    """CTEs `terms`, `pool`, `hits`, `stats`, `idf` and `kw` (the top `%(lim)s` ids by BM25, with scores).
 
-    Document frequencies are counted over the pool, which is every visible row of the scope matching
-    any query term (up to KEYWORD_POOL), so IDF reflects the caller's own memories only. With
-    `known_n` the scope size comes from `%(known_n)s` (a recent count) instead of being counted.
+    The pool holds the visible rows of the scope matching all of the `terms` terms and (unless `any_term` is
+    false) those matching any of them, up to KEYWORD_POOL each, and for each term `%(tq<i>)s` up to
+    `%(per_term)s` rows matching it.
+    The terms reach the planner as literals, so it sees how common each is: rare ones are read through
+    the GIN index, a common one stops after its share of rows instead of first collecting every match in
+    the store. Document frequencies are counted over the pool, so IDF reflects the caller's own memories.
+    With `known_n` the scope size comes from `%(known_n)s` (a recent count).
     """
     count = (
         sql.SQL("%(known_n)s::bigint")
@@ -60,16 +71,17 @@ def _bm25_ctes(where: sql.Composable, vis: sql.Composable, *, known_n: bool) -> 
             w=where
         )
     )
+    branch = sql.SQL("(SELECT e.id, e.tsv FROM memory_entries e WHERE e.tsv @@ {q}::tsquery AND {w} AND {v} LIMIT {n})")
+    branches = [
+        branch.format(q=sql.Placeholder(f"tq{i}"), w=where, v=vis, n=sql.Placeholder("per_term")) for i in range(terms)
+    ]
+    if terms > 1:
+        for combined in ("all_terms", "any_term") if any_term else ("all_terms",):
+            branches.insert(0, branch.format(q=sql.Placeholder(combined), w=where, v=vis, n=sql.Placeholder("pool")))
     return sql.SQL(
-        "terms AS MATERIALIZED (SELECT lex, {lq}::tsquery AS tq"
-        " FROM unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS lex LIMIT %(max_terms)s),"
-        " tq AS (SELECT string_agg({lq}, ' | ')::tsquery AS any_term,"
-        "  string_agg({lq}, ' & ')::tsquery AS all_terms FROM terms),"
-        " pool AS MATERIALIZED (SELECT DISTINCT ON (id) id, tsv FROM ("
-        "  (SELECT e.id, e.tsv FROM memory_entries e, tq WHERE e.tsv @@ tq.all_terms AND {w} AND {v}"
-        "   LIMIT %(pool)s)"
-        "  UNION ALL (SELECT e.id, e.tsv FROM memory_entries e, tq WHERE e.tsv @@ tq.any_term AND {w} AND {v}"
-        "   LIMIT %(pool)s)) AS matched),"
+        "terms AS MATERIALIZED (SELECT lex, tq::tsquery AS tq"
+        " FROM unnest(%(lexes)s::text[], %(tqs)s::text[]) AS t(lex, tq)),"
+        " pool AS MATERIALIZED (SELECT DISTINCT ON (id) id, tsv FROM ({branches}) AS matched),"
         " hits AS MATERIALIZED (SELECT p.id, length(p.tsv) AS len, t.lex FROM pool p JOIN terms t ON p.tsv @@ t.tq),"
         # N counts the readable rows whatever their lifecycle state: an index-only count
         " stats AS MATERIALIZED (SELECT {count} AS n, (SELECT avg(length(tsv)) FROM pool) AS avgdl),"
@@ -77,7 +89,7 @@ def _bm25_ctes(where: sql.Composable, vis: sql.Composable, *, known_n: bool) -> 
         "  FROM (SELECT lex, count(*) AS df FROM hits GROUP BY lex) d JOIN terms t USING (lex), stats),"
         " kw AS (SELECT h.id, sum({t}) AS s FROM hits h JOIN idf USING (lex), stats"
         "  GROUP BY h.id ORDER BY s DESC, h.id LIMIT %(lim)s)"
-    ).format(lq=_LEX_QUERY, w=where, v=vis, t=_bm25_term("idf.w", "h.len"), count=count)
+    ).format(branches=sql.SQL(" UNION ALL ").join(branches), t=_bm25_term("idf.w", "h.len"), count=count)
 
 
 class MemoryRetrieval(MemoryTable):
@@ -114,20 +126,35 @@ class MemoryRetrieval(MemoryTable):
         cache_key = repr(params)
         cached = self._scope_sizes.get(cache_key)
         known = cached is not None and cached[1] > time.monotonic()
-        params.update(vparams, q=query, lim=limit, max_terms=MAX_QUERY_TERMS, pool=KEYWORD_POOL)
-        params.update(ncap=SCOPE_COUNT_CAP, k1=BM25_K1, b=BM25_B)
-        if known:
-            assert cached is not None
-            params["known_n"] = cached[0]
-        query_sql = sql.SQL(
-            "WITH {ctes} SELECT"
-            " (SELECT array_agg(id ORDER BY s DESC, id) FROM kw) AS ids,"
-            " (SELECT array_agg(s ORDER BY s DESC, id) FROM kw) AS scores,"
-            " (SELECT array_agg(tq::text ORDER BY lex) FROM idf) AS tqs,"
-            " (SELECT array_agg(w ORDER BY lex) FROM idf) AS weights,"
-            " stats.avgdl, stats.n FROM stats"
-        ).format(ctes=_bm25_ctes(where, vis, known_n=known))
         async with self._db.connection() as conn:
+            # the query's lexemes first: each term then reaches the planner as a literal of its own
+            cur = await conn.execute("SELECT tsvector_to_array(to_tsvector('english', %(q)s)) AS lexes", {"q": query})
+            found = await cur.fetchone()
+            lexes: list[str] = list(found["lexes"] or [])[:MAX_QUERY_TERMS] if found is not None else []
+            if not lexes:
+                return KeywordHits()
+            tqs = [_lexeme_query(lex) for lex in lexes]
+            params.update(vparams, lexes=lexes, tqs=tqs, lim=limit, pool=KEYWORD_POOL)
+            params.update(
+                {f"tq{i}": tq for i, tq in enumerate(tqs)}, all_terms=" & ".join(tqs), any_term=" | ".join(tqs)
+            )
+            # a large scope (its size counted up to the cap) skips the any-term read, the costliest branch
+            # there, and shares its rows out among the terms instead
+            large = known and cached is not None and cached[0] >= SCOPE_COUNT_CAP
+            per_term = KEYWORD_TERM_ROWS if not large else max(KEYWORD_TERM_ROWS, KEYWORD_POOL // len(tqs))
+            params.update(per_term=KEYWORD_POOL if len(tqs) == 1 else per_term)
+            params.update(ncap=SCOPE_COUNT_CAP, k1=BM25_K1, b=BM25_B)
+            if known:
+                assert cached is not None
+                params["known_n"] = cached[0]
+            query_sql = sql.SQL(
+                "WITH {ctes} SELECT"
+                " (SELECT array_agg(id ORDER BY s DESC, id) FROM kw) AS ids,"
+                " (SELECT array_agg(s ORDER BY s DESC, id) FROM kw) AS scores,"
+                " (SELECT array_agg(tq::text ORDER BY lex) FROM idf) AS tqs,"
+                " (SELECT array_agg(w ORDER BY lex) FROM idf) AS weights,"
+                " stats.avgdl, stats.n FROM stats"
+            ).format(ctes=_bm25_ctes(where, vis, len(tqs), known_n=known, any_term=not large))
             cur = await conn.execute(query_sql, params)
             row = await cur.fetchone()
         if row is None:
@@ -247,7 +274,7 @@ class MemoryRetrieval(MemoryTable):
             cur = await conn.execute(
                 sql.SQL(
                     "SELECT {c}, 1 - ({ev} <=> {qv}) AS cos FROM memory_entries e WHERE {w} AND {m}"
-                    " AND e.namespace = %(ns)s AND e.status = 'active'"
+                    " AND (e.namespace = %(ns)s OR %(ns)s = ANY(e.namespaces)) AND e.status = 'active'"
                     " AND (e.expires_at IS NULL OR e.expires_at > now())"
                     " ORDER BY {ev} <=> {qv} LIMIT %(lim)s"
                 ).format(c=ENTRY_COLUMNS, ev=self._vec(), qv=self._qvec(), w=where, m=self._model_match()),

@@ -19,7 +19,7 @@ __all__ = ["ENTRY_COLUMNS", "MemoryTable", "entry_from_row", "vector_text"]
 ENTRY_COLUMNS = sql.SQL(
     "e.id, e.tenant_id, e.user_id, e.project_id, e.namespace, e.content, e.source, e.agent_name,"
     " e.metadata, e.cold, e.source_type, e.captured_from, e.confidence, e.created_at, e.updated_at,"
-    " e.embedded_at, e.status, e.expires_at, e.content_hash, e.organization_id"
+    " e.embedded_at, e.status, e.expires_at, e.content_hash, e.organization_id, e.occurred_at"
 )
 
 
@@ -50,6 +50,7 @@ def entry_from_row(row: dict[str, Any]) -> MemoryEntry:
         status=LifecycleStatus(row["status"]),
         expires_at=row["expires_at"],
         organization_id=row["organization_id"],
+        occurred_at=row.get("occurred_at"),
     )
 
 

@@ -15,7 +15,8 @@ from novamem.domain.entries import EntryDraft, MemoryEntry
 from novamem.domain.scope import ReadScope, WriteTarget
 from novamem.storage.base import OwedEmbedding
 from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, MemoryTable, entry_from_row, vector_text
-from novamem.storage.postgres.scoping import read_filter, target_filter
+from novamem.storage.postgres.quotas import enforce_entry_cap
+from novamem.storage.postgres.scoping import MEMBERSHIPS, read_filter, target_filter
 
 __all__ = ["MemoryWrites"]
 
@@ -69,6 +70,7 @@ class MemoryWrites(MemoryTable):
         `replace_id` names an expired duplicate that is deleted first; `supersede` (id, new metadata)
         marks an older entry superseded in the same transaction. The change feed gets `created` (and
         `expired` / `superseded` for those) in that transaction too. Returns the edges written.
+        The draft's `entry_cap` is checked last, in the transaction (`RateLimited`: nothing is stored).
         """
         embedded = draft.embedding is not None and self._space is not None
         params: dict[str, Any] = {
@@ -90,6 +92,7 @@ class MemoryWrites(MemoryTable):
             "sens": int(draft.sensitivity),
             "status": draft.status.value,
             "expires": draft.expires_at,
+            "occurred": draft.occurred_at,
             "qvec": vector_text(draft.embedding) if embedded and draft.embedding else None,
             "model": self._space.model if embedded and self._space else None,
             # an embedded entry is linked in this transaction; otherwise its edges are owed
@@ -112,17 +115,17 @@ class MemoryWrites(MemoryTable):
                 "INSERT INTO memory_entries (id, tenant_id, user_id, project_id, scope_key, organization_id,"
                 " namespace, content, content_hash, source, agent_name, metadata, source_type, captured_from,"
                 " confidence, sensitivity, status, expires_at, embedding, embedding_model, embedded_at,"
-                " graph_pending_at)"
+                " graph_pending_at, occurred_at)"
                 " VALUES (%(id)s, %(tenant)s, %(user)s, %(project)s, %(scope_key)s, %(org)s, %(ns)s, %(content)s,"
                 " %(hash)s, %(source)s, %(agent)s, %(meta)s::jsonb, %(stype)s, %(cfrom)s, %(conf)s,"
                 " %(sens)s, %(status)s, %(expires)s, %(qvec)s::vector, %(model)s,"
                 " CASE WHEN %(qvec)s::text IS NULL THEN NULL ELSE now() END,"
-                " CASE WHEN %(graph_owed)s THEN now() END)",
+                " CASE WHEN %(graph_owed)s THEN now() END, %(occurred)s)",
                 params,
             )
             await conn.execute(_LOG_CREATED, params)
             if draft.source_refs:
-                await self._add_refs(conn, draft.id, draft.tenant_id, draft.source_refs)
+                await self._add_refs(conn, draft.id, draft.tenant_id, draft.source_refs, draft.namespace)
             if supersede is not None:
                 await conn.execute(
                     "WITH s AS (UPDATE memory_entries SET status = 'superseded', metadata = %(meta)s::jsonb,"
@@ -143,6 +146,8 @@ class MemoryWrites(MemoryTable):
             if draft.embedding is not None and embedded and fanout > 0:
                 target = WriteTarget(draft.tenant_id, draft.user_id, draft.project_id, draft.organization_id)
                 edges = await self._link(conn, draft.id, target, draft.namespace, draft.embedding, fanout)
+            if draft.entry_cap is not None:
+                await enforce_entry_cap(conn, draft.tenant_id, [draft.user_id], draft.entry_cap)
         return edges
 
     async def find_duplicates(
@@ -178,7 +183,8 @@ class MemoryWrites(MemoryTable):
         each; then every embedded row is linked to its nearest neighbours in its shelf (an HNSW walk per
         row, rows of the same batch included, the statements pipelined). `replace_ids` are expired
         duplicates deleted first (logged `expired`). A row whose (scope, hash) appeared meanwhile is
-        skipped, not an error: the caller reports it as a duplicate.
+        skipped, not an error: the caller reports it as a duplicate. The drafts' `entry_cap` is checked last,
+        in the transaction (`RateLimited`: none of the rows is stored).
         """
         if not drafts:
             return set()
@@ -204,6 +210,7 @@ class MemoryWrites(MemoryTable):
             "status": ("text", [d.status.value for d in drafts]),
             "expires_at": ("timestamptz", [d.expires_at for d in drafts]),
             "embedding": ("text", vectors),
+            "occurred_at": ("timestamptz", [d.occurred_at for d in drafts]),
         }
         unnest = sql.SQL(", ").join(
             sql.SQL("%({p})s::{t}[]").format(p=sql.SQL(name), t=sql.SQL(kind)) for name, (kind, _) in columns.items()
@@ -216,13 +223,13 @@ class MemoryWrites(MemoryTable):
             " ins AS (INSERT INTO memory_entries (id, tenant_id, user_id, project_id, scope_key, organization_id,"
             "  namespace, content, content_hash, source, agent_name, metadata, source_type, captured_from,"
             "  confidence, sensitivity, status, expires_at, embedding, embedding_model, embedded_at,"
-            "  graph_pending_at)"
+            "  graph_pending_at, occurred_at)"
             "  SELECT r.id, %(tenant)s, r.user_id, r.project_id, r.scope_key, %(org)s, r.namespace, r.content,"
             "  r.content_hash, r.source, r.agent_name, r.metadata::jsonb, r.source_type, r.captured_from,"
             "  r.confidence, r.sensitivity, r.status, r.expires_at, r.embedding::vector,"
             "  CASE WHEN r.embedding IS NULL THEN NULL ELSE %(model)s END,"
             "  CASE WHEN r.embedding IS NULL THEN NULL ELSE now() END,"
-            "  CASE WHEN %(owed)s AND r.embedding IS NULL THEN now() END"
+            "  CASE WHEN %(owed)s AND r.embedding IS NULL THEN now() END, r.occurred_at"
             "  FROM r ORDER BY r.id"
             "  ON CONFLICT (tenant_id, scope_key, content_hash) DO NOTHING"
             "  RETURNING id, user_id, project_id, source),"
@@ -244,17 +251,25 @@ class MemoryWrites(MemoryTable):
                 )
             cur = await conn.execute(statement, params)
             inserted = {r["id"] for r in await cur.fetchall()}
-            refs = [(d.id, tenant, ref) for d in drafts if d.id in inserted for ref in dict.fromkeys(d.source_refs)]
+            refs = [
+                (d.id, tenant, ref, d.namespace)
+                for d in drafts
+                if d.id in inserted
+                for ref in dict.fromkeys(d.source_refs)
+            ]
             if refs:
                 async with conn.cursor() as ref_cur:
                     await ref_cur.executemany(
-                        "INSERT INTO memory_source_refs (entry_id, tenant_id, source_ref) VALUES (%s, %s, %s)"
-                        " ON CONFLICT DO NOTHING",
+                        "INSERT INTO memory_source_refs (entry_id, tenant_id, source_ref, namespace)"
+                        " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
                         refs,
                     )
             linked = [d for d, v in zip(drafts, vectors, strict=True) if v is not None and d.id in inserted]
             if space is not None and fanout > 0:
                 await self._link_many(conn, linked, fanout)
+            caps = [d.entry_cap for d in drafts if d.entry_cap is not None]
+            if caps:
+                await enforce_entry_cap(conn, tenant, [d.user_id for d in drafts if d.id in inserted], min(caps))
         return inserted
 
     async def _link_many(self, conn: Conn, drafts: Sequence[EntryDraft], fanout: int) -> None:
@@ -283,12 +298,13 @@ class MemoryWrites(MemoryTable):
         async with conn.cursor() as cur:
             await cur.executemany(statement, rows)
 
-    async def _add_refs(self, conn: Conn, entry_id: str, tenant_id: str, refs: Sequence[str]) -> None:
+    async def _add_refs(self, conn: Conn, entry_id: str, tenant_id: str, refs: Sequence[str], namespace: str) -> None:
+        """Source refs of an entry, each recorded with the namespace it was given under."""
         async with conn.cursor() as cur:
             await cur.executemany(
-                "INSERT INTO memory_source_refs (entry_id, tenant_id, source_ref) VALUES (%s, %s, %s)"
+                "INSERT INTO memory_source_refs (entry_id, tenant_id, source_ref, namespace) VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT DO NOTHING",
-                [(entry_id, tenant_id, r) for r in dict.fromkeys(refs)],
+                [(entry_id, tenant_id, r, namespace) for r in dict.fromkeys(refs)],
             )
 
     async def _link(
@@ -314,11 +330,56 @@ class MemoryWrites(MemoryTable):
         )
         return cur.rowcount or 0
 
-    async def add_source_refs(self, entry: MemoryEntry, refs: Sequence[str]) -> None:
+    async def add_source_refs(self, entry: MemoryEntry, refs: Sequence[str], namespace: str) -> None:
+        """Record source refs given under `namespace` for an entry."""
         if not refs:
             return
         async with self._db.connection() as conn:
-            await self._add_refs(conn, entry.id, entry.tenant_id, refs)
+            await self._add_refs(conn, entry.id, entry.tenant_id, refs, namespace)
+
+    async def join_namespaces(
+        self, tenant_id: str, organization_id: str | None, joins: Sequence[tuple[str, str, Sequence[str]]]
+    ) -> None:
+        """Make entries members of the namespaces an exact duplicate was stored under, and record the source
+        refs it carried there; `joins` is (entry id, namespace, source refs). One transaction.
+
+        The rows are locked in id order first, so concurrent joins of the same entries neither deadlock nor
+        lose a membership (each update appends to the row version the previous one committed).
+        """
+        if not joins:
+            return
+        ids = [j[0] for j in joins]
+        params: dict[str, Any] = {
+            "ids": ids,
+            "nss": [j[1] for j in joins],
+            "tenant": tenant_id,
+            "org": organization_id,
+        }
+        refs = [(entry_id, tenant_id, ref, ns) for entry_id, ns, given in joins for ref in dict.fromkeys(given)]
+        async with self._db.connection() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT 1 FROM memory_entries WHERE id = ANY(%(ids)s) AND tenant_id = %(tenant)s"
+                " AND organization_id IS NOT DISTINCT FROM %(org)s ORDER BY id FOR UPDATE",
+                params,
+            )
+            await conn.execute(
+                sql.SQL(
+                    "UPDATE memory_entries e"
+                    " SET namespaces = {m} || ARRAY(SELECT x FROM unnest(j.nss) AS x WHERE x <> ALL({m}))"
+                    " FROM (SELECT id, array_agg(DISTINCT ns) AS nss"
+                    "  FROM unnest(%(ids)s::text[], %(nss)s::text[]) AS u(id, ns) GROUP BY id) j"
+                    " WHERE e.id = j.id AND e.tenant_id = %(tenant)s"
+                    " AND e.organization_id IS NOT DISTINCT FROM %(org)s AND NOT (j.nss <@ {m})"
+                ).format(m=MEMBERSHIPS),
+                params,
+            )
+            if refs:
+                async with conn.cursor() as cur:
+                    await cur.executemany(
+                        "INSERT INTO memory_source_refs (entry_id, tenant_id, source_ref, namespace)"
+                        " SELECT e.id, %s, %s, %s FROM memory_entries e WHERE e.id = %s ON CONFLICT DO NOTHING",
+                        [(tenant, ref, ns, entry_id) for entry_id, tenant, ref, ns in refs],
+                    )
 
     async def touch(self, tenant_id: str, ids: Sequence[str]) -> None:
         """Count a hit on each id and bring cold entries back to the warm tier.
@@ -370,6 +431,7 @@ class MemoryWrites(MemoryTable):
             "expires_at",
             "source",
             "agent_name",
+            "occurred_at",
         }
         for name, value in fields.items():
             assert name in columns, name
@@ -422,16 +484,77 @@ class MemoryWrites(MemoryTable):
             )
             return [r["id"] for r in await cur.fetchall()]
 
-    async def delete_by_source_ref(self, scope: ReadScope, source_ref: str) -> list[str]:
-        """Delete every entry in scope carrying the exact source ref (logging `deleted`), in one statement."""
+    async def delete_by_source_ref(self, scope: ReadScope, source_ref: str, namespace: str | None = None) -> list[str]:
+        """Forget what was stored with the exact source ref, in scope, in one transaction; returns the ids.
+
+        Each matched entry leaves the namespaces the ref was given under (only `namespace`, when given); an
+        entry left in no namespace is deleted (logging `deleted`). An entry stored in other namespaces
+        without this ref stays a member of those.
+        """
         where, params = read_filter(scope, with_namespaces=False)
-        matched = sql.SQL(
-            "e.id IN (SELECT r.entry_id FROM memory_source_refs r"
-            " WHERE r.tenant_id = %(s_tenant)s AND r.source_ref = %(ref)s) AND {w}"
-        ).format(w=where)
-        async with self._db.connection() as conn:
-            cur = await conn.execute(_logged_delete(matched, "deleted"), {**params, "ref": source_ref})
-            return sorted(r["id"] for r in await cur.fetchall())
+        params.update(ref=source_ref, ns=namespace)
+        async with self._db.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                sql.SQL(
+                    "SELECT e.id, {m} AS namespaces FROM memory_entries e WHERE e.id IN (SELECT r.entry_id"
+                    " FROM memory_source_refs r WHERE r.tenant_id = %(s_tenant)s AND r.source_ref = %(ref)s"
+                    " AND (%(ns)s::text IS NULL OR r.namespace = %(ns)s)) AND {w} ORDER BY e.id FOR UPDATE"
+                ).format(w=where, m=MEMBERSHIPS),
+                params,
+            )
+            members = {r["id"]: list(r["namespaces"]) for r in await cur.fetchall()}
+            cur = await conn.execute(
+                "SELECT entry_id, namespace FROM memory_source_refs WHERE entry_id = ANY(%(ids)s)"
+                " AND source_ref = %(ref)s AND (%(ns)s::text IS NULL OR namespace = %(ns)s)",
+                {"ids": list(members), "ref": source_ref, "ns": namespace},
+            )
+            gone: dict[str, set[str]] = {}
+            for r in await cur.fetchall():
+                gone.setdefault(r["entry_id"], set()).add(r["namespace"])
+            await self._leave(conn, scope.tenant_id, members, gone)
+        return sorted(members)
+
+    async def leave_namespace(self, scope: ReadScope, entry_id: str, namespace: str) -> bool:
+        """Take an entry the scope may read out of one namespace (with the source refs given there), deleting
+        it (logged `deleted`) when that was its last; False when it was not a member."""
+        where, params = read_filter(scope, with_namespaces=False)
+        async with self._db.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                sql.SQL(
+                    "SELECT e.id, {m} AS namespaces FROM memory_entries e WHERE e.id = %(id)s AND {w}"
+                    " AND %(ns)s = ANY({m}) FOR UPDATE"
+                ).format(w=where, m=MEMBERSHIPS),
+                {**params, "id": entry_id, "ns": namespace},
+            )
+            row = await cur.fetchone()
+            if row is None:
+                return False
+            await self._leave(conn, scope.tenant_id, {entry_id: list(row["namespaces"])}, {entry_id: {namespace}})
+        return True
+
+    async def _leave(
+        self, conn: Conn, tenant_id: str, members: dict[str, list[str]], gone: dict[str, set[str]]
+    ) -> None:
+        """Remove the `gone` namespaces from locked entries (`members`: their current namespaces) and the source
+        refs given there; an entry left in none is deleted (logged `deleted`)."""
+        kept = {i: [n for n in ns if n not in gone.get(i, set())] for i, ns in members.items()}
+        emptied = [i for i, ns in kept.items() if not ns]
+        if emptied:
+            await conn.execute(
+                _logged_delete(sql.SQL("e.id = ANY(%(ids)s) AND e.tenant_id = %(tenant)s"), "deleted"),
+                {"ids": emptied, "tenant": tenant_id},
+            )
+        left = [(ns, i) for i, ns in kept.items() if ns and ns != members[i]]
+        if left:
+            async with conn.cursor() as cur:
+                await cur.executemany("UPDATE memory_entries SET namespaces = %s WHERE id = %s", left)
+            await conn.execute(
+                sql.SQL(
+                    "DELETE FROM memory_source_refs r USING memory_entries e WHERE r.entry_id = e.id"
+                    " AND e.id = ANY(%(ids)s) AND r.namespace <> ALL({m})"
+                ).format(m=MEMBERSHIPS),
+                {"ids": [i for _, i in left]},
+            )
 
     # -- reconciliation ---------------------------------------------------------------------------
 

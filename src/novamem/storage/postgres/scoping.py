@@ -15,7 +15,12 @@ from psycopg import sql
 
 from novamem.domain.scope import ReadScope, WriteTarget
 
-__all__ = ["read_filter", "target_filter", "tenant_filter", "visible_filter"]
+__all__ = ["MEMBERSHIPS", "read_filter", "target_filter", "tenant_filter", "visible_filter"]
+
+# Every namespace a row `e` is a member of. Rows stored before migration 0012 keep an empty `namespaces`,
+# which means their home namespace alone: backfilling the column would have rewritten every row and every
+# index entry (HNSW included) of a large store at start-up. New rows always hold their home namespace.
+MEMBERSHIPS = sql.SQL("(CASE WHEN cardinality(e.namespaces) = 0 THEN ARRAY[e.namespace] ELSE e.namespaces END)")
 
 
 def _organization(alias: sql.Identifier, organization_id: str | None, param: str) -> sql.Composed:
@@ -52,7 +57,11 @@ def read_filter(
         if scope.organization_id is not None:
             params["s_org"] = scope.organization_id
     if with_namespaces and scope.namespaces is not None:
-        parts.append(sql.SQL("{a}.namespace = ANY(%(s_namespaces)s)").format(a=a))
+        # an entry is a member of its home namespace and of every namespace it was stored under since
+        # (`namespaces`, GIN-indexed; empty on rows older than memberships, see MEMBERSHIPS)
+        parts.append(
+            sql.SQL("({a}.namespace = ANY(%(s_namespaces)s) OR {a}.namespaces && %(s_namespaces)s::text[])").format(a=a)
+        )
         params["s_namespaces"] = list(scope.namespaces)
     if scope.agent_filter_set:
         if scope.agent_filter is None:

@@ -10,14 +10,15 @@ from psycopg import sql
 
 from novamem.storage.base import VectorSpace
 from novamem.storage.postgres.database import Database, map_errors
+from novamem.storage.postgres.scoping import MEMBERSHIPS
 from novamem.storage.vector_index import VectorRecord
 
 __all__ = ["PostgresVectorSource"]
 
 _COLUMNS = sql.SQL(
     "e.id, e.tenant_id, e.user_id, e.project_id, e.scope_key, e.namespace, e.organization_id, e.agent_name,"
-    " e.cold, e.sensitivity, e.status, e.expires_at, e.embedding::real[] AS vec"
-)
+    " e.cold, e.sensitivity, e.status, e.expires_at, {m} AS namespaces, e.embedding::real[] AS vec"
+).format(m=MEMBERSHIPS)
 
 
 def _record(row: dict[str, Any]) -> VectorRecord:
@@ -35,6 +36,7 @@ def _record(row: dict[str, Any]) -> VectorRecord:
         status=row["status"],
         expires_at=row["expires_at"],
         vector=[float(x) for x in row["vec"]],
+        namespaces=tuple(row["namespaces"]),
     )
 
 

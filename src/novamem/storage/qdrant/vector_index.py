@@ -40,6 +40,8 @@ _PATH_PREFIX = "path:"
 # point ids are UUIDs derived from entry ids, so the same entry always lands on the same point
 _POINT_NAMESPACE = uuid.UUID("6f1c2a4e-0b7d-5d3a-9c8e-2f4b6a1d9e70")
 _SCROLL_PAGE = 1000
+# what `collection_name` produces; a collection named otherwise is not ours and is never dropped
+_OURS = re.compile(r"novamem_[a-z0-9_]{1,48}_[0-9a-f]{8}_[0-9]+")
 
 
 def point_id(entry_id: str) -> str:
@@ -68,7 +70,8 @@ def _payload(record: VectorRecord) -> dict[str, Any]:
         "user_id": record.user_id,
         "project_id": record.project_id,
         "scope_key": record.scope_key,
-        "namespace": record.namespace,
+        # every membership: a keyword payload holding a list matches `MatchAny` on any of its values
+        "namespace": list(record.namespaces or (record.namespace,)),
         "organization_id": record.organization_id,
         "agent_name": record.agent_name,
         "cold": record.cold,
@@ -175,6 +178,16 @@ class QdrantVectorIndex:
                 await self._client.delete_collection(self.name)
             await self._create()
         self._ready = True
+
+    async def drop_others(self) -> list[str]:
+        """Delete the collections our naming scheme gives other embedding models or dimensions; returns
+        their names, sorted. Collections named otherwise (another application's) are left alone."""
+        async with self._call():
+            listed = await self._client.get_collections()
+            stale = sorted(c.name for c in listed.collections if _OURS.fullmatch(c.name) and c.name != self.name)
+            for name in stale:
+                await self._client.delete_collection(name)
+        return stale
 
     async def count(self) -> int:
         await self._ensure()
