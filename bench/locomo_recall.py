@@ -7,6 +7,17 @@ baseline (Okapi, k1=1.5, b=0.75, lower-cased word tokens) runs in this process o
 
     .venv/bin/python -m bench.locomo_recall [--conversations 10]
 
+Optional retrieval stages, measured in the same run when an endpoint is given (`--rerank-endpoint`,
+`--decomp-endpoint`; keys are read from the environment variable named by `--*-api-key-env`): the
+preset rows then send `rerank: false`, and extra `novamem hybrid + rerank` / `+ decompose` rows use the
+stage. Every row reports milliseconds per query (at the run's search concurrency) and how many answers
+were degraded (a stage that failed: those rows measure the fallback, not the stage).
+
+Each turn is stored with its session's date (`session_N_date_time`) as `occurredAt` (`--no-occurred-at`
+stores it as a client that does not send one would). Rows `novamem hybrid, time W` repeat the hybrid
+preset with the time weight W (`--time-weights`), so the time boost is measured with and without it
+in one run.
+
 To compare with earlier code, run it against an export of that code and save it under another name:
 `PYTHONPATH=/tmp/old/src .venv/bin/python -m bench.locomo_recall --save-as locomo_recall_before --code 'commit abc123'`.
 """
@@ -16,9 +27,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import re
+import statistics
+import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -64,6 +79,8 @@ class Scores:
 
     def __init__(self) -> None:
         self._rows: list[tuple[int, dict[int, float], dict[int, bool], float]] = []
+        self.ms: list[float] = []  # the search's wall time per question, where the server answered it
+        self.degraded = 0
 
     def add(self, question: Question, ranking: Ranking) -> None:
         evidence = set(question.evidence)
@@ -90,11 +107,26 @@ class Scores:
         result["by_category"] = {
             str(c): self._summary([r for r in self._rows if r[0] == c]) for c in sorted(CATEGORY_NAMES)
         }
+        if self.ms:
+            result["ms_per_query"] = {"mean": statistics.fmean(self.ms), "p50": statistics.median(self.ms)}
+            result["degraded_answers"] = self.degraded
         return result
 
 
-async def _store(client: httpx.AsyncClient, conversations: list[Conversation]) -> dict[str, set[str]]:
-    """Remember every turn; returns the dialogue ids behind each memory id (repeated lines share one)."""
+def occurred_at(session_date: str) -> str | None:
+    """A LoCoMo session date (`1:56 pm on 8 May, 2023`) as ISO-8601 in UTC (the dataset names no zone)."""
+    try:
+        moment = datetime.strptime(session_date.strip(), "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+async def _store(
+    client: httpx.AsyncClient, conversations: list[Conversation], *, with_dates: bool = True
+) -> dict[str, set[str]]:
+    """Remember every turn (with its session date as `occurredAt` unless `with_dates` is false); returns
+    the dialogue ids behind each memory id (repeated lines share one)."""
     items = [
         (
             f"{c.sample_id}|{t.dia_id}",
@@ -104,6 +136,7 @@ async def _store(client: httpx.AsyncClient, conversations: list[Conversation]) -
                 "force": True,
                 "sensitivity": "private",
                 "metadata": {"diaId": t.dia_id, "sessionDate": t.session_date},
+                **({"occurredAt": when} if with_dates and (when := occurred_at(t.session_date)) else {}),
             },
         )
         for c in conversations
@@ -128,7 +161,9 @@ async def _search_all(
     conversations: list[Conversation],
     weights: dict[str, float],
     dia_ids: dict[str, set[str]],
+    stages: dict[str, bool] | None = None,
 ) -> Scores:
+    """`stages`: request fields of the optional stages (`rerank`, `decompose`), sent with every search."""
     scores = Scores()
     jobs = [(c, q) for c in conversations for q in c.questions]
     iterator = iter(jobs)
@@ -137,9 +172,12 @@ async def _search_all(
     async def worker() -> None:
         for conversation, question in iterator:
             body = {"query": question.text, "namespace": _namespace(conversation), "k": max(KS), "weights": weights}
-            response = await client.post("/v1/search", json=body)
+            started = time.perf_counter()
+            response = await client.post("/v1/search", json={**body, **(stages or {})})
+            scores.ms.append((time.perf_counter() - started) * 1000)
             if response.status_code != 200:
                 raise RuntimeError(f"search answered {response.status_code}: {response.text[:200]}")
+            scores.degraded += bool(response.json()["degraded"])
             results[id(question)] = [dia_ids[r["id"]] for r in response.json()["results"]]
 
     await asyncio.gather(*(worker() for _ in range(SEARCH_CONCURRENCY)))
@@ -158,8 +196,45 @@ def _bm25_scores(conversations: list[Conversation]) -> Scores:
     return scores
 
 
-async def run(limit: int | None) -> dict[str, Any]:
+def _stage_settings(args: argparse.Namespace) -> dict[str, str]:
+    """Server settings of the optional stages the command line names (none: the stages stay off)."""
+    settings: dict[str, str] = {}
+    if args.rerank_endpoint:
+        settings.update(rerank_enabled="1", rerank_endpoint=args.rerank_endpoint, rerank_format=args.rerank_format)
+        if args.rerank_model:
+            settings["rerank_model"] = args.rerank_model
+        if args.rerank_api_key_env:
+            settings["rerank_api_key"] = os.environ[args.rerank_api_key_env]
+    if args.decomp_endpoint:
+        settings.update(
+            query_decomp_enabled="1", query_decomp_endpoint=args.decomp_endpoint, query_decomp_model=args.decomp_model
+        )
+        if args.decomp_api_key_env:
+            settings["query_decomp_api_key"] = os.environ[args.decomp_api_key_env]
+    return settings
+
+
+def _stage_rows(settings: dict[str, str]) -> dict[str, dict[str, bool]]:
+    """The extra rows measured with the optional stages that are configured, with their request fields."""
+    rows: dict[str, dict[str, bool]] = {}
+    if "rerank_endpoint" in settings:
+        rows["novamem hybrid + rerank"] = {"rerank": True}
+    if "query_decomp_endpoint" in settings:
+        rows["novamem hybrid + decompose"] = {"rerank": False, "decompose": True}
+    if len(rows) == 2:
+        rows["novamem hybrid + rerank + decompose"] = {"rerank": True, "decompose": True}
+    return rows
+
+
+async def run(
+    limit: int | None,
+    stage_settings: dict[str, str] | None = None,
+    *,
+    with_dates: bool = True,
+    time_weights: Sequence[float] = (),
+) -> dict[str, Any]:
     conversations = load_locomo()[:limit]
+    stage_settings = stage_settings or {}
     result: dict[str, Any] = {
         "conversations": len(conversations),
         "turns": sum(len(c.turns) for c in conversations),
@@ -173,19 +248,40 @@ async def run(limit: int | None) -> dict[str, Any]:
             for c, name in sorted(CATEGORY_NAMES.items())
         ],
         "machine": machine_notes(),
+        "occurred_at": with_dates,
     }
     summaries: dict[str, dict[str, Any]] = {}
-    with running_server("locomo_recall") as server:
+    plain = {"rerank": False} if "rerank_endpoint" in stage_settings else None
+    with running_server("locomo_recall", None, **stage_settings) as server:
         async with server.client() as client:
-            dia_ids = await _store(client, conversations)
+            dia_ids = await _store(client, conversations, with_dates=with_dates)
             for name, strategy in PRESETS.items():
-                scores = await _search_all(client, conversations, strategy.weights.model_dump(), dia_ids)
+                scores = await _search_all(client, conversations, strategy.weights.model_dump(), dia_ids, plain)
                 summaries[f"novamem {name}"] = scores.summary()
-                print(f"novamem {name}: recall@10 {summaries[f'novamem {name}']['recall']['10']:.3f}", flush=True)
+                _progress(f"novamem {name}", summaries[f"novamem {name}"])
+            for weight in time_weights:
+                row = f"novamem hybrid, time {weight:g}"
+                weights = {**PRESETS["hybrid"].weights.model_dump(), "time": weight}
+                summaries[row] = (await _search_all(client, conversations, weights, dia_ids, plain)).summary()
+                _progress(row, summaries[row])
+            for row, fields in _stage_rows(stage_settings).items():
+                weights = PRESETS["hybrid"].weights.model_dump()
+                summaries[row] = (await _search_all(client, conversations, weights, dia_ids, fields)).summary()
+                _progress(row, summaries[row])
     summaries["BM25 (plain)"] = _bm25_scores(conversations).summary()
     result["systems"] = summaries
     result["machine"]["load_average_end"] = machine_notes()["load_average"]
     return result
+
+
+def _progress(name: str, summary: dict[str, Any]) -> None:
+    ms = summary.get("ms_per_query", {})
+    print(
+        f"{name}: recall@10 {summary['recall']['10']:.3f}, MRR {summary['mrr']:.3f}, "
+        f"{ms.get('mean', 0):.1f} ms/query mean, {ms.get('p50', 0):.1f} p50, "
+        f"{summary.get('degraded_answers', 0)} degraded",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -197,8 +293,34 @@ def main() -> None:
         help="result name; 'locomo_recall_before' is shown on the page as the earlier code's figures",
     )
     parser.add_argument("--code", default="working tree", help="which code was measured, for the page")
+    parser.add_argument(
+        "--no-occurred-at", action="store_true", help="store the turns without their session date as occurredAt"
+    )
+    parser.add_argument(
+        "--time-weights",
+        default="",
+        help="comma-separated time weights, each measured as an extra hybrid row (e.g. 0,0.05,0.2)",
+    )
+    stages = parser.add_argument_group("optional retrieval stages (measured only when an endpoint is given)")
+    stages.add_argument("--rerank-endpoint", help="full URL of a /rerank endpoint")
+    stages.add_argument("--rerank-model", help="model name (required with the cohere format)")
+    stages.add_argument("--rerank-format", choices=["cohere", "tei"], default="cohere")
+    stages.add_argument("--rerank-api-key-env", help="name of the environment variable holding the reranker key")
+    stages.add_argument("--decomp-endpoint", help="base URL of an OpenAI-compatible API for query decomposition")
+    stages.add_argument("--decomp-model", help="chat model name for query decomposition")
+    stages.add_argument("--decomp-api-key-env", help="name of the environment variable holding that API's key")
     args = parser.parse_args()
-    result = asyncio.run(run(args.conversations))
+    if args.decomp_endpoint and not args.decomp_model:
+        parser.error("--decomp-endpoint needs --decomp-model")
+    time_weights = [float(w) for w in args.time_weights.split(",") if w.strip()]
+    result = asyncio.run(
+        run(
+            args.conversations,
+            _stage_settings(args),
+            with_dates=not args.no_occurred_at,
+            time_weights=time_weights,
+        )
+    )
     result["code"] = args.code
     report.save(args.save_as, result)
     print(report.render_locomo(result))
