@@ -16,7 +16,7 @@ were degraded (a stage that failed: those rows measure the fallback, not the sta
 Each turn is stored with its session's date (`session_N_date_time`) as `occurredAt` (`--no-occurred-at`
 stores it as a client that does not send one would). Rows `novamem hybrid, time W` repeat the hybrid
 preset with the time weight W (`--time-weights`), so the time boost is measured with and without it
-in one run.
+in one run; rows `novamem hybrid, graph W` do the same for the graph weight (`--graph-weights`).
 
 To compare with earlier code, run it against an export of that code and save it under another name:
 `PYTHONPATH=/tmp/old/src .venv/bin/python -m bench.locomo_recall --save-as locomo_recall_before --code 'commit abc123'`.
@@ -232,6 +232,7 @@ async def run(
     *,
     with_dates: bool = True,
     time_weights: Sequence[float] = (),
+    graph_weights: Sequence[float] = (),
 ) -> dict[str, Any]:
     conversations = load_locomo()[:limit]
     stage_settings = stage_settings or {}
@@ -259,9 +260,10 @@ async def run(
                 scores = await _search_all(client, conversations, strategy.weights.model_dump(), dia_ids, plain)
                 summaries[f"novamem {name}"] = scores.summary()
                 _progress(f"novamem {name}", summaries[f"novamem {name}"])
-            for weight in time_weights:
-                row = f"novamem hybrid, time {weight:g}"
-                weights = {**PRESETS["hybrid"].weights.model_dump(), "time": weight}
+            extra = [("time", w) for w in time_weights] + [("graph", w) for w in graph_weights]
+            for signal, weight in extra:
+                row = f"novamem hybrid, {signal} {weight:g}"
+                weights = {**PRESETS["hybrid"].weights.model_dump(), signal: weight}
                 summaries[row] = (await _search_all(client, conversations, weights, dia_ids, plain)).summary()
                 _progress(row, summaries[row])
             for row, fields in _stage_rows(stage_settings).items():
@@ -301,6 +303,11 @@ def main() -> None:
         default="",
         help="comma-separated time weights, each measured as an extra hybrid row (e.g. 0,0.05,0.2)",
     )
+    parser.add_argument(
+        "--graph-weights",
+        default="",
+        help="comma-separated graph weights, each measured as an extra hybrid row (e.g. 0.1,0.2)",
+    )
     stages = parser.add_argument_group("optional retrieval stages (measured only when an endpoint is given)")
     stages.add_argument("--rerank-endpoint", help="full URL of a /rerank endpoint")
     stages.add_argument("--rerank-model", help="model name (required with the cohere format)")
@@ -313,12 +320,14 @@ def main() -> None:
     if args.decomp_endpoint and not args.decomp_model:
         parser.error("--decomp-endpoint needs --decomp-model")
     time_weights = [float(w) for w in args.time_weights.split(",") if w.strip()]
+    graph_weights = [float(w) for w in args.graph_weights.split(",") if w.strip()]
     result = asyncio.run(
         run(
             args.conversations,
             _stage_settings(args),
             with_dates=not args.no_occurred_at,
             time_weights=time_weights,
+            graph_weights=graph_weights,
         )
     )
     result["code"] = args.code

@@ -67,8 +67,9 @@ the other tier's rows);
 fusion divides BM25 by the query's best score and keeps cosine absolute (default weights 0.45/0.45,
 plus 0.05 recency and 0.05 entity). BM25 statistics are exact while a query's terms match at most
 1,000 of the caller's memories (every LoCoMo question here); for broad queries over very large stores
-they come from the first 1,000 matching rows plus every row matching all terms, with N counted up to
-10,000 (and reused for 30 s per scope), which keeps the keyword tier's cost bounded at 100k memories."""
+they come from a bounded pool (rows matching all terms, a share of each term's rows, and below 10,000
+memories in scope also the first 1,000 rows matching any term), with N counted up to 10,000 (and reused
+for 30 s per scope), which keeps the keyword tier's cost bounded at 1M memories (see the scale section)."""
 
 
 def save(name: str, result: dict[str, Any]) -> Path:
