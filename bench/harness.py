@@ -33,6 +33,7 @@ __all__ = [
     "machine_notes",
     "percentile",
     "remember_all",
+    "remember_batches",
     "running_server",
 ]
 
@@ -190,6 +191,52 @@ async def remember_all(
             stats.ids[key] = data["id"]
             stats.deduplicated += bool(data.get("deduplicated"))
             stats.not_embedded += not data.get("embedded", False)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+REMEMBER_BATCH = 200  # most entries per `POST /v1/remember/batch`
+
+
+async def remember_batches(
+    client: httpx.AsyncClient,
+    items: Iterable[tuple[str, dict[str, Any]]],
+    concurrency: int,
+    batch: int = REMEMBER_BATCH,
+) -> LoadStats:
+    """POST (key, body) pairs to /v1/remember/batch, `batch` per call, from `concurrency` clients.
+
+    Each body is what `/v1/remember` takes; the counts are those `remember_all` keeps. Fails on any error status
+    or on an entry refused on its own.
+    """
+    stats = LoadStats()
+    iterator = iter(items)
+
+    def next_chunk() -> list[tuple[str, dict[str, Any]]]:
+        chunk: list[tuple[str, dict[str, Any]]] = []
+        for item in iterator:
+            chunk.append(item)
+            if len(chunk) == batch:
+                break
+        return chunk
+
+    async def worker() -> None:
+        while chunk := next_chunk():
+            response = await client.post("/v1/remember/batch", json={"entries": [body for _, body in chunk]})
+            if response.status_code != 201:
+                raise RuntimeError(f"remember/batch answered {response.status_code}: {response.text[:200]}")
+            for (key, _), data in zip(chunk, response.json()["results"], strict=True):
+                if data.get("error") is not None:
+                    raise RuntimeError(f"remember/batch refused an entry: {data['error']}")
+                if data.get("id") is None:
+                    stats.rejected += 1
+                    continue
+                stats.ids[key] = data["id"]
+                stats.deduplicated += bool(data.get("deduplicated"))
+                stats.not_embedded += not data.get("embedded", False)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -1,8 +1,9 @@
 """Retrieval quality on LoCoMo: evidence recall@k and MRR of novamem's presets next to plain BM25.
 
-One namespace per conversation, one memory per dialogue turn (`"Speaker: text"`), stored through
-`/v1/remember`. Every question whose evidence ids are real dialogue ids is searched within its
-conversation's namespace. The presets of `search/presets.py` are sent as request weights; the BM25
+One namespace per conversation, one memory per dialogue turn (`"Speaker: text"`), stored in order
+through `/v1/remember/batch` with the turn's session as a source reference (`locomo:<conversation>:D<n>`).
+Every question whose evidence ids are real dialogue ids is searched within its conversation's namespace.
+The presets of `search/presets.py` are sent as request weights; the BM25
 baseline (Okapi, k1=1.5, b=0.75, lower-cased word tokens) runs in this process over the same turns.
 
     .venv/bin/python -m bench.locomo_recall [--conversations 10]
@@ -40,7 +41,7 @@ import httpx
 
 from bench import report
 from bench.corpus import CATEGORY_NAMES, Conversation, Question, load_locomo
-from bench.harness import machine_notes, remember_all, running_server
+from bench.harness import machine_notes, remember_batches, running_server
 from novamem.search.presets import PRESETS
 
 KS = (1, 5, 10, 25)
@@ -125,8 +126,9 @@ def occurred_at(session_date: str) -> str | None:
 async def _store(
     client: httpx.AsyncClient, conversations: list[Conversation], *, with_dates: bool = True
 ) -> dict[str, set[str]]:
-    """Remember every turn (with its session date as `occurredAt` unless `with_dates` is false); returns
-    the dialogue ids behind each memory id (repeated lines share one)."""
+    """Remember every turn (with its session date as `occurredAt` unless `with_dates` is false) as a client
+    that stores transcripts does: in order, through `/v1/remember/batch`, each turn naming its session as a
+    source reference. Returns the dialogue ids behind each memory id (repeated lines share one)."""
     items = [
         (
             f"{c.sample_id}|{t.dia_id}",
@@ -136,13 +138,15 @@ async def _store(
                 "force": True,
                 "sensitivity": "private",
                 "metadata": {"diaId": t.dia_id, "sessionDate": t.session_date},
+                "sourceRefs": [f"locomo:{c.sample_id}:{t.dia_id.split(':', 1)[0]}"],
                 **({"occurredAt": when} if with_dates and (when := occurred_at(t.session_date)) else {}),
             },
         )
         for c in conversations
         for t in c.turns
     ]
-    stats = await remember_all(client, items, concurrency=8)
+    # one client, so the turns of a session are written in order (the graph stage reads a turn's neighbours)
+    stats = await remember_batches(client, items, concurrency=1)
     if stats.rejected or stats.not_embedded:
         raise RuntimeError(f"load was not clean: {stats}")
     dia_ids: dict[str, set[str]] = {}

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import RESULTS_DIR, ROOT
-from novamem.search.presets import DEFAULT_TIME_WEIGHT
+from novamem.search.presets import DEFAULT_GRAPH_WEIGHT, DEFAULT_TIME_WEIGHT
 
 __all__ = [
+    "render_agent_recall",
+    "render_graph_signal",
     "render_auth_overhead",
     "render_dashboard_pages",
     "render_locomo",
@@ -37,9 +39,10 @@ built-in embedder (all-MiniLM-L6-v2, int8 ONNX), a free loopback port. It talks 
 and stops it with SIGINT. Raw results are written to `bench/results/*.json` (not kept in git); this
 page is regenerated from them by every run.
 
-    .venv/bin/python -m bench.search_latency      # latency at 10k and 100k memories, server memory
+    .venv/bin/python -m bench.search_latency      # latency at 100k memories vs the embedder alone, server memory
     .venv/bin/python -m bench.remember_throughput # write throughput vs the embedder alone
     .venv/bin/python -m bench.locomo_recall       # retrieval quality on LoCoMo vs BM25
+    .venv/bin/python -m bench.agent_recall        # retrieval quality on synthetic agent memory vs BM25
     .venv/bin/python -m bench.auth_overhead       # cost of authentication per request vs `none` mode
     .venv/bin/python -m bench.mcp_latency         # memory_search over MCP vs POST /v1/search
     .venv/bin/python -m bench.edge_overhead       # cost of the per-IP rate limit and request log
@@ -96,6 +99,7 @@ def write_page() -> None:
         ("remember_throughput", render_throughput),
         ("locomo_recall", lambda r: render_locomo(r, _load("locomo_recall_before"))),
         ("locomo_time", render_locomo_time),
+        ("agent_recall", lambda r: render_agent_recall(r, _load("agent_recall_before"))),
         ("auth_overhead", render_auth_overhead),
         ("mcp_latency", render_mcp_latency),
         ("edge_overhead", render_edge_overhead),
@@ -154,6 +158,9 @@ def render_search_latency(r: dict[str, Any]) -> str:
             s["mean_ms"],
             s["queries"],
             s["load_per_s"] if s["load_per_s"] is not None else "reused",
+            s.get("embedder_p50_ms", "-"),
+            s.get("embedder_p95_ms", "-"),
+            s.get("ratio_p95", "-"),
             s["server_rss_mib"],
             s["postgres_pss_mib"],
         ]
@@ -167,6 +174,9 @@ def render_search_latency(r: dict[str, Any]) -> str:
         "mean ms",
         "searches",
         "load /s",
+        "embedder alone p50 ms",
+        "embedder alone p95 ms",
+        "p95 / embedder p95",
         "server RSS MiB",
         "PostgreSQL PSS MiB",
     ]
@@ -178,41 +188,54 @@ def render_search_latency(r: dict[str, Any]) -> str:
         )
         for s in r["sizes"]
     )
-    verdict = "meets" if largest["p95_ms"] <= GOALS["p95_ms"] else "misses"
+    verdict = "meets" if largest["p95_ms"] <= SEARCH_P95_GOAL_MS else "misses"
     note = f"\nRun note: {r['note']}\n" if r.get("note") else ""
     return f"""## Search latency and server memory (`bench/search_latency.py`)
 
 How: memories are varied LoCoMo turns (re-voiced, dated, placed, or joined with a second turn; all
-distinct), stored through `POST /v1/remember` with `force: true` by {r["load_concurrency"]} concurrent
-clients, spread over 10 namespaces of one user. At each size one client sends `POST /v1/search`
+distinct), stored through `POST /v1/remember/batch` (200 per call, `force: true`) by
+{r["load_concurrency"]} concurrent clients, spread over 10 namespaces of one user, then `VACUUM (ANALYZE)`.
+At each size one client sends `POST /v1/search`
 (`k={r["k"]}`, default hybrid preset, no namespace filter, so every stored memory is in scope) for
 LoCoMo questions, one at a time: 30 warm-up searches, then {r.get("passes", 1)} passes over the same
 questions with a pause between them; the table shows the pass with the lowest p95, since neighbours
 on a shared machine slow some passes. Times are wall-clock at the client and include embedding the
-query. Server RSS is the `novamem serve` process (model, pools, Python); PostgreSQL PSS is the
-embedded database's processes, shared buffers counted once.
+query. After the passes, with the server idle, the benchmark process loads the same built-in model
+and embeds the same questions one at a time on the session the server uses for queries ("embedder
+alone"); the ratio column divides the search p95 by that p95, both from the same run. Server RSS
+is the `novamem serve` process (model, pools, Python); PostgreSQL PSS is the embedded database's
+processes, shared buffers counted once.
 
 {_table(header, rows)}
 
-At {largest["memories"]:,} memories p95 is {largest["p95_ms"]} ms: {verdict} the 50 ms goal. Passes' p95 (load
-average) per size: {passes}.
+At {largest["memories"]:,} memories p95 is {largest["p95_ms"]} ms: {verdict} the {SEARCH_P95_GOAL_MS:.0f} ms goal
+(issue 13). Passes' p95 (load average) per size: {passes}.
 
-Where the time goes (profiled in-process at 100k, medians): embedding the query about 13 ms; the
-BM25 statement about 13 ms in PostgreSQL (the GIN bitmap for the query's terms, then at most 1,000
-matching rows; the scope size is counted up to 10,000 rows once per 30 s per scope); the vector
-statement about 3 ms in PostgreSQL (HNSW walk, then hydration and score completion of about 80
-rows). The BM25 statement runs while the query is being embedded. What changed to reach the goal,
-each step measured with this script on the same 100k store (best-pass p50 / p95): before, 58 / 79 ms
-(right after loading, load average 4.3); shared buffers of the embedded PostgreSQL from 128 MB to
-256 MB, 43 / 57 ms, then 512 MB (rows, vectors and the HNSW index take about 450 MB at 100k),
-36 / 51 ms; then hit counts in `memory_access` instead of the memory row (rewriting the row also
-rewrote its HNSW and GIN entries on every search), the cached scope size, keyword search overlapping
-the embedding, and hydration reusing the vector tier's distances, 32 / 42 ms in the run before the
-one above. On a shared 2-core machine the embedder and PostgreSQL also wait for the neighbours.
+{SEARCH_LATENCY_NOTES}
 {note}
 {_machine(r["machine"])}
 """
 
+
+SEARCH_P95_GOAL_MS = 20.0
+SEARCH_LATENCY_NOTES = """Where the time goes (in-process on the 100k store, server stopped, one question at a time,
+medians): alone, the keyword phase (lexeme lookup and BM25 statement) about 8.6 ms, the hydration
+statement (HNSW walk about 2.4 ms, then score completion) about 7 ms, the query embedding about 3-5
+ms. A search runs the keyword phase while the query embeds, so on two cores they share the CPU
+(overlapped, about 15 and 10 ms at load average 1.7). The graph stage (default graph weight 0.05:
+expansion from the strongest hits, then a second hydration) added about 22 ms (expansion, p95 39 ms)
+plus 7 ms (hydration) in the same profile: in-process search p50 63 ms with it, 36 ms with
+`weights.graph: 0`, so it is now the largest part of a search. Changes for issue 13: queries have an
+ONNX session and a worker thread of their own (one intra-op thread; vectors identical to the
+document session's), so a query never waits for a document batch in flight and does not ask for a
+core PostgreSQL is using (in-process, alternating on the same questions: p50 28.7 -> 25.8 ms, p95
+39.7 -> 37.4 ms; the second session costs about 105 MiB of server RSS). Through HTTP, the same tree
+with the previous embedder, run between two runs of the new one: best-pass p50 / p95 55.0 / 71.3 ms
+(load average 3.3) against 39.4 / 50.2 (1.8) and 44.3 / 58.7 (2.1). Tried and dropped: the vector
+walk on a second connection while the BM25 statement runs (same results, no gain on two cores).
+Found: the full-text GIN index keeps its fast-update pending list (up to 4 MB of recently stored
+rows), which every keyword lookup scans in full (56 buffers per term lookup before a cleanup, 3
+after, with 53 pending pages); this benchmark vacuums after loading, a live server does not."""
 
 THROUGHPUT_NOTES = """Profile (py-spy on the server under 8 clients): the embedding thread is busy about 90% of the
 time; the rest of the server's CPU goes to the event loop (HTTP, validation, psycopg) and to
@@ -405,6 +428,145 @@ Evidence recall@10 per question category:
 {RETRIEVAL_NOTES}
 
 {_machine(r["machine"])}
+"""
+
+
+def render_agent_recall(r: dict[str, Any], before: dict[str, Any] | None = None) -> str:
+    """The agent-memory benchmark: how its data was made, then recall, MRR and stale answers per system."""
+    ks, cats, t = r["ks"], r["categories"], r["templates"]
+    header = ["system", *[f"R@{k}" for k in ks], "MRR", "all@10", "stale above newest", "ms/query (degraded)"]
+    rows, cat_rows = [], []
+    for name, m in r["systems"].items():
+        timed = m.get("ms_per_query")
+        ms = f"{timed['mean']:.1f} ({m['degraded_answers']})" if timed else "in process"
+        stale = m["by_category"]["updated"].get("stale_above_newest", 0.0)
+        recalls = [_fmt(m["recall"][str(k)]) for k in ks]
+        rows.append([name, *recalls, _fmt(m["mrr"]), _fmt(m["all"]["10"]), _fmt(stale), ms])
+        per = [m["by_category"][c["name"]] for c in cats]
+        cat_rows.append([name, *[f"{_fmt(c['recall']['10'])} / {_fmt(c['mrr'])}" for c in per]])
+        cat_rows[-1].append(_fmt(m["by_category"]["two-memory"]["all"]["10"]))
+    cat_header = ["system", *[f"{c['name']} ({c['questions']}) R@10 / MRR" for c in cats], "two-memory both@10"]
+    examples = "; ".join(f"{name}: *{text}*" for name, text in r["examples"].items())
+    return f"""## Agent memory (`bench/agent_recall.py`)
+
+How: a synthetic dataset written for novamem (`bench/agent_corpus.py`, no LoCoMo text), generated from
+templates with `random.Random({r["seed"]})`: {r["projects"]} made-up projects, each one namespace of one user,
+{r["memories"]} memories and {r["questions"]} questions. Each memory is stored through `POST /v1/remember` with an
+`occurredAt` between {r["first_occurred_at"][:10]} and {r["last_occurred_at"][:10]}, in time order (one client per
+namespace). Four kinds of question: **updated** facts (a port, a host, a Python version, a release manager,
+a branch; {t["updated"]} templates, two or three versions each, {r["updated_with_three_versions"]} with three), where
+the evidence is only the newest version; **preference** statements asked indirectly ({t["preference"]} templates,
+one of several alternatives stored); **paraphrase**: setup facts asked in other words with few shared words
+({t["paraphrase"]} templates, {r["setup_facts_stored"]} stored per project and
+{r["setup_facts_asked"]} asked); **two-memory** questions whose answer joins two
+memories ({t["two-memory"]} join templates over service owners, team on-call, leads, channels and databases,
+each fact said in one of three ways; the evidence is both). Distractors in every namespace: look-alike facts
+(other environments' ports, other services' hosts, versions and pool sizes), the owner, team and database
+facts no question asks about, and {r["notes_per_project"]} work notes from {t["notes"]} templates.
+Examples: {examples}. Metrics as on LoCoMo (R@k, MRR on the first evidence found); **all@10** counts a
+question when all its evidence is in the top 10 (**both@10** for two-memory questions); **stale above
+newest** is the share of updated-fact questions where a superseded version ranks above the newest one in
+the top {max(ks)} (a ranking blind to time does so {_fmt(r["stale_by_chance"])} of the time by chance). The BM25 row
+is the same in-process Okapi BM25 as on LoCoMo.
+
+{_table(header, rows)}
+
+Evidence recall@10 / MRR per category:
+
+{_table(cat_header, cat_rows)}
+{_agent_before(before)}
+{_machine(r["machine"])} Code: {r.get("code", "working tree")}.
+
+{render_graph_signal(r, _load("locomo_recall"))}"""
+
+
+def _graph_rows(systems: dict[str, Any]) -> dict[float, dict[str, Any]]:
+    """The hybrid rows by graph weight: `novamem hybrid, graph W` rows plus the default row."""
+    rows = {DEFAULT_GRAPH_WEIGHT: systems["novamem hybrid"]}
+    for name, m in systems.items():
+        found = re.fullmatch(r"novamem hybrid, graph ([\d.]+)", name)
+        if found:
+            rows[float(found.group(1))] = m
+    return dict(sorted(rows.items()))
+
+
+def render_graph_signal(agent: dict[str, Any], locomo: dict[str, Any] | None) -> str:
+    """The graph stage with and without it, on both benchmarks (rows of their latest runs)."""
+    if locomo is None:
+        return ""
+    loco_rows, agent_rows = _graph_rows(locomo["systems"]), _graph_rows(agent["systems"])
+    header = [
+        "graph weight",
+        "LoCoMo R@10",
+        "LoCoMo MRR",
+        "multi-hop R@10",
+        "open-domain R@10",
+        "LoCoMo ms/query",
+        "agent R@10",
+        "agent MRR",
+        "stale above newest",
+        "agent ms/query",
+    ]
+    rows = []
+    for weight in sorted(set(loco_rows) & set(agent_rows)):
+        lm, am = loco_rows[weight], agent_rows[weight]
+        rows.append(
+            [
+                f"{weight:g}",
+                _fmt(lm["recall"]["10"]),
+                _fmt(lm["mrr"]),
+                _fmt(lm["by_category"]["1"]["recall"]["10"]),
+                _fmt(lm["by_category"]["3"]["recall"]["10"]),
+                f"{lm['ms_per_query']['mean']:.1f}",
+                _fmt(am["recall"]["10"]),
+                _fmt(am["mrr"]),
+                _fmt(am["by_category"]["updated"].get("stale_above_newest", 0.0)),
+                f"{am['ms_per_query']['mean']:.1f}",
+            ]
+        )
+    return f"""### The graph signal
+
+The graph stage ([retrieval](retrieval.md#graph)) with and without it, from the two runs above (graph
+weight 0 is the earlier default; times are means at the benchmarks' search concurrency of 4, on a
+shared machine, so compare them within a column):
+
+{_table(header, rows)}
+"""
+
+
+def _agent_before(before: dict[str, Any] | None) -> str:
+    """The same agent-memory benchmark against earlier code, when that run was saved."""
+    if not before:
+        return ""
+    rows = []
+    for name, m in before["systems"].items():
+        cats = m["by_category"]
+        stale = cats["updated"].get("stale_above_newest", 0.0)
+        recalls = [_fmt(cats[c]["recall"]["10"]) for c in ("preference", "paraphrase", "two-memory")]
+        rows.append(
+            [
+                name,
+                _fmt(m["recall"]["10"]),
+                _fmt(m["mrr"]),
+                _fmt(stale),
+                *recalls,
+                _fmt(cats["two-memory"]["all"]["10"]),
+            ]
+        )
+    header = [
+        "system (earlier code)",
+        "R@10",
+        "MRR",
+        "stale",
+        "preference R@10",
+        "paraphrase R@10",
+        "two-memory R@10",
+        "both@10",
+    ]
+    return f"""
+The same benchmark against earlier code ({before.get("code", "unknown")}):
+
+{_table(header, rows)}
 """
 
 

@@ -1,16 +1,20 @@
-"""Search latency at growing store sizes, and the server's resident memory once loaded.
+"""Search latency at growing store sizes, the embedder's own single-query time, and the server's memory.
 
-Loads varied LoCoMo-based texts through `/v1/remember` (force, concurrent clients), then at each size
-times `/v1/search` one request at a time over LoCoMo questions with the built-in embedder, so each
-figure includes embedding the query. Searches cover the caller's whole store (every namespace), the
-widest scope a caller can ask for. Each size gets several passes and the quietest one (lowest p95) is
-reported, with every pass's p95 and load average kept, because the machine may be shared.
+Loads varied LoCoMo-based texts through `/v1/remember/batch` (200 per call, force, a few concurrent
+clients; each entry goes through what `/v1/remember` does), then at each size times `/v1/search` one
+request at a time over LoCoMo questions with the built-in embedder, so each figure includes embedding
+the query. Searches cover the caller's whole store (every namespace), the widest scope a caller can ask
+for. Each size gets several passes and the quietest one (lowest p95) is reported, with every pass's p95
+and load average kept, because the machine may be shared. After the passes, with the server idle, this
+process loads the same built-in model and times it alone on the same questions, one at a time, so the
+answer carries the ratio of search time to the embedder's own single-query time.
 
-    .venv/bin/python -m bench.search_latency [--sizes 10000,100000] [--queries 500] [--passes 3]
-        [--data-dir DIR]
+    nice -n 10 .venv/bin/python -m bench.search_latency [--sizes 100000] [--queries 500] [--passes 3]
+        [--data-dir DIR] [--json-only]
 
-With `--data-dir` the store is kept in DIR, and a later run with the same DIR only loads what is
-missing (loading 100k memories takes most of an hour on two cores).
+The store is kept in `--data-dir` (default `bench/results/search_latency-data`, not in git), and a later
+run only loads what is missing; a size below what the store already holds is skipped. `--json-only` saves
+`bench/results/search_latency.json` and prints the section without re-rendering docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -28,11 +32,12 @@ import psutil
 
 from bench import report
 from bench.corpus import load_locomo, varied_texts
-from bench.harness import BenchServer, machine_notes, percentile, remember_all, running_server
+from bench.harness import RESULTS_DIR, BenchServer, machine_notes, percentile, remember_batches, running_server
 
 NAMESPACES = 10
 WARMUP_QUERIES = 30
 PAUSE_BETWEEN_PASSES_S = 5.0
+DEFAULT_DATA_DIR = RESULTS_DIR / "search_latency-data"
 
 
 def _memory(server: BenchServer) -> dict[str, float]:
@@ -87,6 +92,45 @@ async def _time_searches(server: BenchServer, queries: list[str], k: int, passes
     return {**best, "pass_p95_ms": [r["p95_ms"] for r in runs], "pass_load": [r["load_average"] for r in runs]}
 
 
+def _embedder_alone(queries: list[str]) -> dict[str, dict[str, float]]:
+    """The built-in model alone in this process, one question at a time, on each of its sessions.
+
+    `query`: the session the server embeds queries with; `documents`: its document session (more
+    threads). The same questions as the searches, after the same warm-up; run while the server is idle.
+    """
+    from novamem.embedding.builtin import BuiltinEmbedder
+
+    embedder = BuiltinEmbedder()
+    timings: dict[str, list[float]] = {"query": [], "documents": []}
+    for query in queries[:WARMUP_QUERIES]:
+        embedder.encode_blocking([query], query=True)
+        embedder.encode_blocking([query])
+    for query in queries:
+        for session, out in timings.items():
+            started = time.perf_counter()
+            embedder.encode_blocking([query], query=session == "query")
+            out.append((time.perf_counter() - started) * 1000)
+    return {
+        session: {
+            "p50_ms": round(percentile(out, 50), 2),
+            "p95_ms": round(percentile(out, 95), 2),
+            "mean_ms": round(sum(out) / len(out), 2),
+        }
+        for session, out in timings.items()
+    }
+
+
+def _vacuum(server: BenchServer) -> None:
+    """VACUUM (ANALYZE) the memory table after a load, so the timed searches do not meet autovacuum."""
+    import psycopg
+
+    from novamem.storage.embedded import EmbeddedPostgres
+
+    url = EmbeddedPostgres(server.data_dir).start()  # already running: only its URL is read
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) memory_entries")
+
+
 async def _stored(server: BenchServer) -> int:
     async with server.client() as client:
         response = await client.get("/v1/stats")
@@ -114,6 +158,10 @@ async def run(
         already = await _stored(server)
         stored = 0
         for size in sorted(sizes):
+            if size < already:
+                print(f"store holds {already} memories, more than {size}: size skipped", flush=True)
+                stored = size
+                continue
             contents = [next(texts) for _ in range(stored, size)]
             batch = [
                 (str(i), {"content": content, "namespace": f"conv-{i % NAMESPACES}", "force": True})
@@ -123,16 +171,27 @@ async def run(
             rate = None
             if batch:
                 async with server.client() as client:
-                    loaded = await remember_all(client, batch, concurrency)
+                    loaded = await remember_batches(client, batch, concurrency)
                 if loaded.deduplicated or loaded.rejected or loaded.not_embedded:
                     raise RuntimeError(f"load was not clean: {loaded}")
                 rate = round(len(batch) / loaded.seconds, 1)
                 print(f"loaded {size} memories ({len(batch)} at {rate:.0f}/s)", flush=True)
+                _vacuum(server)
             stored = size
             if await _stored(server) != size:
                 raise RuntimeError(f"expected {size} memories in the store, found {await _stored(server)}")
             timing = await _time_searches(server, queries, k, passes)
-            row = {"memories": size, "load_per_s": rate, **timing, **_memory(server)}
+            memory = _memory(server)
+            sessions = _embedder_alone(queries)
+            alone = sessions["query"]  # what the server runs for a search's query
+            ratios = {
+                "embedder": sessions,
+                "embedder_p50_ms": alone["p50_ms"],
+                "embedder_p95_ms": alone["p95_ms"],
+                "ratio_p50": round(timing["p50_ms"] / alone["p50_ms"], 2),
+                "ratio_p95": round(timing["p95_ms"] / alone["p95_ms"], 2),
+            }
+            row = {"memories": size, "load_per_s": rate, **timing, **ratios, **memory}
             print(json.dumps(row), flush=True)
             result["sizes"].append(row)
     result["machine"]["load_average_end"] = machine_notes()["load_average"]
@@ -141,16 +200,26 @@ async def run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,100000", help="store sizes to measure at, comma-separated")
+    parser.add_argument("--sizes", default="100000", help="store sizes to measure at, comma-separated")
     parser.add_argument("--queries", type=int, default=500, help="timed searches per size")
-    parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients while loading")
+    parser.add_argument("--concurrency", type=int, default=2, help="concurrent batch clients while loading")
     parser.add_argument("--k", type=int, default=10, help="results per search")
     parser.add_argument("--passes", type=int, default=3, help="timed passes per size; the quietest is reported")
-    parser.add_argument("--data-dir", type=Path, default=None, help="keep the store here and reuse it next run")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="keep the store here (reused)")
+    parser.add_argument("--note", default=None, help="a run note printed under the table")
+    parser.add_argument(
+        "--json-only", action="store_true", help="save the JSON and print the section; leave docs/benchmarks.md"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     result = asyncio.run(run(sizes, args.queries, args.concurrency, args.k, args.passes, args.data_dir))
-    report.save("search_latency", result)
+    if args.note:
+        result["note"] = args.note
+    if args.json_only:
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        (RESULTS_DIR / "search_latency.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    else:
+        report.save("search_latency", result)
     print(report.render_search_latency(result))
 
 

@@ -481,7 +481,7 @@ class Container:
                 min_vector_score=settings.effective_min_vector_score,
                 metrics=metrics,
                 vectors=vectors,
-                graph=graph,
+                links=graph,
                 graph_index=graph_engine.reader if graph_engine is not None else None,
                 stages=stages,
             ),

@@ -74,6 +74,10 @@ class KeywordHits:
     term_weights: list[float] = field(default_factory=list)
     avgdl: float = 1.0
 
+    def statistics(self) -> KeywordHits:
+        """The per-term statistics alone: scores other rows by the same BM25 without re-adding these hits."""
+        return KeywordHits(term_queries=self.term_queries, term_weights=self.term_weights, avgdl=self.avgdl)
+
 
 @dataclass(frozen=True, slots=True)
 class BrowseFilter:

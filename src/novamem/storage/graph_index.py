@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from novamem.domain.entries import MemoryEntry
+from novamem.domain.linking import Link
 from novamem.domain.scope import ReadScope
 from novamem.storage.base import Neighbor
 
 __all__ = [
     "DEFAULT_GRAPH_BATCH",
     "GraphEdge",
+    "GraphLinks",
     "GraphNode",
     "GraphReader",
     "GraphSource",
@@ -56,15 +58,11 @@ class GraphEdge:
 
 
 class GraphReader(Protocol):
-    """Graph reads of recall: neighbour walks and the graph signal, within a read scope."""
+    """Graph reads of recall: neighbour walks within a read scope."""
 
     async def neighbors(self, scope: ReadScope, seed: MemoryEntry, depth: int, k: int) -> list[Neighbor]:
         """Memories linked to `seed` (undirected, acyclic, up to `depth` hops), best path score each, best
         first; each is resolved in `scope` and below its sensitivity ceiling (inactive ones included)."""
-        ...
-
-    async def links(self, scope: ReadScope, ids: Sequence[str]) -> dict[str, float]:
-        """For each id linked by a live edge to another of `ids` (both in scope): its strongest such edge."""
         ...
 
 
@@ -86,6 +84,29 @@ class GraphWriter(Protocol):
     async def drop_others(self, tenant_ids: Sequence[str]) -> list[str]:
         """Delete this deployment's graphs of every tenant not in `tenant_ids` (the engine's other graphs
         are never touched); returns the names of the graphs dropped."""
+        ...
+
+
+class GraphLinks(Protocol):
+    """The links the graph signal expands along, read from the source of truth within a read scope.
+
+    Every memory a link reaches is readable by the scope and visible (active, unexpired, within the
+    sensitivity ceiling); links never pass through a memory the scope cannot read.
+    """
+
+    async def relation_links(self, scope: ReadScope, ids: Sequence[str], fanout: int) -> list[Link]:
+        """The `fanout` strongest live relations of each of `ids` (either direction)."""
+        ...
+
+    async def source_links(self, scope: ReadScope, ids: Sequence[str], reach: int) -> list[Link]:
+        """For each of `ids` and each of its source references, the `reach` members of that source
+        written just before it and just after it (entry ids order them), with the domain's
+        `source_strength` of their distance."""
+        ...
+
+    async def entity_postings(self, scope: ReadScope, entities: Sequence[str], cap: int) -> dict[str, list[str]]:
+        """For each entity, up to `cap + 1` memories whose text contains it as a phrase (the full-text
+        index is the entity's posting list); `cap + 1` ids mean "more than cap"."""
         ...
 
 

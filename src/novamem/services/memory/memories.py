@@ -57,6 +57,23 @@ RECAP_SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("other", "memory", "general"),
 )
 NEAR_DUPLICATE_PROBE = 5
+
+
+class _MonotonicIds:
+    """ULIDs that never go backwards in this process: ids of one batch, or of a client's consecutive
+    writes, sort in the order they were written (the graph stage reads a source's neighbours that way)."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> str:
+        value = int(ULID())
+        # same millisecond as the previous id, with a smaller random part: one past the previous id
+        self._last = value if value > self._last else self._last + 1
+        return str(ULID.from_int(self._last))
+
+
+_IDS = _MonotonicIds()
 INSERT_ROUNDS = 3  # a batch insert that keeps losing races to writes that vanish again gives up
 
 
@@ -191,7 +208,7 @@ class MemoryService:
         if req.expires_at is not None:
             metadata["expiresAt"] = iso(req.expires_at)
         draft = EntryDraft(
-            id=str(ULID()),
+            id=_IDS.next(),
             tenant_id=target.tenant_id,
             user_id=target.user_id,
             project_id=target.project_id,

@@ -6,10 +6,12 @@ import asyncio
 import logging
 import re
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from novamem.domain.entries import MemoryEntry, Sensitivity, iso, now_utc
+from novamem.domain.linking import Link, newest_first, seed_weights
 from novamem.domain.ranking import (
     Candidate,
     diversify,
@@ -22,11 +24,12 @@ from novamem.domain.ranking import (
 )
 from novamem.domain.scope import Caller, ReadScope
 from novamem.domain.text import snippet
-from novamem.domain.timeframe import time_intent, time_score
+from novamem.domain.timeframe import TimeIntent, time_intent, time_score
 from novamem.error_messages import CONTEXT_DEGRADED, NO_SUCH_MEMORY, SEARCH_DEGRADED
 from novamem.errors import NotFound, Unavailable
 from novamem.search.presets import PRESETS, Strategy
 from novamem.services.identity.access import UNSET, AccessPolicy, Unset
+from novamem.services.memory.graph_signal import GraphExpansion, expansion_cut
 from novamem.services.memory.memories import EmbedderState
 from novamem.services.memory.models import (
     BrowsePage,
@@ -51,7 +54,7 @@ from novamem.services.memory.models import (
 from novamem.services.memory.stages import RetrievalStages
 from novamem.services.operations.metrics import Counter, MetricsService
 from novamem.storage.base import AccessCount, BrowseFilter, MemoryStore, Neighbor
-from novamem.storage.graph_index import GraphReader
+from novamem.storage.graph_index import GraphLinks, GraphReader
 from novamem.storage.vector_index import VectorIndex
 
 __all__ = [
@@ -142,6 +145,41 @@ def detail(entry: MemoryEntry, access: AccessCount | None) -> MemoryDetail:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Signals:
+    """What one query scores candidates by, apart from the store's keyword and vector scores."""
+
+    entities: list[str]
+    when: TimeIntent | None
+    now: datetime
+    half_life_days: float
+
+    def candidates(
+        self,
+        entries: list[MemoryEntry],
+        kscores: dict[str, float],
+        vscores: dict[str, float],
+        graph: dict[str, float],
+    ) -> list[Candidate]:
+        cands = []
+        for entry in entries:
+            # recency counts from when the thing happened, when the memory knows it
+            moment = entry.occurred_at or entry.updated_at
+            raw = {"recency": recency(moment, self.now, self.half_life_days)}
+            if self.when is not None:
+                raw["time"] = time_score(self.when, entry.occurred_at, entry.created_at)
+            if entry.id in kscores:
+                raw["keyword"] = kscores[entry.id]
+            if entry.id in vscores:
+                raw["vector"] = vscores[entry.id]
+            if self.entities:
+                raw["entity"] = entity_score(self.entities, entry.content)
+            if entry.id in graph:
+                raw["graph"] = graph[entry.id]
+            cands.append(Candidate(id=entry.id, raw=raw))
+        return cands
+
+
 class RecallService:
     """Finds memories for a caller."""
 
@@ -155,19 +193,21 @@ class RecallService:
         strategy: Strategy | None = None,
         metrics: MetricsService | None = None,
         vectors: VectorIndex | None = None,
-        graph: GraphReader | None = None,
+        links: GraphLinks | None = None,
         graph_index: GraphReader | None = None,
         stages: RetrievalStages | None = None,
     ) -> None:
         """`vectors`: the vector index that answers the vector phase (None: PostgreSQL's pgvector does);
+        `links`: the links the graph signal expands along (None: no graph signal); `graph_index`: the
+        derived graph that answers neighbour walks (None: PostgreSQL's own walk does);
         `stages`: the optional reranker and query decomposer (None: neither)."""
         self._store = store
         self._stages = stages or RetrievalStages()
         self._vectors = vectors
         self._vectors_warned_at = 0.0
-        # graph reads: the derived index (FalkorDB) when configured, PostgreSQL's own graph otherwise and
-        # whenever the index cannot answer; without `graph` the walk is the store's and there is no signal
-        self._graph = graph
+        # neighbour walks: the derived index (FalkorDB) when configured, PostgreSQL's own walk otherwise and
+        # whenever the index cannot answer; the graph signal always expands along PostgreSQL's links
+        self._expansion = GraphExpansion(links) if links is not None else None
         self._graph_index = graph_index
         self._graph_warned_at = 0.0
         self._metrics = metrics or MetricsService(None)
@@ -215,36 +255,47 @@ class RecallService:
         entries, kscores, vscores = await self._store.hydrate(
             scope, keyword=hits, query_vector=vector, limit=limit, vector_ids=vector_ids
         )
-        links: dict[str, float] = {}
-        if weights.graph > 0 and entries:
-            links, graph_degraded = await self._links(scope, [e.id for e in entries])
-            degraded = degraded or graph_degraded
         now = now_utc()
-        entities = query_entities(query)
-        when = time_intent(query, now) if weights.time > 0 else None
-        by_id = {e.id: e for e in entries}
-        cands = []
-        for entry in entries:
-            # recency counts from when the thing happened, when the memory knows it
-            moment = entry.occurred_at or entry.updated_at
-            raw = {"recency": recency(moment, now, strategy.recency_half_life_days)}
-            if when is not None:
-                raw["time"] = time_score(when, entry.occurred_at, entry.created_at)
-            if entry.id in kscores:
-                raw["keyword"] = kscores[entry.id]
-            if entry.id in vscores:
-                raw["vector"] = vscores[entry.id]
-            if entities:
-                raw["entity"] = entity_score(entities, entry.content)
-            if entry.id in links:
-                raw["graph"] = links[entry.id]
-            cands.append(Candidate(id=entry.id, raw=raw))
+        intent = time_intent(query, now)
+        signals = _Signals(
+            entities=query_entities(query),
+            when=intent if weights.time > 0 else None,
+            now=now,
+            half_life_days=strategy.recency_half_life_days,
+        )
         floor = self._min_vector_score if min_vector_score is None else min_vector_score
-        fused = fuse(cands, weights, min_vector_score=floor)[:limit]
+        by_id = {e.id: e for e in entries}
+        fused = fuse(signals.candidates(entries, kscores, vscores, {}), weights, min_vector_score=floor)
+        between: list[Link] = []
+        if weights.graph > 0 and self._expansion is not None and fused:
+            # second stage: expand from the strongest hits, score what was reached, fuse again
+            seeds = seed_weights([(c.id, c.score) for c in fused])
+            found = await self._expansion.expand(
+                scope, seeds, {i: by_id[i].content for i in seeds}, [c.id for c in fused[:limit]]
+            )
+            between = found.between
+            fresh = expansion_cut(found.scores, set(by_id))
+            if fresh and vector is not None:
+                more, more_k, more_v = await self._store.hydrate(
+                    scope, keyword=hits and hits.statistics(), query_vector=vector, limit=len(fresh), vector_ids=fresh
+                )
+                entries = entries + [e for e in more if e.id not in by_id]
+                by_id.update((e.id, e) for e in more)
+                kscores, vscores = {**more_k, **kscores}, {**more_v, **vscores}
+            fused = fuse(signals.candidates(entries, kscores, vscores, found.scores), weights, min_vector_score=floor)
+        fused = fused[:limit]
+        scores = {
+            c.id: c.score * rank_prior(by_id[c.id].confidence, by_id[c.id].memory_type, by_id[c.id].created_at, now)
+            for c in fused
+        }
+        if intent is None:
+            # a question about the present (it names no time and does not ask "when"): the later of two
+            # versions of one fact goes first (relations read by the graph stage only)
+            scores = newest_first(scores, between, {i: e.occurred_at or e.created_at for i, e in by_id.items()})
         ranked: list[MemoryEntry] = []
         for cand in fused:
             entry = by_id[cand.id]
-            entry.score = cand.score * rank_prior(entry.confidence, entry.memory_type, entry.created_at, now)
+            entry.score = scores[cand.id]
             entry.signals = cand.signals
             ranked.append(entry)
         ranked.sort(key=lambda e: e.score, reverse=True)
@@ -268,17 +319,6 @@ class RecallService:
         if time.monotonic() - self._graph_warned_at > VECTOR_INDEX_WARN_EVERY_S:
             self._graph_warned_at = time.monotonic()
             log.warning("graph index unavailable, reading PostgreSQL's graph instead: %s", exc.message)
-
-    async def _links(self, scope: ReadScope, ids: list[str]) -> tuple[dict[str, float], bool]:
-        """The graph signal of the candidates (strongest edge to another candidate), and whether it was
-        answered by PostgreSQL because the graph index could not."""
-        if self._graph_index is not None:
-            try:
-                return await self._graph_index.links(scope, ids), False
-            except Unavailable as exc:
-                self._graph_down(exc)
-                return (await self._graph.links(scope, ids) if self._graph else {}), True
-        return (await self._graph.links(scope, ids) if self._graph else {}), False
 
     async def _walk(self, scope: ReadScope, seed: MemoryEntry, depth: int, k: int) -> tuple[list[Neighbor], bool]:
         """Neighbours of the seed, and whether PostgreSQL answered because the graph index could not."""

@@ -37,9 +37,10 @@ def graph_name(tenant_id: str) -> str:
     return f"novamem_{_UNSAFE.sub('_', tenant_id)[:64]}_{digest}"
 
 
-def scope_clause(var: str, scope: ReadScope, *, namespaces: bool) -> tuple[str, dict[str, Any]]:
+def scope_clause(var: str, scope: ReadScope) -> tuple[str, dict[str, Any]]:
     """The Cypher condition on Memory node `var` matching `storage/postgres/scoping.read_filter` (the tenant
-    is the graph): the organization, then user-global nodes of the user and/or the scope's projects."""
+    is the graph): the organization, then user-global nodes of the user and/or the scope's projects.
+    Namespaces are not filtered: a neighbour walk reads every namespace, as the contract says."""
     params: dict[str, Any] = {"s_user": scope.user_id}
     owners: list[str] = []
     if scope.include_user_global:
@@ -53,10 +54,6 @@ def scope_clause(var: str, scope: ReadScope, *, namespaces: bool) -> tuple[str, 
     else:
         parts.append(f"{var}.organization_id = $s_org")
         params["s_org"] = scope.organization_id
-    if namespaces and scope.namespaces is not None:
-        # a member of any asked namespace (nodes written before memberships hold only `namespace`)
-        parts.append(f"any(x IN coalesce({var}.namespaces, [{var}.namespace]) WHERE x IN $s_namespaces)")
-        params["s_namespaces"] = list(scope.namespaces)
     return " AND ".join(parts), params
 
 

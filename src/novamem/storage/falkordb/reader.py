@@ -1,9 +1,7 @@
-"""Graph reads from FalkorDB: the neighbour walk and the graph signal, filtered by the caller's scope in
+"""Graph reads from FalkorDB: the neighbour walk (`/v1/neighbors`), filtered by the caller's scope in
 the Cypher query itself, then hydrated from PostgreSQL (which checks the scope and sensitivity again)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from novamem.domain.entries import MemoryEntry
 from novamem.domain.scope import ReadScope
@@ -26,10 +24,6 @@ _WALKS = {
     )
     for depth in (1, 2, 3)
 }
-_LINKS = (
-    "MATCH (a:Memory)-[r:RELATES]-(b:Memory) WHERE a.id IN $ids AND b.id IN $ids AND a.id <> b.id"
-    " AND {scope_a} AND {scope_b} RETURN a.id, max(r.strength)"
-)
 
 
 class FalkorGraphReader:
@@ -41,7 +35,7 @@ class FalkorGraphReader:
 
     async def neighbor_scores(self, scope: ReadScope, seed_id: str, depth: int) -> dict[str, float]:
         """Best path score of every node the scope may read within `depth` hops of the seed (undirected)."""
-        where, params = scope_clause("n", scope, namespaces=False)
+        where, params = scope_clause("n", scope)
         query = _WALKS[min(max(depth, 1), 3)].replace("{scope}", where)
         rows = await self._graphs.run(
             scope.tenant_id, query, {**params, "seed": seed_id, "limit": WALK_LIMIT}, read_only=True
@@ -51,12 +45,3 @@ class FalkorGraphReader:
     async def neighbors(self, scope: ReadScope, seed: MemoryEntry, depth: int, k: int) -> list[Neighbor]:
         scores = await self.neighbor_scores(scope, seed.id, depth)
         return await self._source.hydrate_neighbors(scope, scores, k)
-
-    async def links(self, scope: ReadScope, ids: Sequence[str]) -> dict[str, float]:
-        if not ids:
-            return {}
-        where_a, params = scope_clause("a", scope, namespaces=True)
-        where_b, _ = scope_clause("b", scope, namespaces=True)
-        query = _LINKS.replace("{scope_a}", where_a).replace("{scope_b}", where_b)
-        rows = await self._graphs.run(scope.tenant_id, query, {**params, "ids": list(ids)}, read_only=True)
-        return {str(r[0]): float(r[1]) for r in rows}

@@ -10,13 +10,14 @@ from collections.abc import Sequence
 from psycopg import sql
 
 from novamem.domain.entries import MemoryEntry
+from novamem.domain.linking import Link, source_strength
 from novamem.domain.ranking import query_entities
 from novamem.domain.scope import ReadScope
 from novamem.storage.base import MemoryStore, Neighbor
 from novamem.storage.graph_index import GraphEdge, GraphNode
 from novamem.storage.postgres.database import Database, map_errors
 from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, entry_from_row
-from novamem.storage.postgres.scoping import MEMBERSHIPS, read_filter, tenant_filter
+from novamem.storage.postgres.scoping import MEMBERSHIPS, read_filter, tenant_filter, visible_filter
 
 __all__ = ["PostgresGraph"]
 
@@ -45,7 +46,7 @@ def _node(row: dict[str, object]) -> GraphNode:
 
 
 class PostgresGraph:
-    """`GraphSource` and the PostgreSQL `GraphReader` (the walk itself is the memory store's)."""
+    """`GraphSource`, `GraphLinks` and the PostgreSQL `GraphReader` (the walk itself is the memory store's)."""
 
     def __init__(self, db: Database, store: MemoryStore) -> None:
         self._db = db
@@ -56,29 +57,87 @@ class PostgresGraph:
         """The recursive walk over `memory_relations` (see `MemoryRetrieval.neighbors`)."""
         return await self._store.neighbors(scope, seed, depth, k)
 
-    async def links(self, scope: ReadScope, ids: Sequence[str]) -> dict[str, float]:
-        """Strongest live edge from each id to another of `ids`, both ends readable by the scope."""
+    # ---- GraphLinks --------------------------------------------------------------------------------------
+    def _reachable(self, scope: ReadScope) -> tuple[sql.Composed, dict[str, object]]:
+        where, params = read_filter(scope)
+        vis, vparams = visible_filter(scope)
+        params.update(vparams)
+        return sql.SQL("{w} AND {v}").format(w=where, v=vis), params
+
+    async def relation_links(self, scope: ReadScope, ids: Sequence[str], fanout: int) -> list[Link]:
         if not ids:
-            return {}
-        where_a, params = read_filter(scope, "a")
-        where_b, _ = read_filter(scope, "b")
-        params["ids"] = list(ids)
+            return []
+        where, params = self._reachable(scope)
+        params.update(ids=list(ids), fanout=fanout)
+        # per seed, its strongest relations whose other end the scope may read (the scope is checked
+        # before the cut, so unreadable neighbours never crowd out readable ones)
         query = sql.SQL(
-            "SELECT x.id, max(x.strength) AS strength FROM ("
-            "  SELECT r.from_id AS id, r.to_id AS other, r.strength FROM memory_relations r"
-            "   WHERE r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL"
-            "   AND r.from_id = ANY(%(ids)s) AND r.to_id = ANY(%(ids)s)"
-            "  UNION ALL SELECT r.to_id, r.from_id, r.strength FROM memory_relations r"
-            "   WHERE r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL"
-            "   AND r.from_id = ANY(%(ids)s) AND r.to_id = ANY(%(ids)s)) x"
-            " JOIN memory_entries a ON a.id = x.id JOIN memory_entries b ON b.id = x.other"
-            " WHERE x.id <> x.other AND {wa} AND {wb} GROUP BY x.id"
-        ).format(wa=where_a, wb=where_b)
+            "SELECT s.id AS source, n.other AS target, n.strength FROM unnest(%(ids)s::text[]) AS s(id),"
+            " LATERAL (SELECT x.other, max(x.strength) AS strength FROM ("
+            "   SELECT r.to_id AS other, r.strength FROM memory_relations r"
+            "    WHERE r.from_id = s.id AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL"
+            "   UNION ALL SELECT r.from_id, r.strength FROM memory_relations r"
+            "    WHERE r.to_id = s.id AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL) x"
+            "  JOIN memory_entries e ON e.id = x.other WHERE x.other <> s.id AND {w}"
+            "  GROUP BY x.other ORDER BY strength DESC, x.other LIMIT %(fanout)s) n"
+        ).format(w=where)
         with map_errors():
             async with self._db.connection() as conn:
                 cur = await conn.execute(query, params)
                 rows = await cur.fetchall()
-        return {str(r["id"]): float(r["strength"]) for r in rows}
+        return [Link(str(r["source"]), str(r["target"]), float(r["strength"])) for r in rows]
+
+    async def source_links(self, scope: ReadScope, ids: Sequence[str], reach: int) -> list[Link]:
+        if not ids:
+            return []
+        where, params = self._reachable(scope)
+        params.update(ids=list(ids), reach=reach)
+        # per seed and source: the `reach` readable members written just before it and just after it, each
+        # two short reads of the (tenant, source, entry id) index
+        side = (
+            "SELECT o.entry_id, {before} AS before FROM memory_source_refs o JOIN memory_entries e ON e.id = o.entry_id"
+            " WHERE o.tenant_id = r.tenant_id AND o.source_ref = r.source_ref AND o.entry_id {op} s.id AND {{w}}"
+            " ORDER BY o.entry_id {order} LIMIT %(reach)s"
+        )
+        query = sql.SQL(
+            "SELECT s.id AS source, r.source_ref, n.entry_id AS target, n.before FROM unnest(%(ids)s::text[]) AS s(id)"
+            " JOIN memory_source_refs r ON r.entry_id = s.id AND r.tenant_id = %(s_tenant)s,"
+            " LATERAL (({b}) UNION ALL ({a})) n"
+        ).format(
+            b=sql.SQL(side.format(before="true", op="<", order="DESC")).format(w=where),
+            a=sql.SQL(side.format(before="false", op=">", order="ASC")).format(w=where),
+        )
+        with map_errors():
+            async with self._db.connection() as conn:
+                cur = await conn.execute(query, params)
+                rows = await cur.fetchall()
+        sides: dict[tuple[str, str, bool], list[str]] = {}
+        for r in rows:
+            sides.setdefault((str(r["source"]), str(r["source_ref"]), bool(r["before"])), []).append(str(r["target"]))
+        links: list[Link] = []
+        for (source, _ref, before), targets in sides.items():
+            targets.sort(reverse=before)  # nearest first on either side
+            links.extend(Link(source, t, source_strength(d)) for d, t in enumerate(targets, 1))
+        return links
+
+    async def entity_postings(self, scope: ReadScope, entities: Sequence[str], cap: int) -> dict[str, list[str]]:
+        if not entities:
+            return {}
+        where, params = self._reachable(scope)
+        params.update(ents=list(entities), cap=cap + 1)
+        query = sql.SQL(
+            "SELECT q.ent, x.id FROM unnest(%(ents)s::text[]) AS q(ent),"
+            " LATERAL (SELECT e.id FROM memory_entries e"
+            "  WHERE e.tsv @@ phraseto_tsquery('english', q.ent) AND {w} LIMIT %(cap)s) x"
+        ).format(w=where)
+        with map_errors():
+            async with self._db.connection() as conn:
+                cur = await conn.execute(query, params)
+                rows = await cur.fetchall()
+        postings: dict[str, list[str]] = {}
+        for r in rows:
+            postings.setdefault(str(r["ent"]), []).append(str(r["id"]))
+        return postings
 
     # ---- GraphSource -------------------------------------------------------------------------------------
     async def graph_nodes(self, tenant_id: str, ids: Sequence[str]) -> list[GraphNode]:
