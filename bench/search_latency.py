@@ -55,12 +55,15 @@ def _memory(server: BenchServer) -> dict[str, float]:
     return {"server_rss_mib": round(rss / 2**20, 1), "postgres_pss_mib": round(pg_pss / 2**20, 1)}
 
 
-async def _time_pass(server: BenchServer, queries: list[str], k: int) -> list[float]:
+async def _time_pass(
+    server: BenchServer, queries: list[str], k: int, weights: dict[str, float] | None = None
+) -> list[float]:
     timings: list[float] = []
+    extra = {"weights": weights} if weights else {}
     async with server.client() as client:
         for query in queries:
             started = time.perf_counter()
-            response = await client.post("/v1/search", json={"query": query, "k": k})
+            response = await client.post("/v1/search", json={"query": query, "k": k, **extra})
             elapsed = (time.perf_counter() - started) * 1000
             if response.status_code != 200:
                 raise RuntimeError(f"search answered {response.status_code}: {response.text[:200]}")
@@ -68,15 +71,18 @@ async def _time_pass(server: BenchServer, queries: list[str], k: int) -> list[fl
     return timings
 
 
-async def _time_searches(server: BenchServer, queries: list[str], k: int, passes: int) -> dict[str, Any]:
+async def _time_searches(
+    server: BenchServer, queries: list[str], k: int, passes: int, weights: dict[str, float] | None = None
+) -> dict[str, Any]:
     """Time `passes` passes over the queries after a warm-up; the quietest pass (lowest p95) is reported.
 
-    The machine may be shared, so every pass's p95 is kept next to the reported one.
+    The machine may be shared, so every pass's p95 is kept next to the reported one. `weights`: sent with
+    every search (None: the default preset).
     """
-    await _time_pass(server, queries[:WARMUP_QUERIES], k)
+    await _time_pass(server, queries[:WARMUP_QUERIES], k, weights)
     runs = []
     for _ in range(passes):
-        timings = await _time_pass(server, queries, k)
+        timings = await _time_pass(server, queries, k, weights)
         runs.append(
             {
                 "queries": len(timings),
@@ -181,6 +187,9 @@ async def run(
             if await _stored(server) != size:
                 raise RuntimeError(f"expected {size} memories in the store, found {await _stored(server)}")
             timing = await _time_searches(server, queries, k, passes)
+            # the same searches without the graph stage, to show what it costs
+            no_graph = await _time_searches(server, queries, k, passes, {"graph": 0})
+            timing["without_graph"] = {key: no_graph[key] for key in ("p50_ms", "p95_ms", "load_average")}
             memory = _memory(server)
             sessions = _embedder_alone(queries)
             alone = sessions["query"]  # what the server runs for a search's query

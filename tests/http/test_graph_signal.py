@@ -90,19 +90,22 @@ def test_a_shared_entity_or_source_links_a_memory_to_a_strong_hit(
     assert all(r["signals"]["graph"] == 0 for r in off.values())
 
 
-def test_expansion_brings_in_a_linked_memory_from_outside_the_first_stage(
+def test_expansion_brings_in_a_source_neighbour_from_outside_the_first_stage(
     world: tuple[RunningServer, httpx.Client, httpx.Client],
 ) -> None:
     _, ann, _ = world
-    for i in range(70):  # enough close matches to fill the first stage's candidates
+    for i in range(70):  # close matches enough to fill the first stage's 50 candidates (k=10)
         remember(ann, f"Payments service request log {i}: the payments service answered {100 + i} requests.")
-    owner = remember(ann, "Who owns the payments service? It is owned by team Heron.")
-    pager = remember(ann, "Noor holds the pager for Heron during March.")
-    plain = [r["id"] for r in search(ann, "who owns the payments service", k=100, weights=NO_GRAPH)]
+    meeting = ["meeting:ownership"]
+    owner = remember(ann, "Who owns the payments service? It is owned by team Heron.", sourceRefs=meeting)
+    pager = remember(ann, "Noor holds the pager during March.", sourceRefs=meeting)  # the next thing said
+    plain = {r["id"] for r in search(ann, "who owns the payments service", k=10, weights=NO_GRAPH)}
     assert owner in plain and pager not in plain
-    expanded = {r["id"]: r for r in search(ann, "who owns the payments service", k=100)}
+    # weighted so that a graph signal alone can reach the top 10: the neighbour was brought in and scored
+    expanded = {r["id"]: r for r in search(ann, "who owns the payments service", k=10, weights={"graph": 10})}
     assert owner in expanded and pager in expanded
-    assert expanded[pager]["signals"]["graph"] > 0
+    assert expanded[pager]["signals"]["graph"] >= 0.3
+    assert expanded[pager]["signals"]["keyword"] == 0
 
 
 def test_links_never_carry_another_users_memories(world: tuple[RunningServer, httpx.Client, httpx.Client]) -> None:

@@ -98,6 +98,10 @@ class GraphLinks(Protocol):
         """The `fanout` strongest live relations of each of `ids` (either direction)."""
         ...
 
+    async def relations_between(self, scope: ReadScope, ids: Sequence[str]) -> list[Link]:
+        """The live relations from one of `ids` to another (as written: `from` is the link's source)."""
+        ...
+
     async def source_links(self, scope: ReadScope, ids: Sequence[str], reach: int) -> list[Link]:
         """For each of `ids` and each of its source references, the `reach` members of that source
         written just before it and just after it (entry ids order them), with the domain's

@@ -6,6 +6,7 @@ reads PostgreSQL, the source of truth for every kind of link."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +35,13 @@ SOURCE_REACH = len(SOURCE_NEIGHBOUR_STRENGTH)
 # lookup in the full-text index
 ENTITIES_PER_SEED = 4
 ENTITIES_PER_SEARCH = 8
+# a reached memory from outside the first stage is scored only with at least this graph score: a place
+# next to a seed in its source (0.8 or 0.4 times the seed's weight) reaches it, a relation or an entity
+# (a quarter of their strength) never does
+FRESH_MIN_SCORE = 0.3
+# how long an entity found too common in a scope is skipped there, and how many such findings are kept
+COMMON_ENTITY_TTL_S = 300.0
+COMMON_ENTITIES_KEPT = 10_000
 # candidates (best first) whose relations to each other are read to tell versions of one fact apart
 VERSION_CANDIDATES = 20
 
@@ -52,6 +60,9 @@ class GraphExpansion:
 
     def __init__(self, links: GraphLinks) -> None:
         self._links = links
+        # entities found too common in a scope (a speaker's name, the year): each lookup costs about a
+        # millisecond and links nothing, so they are skipped there for a while
+        self._common: dict[tuple[ReadScope, str], float] = {}
 
     async def expand(
         self,
@@ -64,24 +75,36 @@ class GraphExpansion:
         `candidates` (the seeds are candidates too)."""
         if not seeds:
             return Expansion({}, [])
-        ids = list(dict.fromkeys([*seeds, *candidates[:VERSION_CANDIDATES]]))
-        # the three kinds of link are read at once, each on its own connection
-        relations, shared_sources, shared_entities = await asyncio.gather(
-            self._links.relation_links(scope, ids, RELATION_FANOUT),
+        pool = list(dict.fromkeys([*seeds, *candidates[:VERSION_CANDIDATES]]))
+        # the kinds of link are read at once, each on its own connection
+        relations, between, shared_sources, shared_entities = await asyncio.gather(
+            self._links.relation_links(scope, list(seeds), RELATION_FANOUT),
+            self._links.relations_between(scope, pool),
             self._links.source_links(scope, list(seeds), SOURCE_REACH),
             self._entity_links(scope, list(seeds), contents),
         )
         relations = [link for link in relations if link.strength >= RELATION_FLOOR]
-        pool = set(ids)
-        between = [link for link in relations if link.target in pool]
-        indirect = [link for link in relations if link.source in seeds] + shared_entities
+        indirect = relations + shared_entities
         first = shared_sources + [Link(i.source, i.target, i.strength * INDIRECT_LINK_SHARE) for i in indirect]
         return Expansion(best_paths(seeds, first), between)
 
     async def _entity_links(self, scope: ReadScope, ids: Sequence[str], contents: Mapping[str, str]) -> list[Link]:
-        carried = {i: memory_entities(contents.get(i, ""))[:ENTITIES_PER_SEED] for i in ids}
+        now = time.monotonic()
+        carried = {
+            i: [e for e in memory_entities(contents.get(i, "")) if self._common.get((scope, e), 0.0) < now][
+                :ENTITIES_PER_SEED
+            ]
+            for i in ids
+        }
         wanted = list(dict.fromkeys(e for ents in carried.values() for e in ents))[:ENTITIES_PER_SEARCH]
         postings = await self._links.entity_postings(scope, wanted, ENTITY_MAX_POSTINGS)
+        if len(self._common) > COMMON_ENTITIES_KEPT:
+            self._common = {k: until for k, until in self._common.items() if until >= now}
+            if len(self._common) > COMMON_ENTITIES_KEPT:
+                self._common.clear()
+        for entity, members in postings.items():
+            if len(members) > ENTITY_MAX_POSTINGS:
+                self._common[(scope, entity)] = now + COMMON_ENTITY_TTL_S
         links: list[Link] = []
         for source, ents in carried.items():
             for entity in ents:
@@ -93,7 +116,8 @@ class GraphExpansion:
 
 
 def expansion_cut(scores: Mapping[str, float], known: set[str]) -> list[str]:
-    """The reached memories from outside the first stage worth scoring, best first."""
-    fresh = [i for i in scores if i not in known]
+    """The reached memories from outside the first stage worth scoring, best first: those linked strongly
+    enough to have a chance at the top (scoring them is one more statement)."""
+    fresh = [i for i in scores if i not in known and scores[i] >= FRESH_MIN_SCORE]
     fresh.sort(key=lambda i: (-scores[i], i))
     return fresh[:EXPANSION_LIMIT]

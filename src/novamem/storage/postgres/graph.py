@@ -58,9 +58,9 @@ class PostgresGraph:
         return await self._store.neighbors(scope, seed, depth, k)
 
     # ---- GraphLinks --------------------------------------------------------------------------------------
-    def _reachable(self, scope: ReadScope) -> tuple[sql.Composed, dict[str, object]]:
-        where, params = read_filter(scope)
-        vis, vparams = visible_filter(scope)
+    def _reachable(self, scope: ReadScope, alias: str = "e") -> tuple[sql.Composed, dict[str, object]]:
+        where, params = read_filter(scope, alias)
+        vis, vparams = visible_filter(scope, alias)
         params.update(vparams)
         return sql.SQL("{w} AND {v}").format(w=where, v=vis), params
 
@@ -68,24 +68,46 @@ class PostgresGraph:
         if not ids:
             return []
         where, params = self._reachable(scope)
-        params.update(ids=list(ids), fanout=fanout)
-        # per seed, its strongest relations whose other end the scope may read (the scope is checked
-        # before the cut, so unreadable neighbours never crowd out readable ones)
+        params.update(ids=list(ids), fanout=fanout, each_way=2 * fanout)
+        # per seed, its strongest relations whose other end the scope may read. Each direction is cut to
+        # its strongest few before the rows are read, so a memory that many others point at costs no more
+        # than any other (relations join memories of one shelf, so the cut rarely drops a readable one)
+        edges = (
+            "SELECT r.{far} AS other, r.strength FROM memory_relations r WHERE r.{near} = s.id"
+            " AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL ORDER BY r.strength DESC LIMIT %(each_way)s"
+        )
         query = sql.SQL(
             "SELECT s.id AS source, n.other AS target, n.strength FROM unnest(%(ids)s::text[]) AS s(id),"
-            " LATERAL (SELECT x.other, max(x.strength) AS strength FROM ("
-            "   SELECT r.to_id AS other, r.strength FROM memory_relations r"
-            "    WHERE r.from_id = s.id AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL"
-            "   UNION ALL SELECT r.from_id, r.strength FROM memory_relations r"
-            "    WHERE r.to_id = s.id AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL) x"
+            " LATERAL (SELECT x.other, max(x.strength) AS strength FROM (({out}) UNION ALL ({inc})) x"
             "  JOIN memory_entries e ON e.id = x.other WHERE x.other <> s.id AND {w}"
             "  GROUP BY x.other ORDER BY strength DESC, x.other LIMIT %(fanout)s) n"
-        ).format(w=where)
+        ).format(
+            out=sql.SQL(edges.format(far="to_id", near="from_id")),
+            inc=sql.SQL(edges.format(far="from_id", near="to_id")),
+            w=where,
+        )
         with map_errors():
             async with self._db.connection() as conn:
                 cur = await conn.execute(query, params)
                 rows = await cur.fetchall()
         return [Link(str(r["source"]), str(r["target"]), float(r["strength"])) for r in rows]
+
+    async def relations_between(self, scope: ReadScope, ids: Sequence[str]) -> list[Link]:
+        if len(ids) < 2:
+            return []
+        where_a, params = self._reachable(scope)
+        params["ids"] = list(ids)
+        query = sql.SQL(
+            "SELECT r.from_id, r.to_id, r.strength FROM memory_relations r JOIN memory_entries e ON e.id = r.from_id"
+            " JOIN memory_entries b ON b.id = r.to_id"
+            " WHERE r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL AND r.from_id = ANY(%(ids)s)"
+            " AND r.to_id = ANY(%(ids)s) AND {w} AND {wb}"
+        ).format(w=where_a, wb=self._reachable(scope, "b")[0])
+        with map_errors():
+            async with self._db.connection() as conn:
+                cur = await conn.execute(query, params)
+                rows = await cur.fetchall()
+        return [Link(str(r["from_id"]), str(r["to_id"]), float(r["strength"])) for r in rows]
 
     async def source_links(self, scope: ReadScope, ids: Sequence[str], reach: int) -> list[Link]:
         if not ids:
