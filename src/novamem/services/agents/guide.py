@@ -100,8 +100,9 @@ TOOL_DOCS: tuple[ToolDoc, ...] = (
         "memory_remember",
         M,
         "Store one text exactly as given (worthiness gate, length cap and exact-duplicate check only); with "
-        "`split: true` a text over the length cap is stored as pieces sharing one `sourceRef`. Prefer "
-        "memory_capture, which also merges near-duplicates.",
+        "`split: true` a text over the length cap is stored as pieces sharing one `sourceRef`. Memories of one "
+        "session or document stored in order with the same `sourceRefs` entry are found next to each other by "
+        "search. Prefer memory_capture, which also merges near-duplicates.",
         idempotent=False,
     ),
     _write(

@@ -243,7 +243,11 @@ class WriteFields(Wire):
         None, description="ISO-8601 time with offset after which the memory is hidden and purged"
     )
     source_refs: list[SourceRef] | None = Field(
-        None, max_length=32, description="external references; `forget` by sourceRef deletes every carrier"
+        None,
+        max_length=32,
+        description="external references (a session, a transcript, a document); memories of one source stored in"
+        " order are linked to the ones written just before and after them, which search follows from a strong"
+        " hit; `forget` by sourceRef deletes every carrier",
     )
     occurred_at: OccurredAt = None
     split: bool = Field(
