@@ -43,7 +43,7 @@ from bench.agent_corpus import (
     build_projects,
     template_counts,
 )
-from bench.harness import LoadStats, machine_notes, remember_all, running_server
+from bench.harness import LoadStats, machine_notes, remember_all, running_server, search_all
 from bench.locomo_recall import BM25, KS
 from novamem.search.presets import PRESETS
 
@@ -139,26 +139,13 @@ async def _store(client: httpx.AsyncClient, projects: list[Project]) -> dict[str
 async def _search_all(
     client: httpx.AsyncClient, projects: list[Project], weights: dict[str, float], keys: dict[str, set[str]]
 ) -> AgentScores:
-    scores = AgentScores()
     jobs = [(p, q) for p in projects for q in p.questions]
-    iterator = iter(jobs)
-    results: dict[int, Ranking] = {}
-
-    async def worker() -> None:
-        for project, question in iterator:
-            body = {"query": question.text, "namespace": project.namespace, "k": max(KS), "weights": weights}
-            started = time.perf_counter()
-            response = await client.post("/v1/search", json=body)
-            scores.ms.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise RuntimeError(f"search answered {response.status_code}: {response.text[:200]}")
-            data = response.json()
-            scores.degraded += bool(data["degraded"])
-            results[id(question)] = [keys[r["id"]] for r in data["results"]]
-
-    await asyncio.gather(*(worker() for _ in range(SEARCH_CONCURRENCY)))
-    for _, question in jobs:
-        scores.add(question, results[id(question)])
+    bodies = [{"query": q.text, "namespace": p.namespace, "k": max(KS), "weights": weights} for p, q in jobs]
+    run = await search_all(client, bodies, SEARCH_CONCURRENCY)
+    scores = AgentScores()
+    scores.ms, scores.degraded = run.ms, run.degraded
+    for (_, question), ids in zip(jobs, run.results, strict=True):
+        scores.add(question, [keys[i] for i in ids])
     return scores
 
 

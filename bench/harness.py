@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +171,15 @@ class LoadStats:
     not_embedded: int = 0
     seconds: float = 0.0
 
+    def count(self, key: str, answer: dict[str, Any]) -> None:
+        """Tally one write's answer (`/v1/remember`, or one entry of `/v1/remember/batch`)."""
+        if answer.get("id") is None:
+            self.rejected += 1
+            return
+        self.ids[key] = answer["id"]
+        self.deduplicated += bool(answer.get("deduplicated"))
+        self.not_embedded += not answer.get("embedded", False)
+
 
 async def remember_all(
     client: httpx.AsyncClient, items: Iterable[tuple[str, dict[str, Any]]], concurrency: int
@@ -184,18 +193,41 @@ async def remember_all(
             response = await client.post("/v1/remember", json=body)
             if response.status_code != 201:
                 raise RuntimeError(f"remember answered {response.status_code}: {response.text[:200]}")
-            data = response.json()
-            if data.get("id") is None:
-                stats.rejected += 1
-                continue
-            stats.ids[key] = data["id"]
-            stats.deduplicated += bool(data.get("deduplicated"))
-            stats.not_embedded += not data.get("embedded", False)
+            stats.count(key, response.json())
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+@dataclass
+class SearchRun:
+    """What `search_all` saw: each request's result ids (in request order), wall times, degraded answers."""
+
+    results: list[list[str]] = field(default_factory=list)
+    ms: list[float] = field(default_factory=list)
+    degraded: int = 0
+
+
+async def search_all(client: httpx.AsyncClient, bodies: Sequence[dict[str, Any]], concurrency: int) -> SearchRun:
+    """POST each body to /v1/search from `concurrency` clients; fails on any error status."""
+    run = SearchRun(results=[[] for _ in bodies])
+    iterator = iter(enumerate(bodies))
+
+    async def worker() -> None:
+        for index, body in iterator:
+            started = time.perf_counter()
+            response = await client.post("/v1/search", json=body)
+            run.ms.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"search answered {response.status_code}: {response.text[:200]}")
+            data = response.json()
+            run.degraded += bool(data["degraded"])
+            run.results[index] = [r["id"] for r in data["results"]]
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return run
 
 
 REMEMBER_BATCH = 200  # most entries per `POST /v1/remember/batch`
@@ -231,12 +263,7 @@ async def remember_batches(
             for (key, _), data in zip(chunk, response.json()["results"], strict=True):
                 if data.get("error") is not None:
                     raise RuntimeError(f"remember/batch refused an entry: {data['error']}")
-                if data.get("id") is None:
-                    stats.rejected += 1
-                    continue
-                stats.ids[key] = data["id"]
-                stats.deduplicated += bool(data.get("deduplicated"))
-                stats.not_embedded += not data.get("embedded", False)
+                stats.count(key, data)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))

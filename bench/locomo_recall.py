@@ -31,7 +31,6 @@ import math
 import os
 import re
 import statistics
-import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -41,7 +40,7 @@ import httpx
 
 from bench import report
 from bench.corpus import CATEGORY_NAMES, Conversation, Question, load_locomo
-from bench.harness import machine_notes, remember_batches, running_server
+from bench.harness import machine_notes, remember_batches, running_server, search_all
 from novamem.search.presets import PRESETS
 
 KS = (1, 5, 10, 25)
@@ -168,25 +167,16 @@ async def _search_all(
     stages: dict[str, bool] | None = None,
 ) -> Scores:
     """`stages`: request fields of the optional stages (`rerank`, `decompose`), sent with every search."""
-    scores = Scores()
     jobs = [(c, q) for c in conversations for q in c.questions]
-    iterator = iter(jobs)
-    results: dict[int, Ranking] = {}
-
-    async def worker() -> None:
-        for conversation, question in iterator:
-            body = {"query": question.text, "namespace": _namespace(conversation), "k": max(KS), "weights": weights}
-            started = time.perf_counter()
-            response = await client.post("/v1/search", json={**body, **(stages or {})})
-            scores.ms.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise RuntimeError(f"search answered {response.status_code}: {response.text[:200]}")
-            scores.degraded += bool(response.json()["degraded"])
-            results[id(question)] = [dia_ids[r["id"]] for r in response.json()["results"]]
-
-    await asyncio.gather(*(worker() for _ in range(SEARCH_CONCURRENCY)))
-    for _, question in jobs:
-        scores.add(question, results[id(question)])
+    bodies = [
+        {"query": q.text, "namespace": _namespace(c), "k": max(KS), "weights": weights, **(stages or {})}
+        for c, q in jobs
+    ]
+    run = await search_all(client, bodies, SEARCH_CONCURRENCY)
+    scores = Scores()
+    scores.ms, scores.degraded = run.ms, run.degraded
+    for (_, question), ids in zip(jobs, run.results, strict=True):
+        scores.add(question, [dia_ids[i] for i in ids])
     return scores
 
 
