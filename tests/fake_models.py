@@ -5,7 +5,10 @@ The reranker scores a document 0.9 when it contains `favourite` (case-insensitiv
 little for its position from the end, so the test can make it prefer what fusion ranks last. It answers
 in the shape it was asked in: TEI (`texts` -> `[{index, score}]`) or Cohere/Jina (`documents` ->
 `{results: [{index, relevance_score}]}`). `rerank_fault` switches to a failure; `chat_reply` is what the
-chat model says; `chat_fault` breaks it the same way. Every request body and header is recorded.
+chat model says; `chat_fault` breaks it the same way (also `500`, `no-choices` and `never-ends`: headers and
+half a body, then silence). `chat_script` holds answers given one per request, in order, before
+`chat_reply`; `chat_hold` (an Event) makes every chat answer wait until it is set, and `chat_arrived` is set
+when a chat request comes in. Every request body and header is recorded.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ class FakeModelServer:
         self.rerank_fault: str | None = None
         self.chat_reply = "[]"
         self.chat_fault: str | None = None
+        self.chat_script: list[str] = []
+        self.chat_hold: threading.Event | None = None
+        self.chat_arrived = threading.Event()
+        self._stopping = threading.Event()
         self.rerank_requests: list[dict[str, Any]] = []
         self.chat_requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -69,6 +76,18 @@ class FakeModelServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the server under test gave up waiting, as it should
 
+            def _never_end(self) -> None:
+                try:
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", "100000")
+                    self.end_headers()
+                    self.wfile.write(b'{"choices": [{"index": 0, "message": {"role": "assistant", "content": "[')
+                    self.wfile.flush()
+                    outer._stopping.wait(timeout=60)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
@@ -78,6 +97,13 @@ class FakeModelServer:
                     self._send(*outer._rerank(body))
                 elif self.path == "/v1/chat/completions":
                     outer.chat_requests.append(body)
+                    outer.chat_arrived.set()
+                    hold = outer.chat_hold
+                    if hold is not None:
+                        hold.wait(timeout=30)
+                    if outer.chat_fault == "never-ends":
+                        self._never_end()
+                        return
                     self._send(*outer._chat())
                 else:
                     self._send(404, b"{}")
@@ -116,12 +142,22 @@ class FakeModelServer:
             return 503, b'{"error":"overloaded"}'
         elif fault == "not-json":
             return 200, b"<html>gateway error</html>"
-        message = {"role": "assistant", "content": self.chat_reply}
+        elif fault == "500":
+            return 500, b'{"error":"internal"}'
+        elif fault == "no-choices":
+            return 200, b'{"choices": []}'
+        reply = self.chat_script.pop(0) if self.chat_script else self.chat_reply
+        message = {"role": "assistant", "content": reply}
         return 200, json.dumps({"choices": [{"index": 0, "message": message}]}).encode()
 
     def reset(self) -> None:
         """Healthy again, nothing recorded."""
         self.favourite, self.rerank_fault, self.chat_reply, self.chat_fault = "", None, "[]", None
+        self.chat_script.clear()
+        if self.chat_hold is not None:
+            self.chat_hold.set()  # release any request still waiting
+        self.chat_hold = None
+        self.chat_arrived.clear()
         self.rerank_requests.clear()
         self.chat_requests.clear()
         self.headers.clear()
@@ -130,5 +166,6 @@ class FakeModelServer:
         self._thread.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()

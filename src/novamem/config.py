@@ -131,6 +131,9 @@ DEFAULT_RERANK_POOL_MULTIPLIER = 4
 DEFAULT_RERANK_TIMEOUT_MS = 5000
 DEFAULT_QUERY_DECOMP_MAX_SUBQUERIES = 3
 DEFAULT_QUERY_DECOMP_TIMEOUT_MS = 8000
+DEFAULT_EXTRACTION_TIMEOUT_MS = 120000
+DEFAULT_EXTRACTION_MAX_CONCURRENT = 12
+DEFAULT_EXTRACTION_MAX_FACTS = 8
 
 
 class LogLevel(StrEnum):
@@ -275,6 +278,20 @@ class Settings(BaseSettings):
         60000, ge=0, description="How often owed embeddings are retried (0 disables the reconciler)."
     )
     embeddings_reconcile_batch: int = Field(400, ge=1, description="Rows embedded per reconciler pass.")
+    decay_days: float = Field(
+        7,
+        gt=0,
+        le=3650,
+        description="Decay base in days: an unused memory turns cold after this long, and each doubling of "
+        "its hits adds this much again (lifespan = base × log2(hits + 1)). A memory's own "
+        "`metadata.retention.baseEffectiveDays` takes precedence.",
+    )
+    decay_interval_ms: int = Field(
+        21_600_000,
+        ge=0,
+        description="How often the decay pass (demotion to cold, expiry purge) runs, on one replica (0 disables "
+        "the periodic pass; `POST /v1/decay` still runs it).",
+    )
     search_min_vector_score: float | None = Field(
         None,
         ge=0,
@@ -294,7 +311,7 @@ class Settings(BaseSettings):
     )
     jobs_enabled: bool = Field(
         True,
-        description="Run background jobs (reconciler, expiry purge) in this replica; one leader "
+        description="Run background jobs (reconciler, decay, expiry purge) in this replica; one leader "
         "runs them per deployment either way.",
     )
     metrics_flush_interval_ms: int = Field(
@@ -326,8 +343,8 @@ class Settings(BaseSettings):
     )
     allow_insecure_endpoints: bool = Field(
         False,
-        description="Allow a plain-HTTP embeddings, rerank or decomposition endpoint whose host is public (or "
-        "does not resolve); refused at start-up otherwise.",
+        description="Allow a plain-HTTP embeddings, rerank, decomposition or extraction endpoint whose host is "
+        "public (or does not resolve); refused at start-up otherwise.",
     )
     backup_dir: Path | None = Field(
         None,
@@ -430,6 +447,33 @@ class Settings(BaseSettings):
         le=120000,
         description="Longest wait for the chat model; past it the original question is searched alone.",
     )
+    extraction_enabled: bool = Field(
+        False,
+        description="Extract typed facts from each written or rewritten memory with the OpenAI-compatible chat "
+        "model at `NOVAMEM_EXTRACTION_ENDPOINT`, off the write path: the write records the debt, a background "
+        "drain (one replica) sends the PII-redacted text and stores the facts as `source_type: fact` entries "
+        "linked to their source, deleted with it and re-extracted when it changes.",
+    )
+    extraction_endpoint: str | None = Field(
+        None,
+        description="Base URL of the OpenAI-compatible API for fact extraction (the server posts to "
+        "`<url>/chat/completions`), required when enabled.",
+    )
+    extraction_model: str | None = Field(None, description="Fact-extraction chat model name, required when enabled.")
+    extraction_api_key: SecretStr | None = Field(None, description="Bearer key for the fact-extraction API.")
+    extraction_timeout_ms: int = Field(
+        DEFAULT_EXTRACTION_TIMEOUT_MS,
+        ge=50,
+        le=600000,
+        description="Longest wait for one extraction answer; past it the memory's extraction is retried later "
+        "with backoff.",
+    )
+    extraction_max_concurrent: int = Field(
+        DEFAULT_EXTRACTION_MAX_CONCURRENT, ge=1, le=256, description="Most extractions in flight at once."
+    )
+    extraction_max_facts: int = Field(
+        DEFAULT_EXTRACTION_MAX_FACTS, ge=1, le=64, description="Most facts kept from one memory's extraction."
+    )
     otel_exporter_otlp_endpoint: str | None = Field(
         None,
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "NOVAMEM_OTEL_EXPORTER_OTLP_ENDPOINT"),
@@ -498,7 +542,8 @@ class Settings(BaseSettings):
         return self
 
     def _check_retrieval_stages(self) -> None:
-        """Refuse an enabled reranker or decomposer without what it needs, and any unusable endpoint."""
+        """Refuse an enabled reranker, decomposer or fact extractor without what it needs, and any unusable
+        endpoint."""
         if self.rerank_enabled and not self.rerank_endpoint:
             raise ValueError("NOVAMEM_RERANK_ENABLED=1 needs NOVAMEM_RERANK_ENDPOINT (e.g. http://tei:8080/rerank)")
         if self.rerank_enabled and self.rerank_format is RerankFormat.COHERE and not self.rerank_model:
@@ -511,6 +556,12 @@ class Settings(BaseSettings):
             )
         if self.query_decomp_endpoint:
             self._check_endpoint("NOVAMEM_QUERY_DECOMP_ENDPOINT", self.query_decomp_endpoint)
+        if self.extraction_enabled and not (self.extraction_endpoint and self.extraction_model):
+            raise ValueError(
+                "NOVAMEM_EXTRACTION_ENABLED=1 needs NOVAMEM_EXTRACTION_ENDPOINT and NOVAMEM_EXTRACTION_MODEL"
+            )
+        if self.extraction_endpoint:
+            self._check_endpoint("NOVAMEM_EXTRACTION_ENDPOINT", self.extraction_endpoint)
 
     def _check_vector_store(self) -> None:
         """Refuse a Qdrant vector store without a usable NOVAMEM_QDRANT_URL."""

@@ -35,6 +35,7 @@ from novamem.services.identity.tokens import TokenService
 from novamem.services.identity.users import UserService
 from novamem.services.memory.decompose import QueryDecomposer
 from novamem.services.memory.diagnostics import DiagnosticsService
+from novamem.services.memory.facts import FactExtractor
 from novamem.services.memory.graph_rebuild import GraphRebuild
 from novamem.services.memory.index_rebuild import VectorRebuild
 from novamem.services.memory.index_sync import IndexSync
@@ -46,6 +47,8 @@ from novamem.services.memory.selfservice import SelfService
 from novamem.services.memory.stages import RetrievalStages
 from novamem.services.operations.admin import AdminService
 from novamem.services.operations.backups import BackupService
+from novamem.services.operations.dream import DreamService
+from novamem.services.operations.fact_consolidation import FactConsolidator
 from novamem.services.operations.health import HealthService
 from novamem.services.operations.metrics import MetricsService
 from novamem.services.operations.operator import OperatorService
@@ -65,7 +68,10 @@ from novamem.storage.postgres.changes import PostgresChangeFeed
 from novamem.storage.postgres.counters import PostgresCounters
 from novamem.storage.postgres.credentials import PostgresCredentialStore
 from novamem.storage.postgres.database import Database, migrate
+from novamem.storage.postgres.dream import PostgresDreamStore
 from novamem.storage.postgres.dumps import PostgresDumps
+from novamem.storage.postgres.fact_consolidation import PostgresFactConsolidationStore
+from novamem.storage.postgres.facts import PostgresFactStore
 from novamem.storage.postgres.graph import PostgresGraph
 from novamem.storage.postgres.index_outbox import PostgresIndexOutbox, PostgresRebuildCheckpoints
 from novamem.storage.postgres.leader import PostgresLeaderLock
@@ -155,6 +161,42 @@ def build_retrieval_stages(settings: Settings) -> RetrievalStages:
         )
         decomposer = QueryDecomposer(chat, max_subqueries=settings.query_decomp_max_subqueries, timeout_s=timeout_s)
     return RetrievalStages(reranker, decomposer)
+
+
+def build_fact_extractor(
+    settings: Settings, database: Database, space: VectorSpace | None, embedder: EmbedderState
+) -> FactExtractor | None:
+    """The LLM fact extractor when `NOVAMEM_EXTRACTION_ENABLED` (None: no extraction, no debt written)."""
+    if not (settings.extraction_enabled and settings.extraction_endpoint and settings.extraction_model):
+        return None
+    timeout_s = settings.extraction_timeout_ms / 1000
+    key = settings.extraction_api_key.get_secret_value() if settings.extraction_api_key else None
+    redactor.register(key)
+    chat = ChatModel(
+        endpoint=settings.extraction_endpoint, model=settings.extraction_model, api_key=key, timeout_s=timeout_s
+    )
+    return FactExtractor(
+        PostgresFactStore(database, space),
+        chat,
+        embedder,
+        max_concurrent=settings.extraction_max_concurrent,
+        max_facts=settings.extraction_max_facts,
+        timeout_s=timeout_s,
+    )
+
+
+def build_fact_consolidator(
+    settings: Settings, database: Database, space: VectorSpace | None
+) -> FactConsolidator | None:
+    """The dream cycle's fact consolidation when `NOVAMEM_EXTRACTION_ENABLED` (the extraction model judges)."""
+    if not (settings.extraction_enabled and settings.extraction_endpoint and settings.extraction_model):
+        return None
+    timeout_s = settings.extraction_timeout_ms / 1000
+    key = settings.extraction_api_key.get_secret_value() if settings.extraction_api_key else None
+    chat = ChatModel(
+        endpoint=settings.extraction_endpoint, model=settings.extraction_model, api_key=key, timeout_s=timeout_s
+    )
+    return FactConsolidator(PostgresFactConsolidationStore(database, space), chat, timeout_s=timeout_s)
 
 
 def build_vector_index(
@@ -333,6 +375,7 @@ class Container:
     quotas: QuotaService
     selfservice: SelfService
     operator: OperatorService
+    dream: DreamService
     metrics: MetricsService
     health: HealthService
     admin: AdminService
@@ -353,6 +396,8 @@ class Container:
     graph_rebuild: GraphRebuild | None = None
     # the optional reranker and query decomposer of the read path (pass-through when neither is configured)
     stages: RetrievalStages = field(default_factory=RetrievalStages)
+    # the optional LLM fact extractor (None when NOVAMEM_EXTRACTION_ENABLED is off)
+    facts: FactExtractor | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -377,7 +422,9 @@ class Container:
                 embedded.stop()
             raise
         space = VectorSpace(embedder.model_id, embedder.dim) if embedder else None
-        store = PostgresMemoryStore(database, space)
+        store = PostgresMemoryStore(
+            database, space, decay_days=settings.decay_days, extract_facts=settings.extraction_enabled
+        )
         queued = await store.prepare_vector_space()
         if queued:
             log.error(
@@ -444,9 +491,16 @@ class Container:
         )
         admin = AdminService(PostgresInventory(database), job_runs)
         health = HealthService(
-            PostgresHealthProbe(database), state, metrics, indexes=index_sync if index_sync.targets else None
+            PostgresHealthProbe(database),
+            state,
+            metrics,
+            indexes=index_sync if index_sync.targets else None,
+            extraction=settings.extraction_enabled,
         )
-        memories = MemoryService(store, state, policy, access, quotas, metrics=metrics)
+        facts = build_fact_extractor(settings, database, space, state)
+        memories = MemoryService(
+            store, state, policy, access, quotas, metrics=metrics, after_write=facts.kick if facts else None
+        )
         selfservice = SelfService(
             store=store,
             feed=PostgresChangeFeed(database),
@@ -470,6 +524,7 @@ class Container:
         return cls(
             settings=settings,
             stages=stages,
+            facts=facts,
             database=database,
             store=store,
             embedder=state,
@@ -505,7 +560,14 @@ class Container:
             projects=ProjectService(projects, access, audit),
             quotas=quotas,
             selfservice=selfservice,
-            operator=OperatorService(store, PostgresDecayLog(database), metrics=metrics, admin=admin),
+            operator=OperatorService(
+                store, PostgresDecayLog(database), decay_days=settings.decay_days, metrics=metrics, admin=admin
+            ),
+            dream=DreamService(
+                PostgresDreamStore(database, space),
+                admin=admin,
+                facts=build_fact_consolidator(settings, database, space),
+            ),
             metrics=metrics,
             health=health,
             telemetry=TelemetryService(PostgresTelemetry(database), job_runs, health),
@@ -544,6 +606,9 @@ class Container:
         await self.metrics.stop()  # flushes what this replica counted since the last flush
         await self.leader_lock.release()
         await self.stages.close()
+        if self.facts is not None:
+            await self.facts.close()
+        await self.dream.close()
         if self.embedder.embedder is not None:
             await self.embedder.embedder.close()
         await self.database.close()

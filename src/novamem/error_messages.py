@@ -72,7 +72,6 @@ __all__ = [
     "DATABASE_UNAVAILABLE",
     "CONTRACT_ERRORS",
     "ContractError",
-    "DREAM_CYCLE_DISABLED",
     "EMPTY_JSON_BODY",
     "ENTRY_QUOTA_EXCEEDED",
     "HEADERS_TOO_LARGE",
@@ -192,7 +191,6 @@ UNKNOWN_SUITE = "unknown suite '{suite}' — known suites: {known}"
 DATABASE_UNAVAILABLE = "database unavailable"
 DATABASE_TIMEOUT = "database query timed out"
 IDENTICAL_MEMORY = "an identical memory already exists in this scope"
-DREAM_CYCLE_DISABLED = "dream cycle disabled"
 
 # ---- projects ----------------------------------------------------------------------------------------
 UNKNOWN_PROJECT = "unknown project"
@@ -398,7 +396,6 @@ CONTRACT_ERRORS: tuple[ContractError, ...] = (
     ContractError("REJECTED_TOO_LONG", 201, "`rejected` of a write over the length policy (not an error)"),
     ContractError("OBSERVER_DISABLED", 404, "`GET /v1/context-prefix` without an observer"),
     ContractError("OBSERVER_DISABLED", 503, "`POST /v1/observe` without an observer"),
-    ContractError("DREAM_CYCLE_DISABLED", 404, "`POST /v1/dream-cycle` (not part of this version)", source="novamem"),
     ContractError(
         "UNKNOWN_SUITE", 400, "`POST /v1/evaluate` of a suite that does not exist", InvalidInput, source="novamem"
     ),

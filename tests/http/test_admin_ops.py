@@ -415,6 +415,10 @@ def test_scheduled_jobs_record_their_runs(make_database: Callable[[], str]) -> N
             assert status["embeddingReconciler"]["embedded"] == 0 and status["embeddingReconciler"]["runs"] >= 1
             assert status["expiryPurge"]["expired"] == 0
             assert status["changeFeedPrune"]["pruned"] == 0 and status["sessionsPrune"]["pruned"] == 0
+            # the daily dream cycle ran once, at the leader's start
+            assert wait_for(lambda: recorded()["dreamCycle"] is not None, timeout=20)
+            dream = recorded()["dreamCycle"]
+            assert dream["runs"] == 1 and dream["walked"] == 0 and dream["merged"] == 0
     finally:
         server.stop()
 

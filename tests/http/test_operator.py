@@ -12,6 +12,15 @@ from tests.http.identities import USER_MODE, add_project, add_user, client, mint
 
 ROUTES = ["/v1/decay", "/v1/reap-orphans", "/v1/dream-cycle", "/v1/observe"]
 ZERO_REAP = {"attempted": 0, "cleared": 0, "abandoned": 0, "pending": 0, "total": 0}
+DREAM_FIELDS = {
+    "walked",
+    "merged",
+    "edgesPromoted",
+    "factsWalked",
+    "factClustersJudged",
+    "factsSuperseded",
+    "durationMs",
+}
 SHARED_TOKEN = "operator-shared-token-0123456789abcdef"
 
 
@@ -38,7 +47,12 @@ def check_answers(api: httpx.Client) -> None:
     reap = api.post("/v1/reap-orphans")
     assert reap.status_code == 200 and reap.json() == ZERO_REAP
     dream = api.post("/v1/dream-cycle")
-    assert dream.status_code == 404 and dream.json() == {"error": "dream cycle disabled"}
+    assert dream.status_code == 200 and set(dream.json()) == DREAM_FIELDS
+    assert all(type(v) is int for v in dream.json().values())
+    # no embedder here: nothing to walk or merge; no fact extraction: no facts judged
+    assert {k: v for k, v in dream.json().items() if k != "durationMs"} == dict.fromkeys(
+        DREAM_FIELDS - {"durationMs"}, 0
+    )
     observe = api.post("/v1/observe", json={"limit": 5})
     assert observe.status_code == 503 and observe.json() == {"error": "observer disabled"}
 
@@ -84,7 +98,9 @@ def test_operator_routes_are_in_the_openapi_document(api: httpx.Client) -> None:
     assert paths["/v1/reap-orphans"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ReapResponse"
     }
-    assert "404" in paths["/v1/dream-cycle"]["post"]["responses"]
+    dream = paths["/v1/dream-cycle"]["post"]["responses"]
+    assert dream["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/DreamCycleResponse"}
+    assert "403" in dream
     assert "403" in paths["/v1/observe"]["post"]["responses"]
 
 

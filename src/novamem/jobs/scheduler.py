@@ -10,7 +10,9 @@ from typing import Protocol
 
 from novamem.container import Container
 from novamem.errors import NovamemError
+from novamem.services.memory.facts import FACTS_DRAIN_INTERVAL_S
 from novamem.services.operations.admin import JobName
+from novamem.services.operations.dream import DREAM_INTERVAL_S
 
 __all__ = ["Job", "Leadership", "Scheduler", "build_scheduler"]
 
@@ -58,6 +60,11 @@ class Scheduler:
         self._poll_s = poll_s
         self._task: asyncio.Task[None] | None = None
         self.last_error: dict[str, str] = {}
+
+    @property
+    def jobs(self) -> list[Job]:
+        """The periodic jobs this scheduler runs (those with a positive interval)."""
+        return list(self._jobs)
 
     def start(self) -> None:
         if self._jobs and self._task is None:
@@ -117,10 +124,14 @@ def build_scheduler(container: Container) -> Scheduler:
             settings.embeddings_reconcile_interval_ms / 1000,
             container.reconciler.run_once,
         ),
+        Job(JobName.DECAY, settings.decay_interval_ms / 1000, container.operator.run_decay),
         Job(JobName.EXPIRY_PURGE, EXPIRY_PURGE_INTERVAL_S, container.reconciler.purge_expired),
         Job(JobName.CHANGE_FEED_PRUNE, CHANGE_FEED_PRUNE_INTERVAL_S, container.selfservice.prune_changes),
         Job(JobName.SESSIONS_PRUNE, SESSIONS_PRUNE_INTERVAL_S, container.sessions.prune_sessions),
+        Job(JobName.DREAM_CYCLE, DREAM_INTERVAL_S, container.dream.run_pass),
     ]
+    if container.facts is not None:  # LLM fact extraction, when enabled: start a drain of the due debts
+        jobs.append(Job(JobName.FACT_EXTRACTION, FACTS_DRAIN_INTERVAL_S, container.facts.run_pass))
     return Scheduler(
         container.leader_lock, jobs if settings.jobs_enabled else [], on_success=container.admin.record_run
     )

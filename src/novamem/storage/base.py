@@ -309,7 +309,9 @@ class MemoryStore(Protocol):
     async def join_namespaces(
         self, tenant_id: str, organization_id: str | None, joins: Sequence[tuple[str, str, Sequence[str]]]
     ) -> None: ...
-    async def touch(self, tenant_id: str, ids: Sequence[str]) -> None: ...
+    async def touch(
+        self, tenant_id: str, ids: Sequence[str], *, promote: bool = True, now: datetime | None = None
+    ) -> int: ...
     async def update(
         self,
         entry: MemoryEntry,
@@ -390,11 +392,13 @@ class SelfServiceStore(Protocol):
 
 
 class DecayLog(Protocol):
-    """One `decay_runs` row per decay pass (deployment-wide)."""
+    """Decay passes (deployment-wide): the bulk demotion, and one `decay_runs` row per pass carrying the
+    promotions counted since the previous one."""
 
+    async def demote_idle(self, now: datetime, *, base_days: float) -> int: ...
     async def record(
-        self, started_at: datetime, *, demoted: int, promoted: int, effective_days: float | None
-    ) -> None: ...
+        self, started_at: datetime, finished_at: datetime, *, demoted: int, effective_days: float | None
+    ) -> int: ...
 
 
 class LeaderLock(Protocol):

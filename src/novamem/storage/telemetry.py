@@ -40,6 +40,7 @@ class EntryAggregates:
     by_sensitivity: list[LabelCount]
     top_agents: list[LabelCount]
     created_per_day: dict[date, int]
+    pending_extractions: int = 0  # entries owing an LLM fact extraction
 
 
 class TelemetryStore(Protocol):

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from novamem.error_messages import DREAM_CYCLE_DISABLED, OBSERVER_DISABLED
+from novamem.error_messages import OBSERVER_DISABLED
 from novamem.http.deps import ContainerDep, OperatorDep
 from novamem.services.operations.operator_models import (
     DecayRequest,
@@ -31,7 +31,8 @@ _FORBIDDEN: dict[int | str, dict[str, Any]] = {
 
 @router.post("/decay", response_model=None, responses={200: {"model": DecayResponse}, **_FORBIDDEN})
 async def decay(caller: OperatorDep, c: ContainerDep, body: DecayRequest | None = None) -> dict[str, Any]:
-    """Run a decay pass now: purge expired memories and record the run."""
+    """Run a decay pass now: demote memories unused past their lifespan to cold, purge expired ones, and
+    report the promotions made since the last pass. `effectiveDays` replaces the configured base."""
     return (await c.operator.decay(caller, body.effective_days if body else None)).to_wire()
 
 
@@ -41,19 +42,11 @@ async def reap_orphans(caller: OperatorDep, c: ContainerDep) -> dict[str, Any]:
     return (await c.operator.reap_orphans(caller)).to_wire()
 
 
-@router.post(
-    "/dream-cycle",
-    response_model=None,
-    responses={
-        200: {"model": DreamCycleResponse, "description": "the contract's result (not returned by this version)"},
-        404: {"description": "the dream cycle is not part of this version", **_ERROR},
-        **_FORBIDDEN,
-    },
-)
-async def dream_cycle(caller: OperatorDep) -> JSONResponse:
-    """Daily compaction (dedup-merge, edge promotion): not part of this version, so it answers like a feature
-    that is switched off (404 "dream cycle disabled"), the way `/v1/context-prefix` does without an observer."""
-    return JSONResponse({"error": DREAM_CYCLE_DISABLED}, status_code=404)
+@router.post("/dream-cycle", response_model=None, responses={200: {"model": DreamCycleResponse}, **_FORBIDDEN})
+async def dream_cycle(caller: OperatorDep, c: ContainerDep) -> dict[str, Any]:
+    """Run a dream-cycle pass now: merge near-duplicate memories (up to 5000 walked from a persisted cursor)
+    and promote `co_inferred` edges. Fact consolidation needs fact extraction: its counts are 0."""
+    return (await c.dream.run(caller)).to_wire()
 
 
 @router.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,8 +170,11 @@ class MemoryService:
         access: AccessPolicy,
         quotas: QuotaService | None = None,
         metrics: MetricsService | None = None,
+        after_write: Callable[[], None] | None = None,
     ) -> None:
+        """`after_write`: called once a write stored or changed something (starts the fact-extraction drain)."""
         self._store = store
+        self._after_write = after_write
         self._metrics = metrics or MetricsService(None)
         self._access = access
         self._embedder = embedder
@@ -328,6 +331,8 @@ class MemoryService:
 
     def _saved(self, caller: Caller, results: Sequence[CaptureResult]) -> None:
         self._metrics.count(caller.tenant_id, Counter.REMEMBERS, sum(1 for r in results if r.id is not None))
+        if self._after_write is not None and any(r.id is not None for r in results):
+            self._after_write()
 
     async def _remember(self, caller: Caller, req: MemoryCreate) -> CaptureResult:
         await self._check_quota(caller)
@@ -420,7 +425,8 @@ class MemoryService:
                 first[key] = index
                 fresh.append((index, draft))
         if live:
-            await self._store.touch(caller.tenant_id, [e.id for e in live.values()])
+            # a re-remember counts a hit but never promotes (only search and context hits do)
+            await self._store.touch(caller.tenant_id, [e.id for e in live.values()], promote=False)
             await self._store.join_namespaces(caller.tenant_id, caller.organization_id, joins)
         return fresh, list(expired.values()), twins
 
@@ -468,7 +474,7 @@ class MemoryService:
             return None, None
         if existing.expires_at is not None and existing.expires_at <= now_utc():
             return None, existing.id
-        await self._store.touch(existing.tenant_id, [existing.id])
+        await self._store.touch(existing.tenant_id, [existing.id], promote=False)
         # the entry becomes a member of this write's namespace too, so that namespace's reads find it
         await self._store.join_namespaces(
             existing.tenant_id, existing.organization_id, [(existing.id, draft.namespace, draft.source_refs)]
@@ -705,6 +711,8 @@ class MemoryService:
             fields=fields,
             embedding=vector,
         )
+        if changed and self._after_write is not None:
+            self._after_write()
         return UpdateResponse(id=entry.id, updated=True, embedding_changed=changed)
 
     async def forget(self, caller: Caller, req: ForgetRequest) -> ForgetResponse:

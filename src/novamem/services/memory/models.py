@@ -346,11 +346,18 @@ class MemoryView(Out):
     id: str
     score: float
     content: OmitNone[str] = None
-    tier: Literal["warm", "cold"]
+    tier: Literal["warm", "cold"] = Field(
+        description="`cold`: unused for longer than its lifespan (decay); still found, and warm again once a "
+        "search or context returns it"
+    )
     namespace: str
     project: str | None
     source: str
-    metadata: OmitNone[dict[str, Any]] = None
+    metadata: OmitNone[dict[str, Any]] = Field(
+        None,
+        description="as stored; a fact derived by extraction carries `fact` (type, subject, predicate, object, "
+        "importance) and `source_chunk_id`, the memory it came from",
+    )
     signals: OmitNone[dict[str, float]] = None
     truncated: OmitNone[bool] = None
     occurred_at: str | None = Field(None, description="when the thing happened, null when unknown")

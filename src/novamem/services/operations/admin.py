@@ -23,6 +23,7 @@ from novamem.services.operations.models import (
     AdminTokenList,
     AdminTokenView,
     DecayRunView,
+    DreamCycleRunView,
     ExpiryPurgeRunView,
     JobRunView,
     OpsStatus,
@@ -38,13 +39,17 @@ log = logging.getLogger("novamem.admin")
 
 
 class JobName(StrEnum):
-    """The periodic jobs whose runs are recorded (decay keeps its own `decay_runs` table)."""
+    """The periodic jobs whose runs are recorded (decay also keeps its own `decay_runs` table, which job
+    status reads)."""
 
+    DECAY = "decay"
     EMBEDDINGS_RECONCILE = "embeddings-reconcile"
     EXPIRY_PURGE = "expiry-purge"
     CHANGE_FEED_PRUNE = "change-feed-prune"
     SESSIONS_PRUNE = "sessions-prune"
     ORPHAN_REAPER = "orphan-reaper"
+    DREAM_CYCLE = "dream-cycle"
+    FACT_EXTRACTION = "fact-extraction"
 
 
 # what a job's bare count means, on the wire
@@ -154,7 +159,7 @@ class AdminService:
         runs = await self._runs.last_runs()
         return OpsStatus(
             decay=_decay_view(decay) if decay else None,
-            dream_cycle=None,
+            dream_cycle=_run_view(DreamCycleRunView, runs.get(JobName.DREAM_CYCLE)),
             orphan_reaper=_run_view(OrphanReapRunView, runs.get(JobName.ORPHAN_REAPER)),
             embedding_reconciler=_run_view(ReconcileRunView, runs.get(JobName.EMBEDDINGS_RECONCILE)),
             expiry_purge=_run_view(ExpiryPurgeRunView, runs.get(JobName.EXPIRY_PURGE)),

@@ -43,9 +43,12 @@ class HealthService:
         *,
         deadline_s: float = DEFAULT_DEADLINE_S,
         indexes: IndexSync | None = None,
+        extraction: bool = False,
     ) -> None:
-        """`indexes`: the derived indexes fed through the outbox (Qdrant, FalkorDB), when any is enabled."""
+        """`indexes`: the derived indexes fed through the outbox (Qdrant, FalkorDB), when any is enabled;
+        `extraction`: LLM fact extraction is enabled (its backlog is reported)."""
         self._probe = probe
+        self._extraction = extraction
         self._indexes = indexes
         self._embedder = embedder
         self._metrics = metrics
@@ -116,4 +119,5 @@ class HealthService:
                 embedder=embedder,
             ),
             pending_embeddings=pending,
+            pending_extractions=await self._metrics.pending_facts(caller) if self._extraction else None,
         )

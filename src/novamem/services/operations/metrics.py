@@ -299,13 +299,14 @@ class MetricsService(PeriodicFlush):
     async def _gauge_values(self, reach: str | None) -> MetricGauges:
         gauges, runs = self._gauges, self._runs
         tiers: tuple[int, int] | None = None
-        edges = pending = None
+        edges = pending = facts = None
         last_decay: str | None = None
         if gauges is not None:
-            tiers, edges, pending = await asyncio.gather(
+            tiers, edges, pending, facts = await asyncio.gather(
                 self._gauge(lambda: gauges.entry_tiers(reach), "entry_tiers"),
                 self._gauge(lambda: gauges.graph_edges(reach), "graph_edges"),
                 self._gauge(lambda: gauges.pending_embeddings(reach), "pending_embeddings"),
+                self._gauge(lambda: gauges.pending_facts(reach), "pending_facts"),
             )
         if runs is not None:
             decay = await self._gauge(runs.last_decay, "last_decay_run_iso")
@@ -320,8 +321,7 @@ class MetricsService(PeriodicFlush):
             # vectors live beside their rows, so nothing is ever parked for a separate vector store
             orphans_pending=0,
             pending_embeddings=pending,
-            # no LLM fact extraction in this version: nothing is ever queued for it
-            pending_facts=0,
+            pending_facts=facts,
             last_decay_run_iso=last_decay,
         )
 
@@ -338,6 +338,13 @@ class MetricsService(PeriodicFlush):
             return None
         gauges, reach = self._gauges, metrics_reach(caller)
         return await self._gauge(lambda: gauges.pending_embeddings(reach), "pending_embeddings")
+
+    async def pending_facts(self, caller: Caller) -> int | None:
+        """The fact-extraction backlog an admin may see (their tenant's, or the deployment's)."""
+        if self._gauges is None:
+            return None
+        gauges, reach = self._gauges, metrics_reach(caller)
+        return await self._gauge(lambda: gauges.pending_facts(reach), "pending_facts")
 
     def uptime_ms(self) -> int:
         """How long this replica has been up, in milliseconds."""

@@ -22,6 +22,7 @@ __all__ = [
     "AuditRecentArgs",
     "DayCount",
     "DecayRunView",
+    "DreamCycleRunView",
     "ExpiryPurgeRunView",
     "HealthDeep",
     "HealthDeps",
@@ -114,6 +115,9 @@ class HealthDeep(Out):
     )
     pending_index: dict[str, int] | None = Field(
         None, description="index outbox items queued per enabled derived index (null when none is enabled)"
+    )
+    pending_extractions: int | None = Field(
+        None, description="entries owing an LLM fact extraction (null when extraction is off)"
     )
 
 
@@ -235,6 +239,18 @@ class DecayRunView(JobRunView):
     effective_days: float | None
 
 
+class DreamCycleRunView(JobRunView):
+    """The last dream-cycle pass's result (the fact counts are 0 while fact extraction is off)."""
+
+    walked: int = 0
+    merged: int = 0
+    edges_promoted: int = 0
+    facts_walked: int = 0
+    fact_clusters_judged: int = 0
+    facts_superseded: int = 0
+    duration_ms: int = 0
+
+
 class OrphanReapRunView(JobRunView):
     attempted: int = 0
     cleared: int = 0
@@ -259,7 +275,7 @@ class OpsStatus(Out):
     """The last successful run of each periodic job; null until the job has completed once."""
 
     decay: DecayRunView | None
-    dream_cycle: None = Field(description="not available in this version: always null")
+    dream_cycle: DreamCycleRunView | None
     orphan_reaper: OrphanReapRunView | None
     embedding_reconciler: ReconcileRunView | None
     expiry_purge: ExpiryPurgeRunView | None

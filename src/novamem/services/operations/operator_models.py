@@ -1,4 +1,4 @@
-"""Wire models of the operator routes: decay, orphan reaping, and the switched-off dream cycle and observer."""
+"""Wire models of the operator routes: decay, orphan reaping, the dream cycle, and the switched-off observer."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ class ReapResponse(Out):
 
 
 class DreamCycleResponse(Out):
-    """The contract's result of a dream cycle (this version answers 501 instead)."""
+    """A dream-cycle pass: entries walked, duplicates merged, `co_inferred` edges added, and (with fact
+    extraction on) facts walked, clusters judged by the model and outdated facts superseded."""
 
     walked: int
     merged: int

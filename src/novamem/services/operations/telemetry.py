@@ -57,8 +57,8 @@ class TelemetryService:
             total_entries=counts.total,
             embedded_entries=counts.embedded,
             pending_embeddings=counts.pending_embeddings,
-            # neither exists in this version: no fact extraction, and vectors are stored beside their rows
-            pending_extractions=0,
+            pending_extractions=counts.pending_extractions,
+            # vectors are stored beside their rows: there are no cold orphans in this version
             pending_cold_orphans=0,
             by_namespace=[NamespaceCount(namespace=str(g.label), count=g.count) for g in counts.by_namespace],
             by_project=[

@@ -53,7 +53,7 @@ class Telemetry(Out):
     total_entries: int
     embedded_entries: int = Field(description="entries whose vector is stored")
     pending_embeddings: int = Field(description="entries whose vector is owed")
-    pending_extractions: int = Field(description="entries owed an LLM fact extraction (none: not in this version)")
+    pending_extractions: int = Field(description="entries owing an LLM fact extraction (0 while extraction is off)")
     pending_cold_orphans: int = Field(
         description="vector work parked for a separate cold store (none: vectors live beside their rows)"
     )

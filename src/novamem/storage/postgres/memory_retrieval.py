@@ -13,7 +13,13 @@ from novamem.domain.entries import MemoryEntry
 from novamem.domain.scope import ReadScope, WriteTarget
 from novamem.storage.base import KeywordHits, Neighbor, VectorSpace
 from novamem.storage.postgres.database import Database
-from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, MemoryTable, entry_from_row, vector_text
+from novamem.storage.postgres.memory_table import (
+    DEFAULT_DECAY_DAYS,
+    ENTRY_COLUMNS,
+    MemoryTable,
+    entry_from_row,
+    vector_text,
+)
 from novamem.storage.postgres.scoping import read_filter, target_filter, visible_filter
 
 __all__ = ["MemoryRetrieval"]
@@ -95,8 +101,15 @@ def _bm25_ctes(
 class MemoryRetrieval(MemoryTable):
     """Ranked candidates for recall, and the reads that rank by vector or by graph."""
 
-    def __init__(self, db: Database, space: VectorSpace | None) -> None:
-        super().__init__(db, space)
+    def __init__(
+        self,
+        db: Database,
+        space: VectorSpace | None,
+        *,
+        decay_days: float = DEFAULT_DECAY_DAYS,
+        extract_facts: bool = False,
+    ) -> None:
+        super().__init__(db, space, decay_days=decay_days, extract_facts=extract_facts)
         # scope sizes for IDF (N), by read filter: counting them costs more than the rest of BM25
         self._scope_sizes: dict[str, tuple[int, float]] = {}
 

@@ -14,7 +14,10 @@ from novamem.domain.entries import LifecycleStatus, MemoryEntry
 from novamem.storage.base import VectorSpace
 from novamem.storage.postgres.database import Database
 
-__all__ = ["ENTRY_COLUMNS", "MemoryTable", "entry_from_row", "vector_text"]
+__all__ = ["DEFAULT_DECAY_DAYS", "ENTRY_COLUMNS", "MemoryTable", "entry_from_row", "vector_text"]
+
+# the decay base when none is given (NOVAMEM_DECAY_DAYS' default)
+DEFAULT_DECAY_DAYS = 7.0
 
 ENTRY_COLUMNS = sql.SQL(
     "e.id, e.tenant_id, e.user_id, e.project_id, e.namespace, e.content, e.source, e.agent_name,"
@@ -60,9 +63,20 @@ class MemoryTable:
     The memory store's parts (writes, retrieval, listing) derive from this class.
     """
 
-    def __init__(self, db: Database, space: VectorSpace | None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        space: VectorSpace | None,
+        *,
+        decay_days: float = DEFAULT_DECAY_DAYS,
+        extract_facts: bool = False,
+    ) -> None:
         self._db = db
         self._space = space
+        # NOVAMEM_EXTRACTION_ENABLED: a write of a non-fact entry records its extraction debt in its statement
+        self._extract_facts = extract_facts
+        # the decay base a search hit's promotion is judged with (entries without their own base)
+        self._decay_days = decay_days
 
     def _col(self, alias: str | None, column: str) -> sql.Composable:
         return sql.Identifier(alias, column) if alias else sql.Identifier(column)

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection, sql
 
-from novamem.domain.entries import EntryDraft, MemoryEntry
+from novamem.domain.entries import EntryDraft, MemoryEntry, now_utc
+from novamem.domain.facts import FACT_SOURCE_TYPE
 from novamem.domain.scope import ReadScope, WriteTarget
 from novamem.storage.base import OwedEmbedding
+from novamem.storage.postgres.lifecycle import idle_seconds, lifespan_seconds
 from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, MemoryTable, entry_from_row, vector_text
 from novamem.storage.postgres.quotas import enforce_entry_cap
 from novamem.storage.postgres.scoping import MEMBERSHIPS, read_filter, target_filter
@@ -40,6 +43,26 @@ _LOG_CREATED = (
     "INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change, detail)"
     " VALUES (%(tenant)s, %(user)s, %(project)s, %(id)s, 'created', jsonb_build_object('source', %(source)s::text))"
 )
+
+
+# a hit: the entries' stats before it (`hit`), the count bumped, then the cold hits it promotes, locked in id
+# order (two hits promoting the same rows never deadlock), and the promotions counted for the next decay pass
+_TOUCH = sql.SQL(
+    "WITH hit AS (SELECT e.id, e.tenant_id, e.cold AND %(promote)s AND {life} > {idle} AS promote"
+    "  FROM memory_entries e LEFT JOIN memory_access a ON a.entry_id = e.id"
+    "  WHERE e.tenant_id = %(tenant)s AND e.id = ANY(%(ids)s)),"
+    " bumped AS (INSERT INTO memory_access AS a (entry_id, tenant_id, last_accessed)"
+    "  SELECT id, tenant_id, %(now)s FROM hit ORDER BY id"
+    "  ON CONFLICT (entry_id) DO UPDATE SET hits = a.hits + 1,"
+    "  last_accessed = greatest(a.last_accessed, excluded.last_accessed)),"
+    " locked AS (SELECT e.id FROM memory_entries e JOIN hit ON hit.id = e.id WHERE hit.promote"
+    "  ORDER BY e.id FOR UPDATE OF e),"
+    " promoted AS (UPDATE memory_entries e SET cold = false FROM locked WHERE e.id = locked.id AND e.cold"
+    "  RETURNING e.id),"
+    " counted AS (UPDATE decay_promotions SET pending = pending + (SELECT count(*) FROM promoted)"
+    "  WHERE EXISTS (SELECT 1 FROM promoted))"
+    " SELECT count(*) AS n FROM promoted"
+).format(life=lifespan_seconds("e", "a", "base", extra_hits=1), idle=idle_seconds("e", "a", "now"))
 
 
 class MemoryWrites(MemoryTable):
@@ -97,6 +120,7 @@ class MemoryWrites(MemoryTable):
             "model": self._space.model if embedded and self._space else None,
             # an embedded entry is linked in this transaction; otherwise its edges are owed
             "graph_owed": fanout > 0 and not embedded,
+            "facts_owed": self._extract_facts and draft.source_type != FACT_SOURCE_TYPE,
         }
         edges = 0
         async with self._db.connection() as conn, conn.transaction():
@@ -115,12 +139,13 @@ class MemoryWrites(MemoryTable):
                 "INSERT INTO memory_entries (id, tenant_id, user_id, project_id, scope_key, organization_id,"
                 " namespace, content, content_hash, source, agent_name, metadata, source_type, captured_from,"
                 " confidence, sensitivity, status, expires_at, embedding, embedding_model, embedded_at,"
-                " graph_pending_at, occurred_at)"
+                " graph_pending_at, occurred_at, facts_pending_at, facts_next_at)"
                 " VALUES (%(id)s, %(tenant)s, %(user)s, %(project)s, %(scope_key)s, %(org)s, %(ns)s, %(content)s,"
                 " %(hash)s, %(source)s, %(agent)s, %(meta)s::jsonb, %(stype)s, %(cfrom)s, %(conf)s,"
                 " %(sens)s, %(status)s, %(expires)s, %(qvec)s::vector, %(model)s,"
                 " CASE WHEN %(qvec)s::text IS NULL THEN NULL ELSE now() END,"
-                " CASE WHEN %(graph_owed)s THEN now() END, %(occurred)s)",
+                " CASE WHEN %(graph_owed)s THEN now() END, %(occurred)s,"
+                " CASE WHEN %(facts_owed)s THEN now() END, CASE WHEN %(facts_owed)s THEN now() END)",
                 params,
             )
             await conn.execute(_LOG_CREATED, params)
@@ -218,18 +243,21 @@ class MemoryWrites(MemoryTable):
         names = sql.SQL(", ").join(sql.Identifier(name) for name in columns)
         params: dict[str, Any] = {name: values for name, (_, values) in columns.items()}
         params.update(tenant=tenant, org=org, model=space.model if space else None, owed=fanout > 0)
+        params.update(facts=self._extract_facts, fact_type=FACT_SOURCE_TYPE)
         statement = sql.SQL(
             "WITH r AS (SELECT * FROM unnest({u}) AS r({n})),"
             " ins AS (INSERT INTO memory_entries (id, tenant_id, user_id, project_id, scope_key, organization_id,"
             "  namespace, content, content_hash, source, agent_name, metadata, source_type, captured_from,"
             "  confidence, sensitivity, status, expires_at, embedding, embedding_model, embedded_at,"
-            "  graph_pending_at, occurred_at)"
+            "  graph_pending_at, occurred_at, facts_pending_at, facts_next_at)"
             "  SELECT r.id, %(tenant)s, r.user_id, r.project_id, r.scope_key, %(org)s, r.namespace, r.content,"
             "  r.content_hash, r.source, r.agent_name, r.metadata::jsonb, r.source_type, r.captured_from,"
             "  r.confidence, r.sensitivity, r.status, r.expires_at, r.embedding::vector,"
             "  CASE WHEN r.embedding IS NULL THEN NULL ELSE %(model)s END,"
             "  CASE WHEN r.embedding IS NULL THEN NULL ELSE now() END,"
-            "  CASE WHEN %(owed)s AND r.embedding IS NULL THEN now() END, r.occurred_at"
+            "  CASE WHEN %(owed)s AND r.embedding IS NULL THEN now() END, r.occurred_at,"
+            "  CASE WHEN %(facts)s AND r.source_type IS DISTINCT FROM %(fact_type)s THEN now() END,"
+            "  CASE WHEN %(facts)s AND r.source_type IS DISTINCT FROM %(fact_type)s THEN now() END"
             "  FROM r ORDER BY r.id"
             "  ON CONFLICT (tenant_id, scope_key, content_hash) DO NOTHING"
             "  RETURNING id, user_id, project_id, source),"
@@ -381,28 +409,33 @@ class MemoryWrites(MemoryTable):
                         [(tenant, ref, ns, entry_id) for entry_id, tenant, ref, ns in refs],
                     )
 
-    async def touch(self, tenant_id: str, ids: Sequence[str]) -> None:
-        """Count a hit on each id and bring cold entries back to the warm tier.
+    async def touch(
+        self, tenant_id: str, ids: Sequence[str], *, promote: bool = True, now: datetime | None = None
+    ) -> int:
+        """Count a hit on each id as of `now` (default: this moment); with `promote`, bring cold hits back to
+        warm when the lifespan this hit gives them outlasts how long they had been idle. Returns the promotions.
 
-        Hits live in `memory_access`, so counting one never rewrites a memory row or its index
-        entries; a cold row is rewritten only when it actually moves back to warm. A hit count lost to
-        a crash is harmless, so these commits do not wait for the WAL flush.
+        One statement: the stats before the hit decide the promotion (`_TOUCH`). Hits live in
+        `memory_access`, so counting one never rewrites a memory row or its index entries; a cold row is
+        rewritten only when it actually moves back to warm. A hit count lost to a crash is harmless, so
+        these commits do not wait for the WAL flush.
         """
         if not ids:
-            return
-        async with self._db.connection() as conn, conn.transaction():
-            await conn.execute("SET LOCAL synchronous_commit = off")
-            await conn.execute(
-                "INSERT INTO memory_access AS a (entry_id, tenant_id)"
-                " SELECT e.id, e.tenant_id FROM memory_entries e WHERE e.tenant_id = %(tenant)s"
-                " AND e.id = ANY(%(ids)s) ORDER BY e.id"
-                " ON CONFLICT (entry_id) DO UPDATE SET hits = a.hits + 1, last_accessed = now()",
-                {"tenant": tenant_id, "ids": list(ids)},
-            )
-            await conn.execute(
-                "UPDATE memory_entries SET cold = false WHERE tenant_id = %(tenant)s AND id = ANY(%(ids)s) AND cold",
-                {"tenant": tenant_id, "ids": list(ids)},
-            )
+            return 0
+        params = {
+            "tenant": tenant_id,
+            "ids": list(ids),
+            "now": now or now_utc(),
+            "base": self._decay_days,
+            "promote": promote,
+        }
+        # one round trip: BEGIN, the setting, the statement and COMMIT go out together (pipeline mode)
+        async with self._db.connection() as conn:
+            async with conn.pipeline(), conn.transaction():
+                await conn.execute("SET LOCAL synchronous_commit = off")
+                cur = await conn.execute(_TOUCH, params)
+            row = await cur.fetchone()
+        return int(row["n"]) if row else 0
 
     async def update(
         self,
@@ -454,6 +487,9 @@ class MemoryWrites(MemoryTable):
                 params.update(qvec=vector_text(embedding), model=self._space.model)
             else:
                 sets.append(sql.SQL("embedding = NULL, embedding_model = NULL, embedded_at = NULL"))
+            # new content: migration 0017's triggers bump the revision and delete the old facts; re-owe them
+            if self._extract_facts and fields.get("source_type", entry.source_type) != FACT_SOURCE_TYPE:
+                sets.append(sql.SQL("facts_pending_at = now(), facts_next_at = now(), facts_attempts = 0"))
         if scope_key is not None:
             sets.append(sql.SQL("scope_key = %(scope_key)s"))
             params["scope_key"] = scope_key

@@ -147,6 +147,14 @@ class PostgresGauges:
         )
         return int(row["n"])
 
+    async def pending_facts(self, tenant_id: str | None) -> int:
+        """Entries owing an LLM fact extraction (migration 0017's partial index)."""
+        row = await self._one(
+            f"SELECT count(*) AS n FROM memory_entries WHERE facts_pending_at IS NOT NULL AND {_ANY_TENANT}",
+            tenant_id,
+        )
+        return int(row["n"])
+
     async def entries_per_day(self, tenant_id: str | None, since: datetime) -> dict[date, int]:
         """Stored entries by the UTC day they were created, from `since` on (days without any are absent)."""
         with map_errors():

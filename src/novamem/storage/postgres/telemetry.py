@@ -25,6 +25,7 @@ TELEMETRY_TIMEOUT = "10s"
 _TOTALS = sql.SQL(
     "SELECT count(*) AS total, count(e.embedded_at) AS embedded,"
     " count(*) FILTER (WHERE e.embedded_at IS NULL) AS pending,"
+    " count(*) FILTER (WHERE e.facts_pending_at IS NOT NULL) AS pending_facts,"
     " count(*) FILTER (WHERE NOT e.cold) AS warm, count(*) FILTER (WHERE e.cold) AS cold"
     " FROM memory_entries e WHERE {where}"
 )
@@ -90,6 +91,7 @@ class PostgresTelemetry:
             total=int(totals["total"]),
             embedded=int(totals["embedded"]),
             pending_embeddings=int(totals["pending"]),
+            pending_extractions=int(totals["pending_facts"]),
             warm=int(totals["warm"]),
             cold=int(totals["cold"]),
             by_namespace=_labels(namespaces),
