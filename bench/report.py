@@ -65,8 +65,9 @@ the keyword tier is BM25 computed in PostgreSQL from the english tsvector (k1=0.
 document frequencies among the caller's visible memories, length normalisation by distinct lexemes,
 term frequency counted as presence). The vector tier is cosine over the HNSW index. The top
 candidates of both tiers are merged and every merged candidate gets both scores (the keyword phase
-runs while the query is embedded, and hands its term statistics to the vector query, which scores
-the other tier's rows);
+runs while the query is embedded and then while the vector tier is read on another connection, and
+hands its term statistics to the statement that reads both tiers' rows and scores each by the other
+tier);
 fusion divides BM25 by the query's best score and keeps cosine absolute (default weights 0.45/0.45,
 plus 0.05 recency and 0.05 entity). BM25 statistics are exact while a query's terms match at most
 1,000 of the caller's memories (every LoCoMo question here); for broad queries over very large stores
