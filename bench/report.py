@@ -416,8 +416,9 @@ def render_locomo(r: dict[str, Any], before: dict[str, Any] | None = None) -> st
     return f"""## Retrieval quality on LoCoMo (`bench/locomo_recall.py`)
 
 How: the {r["conversations"]} LoCoMo conversations, one namespace each, one memory per dialogue turn
-(`"Speaker: text"`, a shared photo's caption appended), {r["turns"]} turns stored through
-`POST /v1/remember`. Each of the {r["questions"]} questions whose evidence ids are real dialogue ids
+(`"Speaker: text"`, a shared photo's caption appended, the session date as `occurredAt`), {r["turns"]}
+turns stored in order through `POST /v1/remember/batch`, each session as one `sourceRefs` entry, the way a
+client storing a transcript does. Each of the {r["questions"]} questions whose evidence ids are real dialogue ids
 ({r["skipped"]} are not) is searched within its conversation's namespace with `k={max(ks)}`.
 **R@k** (evidence recall) is the share of a question's evidence turns found in the top k, averaged
 over questions; **hit@k** counts a question when at least one evidence turn is in the top k; **MRR**
