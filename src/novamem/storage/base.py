@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from novamem.domain.entries import EntryDraft, MemoryEntry
+from novamem.domain.observation import ObservationLog
 from novamem.domain.scope import ReadScope, WriteTarget
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "McpSessionOwner",
     "McpSessionStore",
     "MemoryStore",
+    "ObservationLogs",
     "NamespaceCounts",
     "Neighbor",
     "OwedEmbedding",
@@ -388,6 +390,21 @@ class SelfServiceStore(Protocol):
 
     async def activity(self, scope: ReadScope, hours: int, limit: int) -> list[dict[str, Any]]: ...
     async def onboarding(self, tenant_id: str, user_id: str) -> dict[str, bool]: ...
+
+
+class ObservationLogs(Protocol):
+    """The observer's logs, one per (tenant, user, project or none)."""
+
+    async def get(self, tenant_id: str, user_id: str, project_id: str | None) -> ObservationLog | None: ...
+    async def save(self, log: ObservationLog) -> bool:
+        """Store `log` if the stored one is still at `log.revision` (0: there is none yet); the stored
+        revision then moves on by one. False when another pass saved first (nothing is written)."""
+        ...
+
+    async def busy_owners(self, since_id: str, threshold: int, limit: int) -> list[tuple[str, str, str | None]]:
+        """Owners (tenant, user, project or None) with at least `threshold` active memories in namespace
+        `default` written after `since_id` (derived facts left out), busiest last-written first."""
+        ...
 
 
 class DecayLog(Protocol):

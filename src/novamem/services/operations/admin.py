@@ -45,6 +45,7 @@ class JobName(StrEnum):
     CHANGE_FEED_PRUNE = "change-feed-prune"
     SESSIONS_PRUNE = "sessions-prune"
     ORPHAN_REAPER = "orphan-reaper"
+    OBSERVER = "observer"
 
 
 # what a job's bare count means, on the wire
