@@ -483,10 +483,22 @@ is the same in-process Okapi BM25 as on LoCoMo.
 Evidence recall@10 / MRR per category:
 
 {_table(cat_header, cat_rows)}
-{_agent_before(before)}
+{_dream_note(r)}{_agent_before(before)}
 {_machine(r["machine"])} Code: {r.get("code", "working tree")}.
 
 {render_graph_signal(r, _load("locomo_recall"))}"""
+
+
+def _dream_note(r: dict[str, Any]) -> str:
+    """What the dream cycle between the default row and the `after a dream cycle` row did."""
+    dream = r.get("dream_cycle")
+    if not dream:
+        return ""
+    return (
+        f"\nThe `after a dream cycle` row asks the same questions after one `POST /v1/dream-cycle` on the loaded "
+        f"store: it walked {dream['walked']} memories, merged {dream['merged']} near-copies and promoted "
+        f"{dream['edgesPromoted']} `co_inferred` edges in {dream['durationMs']} ms.\n"
+    )
 
 
 def _graph_rows(systems: dict[str, Any]) -> dict[float, dict[str, Any]]:
