@@ -104,7 +104,8 @@ class PostgresGraph:
         between = sql.SQL(
             "SELECT 'b', r.from_id, r.to_id, r.strength, NULL, NULL FROM memory_relations r"
             " JOIN memory_entries e ON e.id = r.from_id JOIN memory_entries b ON b.id = r.to_id"
-            " WHERE r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL AND r.from_id = ANY(%(pool)s::text[])"
+            " WHERE r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL AND r.relation = 'co_occurs'"
+            " AND r.from_id = ANY(%(pool)s::text[])"
             " AND r.to_id = ANY(%(pool)s::text[]) AND {w} AND {wb}"
         ).format(w=where, wb=where_b)
         # per seed and source: the `reach` readable members written just before it and just after it, each
