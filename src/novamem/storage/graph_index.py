@@ -111,9 +111,9 @@ class LinkQuery:
 class LinkReads:
     """The links a `LinkQuery` found.
 
-    `relations`: each seed's strongest live relations of any kind (either direction); `between`: the live
+    `relations`: each seed's strongest live `co_occurs` relations (either direction); `between`: the live
     `co_occurs` relations from one candidate to another, as written (their strength is the two texts'
-    cosine when written, which tells versions of one fact apart; `co_inferred` strengths are not); `sources`: for each seed and each of its source
+    cosine when written, which tells versions of one fact apart); `sources`: for each seed and each of its source
     references, the members written just before and just after it, scored by the domain's
     `source_strength` of their distance; `postings`: the memories containing each entity as a phrase.
     """

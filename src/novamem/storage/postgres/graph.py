@@ -86,9 +86,12 @@ class PostgresGraph:
         # per seed, its strongest relations whose other end the scope may read. Each direction is cut to
         # its strongest few before the rows are read, so a memory that many others point at costs no more
         # than any other (relations join memories of one shelf, so the cut rarely drops a readable one)
+        # (co-occurrence only: the dream cycle's `co_inferred` edges stand for a second hop, which was measured
+        # to lower recall here; the neighbour walk follows them)
         edges = (
             "SELECT r.{far} AS other, r.strength FROM memory_relations r WHERE r.{near} = s.id"
-            " AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL ORDER BY r.strength DESC LIMIT %(each_way)s"
+            " AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL AND r.relation = 'co_occurs'"
+            " ORDER BY r.strength DESC LIMIT %(each_way)s"
         )
         relations = sql.SQL(
             "SELECT 'r' AS kind, s.id AS a, n.other AS b, n.strength, NULL::text AS ref, NULL::boolean AS flag"
