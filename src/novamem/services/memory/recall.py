@@ -16,6 +16,7 @@ from novamem.domain.ranking import (
     Candidate,
     diversify,
     entity_score,
+    fact_weight,
     fit_budget,
     fuse,
     query_entities,
@@ -285,7 +286,9 @@ class RecallService:
             fused = fuse(signals.candidates(entries, kscores, vscores, found.scores), weights, min_vector_score=floor)
         fused = fused[:limit]
         scores = {
-            c.id: c.score * rank_prior(by_id[c.id].confidence, by_id[c.id].memory_type, by_id[c.id].created_at, now)
+            c.id: c.score
+            * rank_prior(by_id[c.id].confidence, by_id[c.id].memory_type, by_id[c.id].created_at, now)
+            * fact_weight(by_id[c.id].metadata)
             for c in fused
         }
         if intent is None:
