@@ -11,8 +11,10 @@ question is searched within its project's namespace. Metrics are those of `bench
   the fact ranks above the newest one in the top 25 (or is there while the newest is not).
 
 Rows: novamem's presets (`search/presets.py` weights sent with each request), plain BM25 computed in this
-process (the `BM25` of `bench/locomo_recall.py`), and `novamem hybrid, graph W` / `recency W` rows for the
-weights given with `--graph-weights` / `--recency-weights`.
+process (the `BM25` of `bench/locomo_recall.py`), `novamem hybrid, graph W` / `recency W` rows for the
+weights given with `--graph-weights` / `--recency-weights`, and the default again after one dream cycle
+(`POST /v1/dream-cycle`: near-copies merged, `co_inferred` edges promoted), to show that the cycle keeps
+the newest version of an updated fact on top.
 
     nice -n 10 .venv/bin/python -m bench.agent_recall [--seed 20261203]
 
@@ -205,6 +207,18 @@ async def run(seed: int, graph_weights: Sequence[float] = (), recency_weights: S
                 weights = {**PRESETS["hybrid"].weights.model_dump(), signal: weight}
                 summaries[row] = (await _search_all(client, projects, weights, keys)).summary()
                 _progress(row, summaries[row])
+            # over time: a dream cycle (near-copies merged, edges promoted), then the same questions again
+            dream = await client.post("/v1/dream-cycle")
+            if dream.status_code != 200:
+                raise RuntimeError(f"dream cycle answered {dream.status_code}: {dream.text[:200]}")
+            result["dream_cycle"] = dream.json()
+            if result["dream_cycle"]["merged"]:
+                raise RuntimeError("the dream cycle merged memories of this dataset: their keys would need mapping")
+            row = "novamem hybrid, after a dream cycle"
+            summaries[row] = (
+                await _search_all(client, projects, PRESETS["hybrid"].weights.model_dump(), keys)
+            ).summary()
+            _progress(row, summaries[row])
     summaries["BM25 (plain)"] = _bm25_scores(projects).summary()
     _progress("BM25 (plain)", summaries["BM25 (plain)"])
     result["systems"] = summaries

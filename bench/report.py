@@ -65,8 +65,9 @@ the keyword tier is BM25 computed in PostgreSQL from the english tsvector (k1=0.
 document frequencies among the caller's visible memories, length normalisation by distinct lexemes,
 term frequency counted as presence). The vector tier is cosine over the HNSW index. The top
 candidates of both tiers are merged and every merged candidate gets both scores (the keyword phase
-runs while the query is embedded, and hands its term statistics to the vector query, which scores
-the other tier's rows);
+runs while the query is embedded and then while the vector tier is read on another connection, and
+hands its term statistics to the statement that reads both tiers' rows and scores each by the other
+tier);
 fusion divides BM25 by the query's best score and keeps cosine absolute (default weights 0.45/0.45,
 plus 0.05 recency and 0.05 entity). BM25 statistics are exact while a query's terms match at most
 1,000 of the caller's memories (every LoCoMo question here); for broad queries over very large stores
@@ -415,8 +416,9 @@ def render_locomo(r: dict[str, Any], before: dict[str, Any] | None = None) -> st
     return f"""## Retrieval quality on LoCoMo (`bench/locomo_recall.py`)
 
 How: the {r["conversations"]} LoCoMo conversations, one namespace each, one memory per dialogue turn
-(`"Speaker: text"`, a shared photo's caption appended), {r["turns"]} turns stored through
-`POST /v1/remember`. Each of the {r["questions"]} questions whose evidence ids are real dialogue ids
+(`"Speaker: text"`, a shared photo's caption appended, the session date as `occurredAt`), {r["turns"]}
+turns stored in order through `POST /v1/remember/batch`, each session as one `sourceRefs` entry, the way a
+client storing a transcript does. Each of the {r["questions"]} questions whose evidence ids are real dialogue ids
 ({r["skipped"]} are not) is searched within its conversation's namespace with `k={max(ks)}`.
 **R@k** (evidence recall) is the share of a question's evidence turns found in the top k, averaged
 over questions; **hit@k** counts a question when at least one evidence turn is in the top k; **MRR**
@@ -481,10 +483,22 @@ is the same in-process Okapi BM25 as on LoCoMo.
 Evidence recall@10 / MRR per category:
 
 {_table(cat_header, cat_rows)}
-{_agent_before(before)}
+{_dream_note(r)}{_agent_before(before)}
 {_machine(r["machine"])} Code: {r.get("code", "working tree")}.
 
 {render_graph_signal(r, _load("locomo_recall"))}"""
+
+
+def _dream_note(r: dict[str, Any]) -> str:
+    """What the dream cycle between the default row and the `after a dream cycle` row did."""
+    dream = r.get("dream_cycle")
+    if not dream:
+        return ""
+    return (
+        f"\nThe `after a dream cycle` row asks the same questions after one `POST /v1/dream-cycle` on the loaded "
+        f"store: it walked {dream['walked']} memories, merged {dream['merged']} near-copies and promoted "
+        f"{dream['edgesPromoted']} `co_inferred` edges in {dream['durationMs']} ms.\n"
+    )
 
 
 def _graph_rows(systems: dict[str, Any]) -> dict[float, dict[str, Any]]:

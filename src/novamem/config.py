@@ -134,6 +134,9 @@ DEFAULT_QUERY_DECOMP_TIMEOUT_MS = 8000
 DEFAULT_EXTRACTION_TIMEOUT_MS = 120000
 DEFAULT_EXTRACTION_MAX_CONCURRENT = 12
 DEFAULT_EXTRACTION_MAX_FACTS = 8
+DEFAULT_OBSERVER_OBSERVE_THRESHOLD = 10
+DEFAULT_OBSERVER_REFLECT_THRESHOLD = 50
+DEFAULT_OBSERVER_TIMEOUT_MS = 30000
 
 
 class LogLevel(StrEnum):
@@ -343,8 +346,8 @@ class Settings(BaseSettings):
     )
     allow_insecure_endpoints: bool = Field(
         False,
-        description="Allow a plain-HTTP embeddings, rerank, decomposition or extraction endpoint whose host is "
-        "public (or does not resolve); refused at start-up otherwise.",
+        description="Allow a plain-HTTP embeddings, rerank, decomposition, extraction or observer endpoint whose "
+        "host is public (or does not resolve); refused at start-up otherwise.",
     )
     backup_dir: Path | None = Field(
         None,
@@ -474,6 +477,36 @@ class Settings(BaseSettings):
     extraction_max_facts: int = Field(
         DEFAULT_EXTRACTION_MAX_FACTS, ge=1, le=64, description="Most facts kept from one memory's extraction."
     )
+    observer_enabled: bool = Field(
+        False,
+        description="Keep each user's short, dated log of what matters, written by the OpenAI-compatible chat "
+        "model at `NOVAMEM_OBSERVER_ENDPOINT` from their new memories, served by `GET /v1/context-prefix`.",
+    )
+    observer_endpoint: str | None = Field(
+        None,
+        description="Base URL of the observer's OpenAI-compatible API (the server posts to "
+        "`<url>/chat/completions`), required when enabled.",
+    )
+    observer_model: str | None = Field(None, description="The observer's chat model name, required when enabled.")
+    observer_api_key: SecretStr | None = Field(None, description="Bearer key for the observer's API.")
+    observer_observe_threshold: int = Field(
+        DEFAULT_OBSERVER_OBSERVE_THRESHOLD,
+        ge=1,
+        le=1000,
+        description="New memories (namespace `default`) a log needs before the scheduled pass observes them.",
+    )
+    observer_reflect_threshold: int = Field(
+        DEFAULT_OBSERVER_REFLECT_THRESHOLD,
+        ge=5,
+        le=1000,
+        description="Bullets past which a log is condensed by the model (merged, stale ones dropped).",
+    )
+    observer_timeout_ms: int = Field(
+        DEFAULT_OBSERVER_TIMEOUT_MS,
+        ge=100,
+        le=600000,
+        description="Longest wait for the observer's model; past it the pass changes nothing and is retried.",
+    )
     otel_exporter_otlp_endpoint: str | None = Field(
         None,
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "NOVAMEM_OTEL_EXPORTER_OTLP_ENDPOINT"),
@@ -562,6 +595,10 @@ class Settings(BaseSettings):
             )
         if self.extraction_endpoint:
             self._check_endpoint("NOVAMEM_EXTRACTION_ENDPOINT", self.extraction_endpoint)
+        if self.observer_enabled and not (self.observer_endpoint and self.observer_model):
+            raise ValueError("NOVAMEM_OBSERVER_ENABLED=1 needs NOVAMEM_OBSERVER_ENDPOINT and NOVAMEM_OBSERVER_MODEL")
+        if self.observer_endpoint:
+            self._check_endpoint("NOVAMEM_OBSERVER_ENDPOINT", self.observer_endpoint)
 
     def _check_vector_store(self) -> None:
         """Refuse a Qdrant vector store without a usable NOVAMEM_QDRANT_URL."""

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from novamem import __version__
 from novamem.config import EmbeddingsProvider, GraphStore, Settings, VectorStore
+from novamem.domain.facts import PiiRedactor
 from novamem.embedding.base import Embedder
 from novamem.embedding.chat import ChatModel
 from novamem.embedding.rerank import HttpReranker
@@ -51,6 +52,7 @@ from novamem.services.operations.dream import DreamService
 from novamem.services.operations.fact_consolidation import FactConsolidator
 from novamem.services.operations.health import HealthService
 from novamem.services.operations.metrics import MetricsService
+from novamem.services.operations.observer import ObserverService
 from novamem.services.operations.operator import OperatorService
 from novamem.services.operations.startup import ConnectionLimits, check_pool_capacity, log_startup_warnings
 from novamem.services.operations.telemetry import TelemetryService
@@ -79,6 +81,7 @@ from novamem.storage.postgres.lifecycle import PostgresDecayLog
 from novamem.storage.postgres.mcp_sessions import PostgresMcpSessionStore
 from novamem.storage.postgres.memories import PostgresMemoryStore
 from novamem.storage.postgres.metrics import PostgresMetricsStore
+from novamem.storage.postgres.observer import PostgresObservationLogs
 from novamem.storage.postgres.operations import (
     PostgresGauges,
     PostgresHealthProbe,
@@ -103,6 +106,7 @@ __all__ = [
     "Container",
     "build_backups",
     "build_embedder",
+    "build_observer",
     "build_retrieval_stages",
     "database_at",
     "database_connection_limits",
@@ -197,6 +201,32 @@ def build_fact_consolidator(
         endpoint=settings.extraction_endpoint, model=settings.extraction_model, api_key=key, timeout_s=timeout_s
     )
     return FactConsolidator(PostgresFactConsolidationStore(database, space), chat, timeout_s=timeout_s)
+
+
+def build_observer(
+    settings: Settings, database: Database, store: MemoryStore, access: AccessPolicy
+) -> tuple[ObserverService | None, ChatModel | None]:
+    """The observer and its chat model when `NOVAMEM_OBSERVER_ENABLED` (both None otherwise)."""
+    if not (settings.observer_enabled and settings.observer_endpoint and settings.observer_model):
+        return None, None
+    timeout_s = settings.observer_timeout_ms / 1000
+    chat = ChatModel(
+        endpoint=settings.observer_endpoint,
+        model=settings.observer_model,
+        api_key=settings.observer_api_key.get_secret_value() if settings.observer_api_key else None,
+        timeout_s=timeout_s,
+    )
+    observer = ObserverService(
+        PostgresObservationLogs(database),
+        store,
+        access,
+        chat,
+        redact=PiiRedactor().redact,
+        timeout_s=timeout_s,
+        observe_threshold=settings.observer_observe_threshold,
+        reflect_threshold=settings.observer_reflect_threshold,
+    )
+    return observer, chat
 
 
 def build_vector_index(
@@ -398,6 +428,9 @@ class Container:
     stages: RetrievalStages = field(default_factory=RetrievalStages)
     # the optional LLM fact extractor (None when NOVAMEM_EXTRACTION_ENABLED is off)
     facts: FactExtractor | None = None
+    # the observer (`NOVAMEM_OBSERVER_*`) and its chat model; None when it is switched off
+    observer: ObserverService | None = None
+    observer_chat: ChatModel | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -521,7 +554,10 @@ class Container:
             else None
         )
         stages = build_retrieval_stages(settings)
+        observer, observer_chat = build_observer(settings, database, store, access)
         return cls(
+            observer=observer,
+            observer_chat=observer_chat,
             settings=settings,
             stages=stages,
             facts=facts,
@@ -609,6 +645,8 @@ class Container:
         if self.facts is not None:
             await self.facts.close()
         await self.dream.close()
+        if self.observer_chat is not None:
+            await self.observer_chat.close()
         if self.embedder.embedder is not None:
             await self.embedder.embedder.close()
         await self.database.close()

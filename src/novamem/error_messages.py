@@ -104,6 +104,7 @@ __all__ = [
     "NO_SUCH_TENANT",
     "NO_SUCH_USER",
     "OBSERVER_DISABLED",
+    "OBSERVER_UNAVAILABLE",
     "ON_BEHALF_NO_PROJECTS",
     "ON_BEHALF_REFUSED",
     "OWNER_CANNOT_LEAVE",
@@ -187,6 +188,7 @@ REJECTED_TOO_SHORT = "too short — not durable knowledge"
 REJECTED_FILLER = "conversational filler — not durable knowledge"
 REJECTED_TOO_LONG = "too long ({length} chars, max {limit}) — split into one fact per entry"
 OBSERVER_DISABLED = "observer disabled"
+OBSERVER_UNAVAILABLE = "observer model unavailable"
 UNKNOWN_SUITE = "unknown suite '{suite}' — known suites: {known}"
 DATABASE_UNAVAILABLE = "database unavailable"
 DATABASE_TIMEOUT = "database query timed out"
@@ -396,6 +398,13 @@ CONTRACT_ERRORS: tuple[ContractError, ...] = (
     ContractError("REJECTED_TOO_LONG", 201, "`rejected` of a write over the length policy (not an error)"),
     ContractError("OBSERVER_DISABLED", 404, "`GET /v1/context-prefix` without an observer"),
     ContractError("OBSERVER_DISABLED", 503, "`POST /v1/observe` without an observer"),
+    ContractError(
+        "OBSERVER_UNAVAILABLE",
+        503,
+        "`POST /v1/observe` when the observer's model is down, slow or answers garbage (why in `detail`)",
+        Unavailable,
+        source="novamem",
+    ),
     ContractError(
         "UNKNOWN_SUITE", 400, "`POST /v1/evaluate` of a suite that does not exist", InvalidInput, source="novamem"
     ),

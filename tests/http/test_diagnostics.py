@@ -98,7 +98,7 @@ def test_hygiene_flags_each_kind_of_review_candidate(api: httpx.Client, server: 
     stale = {item["id"]: item for item in report["stale"]}
     assert setup in stale
     assert stale[setup]["reason"] == "current_state_review" and stale[setup]["memoryType"] == "setup_fact"
-    assert stale[setup]["namespace"] == "current-setup"
+    assert stale[setup]["namespace"] == "current-setup" and stale[setup]["tier"] == "warm"
 
     assert ids_of(report["orphanCandidates"]) == [orphan]
     assert report["orphanCandidates"][0]["reason"] == "warm_without_cold_vector"
@@ -316,3 +316,20 @@ def test_diagnostics_need_credentials(users: tuple[RunningServer, dict[str, str]
         for path in ("/v1/hygiene", "/v1/evaluate"):
             r = anonymous.post(path)
             assert r.status_code == 401 and r.json() == {"error": "unauthorized"}
+
+
+def test_hygiene_lists_cold_setup_facts_first_in_stale(api: httpx.Client, server: RunningServer) -> None:
+    recap = api.post(
+        "/v1/session-recap",
+        json={"setupFacts": ["The build server has Node 20 installed", "The CI runners use Ubuntu 24.04 images"]},
+    )
+    assert recap.status_code == 201, recap.text
+    older, newer = (item["id"] for item in recap.json()["results"])
+    server.sql("UPDATE memory_entries SET updated_at = now() - interval '1 day' WHERE id = %s", (older,))
+    assert ids_of(hygiene(api, {"k": 20})["stale"])[:2] == [older, newer]  # least recently updated first
+    server.sql("UPDATE memory_entries SET cold = true WHERE id = %s", (newer,))  # as a decay pass leaves it
+
+    stale = hygiene(api, {"k": 20})["stale"]
+
+    assert ids_of(stale)[:2] == [newer, older]
+    assert [item["tier"] for item in stale[:2]] == ["cold", "warm"]

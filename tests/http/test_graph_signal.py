@@ -70,6 +70,23 @@ def test_the_later_version_of_a_fact_ranks_first_unless_the_question_is_about_ti
     assert history.index(old) < history.index(new)
 
 
+def test_an_inferred_edge_does_not_make_two_memories_versions_of_one_fact(
+    world: tuple[RunningServer, httpx.Client, httpx.Client],
+) -> None:
+    server, ann, _ = world
+    old = remember(ann, "The connection pool of billing is capped at 30.", occurredAt="2026-01-05T10:00:00Z")
+    new = remember(ann, "Raised the billing connection pool limit to 40.", occurredAt="2026-03-02T09:00:00Z")
+    # the dream cycle's edge (shared neighbours, not similar texts) in place of the co-occurrence edge
+    server.sql("DELETE FROM memory_relations WHERE from_id IN (%s, %s) OR to_id IN (%s, %s)", (old, new, old, new))
+    server.sql(
+        "INSERT INTO memory_relations (from_id, to_id, relation, strength, tenant_id)"
+        " SELECT %s, %s, 'co_inferred', 0.9, tenant_id FROM memory_entries WHERE id = %s",
+        (old, new, old),
+    )
+    ids = [r["id"] for r in search(ann, "How big is the connection pool of billing?")]
+    assert ids.index(old) < ids.index(new)  # the better match stays first: no version rule applied
+
+
 def test_a_shared_entity_or_source_links_a_memory_to_a_strong_hit(
     world: tuple[RunningServer, httpx.Client, httpx.Client],
 ) -> None:

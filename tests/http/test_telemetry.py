@@ -228,7 +228,7 @@ def test_a_wrong_token_gets_401(tenants: Tenants) -> None:
     assert r.status_code == 401 and r.json() == {"error": "unauthorized"}
 
 
-# ---- context-prefix: no observer in this version ------------------------------------------------------
+# ---- context-prefix: the observer switched off (the default) ---------------------------------------------
 
 
 @pytest.mark.parametrize("query", ["", "?project=t1-roadmap", "?project=no-such-project"])

@@ -208,7 +208,8 @@ def analyze(
     """Review candidates among live entries (given most recently updated first).
 
     - low value: worthiness overall < 0.35 or fewer than 20 characters once trimmed (lowest first);
-    - stale: current-state memory types (setup facts, deployment state), least recently updated first;
+    - stale: current-state memory types (setup facts, deployment state), cold ones first, then least
+      recently updated first;
     - duplicates: same namespace and project, token Jaccard ≥ 0.5 (highest first);
     - contradictions: same namespace and project, comparable wording, and capture's contradiction test;
     - orphans: entries whose vector is still owed (only when the deployment embeds at all).
@@ -224,6 +225,7 @@ def analyze(
         if vectors_expected and not entry.embedded:
             report.orphans.append(EntryFinding(entry, REASON_ORPHAN, kind))
     report.low_value.sort(key=lambda f: f.score if f.score is not None else 0.0)
-    report.stale.sort(key=lambda f: (f.entry.updated_at, f.entry.id))
+    # cold first: decay found them unused for longer than their lifespan, the likeliest to be out of date
+    report.stale.sort(key=lambda f: (not f.entry.cold, f.entry.updated_at, f.entry.id))
     report.contradictions, report.duplicates, report.pair_scan_complete = _pairs(entries, budget)
     return report

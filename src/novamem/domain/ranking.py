@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from novamem.domain.text import content_tokens, jaccard, token_cost
 
@@ -18,6 +18,7 @@ __all__ = [
     "Candidate",
     "SignalWeights",
     "diversify",
+    "fact_weight",
     "entity_score",
     "fit_budget",
     "fuse",
@@ -150,6 +151,22 @@ def rank_prior(confidence: float, memory_type: str | None, created_at: datetime,
         age_days = max((now - created_at).total_seconds() / 86400.0, 0.0)
         prior *= 1 + 0.15 * math.exp(-age_days / 30)
     return prior
+
+
+# a derived fact's importance (1-5, 3 when unknown) scales its score by importance / 3, but never above 1:
+# a minor fact sinks, and no fact outranks the memory it came from on its importance alone
+FACT_IMPORTANCE_NEUTRAL = 3
+
+
+def fact_weight(metadata: Mapping[str, Any]) -> float:
+    """Multiplier in [1/3, 1] for a derived fact (`metadata.fact.importance`); 1 for any other memory."""
+    fact = metadata.get("fact")
+    if not isinstance(fact, Mapping) or "source_chunk_id" not in metadata:
+        return 1.0
+    importance = fact.get("importance")
+    if isinstance(importance, bool) or not isinstance(importance, int | float) or not math.isfinite(importance):
+        return 1.0
+    return min(max(float(importance), 1.0), FACT_IMPORTANCE_NEUTRAL) / FACT_IMPORTANCE_NEUTRAL
 
 
 T = TypeVar("T")

@@ -113,6 +113,7 @@ class Scheduler:
 EXPIRY_PURGE_INTERVAL_S = 3600.0
 CHANGE_FEED_PRUNE_INTERVAL_S = 3600.0
 SESSIONS_PRUNE_INTERVAL_S = 3600.0  # expired dashboard sessions
+OBSERVER_INTERVAL_S = 900.0  # logs with enough new memories are observed within a quarter of an hour
 
 
 def build_scheduler(container: Container) -> Scheduler:
@@ -132,6 +133,8 @@ def build_scheduler(container: Container) -> Scheduler:
     ]
     if container.facts is not None:  # LLM fact extraction, when enabled: start a drain of the due debts
         jobs.append(Job(JobName.FACT_EXTRACTION, FACTS_DRAIN_INTERVAL_S, container.facts.run_pass))
+    if container.observer is not None:
+        jobs.append(Job(JobName.OBSERVER, OBSERVER_INTERVAL_S, container.observer.run_scheduled))
     return Scheduler(
         container.leader_lock, jobs if settings.jobs_enabled else [], on_success=container.admin.record_run
     )

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from novamem.domain.entries import EntryDraft, MemoryEntry
+from novamem.domain.observation import ObservationLog
 from novamem.domain.scope import ReadScope, WriteTarget
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "McpSessionOwner",
     "McpSessionStore",
     "MemoryStore",
+    "ObservationLogs",
     "NamespaceCounts",
     "Neighbor",
     "OwedEmbedding",
@@ -333,6 +335,7 @@ class MemoryStore(Protocol):
         self, scope: ReadScope, *, query: str, query_vector: list[float] | None, limit: int, keyword: bool
     ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]: ...
     async def keyword_hits(self, scope: ReadScope, *, query: str, limit: int) -> KeywordHits: ...
+    async def vector_nearest(self, scope: ReadScope, vector: list[float], limit: int) -> list[str]: ...
     async def hydrate(
         self,
         scope: ReadScope,
@@ -389,6 +392,21 @@ class SelfServiceStore(Protocol):
 
     async def activity(self, scope: ReadScope, hours: int, limit: int) -> list[dict[str, Any]]: ...
     async def onboarding(self, tenant_id: str, user_id: str) -> dict[str, bool]: ...
+
+
+class ObservationLogs(Protocol):
+    """The observer's logs, one per (tenant, user, project or none)."""
+
+    async def get(self, tenant_id: str, user_id: str, project_id: str | None) -> ObservationLog | None: ...
+    async def save(self, log: ObservationLog) -> bool:
+        """Store `log` if the stored one is still at `log.revision` (0: there is none yet); the stored
+        revision then moves on by one. False when another pass saved first (nothing is written)."""
+        ...
+
+    async def busy_owners(self, since_id: str, threshold: int, limit: int) -> list[tuple[str, str, str | None]]:
+        """Owners (tenant, user, project or None) with at least `threshold` active memories in namespace
+        `default` written after `since_id` (derived facts left out), busiest last-written first."""
+        ...
 
 
 class DecayLog(Protocol):

@@ -25,6 +25,8 @@ __all__ = [
     "GraphReader",
     "GraphSource",
     "GraphWriter",
+    "LinkQuery",
+    "LinkReads",
 ]
 
 # entries per rebuild page (one PostgreSQL read and a few graph queries each)
@@ -87,6 +89,41 @@ class GraphWriter(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class LinkQuery:
+    """What the graph signal reads around a search's seeds, all in one statement.
+
+    `seeds`: the strongest first-stage hits; `candidates`: the memories whose relations to each other are
+    read (versions of one fact); `relation_fanout`: relations read per seed; `source_reach`: members of a
+    source read on each side of a seed; `entities`: texts whose posting lists are read, up to
+    `entity_cap + 1` memories each (`entity_cap + 1` ids mean "more than the cap").
+    """
+
+    seeds: Sequence[str]
+    candidates: Sequence[str]
+    relation_fanout: int
+    source_reach: int
+    entities: Sequence[str] = ()
+    entity_cap: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LinkReads:
+    """The links a `LinkQuery` found.
+
+    `relations`: each seed's strongest live `co_occurs` relations (either direction); `between`: the live
+    `co_occurs` relations from one candidate to another, as written (their strength is the two texts'
+    cosine when written, which tells versions of one fact apart); `sources`: for each seed and each of its source
+    references, the members written just before and just after it, scored by the domain's
+    `source_strength` of their distance; `postings`: the memories containing each entity as a phrase.
+    """
+
+    relations: list[Link]
+    between: list[Link]
+    sources: list[Link]
+    postings: dict[str, list[str]]
+
+
 class GraphLinks(Protocol):
     """The links the graph signal expands along, read from the source of truth within a read scope.
 
@@ -94,23 +131,8 @@ class GraphLinks(Protocol):
     sensitivity ceiling); links never pass through a memory the scope cannot read.
     """
 
-    async def relation_links(self, scope: ReadScope, ids: Sequence[str], fanout: int) -> list[Link]:
-        """The `fanout` strongest live relations of each of `ids` (either direction)."""
-        ...
-
-    async def relations_between(self, scope: ReadScope, ids: Sequence[str]) -> list[Link]:
-        """The live relations from one of `ids` to another (as written: `from` is the link's source)."""
-        ...
-
-    async def source_links(self, scope: ReadScope, ids: Sequence[str], reach: int) -> list[Link]:
-        """For each of `ids` and each of its source references, the `reach` members of that source
-        written just before it and just after it (entry ids order them), with the domain's
-        `source_strength` of their distance."""
-        ...
-
-    async def entity_postings(self, scope: ReadScope, entities: Sequence[str], cap: int) -> dict[str, list[str]]:
-        """For each entity, up to `cap + 1` memories whose text contains it as a phrase (the full-text
-        index is the entity's posting list); `cap + 1` ids mean "more than cap"."""
+    async def links(self, scope: ReadScope, query: LinkQuery) -> LinkReads:
+        """Every kind of link around the query's seeds, read in one round trip."""
         ...
 
 

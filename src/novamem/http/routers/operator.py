@@ -53,12 +53,19 @@ async def dream_cycle(caller: OperatorDep, c: ContainerDep) -> dict[str, Any]:
     "/observe",
     response_model=None,
     responses={
-        200: {"model": ObserveResponse, "description": "the contract's result (not returned by this version)"},
-        503: {"description": "the observer is not part of this version: observer disabled", **_ERROR},
+        200: {"model": ObserveResponse},
+        503: {
+            "description": "observer disabled (no `NOVAMEM_OBSERVER_ENABLED`), or observer model unavailable "
+            "(the model is down, slow or answered garbage: the log is unchanged; why in `detail`)",
+            **_ERROR,
+        },
         **_FORBIDDEN,
     },
 )
-async def observe(caller: OperatorDep, body: ObserveRequest | None = None) -> JSONResponse:
-    """Run the observer over recent memories: not part of this version, so it answers the reference's
-    switched-off answer, 503 "observer disabled" (`GET /v1/context-prefix` answers it with 404)."""
-    return JSONResponse({"error": OBSERVER_DISABLED}, status_code=503)
+async def observe(caller: OperatorDep, c: ContainerDep, body: ObserveRequest | None = None) -> JSONResponse:
+    """Observe your newest memories (namespace `default`) into your log of dated bullets now; the log is
+    condensed by the model once it is longer than `NOVAMEM_OBSERVER_REFLECT_THRESHOLD` bullets."""
+    if c.observer is None:
+        return JSONResponse({"error": OBSERVER_DISABLED}, status_code=503)
+    req = body or ObserveRequest()
+    return JSONResponse((await c.observer.observe(caller, req.project, req.limit)).to_wire())

@@ -126,6 +126,7 @@ def _item(finding: hygiene.EntryFinding) -> HygieneItem:
         snippet=text,
         truncated=cut,
         updated_at=iso(entry.updated_at),
+        tier="cold" if entry.cold else "warm",
         worthiness=finding.score,
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from novamem.services.wire import OmitNone, Out, StrictWire
@@ -50,6 +52,9 @@ class HygieneItem(Out):
     snippet: str = Field(description="the first ~240 characters of the content")
     truncated: bool = Field(description="true when `snippet` is shorter than the content")
     updated_at: str | None
+    tier: Literal["warm", "cold"] = Field(
+        description="`cold`: decay found it unused past its lifespan (cold setup facts are listed first in `stale`)"
+    )
     worthiness: OmitNone[float] = Field(
         None, description="lowValue only: the worthiness score (stored, else computed as capture does)"
     )

@@ -5,7 +5,6 @@ reads PostgreSQL, the source of truth for every kind of link."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from novamem.domain.linking import (
     memory_entities,
 )
 from novamem.domain.scope import ReadScope
-from novamem.storage.graph_index import GraphLinks
+from novamem.storage.graph_index import GraphLinks, LinkQuery
 
 __all__ = ["Expansion", "GraphExpansion", "expansion_cut"]
 
@@ -76,28 +75,36 @@ class GraphExpansion:
         if not seeds:
             return Expansion({}, [])
         pool = list(dict.fromkeys([*seeds, *candidates[:VERSION_CANDIDATES]]))
-        # the kinds of link are read at once, each on its own connection
-        relations, between, shared_sources, shared_entities = await asyncio.gather(
-            self._links.relation_links(scope, list(seeds), RELATION_FANOUT),
-            self._links.relations_between(scope, pool),
-            self._links.source_links(scope, list(seeds), SOURCE_REACH),
-            self._entity_links(scope, list(seeds), contents),
-        )
-        relations = [link for link in relations if link.strength >= RELATION_FLOOR]
-        indirect = relations + shared_entities
-        first = shared_sources + [Link(i.source, i.target, i.strength * INDIRECT_LINK_SHARE) for i in indirect]
-        return Expansion(best_paths(seeds, first), between)
-
-    async def _entity_links(self, scope: ReadScope, ids: Sequence[str], contents: Mapping[str, str]) -> list[Link]:
         now = time.monotonic()
+        # the entities each seed carries, common ones (recently found in too many memories here) left out
         carried = {
             i: [e for e in memory_entities(contents.get(i, "")) if self._common.get((scope, e), 0.0) < now][
                 :ENTITIES_PER_SEED
             ]
-            for i in ids
+            for i in seeds
         }
         wanted = list(dict.fromkeys(e for ents in carried.values() for e in ents))[:ENTITIES_PER_SEARCH]
-        postings = await self._links.entity_postings(scope, wanted, ENTITY_MAX_POSTINGS)
+        reads = await self._links.links(
+            scope,
+            LinkQuery(
+                seeds=list(seeds),
+                candidates=pool,
+                relation_fanout=RELATION_FANOUT,
+                source_reach=SOURCE_REACH,
+                entities=wanted,
+                entity_cap=ENTITY_MAX_POSTINGS,
+            ),
+        )
+        relations = [link for link in reads.relations if link.strength >= RELATION_FLOOR]
+        indirect = relations + self._entity_links(scope, carried, reads.postings, now)
+        first = reads.sources + [Link(i.source, i.target, i.strength * INDIRECT_LINK_SHARE) for i in indirect]
+        return Expansion(best_paths(seeds, first), reads.between)
+
+    def _entity_links(
+        self, scope: ReadScope, carried: Mapping[str, list[str]], postings: Mapping[str, list[str]], now: float
+    ) -> list[Link]:
+        """Links between memories sharing an entity, weaker the more memories share it; entities found in
+        more than `ENTITY_MAX_POSTINGS` memories link nothing and are remembered as common here."""
         if len(self._common) > COMMON_ENTITIES_KEPT:
             self._common = {k: until for k, until in self._common.items() if until >= now}
             if len(self._common) > COMMON_ENTITIES_KEPT:

@@ -16,6 +16,7 @@ from novamem.domain.ranking import (
     Candidate,
     diversify,
     entity_score,
+    fact_weight,
     fit_budget,
     fuse,
     query_entities,
@@ -233,25 +234,25 @@ class RecallService:
         degraded = False
         vector = None
         limit = max(k * strategy.overfetch, strategy.min_candidates)
-        # the keyword phase needs no vector: it runs in the database while the query is embedded
+        # the keyword phase needs no vector: it runs in the database while the query is embedded, and the
+        # vector phase then runs beside it on a connection of its own
         keyword_task = (
             asyncio.create_task(self._store.keyword_hits(scope, query=query, limit=limit))
             if weights.keyword > 0
             else None
         )
+        vector_ids: list[str] | None = None
         try:
             if weights.vector > 0:
                 vector = await self._embedder.query(query)
                 degraded = vector is None and self._embedder.embedder is not None
+            if vector is not None:
+                vector_ids, index_down = await self._nearest(scope, vector, limit)
+                degraded = degraded or index_down
             hits = await keyword_task if keyword_task is not None else None
         finally:
             if keyword_task is not None and not keyword_task.done():
                 keyword_task.cancel()
-        vector_ids = None
-        if vector is not None and self._vectors is not None:
-            vector_ids = await self._indexed_nearest(scope, vector, limit)
-            # the index is down or slow: pgvector answers instead, and the answer says it is degraded
-            degraded = degraded or vector_ids is None
         entries, kscores, vscores = await self._store.hydrate(
             scope, keyword=hits, query_vector=vector, limit=limit, vector_ids=vector_ids
         )
@@ -285,7 +286,9 @@ class RecallService:
             fused = fuse(signals.candidates(entries, kscores, vscores, found.scores), weights, min_vector_score=floor)
         fused = fused[:limit]
         scores = {
-            c.id: c.score * rank_prior(by_id[c.id].confidence, by_id[c.id].memory_type, by_id[c.id].created_at, now)
+            c.id: c.score
+            * rank_prior(by_id[c.id].confidence, by_id[c.id].memory_type, by_id[c.id].created_at, now)
+            * fact_weight(by_id[c.id].metadata)
             for c in fused
         }
         if intent is None:
@@ -304,16 +307,21 @@ class RecallService:
         chosen = diversify(ranked, lambda e: e.content, k, strategy.diversity_jaccard)
         return chosen, degraded
 
-    async def _indexed_nearest(self, scope: ReadScope, vector: list[float], limit: int) -> list[str] | None:
-        """The vector index's candidates, or None when it cannot answer (logged at most once a minute)."""
-        assert self._vectors is not None
-        try:
-            return await self._vectors.nearest(scope, vector, limit)
-        except Unavailable as exc:
-            if time.monotonic() - self._vectors_warned_at > VECTOR_INDEX_WARN_EVERY_S:
-                self._vectors_warned_at = time.monotonic()
-                log.warning("vector index unavailable, searching pgvector instead: %s", exc.message)
-            return None
+    async def _nearest(self, scope: ReadScope, vector: list[float], limit: int) -> tuple[list[str], bool]:
+        """The vector phase's candidate ids, and whether the vector index was down.
+
+        The vector index answers when one is configured; pgvector answers otherwise, and whenever the index
+        cannot (the search then says it is degraded; logged at most once a minute).
+        """
+        if self._vectors is not None:
+            try:
+                return await self._vectors.nearest(scope, vector, limit), False
+            except Unavailable as exc:
+                if time.monotonic() - self._vectors_warned_at > VECTOR_INDEX_WARN_EVERY_S:
+                    self._vectors_warned_at = time.monotonic()
+                    log.warning("vector index unavailable, searching pgvector instead: %s", exc.message)
+                return await self._store.vector_nearest(scope, vector, limit), True
+        return await self._store.vector_nearest(scope, vector, limit), False
 
     def _graph_down(self, exc: Unavailable) -> None:
         if time.monotonic() - self._graph_warned_at > VECTOR_INDEX_WARN_EVERY_S:

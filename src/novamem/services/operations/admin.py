@@ -50,6 +50,7 @@ class JobName(StrEnum):
     ORPHAN_REAPER = "orphan-reaper"
     DREAM_CYCLE = "dream-cycle"
     FACT_EXTRACTION = "fact-extraction"
+    OBSERVER = "observer"
 
 
 # what a job's bare count means, on the wire

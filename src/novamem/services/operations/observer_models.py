@@ -1,4 +1,4 @@
-"""Wire models of the observer's read route, `GET /v1/context-prefix` (the observer is not in this version)."""
+"""Wire models of the observer's read route, `GET /v1/context-prefix`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,6 @@ __all__ = ["ContextPrefix"]
 
 
 class ContextPrefix(Out):
-    """The contract's result of `/v1/context-prefix` (this version answers 404: the observer is disabled)."""
+    """The caller's observer log (404 "observer disabled" when no observer is configured)."""
 
     prefix: str = Field(description="the observer's log of dated bullets, for a prompt-cacheable prefix")

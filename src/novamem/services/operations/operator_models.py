@@ -1,4 +1,4 @@
-"""Wire models of the operator routes: decay, orphan reaping, the dream cycle, and the switched-off observer."""
+"""Wire models of the operator routes: decay, orphan reaping, the dream cycle and the observer."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class DreamCycleResponse(Out):
 
 
 class ObserveResponse(Out):
-    """The contract's result of an observer pass (this version answers 503: the observer is disabled)."""
+    """An observer pass: the memories it observed, whether it condensed the log (0 or 1), the log's length."""
 
     observed: int
     reflected: int

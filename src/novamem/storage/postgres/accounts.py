@@ -329,6 +329,9 @@ class PostgresAccountStore:
                 await conn.execute(
                     "DELETE FROM memory_changes WHERE tenant_id = %(tenant)s AND user_id = %(id)s", params
                 )
+                await conn.execute(
+                    "DELETE FROM observer_logs WHERE tenant_id = %(tenant)s AND user_id = %(id)s", params
+                )
                 await conn.execute("DELETE FROM users WHERE tenant_id = %(tenant)s AND id = %(id)s", params)
         return report
 

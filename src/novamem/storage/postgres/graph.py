@@ -14,7 +14,7 @@ from novamem.domain.linking import Link, source_strength
 from novamem.domain.ranking import query_entities
 from novamem.domain.scope import ReadScope
 from novamem.storage.base import MemoryStore, Neighbor
-from novamem.storage.graph_index import GraphEdge, GraphNode
+from novamem.storage.graph_index import GraphEdge, GraphNode, LinkQuery, LinkReads
 from novamem.storage.postgres.database import Database, map_errors
 from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, entry_from_row
 from novamem.storage.postgres.scoping import MEMBERSHIPS, read_filter, tenant_filter, visible_filter
@@ -64,20 +64,38 @@ class PostgresGraph:
         params.update(vparams)
         return sql.SQL("{w} AND {v}").format(w=where, v=vis), params
 
-    async def relation_links(self, scope: ReadScope, ids: Sequence[str], fanout: int) -> list[Link]:
-        if not ids:
-            return []
+    async def links(self, scope: ReadScope, query: LinkQuery) -> LinkReads:
+        """The four kinds of link in one statement: one round trip, one connection and one plan.
+
+        Each part reads one kind; every row says which (`kind`) in a shared shape
+        (`a`, `b`, `strength`, `ref`, `flag`).
+        """
+        if not query.seeds:
+            return LinkReads([], [], [], {})
         where, params = self._reachable(scope)
-        params.update(ids=list(ids), fanout=fanout, each_way=2 * fanout)
+        params.update(
+            seeds=list(query.seeds),
+            pool=list(query.candidates),
+            fanout=query.relation_fanout,
+            each_way=2 * query.relation_fanout,
+            reach=query.source_reach,
+            ents=list(query.entities),
+            cap=query.entity_cap + 1,
+        )
+        where_b = self._reachable(scope, "b")[0]
         # per seed, its strongest relations whose other end the scope may read. Each direction is cut to
         # its strongest few before the rows are read, so a memory that many others point at costs no more
         # than any other (relations join memories of one shelf, so the cut rarely drops a readable one)
+        # (co-occurrence only: the dream cycle's `co_inferred` edges stand for a second hop, which was measured
+        # to lower recall here; the neighbour walk follows them)
         edges = (
             "SELECT r.{far} AS other, r.strength FROM memory_relations r WHERE r.{near} = s.id"
-            " AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL ORDER BY r.strength DESC LIMIT %(each_way)s"
+            " AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL AND r.relation = 'co_occurs'"
+            " ORDER BY r.strength DESC LIMIT %(each_way)s"
         )
-        query = sql.SQL(
-            "SELECT s.id AS source, n.other AS target, n.strength FROM unnest(%(ids)s::text[]) AS s(id),"
+        relations = sql.SQL(
+            "SELECT 'r' AS kind, s.id AS a, n.other AS b, n.strength, NULL::text AS ref, NULL::boolean AS flag"
+            " FROM unnest(%(seeds)s::text[]) AS s(id),"
             " LATERAL (SELECT x.other, max(x.strength) AS strength FROM (({out}) UNION ALL ({inc})) x"
             "  JOIN memory_entries e ON e.id = x.other WHERE x.other <> s.id AND {w}"
             "  GROUP BY x.other ORDER BY strength DESC, x.other LIMIT %(fanout)s) n"
@@ -86,34 +104,13 @@ class PostgresGraph:
             inc=sql.SQL(edges.format(far="from_id", near="to_id")),
             w=where,
         )
-        with map_errors():
-            async with self._db.connection() as conn:
-                cur = await conn.execute(query, params)
-                rows = await cur.fetchall()
-        return [Link(str(r["source"]), str(r["target"]), float(r["strength"])) for r in rows]
-
-    async def relations_between(self, scope: ReadScope, ids: Sequence[str]) -> list[Link]:
-        if len(ids) < 2:
-            return []
-        where_a, params = self._reachable(scope)
-        params["ids"] = list(ids)
-        query = sql.SQL(
-            "SELECT r.from_id, r.to_id, r.strength FROM memory_relations r JOIN memory_entries e ON e.id = r.from_id"
-            " JOIN memory_entries b ON b.id = r.to_id"
-            " WHERE r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL AND r.from_id = ANY(%(ids)s)"
-            " AND r.to_id = ANY(%(ids)s) AND {w} AND {wb}"
-        ).format(w=where_a, wb=self._reachable(scope, "b")[0])
-        with map_errors():
-            async with self._db.connection() as conn:
-                cur = await conn.execute(query, params)
-                rows = await cur.fetchall()
-        return [Link(str(r["from_id"]), str(r["to_id"]), float(r["strength"])) for r in rows]
-
-    async def source_links(self, scope: ReadScope, ids: Sequence[str], reach: int) -> list[Link]:
-        if not ids:
-            return []
-        where, params = self._reachable(scope)
-        params.update(ids=list(ids), reach=reach)
+        between = sql.SQL(
+            "SELECT 'b', r.from_id, r.to_id, r.strength, NULL, NULL FROM memory_relations r"
+            " JOIN memory_entries e ON e.id = r.from_id JOIN memory_entries b ON b.id = r.to_id"
+            " WHERE r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL AND r.relation = 'co_occurs'"
+            " AND r.from_id = ANY(%(pool)s::text[])"
+            " AND r.to_id = ANY(%(pool)s::text[]) AND {w} AND {wb}"
+        ).format(w=where, wb=where_b)
         # per seed and source: the `reach` readable members written just before it and just after it, each
         # two short reads of the (tenant, source, entry id) index
         side = (
@@ -121,45 +118,45 @@ class PostgresGraph:
             " WHERE o.tenant_id = r.tenant_id AND o.source_ref = r.source_ref AND o.entry_id {op} s.id AND {{w}}"
             " ORDER BY o.entry_id {order} LIMIT %(reach)s"
         )
-        query = sql.SQL(
-            "SELECT s.id AS source, r.source_ref, n.entry_id AS target, n.before FROM unnest(%(ids)s::text[]) AS s(id)"
+        sources = sql.SQL(
+            "SELECT 's', s.id, n.entry_id, NULL, r.source_ref, n.before FROM unnest(%(seeds)s::text[]) AS s(id)"
             " JOIN memory_source_refs r ON r.entry_id = s.id AND r.tenant_id = %(s_tenant)s,"
             " LATERAL (({b}) UNION ALL ({a})) n"
         ).format(
             b=sql.SQL(side.format(before="true", op="<", order="DESC")).format(w=where),
             a=sql.SQL(side.format(before="false", op=">", order="ASC")).format(w=where),
         )
-        with map_errors():
-            async with self._db.connection() as conn:
-                cur = await conn.execute(query, params)
-                rows = await cur.fetchall()
-        sides: dict[tuple[str, str, bool], list[str]] = {}
-        for r in rows:
-            sides.setdefault((str(r["source"]), str(r["source_ref"]), bool(r["before"])), []).append(str(r["target"]))
-        links: list[Link] = []
-        for (source, _ref, before), targets in sides.items():
-            targets.sort(reverse=before)  # nearest first on either side
-            links.extend(Link(source, t, source_strength(d)) for d, t in enumerate(targets, 1))
-        return links
-
-    async def entity_postings(self, scope: ReadScope, entities: Sequence[str], cap: int) -> dict[str, list[str]]:
-        if not entities:
-            return {}
-        where, params = self._reachable(scope)
-        params.update(ents=list(entities), cap=cap + 1)
-        query = sql.SQL(
-            "SELECT q.ent, x.id FROM unnest(%(ents)s::text[]) AS q(ent),"
+        # the full-text index is each entity's posting list
+        postings = sql.SQL(
+            "SELECT 'e', q.ent, x.id, NULL, NULL, NULL FROM unnest(%(ents)s::text[]) AS q(ent),"
             " LATERAL (SELECT e.id FROM memory_entries e"
             "  WHERE e.tsv @@ phraseto_tsquery('english', q.ent) AND {w} LIMIT %(cap)s) x"
         ).format(w=where)
+        parts = [relations, sources]
+        if len(query.candidates) > 1:
+            parts.append(between)
+        if query.entities:
+            parts.append(postings)
         with map_errors():
             async with self._db.connection() as conn:
-                cur = await conn.execute(query, params)
+                cur = await conn.execute(sql.SQL(" UNION ALL ").join(sql.SQL("({})").format(p) for p in parts), params)
                 rows = await cur.fetchall()
-        postings: dict[str, list[str]] = {}
+        reads = LinkReads([], [], [], {})
+        sides: dict[tuple[str, str, bool], list[str]] = {}
         for r in rows:
-            postings.setdefault(str(r["ent"]), []).append(str(r["id"]))
-        return postings
+            kind, a, b = r["kind"], str(r["a"]), str(r["b"])
+            if kind == "r":
+                reads.relations.append(Link(a, b, float(r["strength"])))
+            elif kind == "b":
+                reads.between.append(Link(a, b, float(r["strength"])))
+            elif kind == "s":
+                sides.setdefault((a, str(r["ref"]), bool(r["flag"])), []).append(b)
+            else:
+                reads.postings.setdefault(a, []).append(b)
+        for (source, _ref, before), targets in sides.items():
+            targets.sort(reverse=before)  # nearest first on either side
+            reads.sources.extend(Link(source, t, source_strength(d)) for d, t in enumerate(targets, 1))
+        return reads
 
     # ---- GraphSource -------------------------------------------------------------------------------------
     async def graph_nodes(self, tenant_id: str, ids: Sequence[str]) -> list[GraphNode]:

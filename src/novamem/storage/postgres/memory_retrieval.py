@@ -129,6 +129,24 @@ class MemoryRetrieval(MemoryTable):
             " ORDER BY d LIMIT %(lim)s)"
         ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis)
 
+    async def vector_nearest(self, scope: ReadScope, vector: list[float], limit: int) -> list[str]:
+        """Ids of the `limit` visible rows of the scope nearest to `vector` (pgvector's HNSW index).
+
+        A statement of its own, so it runs on its own connection while the keyword phase runs on another;
+        `hydrate(vector_ids=...)` then scores and reads the rows.
+        """
+        if self._space is None:
+            return []
+        where, params = read_filter(scope)
+        vis, vparams = visible_filter(scope)
+        params.update(vparams, lim=limit, qvec=vector_text(vector))
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL("WITH {vc} SELECT id FROM vc").format(vc=self._vector_cte(where, vis)), params
+            )
+            rows = await cur.fetchall()
+        return [r["id"] for r in rows]
+
     async def keyword_hits(self, scope: ReadScope, *, query: str, limit: int) -> KeywordHits:
         """The top `limit` visible rows of the scope by BM25, and the statistics that scored them.
 
