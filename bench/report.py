@@ -101,6 +101,8 @@ def write_page() -> None:
         ("locomo_recall", lambda r: render_locomo(r, _load("locomo_recall_before"))),
         ("locomo_time", render_locomo_time),
         ("agent_recall", lambda r: render_agent_recall(r, _load("agent_recall_before"))),
+        ("lifecycle_decay", render_lifecycle_decay),
+        ("lifecycle_dream", render_lifecycle_dream),
         ("auth_overhead", render_auth_overhead),
         ("mcp_latency", render_mcp_latency),
         ("edge_overhead", render_edge_overhead),
@@ -613,6 +615,88 @@ def _agent_before(before: dict[str, Any] | None) -> str:
 The same benchmark against earlier code ({before.get("code", "unknown")}):
 
 {_table(header, rows)}
+"""
+
+
+def _search_row(label: str, s: dict[str, Any]) -> list[Any]:
+    return [label, s["searches"], s["p50_ms"], s["p95_ms"], s["max_ms"]]
+
+
+def render_lifecycle_decay(r: dict[str, Any]) -> str:
+    """Decay passes at 100k: time per pass, rows demoted, search latency beside the passes."""
+    steady, mass = r["steady_passes"], r["demote_all_pass"]
+    passes = [
+        [
+            "nothing to demote (the usual pass)",
+            steady["passes"],
+            steady["demoted"],
+            steady["median_ms"],
+            steady["max_ms"],
+        ],
+        [
+            "every memory demoted (`effectiveDays` 0.0001)",
+            mass["passes"],
+            mass["demoted"],
+            mass["median_ms"],
+            mass["max_ms"],
+        ],
+        ["an all-cold store", 1, 0, r["all_cold_pass"]["wall_ms"], r["all_cold_pass"]["wall_ms"]],
+    ]
+    searches = [
+        _search_row("no pass running, before", r["search_idle_before"]),
+        _search_row("during the usual passes", r["search_during_steady_passes"]),
+        _search_row("during the pass demoting everything", r["search_during_demote_all_pass"]),
+        _search_row("no pass running, after (hits also promote)", r["search_idle_after"]),
+    ]
+    return f"""## Decay passes (`bench/lifecycle_decay.py`)
+
+How: a copy of the {r["before"]["warm"]:,}-memory store of `bench/search_latency.py` (written within the
+last day), one server. A decay pass is one statement over the deployment. With the default base (7 days)
+nothing is old enough, which is the steady state: the pass still judges every warm row. `effectiveDays`
+0.0001 then makes every memory idle past its lifespan: the worst case, one statement demoting the store.
+LoCoMo questions are searched one at a time beside the passes.
+
+{_table(["pass", "passes", "demoted", "median ms", "max ms"], passes)}
+
+{_table(["searches", "n", "p50 ms", "p95 ms", "max ms"], searches)}
+
+A pass takes no lock that a search waits for: searches beside it are slower only because the two share
+two cores. Demoting rewrites each row with its index entries (about 1.9 ms a row here, most of it the HNSW
+index), so the first pass over an old store that was never decayed is long; an update, forget or exact
+re-remember of a row the pass is demoting waits for it.
+
+{_machine(r["machine"])}
+"""
+
+
+def render_lifecycle_dream(r: dict[str, Any]) -> str:
+    """Dream-cycle passes at 100k: each pass's result, and search latency beside them."""
+    rows = [
+        [i, p["walked"], p["merged"], p["edgesPromoted"], p["durationMs"]] for i, p in enumerate(r["dream_passes"], 1)
+    ]
+    searches = [
+        _search_row("no pass running, before", r["search_idle_before"]),
+        _search_row("during the passes", r["search_during_passes"]),
+        _search_row("no pass running, after", r["search_idle_after"]),
+    ]
+    return f"""## Dream-cycle passes (`bench/lifecycle_dream.py`)
+
+How: a copy of the 100,000-memory store of `bench/search_latency.py` plus {r["copies"]} near-copies of its
+first memories (the same text with its final full stop added or removed), {r["before"]["memories"]:,} memories and
+{r["before"]["edges_co_occurs"]:,} `co_occurs` edges, one server. {r["passes"]} passes of `POST /v1/dream-cycle`
+back to back (each walks the next 5,000 memories from the cursor), with LoCoMo questions searched one at a
+time beside them. Fact consolidation is off (no extraction model here).
+
+{_table(["pass", "walked", "merged", "edges promoted", "ms"], rows)}
+
+{_table(["searches", "n", "p50 ms", "p95 ms", "max ms"], searches)}
+
+Most of a pass is its 5,000 nearest-neighbour searches (4 to 5 ms each); the edge-promotion statement alone
+took {r["edge_promotion_alone"]["ms"] / 1000:.1f} s. After the passes the store holds
+{r["after"]["memories"]:,} memories and {r["after"]["edges_co_inferred"]:,} `co_inferred` edges. The graph
+signal of search follows `co_occurs` edges only, so the promoted edges do not change what a search reads.
+
+{_machine(r["machine"])}
 """
 
 
