@@ -228,24 +228,20 @@ At {largest["memories"]:,} memories p95 is {largest["p95_ms"]} ms: {verdict} the
 
 
 SEARCH_P95_GOAL_MS = 20.0
-SEARCH_LATENCY_NOTES = """Where the time goes (in-process on the 100k store, server stopped, one question at a time,
-medians): alone, the keyword phase (lexeme lookup and BM25 statement) about 8.6 ms, the hydration
-statement (HNSW walk about 2.4 ms, then score completion) about 7 ms, the query embedding about 3-5
-ms. A search runs the keyword phase while the query embeds, so on two cores they share the CPU
-(overlapped, about 15 and 10 ms at load average 1.7). The graph stage (default graph weight 0.05:
-expansion from the strongest hits, then a second hydration) added about 22 ms (expansion, p95 39 ms)
-plus 7 ms (hydration) in the same profile: in-process search p50 63 ms with it, 36 ms with
-`weights.graph: 0`, so it is now the largest part of a search. Changes for issue 13: queries have an
-ONNX session and a worker thread of their own (one intra-op thread; vectors identical to the
-document session's), so a query never waits for a document batch in flight and does not ask for a
-core PostgreSQL is using (in-process, alternating on the same questions: p50 28.7 -> 25.8 ms, p95
-39.7 -> 37.4 ms; the second session costs about 105 MiB of server RSS). Through HTTP, the same tree
-with the previous embedder, run between two runs of the new one: best-pass p50 / p95 55.0 / 71.3 ms
-(load average 3.3) against 39.4 / 50.2 (1.8) and 44.3 / 58.7 (2.1). Tried and dropped: the vector
-walk on a second connection while the BM25 statement runs (same results, no gain on two cores).
-Found: the full-text GIN index keeps its fast-update pending list (up to 4 MB of recently stored
-rows), which every keyword lookup scans in full (56 buffers per term lookup before a cleanup, 3
-after, with 53 pending pages); this benchmark vacuums after loading, a live server does not."""
+SEARCH_LATENCY_NOTES = """Where the time goes now (in-process on the 100k store, 300 questions one at a time, quiet
+machine, medians): the keyword phase (lexeme lookup and BM25 statement) 12.7 ms while the query embeds beside it
+(7.7 ms; about 3 ms alone: on two cores the model and PostgreSQL share the CPU), then the vector walk
+5.0 ms on a connection of its own (it starts as soon as the query is embedded, while the keyword
+statement is still running), the hydration statement 5.3 ms, and the graph stage 6.0 ms (its four kinds
+of link read in one statement; it was four statements on four connections). In-process search p50 29.0
+ms, p95 38.9 ms. The BM25 statement itself runs in 6-9 ms; the rest is waiting for a core. Neither the
+concurrent vector walk nor the single graph statement moved the HTTP figures beyond the noise of this
+machine (alternating runs of the old and new trees: p50 33.0 / 33.1 against 31.6 / 34.0 ms): two cores are
+already busy with the model and PostgreSQL. Earlier changes for issue 13: queries have an ONNX session
+and a worker thread of their own, so a query never waits for a document batch in flight (in-process p50
+28.7 -> 25.8 ms; about 105 MiB of server RSS). Found: the full-text GIN index keeps its fast-update
+pending list (up to 4 MB of recently stored rows), which every keyword lookup scans in full; this
+benchmark vacuums after loading, a live server does not."""
 
 THROUGHPUT_NOTES = """Profile (py-spy on the server under 8 clients): the embedding thread is busy about 90% of the
 time; the rest of the server's CPU goes to the event loop (HTTP, validation, psycopg) and to
