@@ -24,7 +24,10 @@ from tests.fake_models import SLOW_S, FakeModelServer
 from tests.http.identity_helpers import COOKIE_SECRET, add_user, as_token, error, mint
 from tests.http.test_writes import remember
 
-TIMEOUT_MS = 500
+# long enough for a loaded CI machine, shorter than the fake model's "slow" answer (SLOW_S, 3 s)
+TIMEOUT_MS = 1500
+# the scheduled-pass test does not test timeouts: a generous one keeps it steady on a busy machine
+PASS_TIMEOUT_MS = 10000
 REFLECT_AT = 5
 STAGING = "- 🔴 [2026-11-30] Deploys go through the staging cluster first"
 PYTEST = "- 🟡 [2026-12-01] Prefers pytest over unittest"
@@ -257,7 +260,7 @@ async def container(make_database: Callable[[], str], models: FakeModelServer) -
         observer_endpoint=models.chat_url,
         observer_model="qwen-observer",
         observer_observe_threshold=3,
-        observer_timeout_ms=TIMEOUT_MS,
+        observer_timeout_ms=PASS_TIMEOUT_MS,
     )
     built = await Container.build(settings)
     yield built
