@@ -86,7 +86,7 @@ class FakeModelServer:
                     self.wfile.flush()
                     outer._stopping.wait(timeout=60)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass
+                    pass  # the server under test gave up waiting, as it should
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))

@@ -9,12 +9,11 @@ retire a fact across owners or from another group.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+
+from novamem.domain.facts import answer_array
 
 __all__ = [
     "CLUSTERS_PER_CALL",
@@ -48,9 +47,6 @@ CONSOLIDATION_PROMPT = (
     '{"group": <group number>, "superseded": <number of the outdated fact>, "by": <number of the fact that '
     "replaces it>}. If nothing is outdated, answer []."
 )
-
-_THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.IGNORECASE | re.DOTALL)
-_FENCE = re.compile(r"```[A-Za-z]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +99,7 @@ def parse_supersessions(answer: str, clusters: Sequence[Sequence[FactMember]]) -
     `<think>` blocks and code fences are ignored and the first JSON array is read. Groups and facts are the
     numbers of `consolidation_input` (a fact may also be named by its id). An item is dropped when its group
     or either fact is unknown, when both name the same fact, or when it repeats an earlier fact's verdict."""
-    items = _first_array(_FENCE.sub("", _THINK.sub("", answer)))
+    items = answer_array(answer)
     if items is None:
         return None
     found: list[Supersession] = []
@@ -120,20 +116,6 @@ def parse_supersessions(answer: str, clusters: Sequence[Sequence[FactMember]]) -
         judged.add(old.id)
         found.append(Supersession(old.id, new.id))
     return found
-
-
-def _first_array(text: str) -> list[Any] | None:
-    decoder = json.JSONDecoder()
-    start = text.find("[")
-    while start != -1:
-        try:
-            value, _ = decoder.raw_decode(text, start)
-        except ValueError:
-            value = None
-        if isinstance(value, list):
-            return value
-        start = text.find("[", start + 1)
-    return None
 
 
 def _number(value: object) -> int | None:

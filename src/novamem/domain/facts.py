@@ -21,6 +21,7 @@ __all__ = [
     "FACT_TYPES",
     "ExtractedFact",
     "PiiRedactor",
+    "answer_array",
     "extraction_input",
     "parse_facts",
 ]
@@ -132,7 +133,7 @@ def parse_facts(answer: str, *, max_facts: int) -> list[ExtractedFact] | None:
     """The valid facts of the model's answer, at most `max_facts`, duplicates dropped; None when the answer
     holds no JSON array at all (a failure to retry). `<think>` blocks and code fences are ignored, the first
     JSON array is read, items that are not usable facts are dropped, and importance defaults to 3."""
-    items = _first_array(_FENCE.sub("", _THINK.sub("", answer)))
+    items = answer_array(answer)
     if items is None:
         return None
     facts: list[ExtractedFact] = []
@@ -147,7 +148,10 @@ def parse_facts(answer: str, *, max_facts: int) -> list[ExtractedFact] | None:
     return facts
 
 
-def _first_array(text: str) -> list[Any] | None:
+def answer_array(answer: str) -> list[Any] | None:
+    """The first JSON array of a chat model's answer, `<think>` blocks and code fences ignored; None when
+    there is none."""
+    text = _FENCE.sub("", _THINK.sub("", answer))
     decoder = json.JSONDecoder()
     start = text.find("[")
     while start != -1:

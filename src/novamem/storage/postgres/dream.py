@@ -33,7 +33,7 @@ from novamem.storage.dream import DREAM_CURSOR_KEY
 from novamem.storage.postgres.database import Database, map_errors
 from novamem.storage.postgres.scoping import MEMBERSHIPS, target_filter
 
-__all__ = ["PostgresDreamStore"]
+__all__ = ["PostgresDreamStore", "claim_walk"]
 
 Conn = AsyncConnection[dict[str, Any]]
 
@@ -149,6 +149,32 @@ _PROMOTE = (
 )
 
 
+async def claim_walk(db: Database, key: str, walkable: sql.Composable, params: dict[str, Any], limit: int) -> list[str]:
+    """The next `limit` ids of rows `e` that are `walkable` after the cursor kept in `engine_state[key]`,
+    and the cursor moved past them in the same transaction, before any work on them (a row that makes the
+    work fail cannot pin it). A full walk stops at its last id; a short one reached the end, so the next
+    starts over."""
+    with map_errors():
+        async with db.connection() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO engine_state (key, value) VALUES (%(k)s, '') ON CONFLICT (key) DO NOTHING", {"k": key}
+            )
+            cur = await conn.execute("SELECT value FROM engine_state WHERE key = %(k)s FOR UPDATE", {"k": key})
+            row = await cur.fetchone()
+            cur = await conn.execute(
+                sql.SQL(
+                    "SELECT e.id FROM memory_entries e WHERE e.id > %(after)s AND {ok} ORDER BY e.id LIMIT %(n)s"
+                ).format(ok=walkable),
+                {**params, "after": row["value"] if row else "", "n": limit},
+            )
+            ids = [str(r["id"]) for r in await cur.fetchall()]
+            await conn.execute(
+                "UPDATE engine_state SET value = %(v)s, updated_at = now() WHERE key = %(k)s",
+                {"k": key, "v": ids[-1] if len(ids) == limit else ""},
+            )
+    return ids
+
+
 class PostgresDreamStore:
     """The dream cycle's reads and writes over `memory_entries` and its satellite tables; `space` is the active
     embedding model's vector space (None without an embedder: nothing is walked or merged then)."""
@@ -177,31 +203,7 @@ class PostgresDreamStore:
     async def take_walk(self, limit: int) -> list[str]:
         if self._space is None:
             return []
-        with map_errors():
-            async with self._db.connection() as conn, conn.transaction():
-                await conn.execute(
-                    "INSERT INTO engine_state (key, value) VALUES (%(k)s, '') ON CONFLICT (key) DO NOTHING",
-                    {"k": DREAM_CURSOR_KEY},
-                )
-                row = await (
-                    await conn.execute(
-                        "SELECT value FROM engine_state WHERE key = %(k)s FOR UPDATE", {"k": DREAM_CURSOR_KEY}
-                    )
-                ).fetchone()
-                after = row["value"] if row else ""
-                cur = await conn.execute(
-                    sql.SQL(
-                        "SELECT e.id FROM memory_entries e WHERE e.id > %(after)s AND {ok} ORDER BY e.id LIMIT %(n)s"
-                    ).format(ok=self._mergeable("e")),
-                    {"after": after, "n": limit},
-                )
-                ids = [r["id"] for r in await cur.fetchall()]
-                # a full walk stops at its last id; a short one reached the end, so the next starts over
-                await conn.execute(
-                    "UPDATE engine_state SET value = %(v)s, updated_at = now() WHERE key = %(k)s",
-                    {"k": DREAM_CURSOR_KEY, "v": ids[-1] if len(ids) == limit else ""},
-                )
-        return ids
+        return await claim_walk(self._db, DREAM_CURSOR_KEY, self._mergeable("e"), {}, limit)
 
     async def neighbour_pairs(self, ids: Sequence[str], k: int) -> list[tuple[DreamCandidate, DreamCandidate, float]]:
         if self._space is None or not ids:

@@ -22,6 +22,7 @@ from novamem.domain.scope import WriteTarget
 from novamem.storage.base import VectorSpace
 from novamem.storage.fact_consolidation import FACT_CURSOR_KEY
 from novamem.storage.postgres.database import Database, map_errors
+from novamem.storage.postgres.dream import claim_walk
 from novamem.storage.postgres.scoping import target_filter
 
 __all__ = ["PostgresFactConsolidationStore"]
@@ -92,31 +93,7 @@ class PostgresFactConsolidationStore:
     async def take_fact_walk(self, limit: int) -> list[str]:
         if self._space is None:
             return []
-        with map_errors():
-            async with self._db.connection() as conn, conn.transaction():
-                await conn.execute(
-                    "INSERT INTO engine_state (key, value) VALUES (%(k)s, '') ON CONFLICT (key) DO NOTHING",
-                    {"k": FACT_CURSOR_KEY},
-                )
-                row = await (
-                    await conn.execute(
-                        "SELECT value FROM engine_state WHERE key = %(k)s FOR UPDATE", {"k": FACT_CURSOR_KEY}
-                    )
-                ).fetchone()
-                after = row["value"] if row else ""
-                cur = await conn.execute(
-                    sql.SQL(
-                        "SELECT e.id FROM memory_entries e WHERE e.id > %(after)s AND {ok} ORDER BY e.id LIMIT %(n)s"
-                    ).format(ok=self._walkable("e")),
-                    {"after": after, "n": limit, "stype": FACT_SOURCE_TYPE},
-                )
-                ids = [r["id"] for r in await cur.fetchall()]
-                # a full walk stops at its last id; a short one reached the end, so the next starts over
-                await conn.execute(
-                    "UPDATE engine_state SET value = %(v)s, updated_at = now() WHERE key = %(k)s",
-                    {"k": FACT_CURSOR_KEY, "v": ids[-1] if len(ids) == limit else ""},
-                )
-        return ids
+        return await claim_walk(self._db, FACT_CURSOR_KEY, self._walkable("e"), {"stype": FACT_SOURCE_TYPE}, limit)
 
     async def fact_clusters(self, ids: Sequence[str], k: int, min_cosine: float) -> list[list[FactMember]]:
         if self._space is None or not ids:
