@@ -1,6 +1,8 @@
 """The change feed: `memory_changes` rows, read per caller scope and pruned after a retention period.
 
-Rows are written by `PostgresMemoryStore` in the same transaction as the change they describe.
+Rows are written in the same transaction as the change they describe: by `PostgresMemoryStore` and the fact
+stores for what their statements do, and by migration 0020's triggers for what happens to derived facts
+because of their source (deleted by the cascade or by 0017's triggers, or following its status and fields).
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ _LOCK_SOURCE = (
     " AND facts_pending_at IS NOT NULL FOR NO KEY UPDATE"
 )
 
+# the facts, each logged `created` in the same statement (with `fact` and its source's id, as migration 0020's
+# `deleted` rows are); a fact whose content the scope already holds is skipped, not logged
 _INSERT_FACTS = (
     "WITH f AS (SELECT * FROM unnest(%(ids)s::text[], %(contents)s::text[], %(hashes)s::text[], %(metas)s::text[],"
     "  %(occurred)s::timestamptz[], %(vectors)s::text[]) AS f(id, content, content_hash, metadata, occurred_at,"
@@ -54,9 +56,10 @@ _INSERT_FACTS = (
     "  coalesce(f.occurred_at, s.occurred_at), s.id"
     "  FROM f CROSS JOIN memory_entries s WHERE s.id = %(source)s ORDER BY f.id"
     "  ON CONFLICT (tenant_id, scope_key, content_hash) DO NOTHING"
-    "  RETURNING id, tenant_id, user_id, project_id, source),"
+    "  RETURNING id, tenant_id, user_id, project_id, source, fact_source_id),"
     " logged AS (INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change, detail)"
-    "  SELECT tenant_id, user_id, project_id, id, 'created', jsonb_build_object('source', source) FROM ins)"
+    "  SELECT tenant_id, user_id, project_id, id, 'created',"
+    "   jsonb_build_object('source', source, 'fact', true, 'sourceId', fact_source_id) FROM ins)"
     " SELECT count(*) AS n FROM ins"
 )
 
