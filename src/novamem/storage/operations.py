@@ -14,6 +14,7 @@ from typing import Any, Protocol
 __all__ = [
     "DEPLOYMENT",
     "DecayRun",
+    "ExtractionDebt",
     "GaugeReader",
     "HealthProbe",
     "InventoryStore",
@@ -39,6 +40,16 @@ class ProjectListing:
     member_count: int
     entry_count: int
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractionDebt:
+    """The LLM fact-extraction backlog: entries owing an extraction, since when the oldest has owed it, and how
+    many of them are waiting for a retry after a failed model call."""
+
+    pending: int
+    oldest_owed_at: datetime | None
+    failing: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +125,7 @@ class GaugeReader(Protocol):
     async def graph_edges(self, tenant_id: str | None) -> int: ...
     async def pending_embeddings(self, tenant_id: str | None) -> int: ...
     async def pending_facts(self, tenant_id: str | None) -> int: ...
+    async def extraction_debt(self, tenant_id: str | None) -> ExtractionDebt: ...
     async def entries_per_day(self, tenant_id: str | None, since: datetime) -> dict[date, int]: ...
 
 

@@ -51,6 +51,37 @@ def _weights() -> str:
     )
 
 
+# What the tools that return memories say about them, in one text each so the tools cannot disagree. True of
+# the code: a result's `tier` (services/memory/recall.py `render`); only search hits and context's relevant
+# hits count as use and may promote (`RecallService._bump`); reads return only active rows, so superseded
+# versions never come back (storage scoping `visible_filter`); a capture that supersedes lists the replaced ids
+# in `metadata.supersedes`; derived facts carry `metadata.fact` and `metadata.source_chunk_id`, take their
+# source's status, and are deleted with it or when its content changes (migration 0017, docs/lifecycle.md).
+_TIER = (
+    "Each result has `tier`: `warm`, or `cold` when unused for longer than its lifespan; cold memories are still "
+    "searchable."
+)
+_SEARCH_USE = (
+    "A hit counts as a use and can bring a cold memory back to warm (the answer shows the tier it had when asked)."
+)
+_CONTEXT_USE = "Its relevant memories count as a use and can bring a cold one back to warm; the recent ones do not."
+_LIST_USE = "Being listed here is not a use: it never brings a cold memory back to warm."
+_VERSIONS = (
+    "Superseded versions (a memory memory_capture replaced, a derived fact the dream cycle found outdated) are "
+    "never returned; a capture that replaced one lists it in `metadata.supersedes`."
+)
+_FACTS = (
+    "With LLM fact extraction on, results may include derived facts: their `metadata.fact` is the typed fact and "
+    "`metadata.source_chunk_id` the memory it came from; they are hidden while that memory is superseded and "
+    "deleted when it is forgotten or its content changes (then its new text is extracted)."
+)
+
+
+def _returns(use: str) -> str:
+    """What a tool that returns memories says about tiers, superseded versions and derived facts."""
+    return f" {_TIER} {use} {_VERSIONS} {_FACTS}"
+
+
 def _read(name: str, group: ToolGroup, description: str) -> ToolDoc:
     return ToolDoc(name, group, description, read_only=True)
 
@@ -68,7 +99,7 @@ TOOL_DOCS: tuple[ToolDoc, ...] = (
         "CALL THIS FIRST, before any substantive answer (technical work, planning, troubleshooting, preferences, "
         "project work). Pass the user's request as `message`. Returns the memories relevant to it, the most recent "
         "ones, a context pack grouped by kind (decisions, setup facts, root causes, preferences, conventions, "
-        "pitfalls) and guidance on using them. Answer from the context pack first.",
+        "pitfalls) and guidance on using them. Answer from the context pack first." + _returns(_CONTEXT_USE),
     ),
     _read(
         "memory_search",
@@ -76,7 +107,7 @@ TOOL_DOCS: tuple[ToolDoc, ...] = (
         "Hybrid search over your memories: keyword (BM25), vector similarity, recency and entity overlap, fused "
         f"into one score. Search before asking the user to repeat anything. Default weights: {_weights()}; pass "
         "`weights` to override some of them. Judge results by their content: scores rank results within one answer "
-        "and are not comparable across queries or embedding models.",
+        "and are not comparable across queries or embedding models." + _returns(_SEARCH_USE),
     ),
     _write(
         "memory_capture",
@@ -122,12 +153,17 @@ TOOL_DOCS: tuple[ToolDoc, ...] = (
         destructive=True,
         idempotent=True,
     ),
-    _read("memory_recent", M, "Your newest memories first, optionally only those written since a time."),
-    _read("memory_today", M, "The memories written in the last 24 hours, newest first."),
+    _read(
+        "memory_recent",
+        M,
+        "Your newest memories first, optionally only those written since a time." + _returns(_LIST_USE),
+    ),
+    _read("memory_today", M, "The memories written in the last 24 hours, newest first." + _returns(_LIST_USE)),
     _read(
         "memory_neighbors",
         M,
-        "Memories linked to a seed memory `id` through shared entities and relations, up to `depth` (1-3) hops.",
+        "Memories linked to a seed memory `id` through shared entities and relations, up to `depth` (1-3) hops."
+        + _returns(_LIST_USE),
     ),
     _read("memory_stats", M, "Warm and cold memory counts per namespace, the last decay run and the server's uptime."),
     _read(
@@ -208,8 +244,8 @@ TOOL_DOCS: tuple[ToolDoc, ...] = (
     _read(
         "admin_health",
         A,
-        "Admins only: the state of each dependency (database, vector search, graph, embedder) and the embedding "
-        "backlog.",
+        "Admins only: the state of each dependency (database, vector search, graph, embedder), the embedding "
+        "backlog and the fact-extraction backlog (`pendingExtractions`, null when LLM fact extraction is off).",
     ),
     _read(
         "admin_stats",

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
+from novamem.domain.entries import iso
 from novamem.domain.scope import Caller
 from novamem.error_messages import UNAUTHORIZED
 from novamem.errors import Unauthenticated, Unavailable
@@ -95,9 +96,11 @@ class HealthService:
         return {target: "ok" if up else "unreachable" for target, up in answers.items()}
 
     async def deep(self, caller: Caller) -> HealthDeep:
-        """Each dependency's state and the embedding backlog. `ok` is false when the warm or cold tier is
-        down; a failing embedder makes the status `degraded` but never flips `ok` (search still answers
-        from keywords). A non-admin is told 401, as if without credentials: the role gate stays hidden."""
+        """Each dependency's state, the embedding backlog and (extraction on) the fact-extraction backlog.
+
+        `ok` is false when the warm or cold tier is down; a failing embedder makes the status `degraded` but
+        never flips `ok` (search still answers from keywords). A non-admin is told 401, as if without
+        credentials: the role gate stays hidden."""
         if not caller.is_admin:
             raise Unauthenticated(UNAUTHORIZED)
         require_admin(caller)
@@ -106,6 +109,7 @@ class HealthService:
         )
         ok = warm == "ok" and cold == "ok"
         indexes_ok = all(state == "ok" for state in indexes.values())
+        debt = await self._metrics.extraction_debt(caller) if self._extraction else None
         return HealthDeep(
             ok=ok,
             status="ok" if ok and embedder != "failing" and indexes_ok else "degraded",
@@ -119,5 +123,7 @@ class HealthService:
                 embedder=embedder,
             ),
             pending_embeddings=pending,
-            pending_extractions=await self._metrics.pending_facts(caller) if self._extraction else None,
+            pending_extractions=debt.pending if debt is not None else None,
+            oldest_extraction_owed_at=iso(debt.oldest_owed_at) if debt is not None else None,
+            failing_extractions=debt.failing if debt is not None else None,
         )

@@ -54,7 +54,7 @@ from novamem.services.operations.models import (
     MetricsSnapshot,
     ThroughputBucket,
 )
-from novamem.storage.operations import DEPLOYMENT, GaugeReader, JobRunLog, MetricsStore
+from novamem.storage.operations import DEPLOYMENT, ExtractionDebt, GaugeReader, JobRunLog, MetricsStore
 
 __all__ = [
     "BUCKET_SECONDS",
@@ -345,6 +345,14 @@ class MetricsService(PeriodicFlush):
             return None
         gauges, reach = self._gauges, metrics_reach(caller)
         return await self._gauge(lambda: gauges.pending_facts(reach), "pending_facts")
+
+    async def extraction_debt(self, caller: Caller) -> ExtractionDebt | None:
+        """The fact-extraction backlog an admin may see, with its oldest debt and its failing entries (None:
+        unknown)."""
+        if self._gauges is None:
+            return None
+        gauges, reach = self._gauges, metrics_reach(caller)
+        return await self._gauge(lambda: gauges.extraction_debt(reach), "extraction_debt")
 
     def uptime_ms(self) -> int:
         """How long this replica has been up, in milliseconds."""

@@ -119,6 +119,16 @@ class HealthDeep(Out):
     pending_extractions: int | None = Field(
         None, description="entries owing an LLM fact extraction (null when extraction is off)"
     )
+    oldest_extraction_owed_at: str | None = Field(
+        None,
+        description="since when the oldest of those entries has owed its extraction (null when none is owed or "
+        "extraction is off)",
+    )
+    failing_extractions: int | None = Field(
+        None,
+        description="those entries whose last extraction failed (model down, too slow or unreadable) and that "
+        "wait for a retry with backoff (null when extraction is off)",
+    )
 
 
 # ---- metrics (the reference's snake_case names) ------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from novamem.storage.operations import DecayRun, JobRun, ProjectListing, TokenListing
+from novamem.storage.operations import DecayRun, ExtractionDebt, JobRun, ProjectListing, TokenListing
 from novamem.storage.postgres.database import Database, map_errors
 
 __all__ = ["PostgresGauges", "PostgresHealthProbe", "PostgresInventory", "PostgresJobRunLog"]
@@ -154,6 +154,15 @@ class PostgresGauges:
             tenant_id,
         )
         return int(row["n"])
+
+    async def extraction_debt(self, tenant_id: str | None) -> ExtractionDebt:
+        """The backlog with its oldest debt and its failing entries (`facts_attempts` counts failed calls)."""
+        row = await self._one(
+            "SELECT count(*) AS n, min(facts_pending_at) AS oldest, count(*) FILTER (WHERE facts_attempts > 0)"
+            f" AS failing FROM memory_entries WHERE facts_pending_at IS NOT NULL AND {_ANY_TENANT}",
+            tenant_id,
+        )
+        return ExtractionDebt(pending=int(row["n"]), oldest_owed_at=row["oldest"], failing=int(row["failing"]))
 
     async def entries_per_day(self, tenant_id: str | None, since: datetime) -> dict[date, int]:
         """Stored entries by the UTC day they were created, from `since` on (days without any are absent)."""

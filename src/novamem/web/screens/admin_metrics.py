@@ -1,5 +1,6 @@
 """Metrics (admins): charts of the last 24 hours' throughput, entries created per day and the warm/cold
-split, each with its numbers in a table, then every counter, gauge and rate of the metrics snapshot.
+split, each with its numbers in a table, then every counter, gauge and rate of the metrics snapshot (the
+fact-extraction backlog reads "off" rather than 0 when LLM fact extraction is not enabled).
 
 One service call (`metrics.overview`: the `GET /v1/admin/metrics` snapshot plus its series); the charts
 are drawn here, on the server, by `web/charts.py`.
@@ -42,7 +43,7 @@ _GAUGES = {
     "graph_edges": "Graph edges",
     "orphans_pending": "Orphans pending",
     "pending_embeddings": "Pending embeddings",
-    "pending_facts": "Pending facts",
+    "pending_facts": "Pending fact extractions",
     "last_decay_run_iso": "Last decay pass",
 }
 
@@ -54,6 +55,7 @@ class Figure:
     label: str
     name: str
     value: int | float | str | None
+    note: str | None = None  # shown instead of the value when the number does not apply (a stage that is off)
 
 
 def _hour(iso: str) -> str:
@@ -106,13 +108,19 @@ def metrics_charts(overview: MetricsOverview) -> list[Chart]:
     return charts
 
 
-def _figures(snapshot: MetricsSnapshot) -> tuple[list[Figure], list[Figure], list[Figure]]:
+def _gauge_figure(name: str, label: str, value: int | str | None, *, extraction: bool) -> Figure:
+    if name == "pending_facts" and not extraction:
+        return Figure(label, name, None, note="extraction off")
+    return Figure(label, name, value)
+
+
+def _figures(snapshot: MetricsSnapshot, *, extraction: bool) -> tuple[list[Figure], list[Figure], list[Figure]]:
     counters = snapshot.counters.model_dump()
     gauges = snapshot.gauges.model_dump()
     rates = snapshot.rates
     return (
         [Figure(label, name, counters[name]) for name, label in _COUNTERS.items()],
-        [Figure(label, name, gauges[name]) for name, label in _GAUGES.items()],
+        [_gauge_figure(name, label, gauges[name], extraction=extraction) for name, label in _GAUGES.items()],
         [
             Figure("Queries per second, last minute", "queries_per_sec_60s", rates.queries_per_sec_60s),
             Figure("Stores per second, last minute", "remembers_per_sec_60s", rates.remembers_per_sec_60s),
@@ -134,7 +142,7 @@ def _uptime(ms: int) -> str:
 async def metrics_page(visit: Visit) -> Response:
     """Charts and the metrics snapshot of the admin's tenant (the deployment's for a server admin)."""
     overview = await visit.container.metrics.overview(visit.caller)
-    counters, gauges, rates = _figures(overview.snapshot)
+    counters, gauges, rates = _figures(overview.snapshot, extraction=visit.container.settings.extraction_enabled)
     return visit.render(
         "admin_metrics.html",
         charts=metrics_charts(overview),
