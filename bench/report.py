@@ -103,6 +103,7 @@ def write_page() -> None:
         ("agent_recall", lambda r: render_agent_recall(r, _load("agent_recall_before"))),
         ("lifecycle_decay", render_lifecycle_decay),
         ("lifecycle_dream", render_lifecycle_dream),
+        ("lifecycle_consolidation", render_lifecycle_consolidation),
         ("auth_overhead", render_auth_overhead),
         ("mcp_latency", render_mcp_latency),
         ("edge_overhead", render_edge_overhead),
@@ -691,6 +692,48 @@ Most of a pass is its 5,000 nearest-neighbour searches (4 to 5 ms each); the edg
 took {r["edge_promotion_alone"]["ms"] / 1000:.1f} s. After the passes the store holds
 {r["after"]["memories"]:,} memories and {r["after"]["edges_co_inferred"]:,} `co_inferred` edges. The graph
 signal of search follows `co_occurs` edges only, so the promoted edges do not change what a search reads.
+
+{_machine(r["machine"])}
+"""
+
+
+def render_lifecycle_consolidation(r: dict[str, Any]) -> str:
+    """One fact-consolidation pass with the model calls one at a time and with several in flight."""
+    base = r["passes"][0]
+    rows = [
+        [
+            p["concurrency"],
+            p["most_in_flight"],
+            p["calls"],
+            p["clusters_judged"],
+            p["facts_superseded"],
+            p["judging_ms"],
+            p["pass_ms"],
+            f"{base['judging_ms'] / max(p['judging_ms'], 1):.2f} / {base['pass_ms'] / max(p['pass_ms'], 1):.2f}",
+        ]
+        for p in r["passes"]
+    ]
+    header = ["calls at once", "most seen", "calls", "clusters judged", "facts retired", "judging ms", "pass ms"]
+    same = all(p.get("same_outcome", True) for p in r["passes"])
+    outcome = (
+        "Every setting judged the same clusters and retired the same facts"
+        if same
+        else "The settings did not all judge the same clusters and retire the same facts (see the JSON)"
+    )
+    return f"""## Fact consolidation, one call at a time or several (`bench/lifecycle_consolidation.py`)
+
+How: {r["facts"]:,} fact rows (one attribute per subject, {r["outdated"]:,} of them an older version of another
+fact, stored a year earlier), embedded by `bench/hashed_embeddings.py`; a local OpenAI-compatible model that
+answers each call after {r["latency_ms"]} ms with the correct verdicts. For each setting of
+`NOVAMEM_EXTRACTION_MAX_CONCURRENT` a fresh copy of the store and one server run one `POST /v1/dream-cycle`
+(the pass walks {base["facts_walked"]:,} facts; 8 clusters a call). "Judging" is the first call to the last
+answer as the model saw it; the pass time also holds the fact walk and its neighbour searches, the same
+work in every run (the facts carry a far expiry, so the dream cycle's dedup walk leaves them alone).
+
+{_table([*header, "speed-up judging / pass"], rows)}
+
+{outcome}; verdicts are applied one call's transaction at a time, so a fact in two clusters is
+retired once.
 
 {_machine(r["machine"])}
 """

@@ -472,7 +472,11 @@ class Settings(BaseSettings):
         "with backoff.",
     )
     extraction_max_concurrent: int = Field(
-        DEFAULT_EXTRACTION_MAX_CONCURRENT, ge=1, le=256, description="Most extractions in flight at once."
+        DEFAULT_EXTRACTION_MAX_CONCURRENT,
+        ge=1,
+        le=256,
+        description="Most extraction model calls in flight at once (each drain, and each dream cycle's fact "
+        "consolidation).",
     )
     extraction_max_facts: int = Field(
         DEFAULT_EXTRACTION_MAX_FACTS, ge=1, le=64, description="Most facts kept from one memory's extraction."

@@ -200,7 +200,12 @@ def build_fact_consolidator(
     chat = ChatModel(
         endpoint=settings.extraction_endpoint, model=settings.extraction_model, api_key=key, timeout_s=timeout_s
     )
-    return FactConsolidator(PostgresFactConsolidationStore(database, space), chat, timeout_s=timeout_s)
+    return FactConsolidator(
+        PostgresFactConsolidationStore(database, space),
+        chat,
+        timeout_s=timeout_s,
+        concurrency=settings.extraction_max_concurrent,
+    )
 
 
 def build_observer(

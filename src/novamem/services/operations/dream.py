@@ -11,8 +11,10 @@ One pass, bounded whatever the store size:
 3. **Edge promotion.** A `co_inferred` edge between every two entries of one owner that share at least
    three `co_occurs` neighbours (one SQL statement).
 
-Deployment work: the scheduler runs it every 24 hours on the leader replica only, and an operator may run
-it now (`POST /v1/dream-cycle`). Two passes at once stay correct (each claims its own walk; merges lock
+Deployment work: the scheduler runs it every 24 hours on the leader replica only, on a task of its own so
+a long pass never holds up the short jobs (and cancelled when leadership is lost), and an operator may run
+it now (`POST /v1/dream-cycle`). Fact consolidation's model calls run several at a time
+(`NOVAMEM_EXTRACTION_MAX_CONCURRENT`). Two passes at once stay correct (each claims its own walk; merges lock
 their rows and re-check them).
 """
 

@@ -6,17 +6,24 @@ nearest active facts at cosine `FACT_CLUSTER_COSINE` or more in its own tenant a
 `CLUSTERS_PER_CALL` clusters a call, which fact is an outdated version of another; retire each judged fact in
 favour of its replacement, one transaction per call's verdicts.
 
+Up to `concurrency` calls are in flight at once (the container passes `NOVAMEM_EXTRACTION_MAX_CONCURRENT`);
+each call's verdicts are applied as its answer comes, one call's transaction at a time, and the storage
+re-checks every pair under row locks, so a fact that sits in two clusters judged by two calls is retired by
+whichever verdict applies first and the other finds it retired and changes nothing.
+
 The model never blocks or breaks the pass: each answer has the extraction time limit; a model that is down
-or too slow ends the judging for this pass (the rest of the dream cycle carries on, and the next pass walks
-on), and an answer without a JSON array judges nothing. The fact texts are PII-redacted before they leave.
+or too slow ends the judging for this pass (no further call is made and the calls already in flight finish;
+the rest of the dream cycle carries on, and the next pass walks on), and an answer without a JSON array
+judges nothing for its clusters while the other calls' verdicts still apply. The fact texts are PII-redacted
+before they leave.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 from novamem.domain.fact_consolidation import (
     CLUSTERS_PER_CALL,
@@ -49,6 +56,18 @@ class FactConsolidation:
     superseded: int = 0
 
 
+@dataclass(slots=True)
+class _Judging:
+    """One pass's judging, shared by its workers: the batches not taken yet, the running counts, and the lock
+    that applies one call's verdicts at a time."""
+
+    batches: Iterator[Sequence[Sequence[FactMember]]]
+    judged: int = 0
+    superseded: int = 0
+    stopped: bool = False
+    applying: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
 class FactConsolidator:
     """Retires facts the chat model judges outdated by a newer fact of the same subject and attribute."""
 
@@ -61,9 +80,11 @@ class FactConsolidator:
         walk: int = FACT_WALK,
         neighbours: int = FACT_NEIGHBOURS,
         per_call: int = CLUSTERS_PER_CALL,
+        concurrency: int = 1,
         redactor: PiiRedactor | None = None,
     ) -> None:
         self._store = store
+        self._concurrency = max(1, concurrency)
         self._chat = chat
         self._timeout_s = timeout_s
         self._walk = walk
@@ -76,19 +97,34 @@ class FactConsolidator:
         walked = await self._store.take_fact_walk(self._walk)
         groups = await self._store.fact_clusters(walked, self._neighbours, FACT_CLUSTER_COSINE)
         clusters = distinct_clusters(groups)
-        judged = superseded = 0
-        for start in range(0, len(clusters), self._per_call):
-            batch = clusters[start : start + self._per_call]
+        batches = [clusters[start : start + self._per_call] for start in range(0, len(clusters), self._per_call)]
+        judging = _Judging(iter(batches))
+        workers = [asyncio.create_task(self._judge(judging)) for _ in range(min(self._concurrency, len(batches)))]
+        try:
+            await asyncio.gather(*workers)  # the first database error propagates ...
+        finally:
+            for worker in workers:  # ... and the other calls are given up
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        return FactConsolidation(walked=len(walked), clusters_judged=judging.judged, superseded=judging.superseded)
+
+    async def _judge(self, judging: _Judging) -> None:
+        """One worker: take the next batch, ask the model, apply its verdicts; until no batch is left or the
+        model failed (down or too slow: asking again now would only wait as long again)."""
+        for batch in judging.batches:  # one shared iterator: every batch is taken by exactly one worker
+            if judging.stopped:
+                return
             answer = await self._ask(batch)
             if answer is None:
-                break  # down or too slow: asking again now would only wait as long again
+                judging.stopped = True
+                return
             verdicts = parse_supersessions(answer, batch)
             if verdicts is None:
                 log.warning("fact consolidation skipped %d clusters: the answer held no JSON array", len(batch))
                 continue
-            judged += len(batch)
-            superseded += await self._store.supersede(verdicts)
-        return FactConsolidation(walked=len(walked), clusters_judged=judged, superseded=superseded)
+            async with judging.applying:
+                judging.superseded += await self._store.supersede(verdicts)
+            judging.judged += len(batch)
 
     async def _ask(self, batch: Sequence[Sequence[FactMember]]) -> str | None:
         """The model's answer on one batch, or None when it is down or gave none within the time limit."""
