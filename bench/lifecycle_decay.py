@@ -53,7 +53,8 @@ def _url(server: BenchServer) -> str:
 def _tiers(server: BenchServer) -> dict[str, int]:
     with psycopg.connect(_url(server), autocommit=True) as conn:
         row = conn.execute(
-            "SELECT count(*) FILTER (WHERE NOT cold), count(*) FILTER (WHERE cold) FROM memory_entries"
+            "SELECT count(*) - (SELECT count(*) FROM memory_cold), (SELECT count(*) FROM memory_cold)"
+            " FROM memory_entries"
         ).fetchone()
     return {"warm": int(row[0]), "cold": int(row[1])} if row else {"warm": 0, "cold": 0}
 

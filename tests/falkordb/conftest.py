@@ -134,7 +134,7 @@ def graph_snapshot(url: str, tenant_id: str) -> dict[str, set[tuple[Any, ...]]]:
                 url,
                 tenant_id,
                 "MATCH (m:Memory) RETURN m.id, m.user_id, m.project_id, m.scope_key, m.namespace,"
-                " m.organization_id, m.cold, m.status",
+                " m.organization_id, m.status",
             )
         },
         "relates": {
@@ -154,7 +154,7 @@ def expected_snapshot(database_url: str, tenant_id: str) -> dict[str, set[tuple[
     """The same sets computed from PostgreSQL, the source of truth."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         entries = conn.execute(
-            "SELECT id, user_id, project_id, scope_key, namespace, organization_id, cold, status, content"
+            "SELECT id, user_id, project_id, scope_key, namespace, organization_id, status, content"
             " FROM memory_entries WHERE tenant_id = %s",
             (tenant_id,),
         ).fetchall()
@@ -162,9 +162,9 @@ def expected_snapshot(database_url: str, tenant_id: str) -> dict[str, set[tuple[
             "SELECT from_id, to_id, relation, strength FROM memory_relations WHERE tenant_id = %s AND valid_to IS NULL",
             (tenant_id,),
         ).fetchall()
-    mentions = {(row[0], name) for row in entries for name in query_entities(row[8])}
+    mentions = {(row[0], name) for row in entries for name in query_entities(row[7])}
     return {
-        "memories": {tuple(row[:8]) for row in entries},
+        "memories": {tuple(row[:7]) for row in entries},
         "relates": {(a, b, rel, round(s, 6)) for a, b, rel, s in edges},
         "entities": {(name,) for _, name in mentions},
         "mentions": mentions,

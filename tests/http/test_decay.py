@@ -43,7 +43,12 @@ def age(server: RunningServer, entry_id: str, days: float) -> None:
 
 
 def tiers(server: RunningServer) -> dict[str, bool]:
-    return {row[0]: row[1] for row in server.sql("SELECT id, cold FROM memory_entries")}
+    return {
+        row[0]: row[1]
+        for row in server.sql(
+            "SELECT e.id, EXISTS (SELECT 1 FROM memory_cold c WHERE c.entry_id = e.id) FROM memory_entries e"
+        )
+    }
 
 
 def test_decay_demotes_idle_memories_and_search_promotes_them(api: httpx.Client, decay_server: RunningServer) -> None:

@@ -44,8 +44,8 @@ def ids_of(items: list[dict[str, Any]]) -> list[str]:
 def snapshot(server: RunningServer) -> list[tuple[Any, ...]]:
     """Everything a read must leave alone: rows, hit counts and the change feed."""
     rows = server.sql(
-        "SELECT id, content, namespace, metadata::text, status, updated_at, embedded_at, cold"
-        " FROM memory_entries ORDER BY id"
+        "SELECT id, content, namespace, metadata::text, status, updated_at, embedded_at,"
+        " EXISTS (SELECT 1 FROM memory_cold c WHERE c.entry_id = e.id) FROM memory_entries e ORDER BY id"
     )
     hits = server.sql("SELECT entry_id, hits, last_accessed FROM memory_access ORDER BY entry_id")
     changes = server.sql("SELECT count(*) FROM memory_changes")
@@ -327,7 +327,9 @@ def test_hygiene_lists_cold_setup_facts_first_in_stale(api: httpx.Client, server
     older, newer = (item["id"] for item in recap.json()["results"])
     server.sql("UPDATE memory_entries SET updated_at = now() - interval '1 day' WHERE id = %s", (older,))
     assert ids_of(hygiene(api, {"k": 20})["stale"])[:2] == [older, newer]  # least recently updated first
-    server.sql("UPDATE memory_entries SET cold = true WHERE id = %s", (newer,))  # as a decay pass leaves it
+    server.sql(
+        "INSERT INTO memory_cold (entry_id, tenant_id) SELECT id, tenant_id FROM memory_entries WHERE id = %s", (newer,)
+    )  # as a decay pass leaves it
 
     stale = hygiene(api, {"k": 20})["stale"]
 

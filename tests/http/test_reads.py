@@ -13,6 +13,8 @@ from tests.http.test_writes import remember, search_ids
 PETS = "Caroline adopted a rescue greyhound named Biscuit last spring"
 COFFEE = "Melanie drinks her coffee black with no sugar every morning"
 TRAIN = "Caroline trains for the Lisbon marathon on Sunday mornings"
+# each memory and whether it is cold (a row in the narrow tier table)
+COLD = "SELECT EXISTS (SELECT 1 FROM memory_cold c WHERE c.entry_id = e.id) FROM memory_entries e"
 
 
 def test_search_finds_by_meaning_and_keyword(api: httpx.Client) -> None:
@@ -106,16 +108,16 @@ def test_recent_is_newest_first_with_since(api: httpx.Client, server: RunningSer
 
 def test_search_promotes_cold_hits_but_recent_does_not(api: httpx.Client, server: RunningServer) -> None:
     pet = remember(api, PETS)["id"]
-    server.sql("UPDATE memory_entries SET cold = true")
+    server.sql("INSERT INTO memory_cold (entry_id, tenant_id) SELECT id, tenant_id FROM memory_entries")
     assert api.post("/v1/recent").json()["results"][0]["tier"] == "cold"
-    assert server.sql("SELECT cold FROM memory_entries") == [(True,)]
+    assert server.sql(COLD) == [(True,)]
     hit = api.post("/v1/search", json={"query": "greyhound Biscuit"}).json()["results"][0]
     assert hit["id"] == pet and hit["tier"] == "cold"
     for _ in range(50):
-        if server.sql("SELECT cold FROM memory_entries") == [(False,)]:
+        if server.sql(COLD) == [(False,)]:
             break
         time.sleep(0.05)
-    assert server.sql("SELECT cold FROM memory_entries") == [(False,)]
+    assert server.sql(COLD) == [(False,)]
     # the hit is counted in its own table, without rewriting the memory row
     assert server.sql("SELECT entry_id, hits FROM memory_access") == [(pet, 1)]
 
@@ -159,7 +161,9 @@ def test_stats_counts_warm_and_cold_per_namespace(api: httpx.Client, server: Run
     remember(api, PETS, namespace="a")
     remember(api, TRAIN, namespace="a")
     remember(api, COFFEE, namespace="b")
-    server.sql("UPDATE memory_entries SET cold = true WHERE namespace = 'b'")
+    server.sql(
+        "INSERT INTO memory_cold (entry_id, tenant_id) SELECT id, tenant_id FROM memory_entries WHERE namespace = 'b'"
+    )
     stats = api.get("/v1/stats").json()
     assert stats["byNamespace"] == {"a": {"warm": 2, "cold": 0}, "b": {"warm": 0, "cold": 1}}
     assert stats["totalWarm"] == 2 and stats["totalCold"] == 1

@@ -120,7 +120,6 @@ def _record(entry_id: str, tenant: str, user: str, project: str | None, **extra:
         "namespace": "default",
         "organization_id": None,
         "agent_name": None,
-        "cold": False,
         "sensitivity": 0,
         "status": "active",
         "expires_at": None,

@@ -87,7 +87,7 @@ async def remember(container: Container, caller: Caller, content: str, *, hits: 
 
 
 async def cold_ids(container: Container) -> set[str]:
-    return {r["id"] for r in await sql(container, "SELECT id FROM memory_entries WHERE cold")}
+    return {r["id"] for r in await sql(container, "SELECT entry_id AS id FROM memory_cold")}
 
 
 async def set_metadata(container: Container, entry_id: str, metadata: str) -> None:
@@ -196,6 +196,21 @@ async def test_only_warm_active_entries_are_demoted(
     assert (await operator.decay(OPERATOR, None)).demoted == 0  # already cold: not counted again
 
 
+async def test_demotion_and_promotion_never_rewrite_the_memory_row(
+    container: Container, operator: OperatorService, clock: Clock
+) -> None:
+    # the tier lives in its own narrow table: the memory row (and its HNSW and GIN entries) stay as written
+    entry = await remember(container, ALICE, "The build cache lives on the shared volume")
+    row = "SELECT xmin::text AS version, updated_at FROM memory_entries WHERE id = %(id)s"
+    before = await sql(container, row, {"id": entry})
+    clock.now = T0 + timedelta(days=8)
+    assert (await operator.decay(OPERATOR, None)).demoted == 1
+    assert await cold_ids(container) == {entry}
+    assert await container.store.touch("acme", [entry], now=clock.now) == 1
+    assert await cold_ids(container) == set()
+    assert await sql(container, row, {"id": entry}) == before
+
+
 async def test_decay_is_for_operators_only(container: Container, operator: OperatorService) -> None:
     with pytest.raises(Forbidden):
         await operator.decay(ALICE, None)
@@ -270,7 +285,7 @@ async def test_recent_today_neighbors_and_rewrites_never_promote(
 
 async def test_promotion_uses_the_stats_before_the_hit(container: Container, operator: OperatorService) -> None:
     entry = await remember(container, ALICE, "Quarterly planning happens in the big room")
-    await sql(container, "UPDATE memory_entries SET cold = true WHERE id = %(id)s", {"id": entry})
+    await sql(container, "INSERT INTO memory_cold (entry_id, tenant_id) VALUES (%(id)s, 'acme')", {"id": entry})
     store = container.store
     # one hit on a memory idle for 12 days: its lifespan with that hit is 7 × log2(3) ≈ 11.09 days, too short
     assert await store.touch("acme", [entry], now=T0 + timedelta(days=12)) == 0
@@ -283,7 +298,12 @@ async def test_promotion_uses_the_stats_before_the_hit(container: Container, ope
     # the boundary: 11.09 days idle with one prior hit promotes just under, not just over
     under = await remember(container, ALICE, "Boundary case just under the promotion lifespan")
     over = await remember(container, ALICE, "Boundary case just over the promotion lifespan")
-    await sql(container, "UPDATE memory_entries SET cold = true WHERE id = ANY(%(ids)s)", {"ids": [under, over]})
+    await sql(
+        container,
+        "INSERT INTO memory_cold (entry_id, tenant_id)"
+        " SELECT id, tenant_id FROM memory_entries WHERE id = ANY(%(ids)s)",
+        {"ids": [under, over]},
+    )
     life = timedelta(days=7 * 1.584962500721156)
     assert await store.touch("acme", [under], now=T0 + life - MINUTE) == 1
     assert await store.touch("acme", [over], now=T0 + life + MINUTE) == 0

@@ -71,6 +71,7 @@ class Rows:
         status: str = "active",
         expires: datetime | None = None,
         namespaces: list[str] | None = None,
+        cold: bool = False,
     ) -> str:
         self.written += 1
         entry_id = str(ULID.from_timestamp(T0.timestamp() + self.written))
@@ -98,6 +99,8 @@ class Rows:
                 "expires": expires,
             },
         )
+        if cold:
+            self.sql("INSERT INTO memory_cold (entry_id, tenant_id) VALUES (%s, %s)", (entry_id, tenant))
         if hits:
             self.sql(
                 "INSERT INTO memory_access (entry_id, tenant_id, hits, last_accessed) VALUES (%s, %s, %s, %s)",
@@ -122,6 +125,9 @@ class Rows:
             {"rel": relation},
         )
         return {(r[0], r[1], r[2], r[3]) for r in rows}
+
+    def cold(self) -> set[str]:
+        return {r[0] for r in self.sql("SELECT entry_id FROM memory_cold")}
 
     def cursor(self) -> str | None:
         rows = self.sql("SELECT value FROM engine_state WHERE key = %s", (DREAM_CURSOR_KEY,))
@@ -251,6 +257,20 @@ async def test_ties_keep_the_older_entry(built: Container, rows: Rows) -> None:
     assert (await built.dream.run_pass()).merged == 1
     assert rows.ids() == {older}
     assert newer not in rows.ids()
+
+
+async def test_a_survivor_is_warm_when_a_merged_copy_was_warm(built: Container, rows: Rows) -> None:
+    # each survivor has more hits than its copy; only the first pair's copy is warm
+    revived = rows.put("The VPN gateway lives at vpn.example.org", axis(20), hits=4, cold=True)
+    rows.put("The VPN gateway lives at vpn.example.org.", axis(20), hits=1)
+    frozen = rows.put("Backups are kept for ninety days in the vault", axis(30), hits=4, cold=True)
+    rows.put("Backups are kept for ninety days in the vault.", axis(30), hits=1, cold=True)
+    warm = rows.put("The office wifi password rotates every quarter", axis(40), hits=4)
+    rows.put("The office wifi password rotates every quarter.", axis(40), hits=1, cold=True)
+
+    assert (await built.dream.run_pass()).merged == 3
+    assert rows.ids() == {revived, frozen, warm}
+    assert rows.cold() == {frozen}  # the losers' cold marks went with them
 
 
 async def test_close_vectors_with_different_facts_never_merge(built: Container, rows: Rows) -> None:

@@ -303,7 +303,8 @@ def test_browse_filters_and_paging(
         )
         assert r.status_code == 201, r.text
     travel_cold = dashboard.sql(
-        "UPDATE memory_entries SET cold = true WHERE user_id = %s AND content LIKE 'The hotel%%' RETURNING id",
+        "INSERT INTO memory_cold (entry_id, tenant_id) SELECT id, tenant_id FROM memory_entries"
+        " WHERE user_id = %s AND content LIKE 'The hotel%%' RETURNING entry_id",
         (member.user_id,),
     )[0][0]
 

@@ -43,7 +43,6 @@ class GraphNode:
     scope_key: str
     namespace: str
     organization_id: str | None
-    cold: bool
     status: str
     entities: tuple[str, ...]
     namespaces: tuple[str, ...] = ()  # every namespace the entry is a member of (its home one included)

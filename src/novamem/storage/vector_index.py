@@ -30,7 +30,6 @@ class VectorRecord:
     namespace: str
     organization_id: str | None
     agent_name: str | None
-    cold: bool
     sensitivity: int
     status: str
     expires_at: datetime | None

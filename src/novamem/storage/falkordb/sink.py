@@ -22,7 +22,7 @@ _UPSERT_NODES = (
     "UNWIND $nodes AS n MERGE (m:Memory {id: n.id})"
     " SET m.user_id = n.user_id, m.project_id = n.project_id, m.scope_key = n.scope_key,"
     " m.namespace = n.namespace, m.namespaces = n.namespaces, m.organization_id = n.organization_id,"
-    " m.cold = n.cold, m.status = n.status"
+    " m.status = n.status"
 )
 _MENTIONED = "UNWIND $ids AS id MATCH (:Memory {id: id})-[:MENTIONS]->(e:Entity) RETURN DISTINCT e.name"
 _DROP_OUTGOING = "UNWIND $ids AS id MATCH (:Memory {id: id})-[r]->() DELETE r"
@@ -46,7 +46,6 @@ def _node_params(node: GraphNode) -> dict[str, Any]:
         "namespace": node.namespace,
         "namespaces": list(node.namespaces or (node.namespace,)),
         "organization_id": node.organization_id,
-        "cold": node.cold,
         "status": node.status,
     }
 

@@ -93,16 +93,21 @@ _MOVE_EDGES = (
     " " + _GRAPH_QUEUE.format(rows="touched")
 )
 
-# the survivor becomes a member of every namespace a loser was in, and stays warm if a loser was warm
+# the survivor becomes a member of every namespace a loser was in
 _JOIN_MEMBERSHIPS = (
     "WITH " + _MERGES + ","
-    " j AS (SELECT m.survivor, array_agg(DISTINCT ns) AS nss, bool_and(l.cold) AS cold"
+    " j AS (SELECT m.survivor, array_agg(DISTINCT ns) AS nss"
     "  FROM m JOIN memory_entries l ON l.id = m.loser"
     "  CROSS JOIN LATERAL unnest(CASE WHEN cardinality(l.namespaces) = 0 THEN ARRAY[l.namespace]"
     "   ELSE l.namespaces END) AS ns GROUP BY m.survivor)"
-    " UPDATE memory_entries e SET namespaces = {m} || ARRAY(SELECT x FROM unnest(j.nss) AS x WHERE x <> ALL({m})),"
-    " cold = e.cold AND j.cold"
-    " FROM j WHERE e.id = j.survivor AND (NOT (j.nss <@ {m}) OR (e.cold AND NOT j.cold))"
+    " UPDATE memory_entries e SET namespaces = {m} || ARRAY(SELECT x FROM unnest(j.nss) AS x WHERE x <> ALL({m}))"
+    " FROM j WHERE e.id = j.survivor AND NOT (j.nss <@ {m})"
+)
+
+# a cold survivor turns warm when one of its losers was warm (no cold mark)
+_WARM_SURVIVORS = (
+    "WITH " + _MERGES + " DELETE FROM memory_cold c USING m WHERE c.entry_id = m.survivor"
+    " AND NOT EXISTS (SELECT 1 FROM memory_cold l WHERE l.entry_id = m.loser)"
 )
 
 _MOVE_REFS = (
@@ -305,11 +310,15 @@ class PostgresDreamStore:
         """One transaction of merges; returns how many were still valid and applied."""
         ids = sorted({m.survivor for m in merges} | {m.loser for m in merges})
         async with self._db.connection() as conn, conn.transaction():
-            # hit rows, then memory rows, each in id order: the order a search's hit count takes them in
-            await conn.execute(
-                "SELECT 1 FROM memory_access WHERE entry_id = ANY(%(ids)s) ORDER BY entry_id FOR UPDATE",
-                {"ids": ids},
-            )
+            # hit rows, then cold marks, then memory rows, each in id order: the order a search's hit count
+            # takes the first two in
+            for table in ("memory_access", "memory_cold"):
+                await conn.execute(
+                    sql.SQL("SELECT 1 FROM {t} WHERE entry_id = ANY(%(ids)s) ORDER BY entry_id FOR UPDATE").format(
+                        t=sql.Identifier(table)
+                    ),
+                    {"ids": ids},
+                )
             # keep only the merges whose two entries are still mergeable and still share tenant, owner and
             # home namespace
             cur = await conn.execute(
@@ -328,6 +337,7 @@ class PostgresDreamStore:
             await conn.execute(_MOVE_HITS, params)
             await conn.execute(_MOVE_EDGES, params)
             await conn.execute(sql.SQL(_JOIN_MEMBERSHIPS).format(m=MEMBERSHIPS), params)
+            await conn.execute(_WARM_SURVIVORS, params)
             await conn.execute(_MOVE_REFS, params)
             await conn.execute(_DELETE_LOSERS, params)
         return len(valid)

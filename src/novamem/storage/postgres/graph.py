@@ -22,8 +22,7 @@ from novamem.storage.postgres.scoping import MEMBERSHIPS, read_filter, tenant_fi
 __all__ = ["PostgresGraph"]
 
 _NODE_COLUMNS = sql.SQL(
-    "e.id, e.user_id, e.project_id, e.scope_key, e.namespace, e.organization_id, e.cold, e.status, e.content,"
-    " {m} AS namespaces"
+    "e.id, e.user_id, e.project_id, e.scope_key, e.namespace, e.organization_id, e.status, e.content, {m} AS namespaces"
 ).format(m=MEMBERSHIPS)
 _REBUILD_TARGET = "graph"
 
@@ -38,7 +37,6 @@ def _node(row: dict[str, object]) -> GraphNode:
         scope_key=str(row["scope_key"]),
         namespace=str(row["namespace"]),
         organization_id=None if row["organization_id"] is None else str(row["organization_id"]),
-        cold=bool(row["cold"]),
         status=str(row["status"]),
         entities=tuple(query_entities(content)),
         namespaces=tuple(str(n) for n in members) if isinstance(members, list) else (),

@@ -57,11 +57,14 @@ def idle_seconds(entry: str, access: str, now_param: str) -> sql.Composable:
     )
 
 
+# a demotion is one small row in `memory_cold`: the memory row and its indexes are not touched (a hit counted
+# while the statement runs is not seen by it; such an entry goes cold and its next hit brings it back)
 _DEMOTE = sql.SQL(
-    "UPDATE memory_entries e SET cold = true"
-    " FROM (SELECT x.id FROM memory_entries x LEFT JOIN memory_access a ON a.entry_id = x.id"
-    "  WHERE NOT x.cold AND x.status = 'active' AND {idle} > {life}) idle"
-    " WHERE e.id = idle.id AND NOT e.cold"
+    "INSERT INTO memory_cold (entry_id, tenant_id, since)"
+    " SELECT x.id, x.tenant_id, %(now)s FROM memory_entries x LEFT JOIN memory_access a ON a.entry_id = x.id"
+    " WHERE x.status = 'active' AND NOT EXISTS (SELECT 1 FROM memory_cold c WHERE c.entry_id = x.id)"
+    " AND {idle} > {life}"
+    " ON CONFLICT (entry_id) DO NOTHING"
 ).format(idle=idle_seconds("x", "a", "now"), life=lifespan_seconds("x", "a", "base"))
 
 # the promotions counted since the last pass are taken (the row locked, so two passes never both report

@@ -85,7 +85,8 @@ class MemoryListing(MemoryTable):
                 sql.SQL(
                     "SELECT {c} FROM memory_entries e WHERE {w} AND {v}"
                     " AND (%(source)s::text IS NULL OR e.source = %(source)s)"
-                    " AND (%(cold)s::boolean IS NULL OR e.cold = %(cold)s)"
+                    " AND (%(cold)s::boolean IS NULL"
+                    "  OR EXISTS (SELECT 1 FROM memory_cold c WHERE c.entry_id = e.id) = %(cold)s)"
                     " AND (%(sens)s::smallint IS NULL OR e.sensitivity = %(sens)s)"
                     " AND (%(before)s::text IS NULL OR e.id < %(before)s)"
                     " AND (%(after)s::text IS NULL OR e.id > %(after)s)"
@@ -132,9 +133,10 @@ class MemoryListing(MemoryTable):
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 sql.SQL(
-                    "SELECT m.namespace, count(*) FILTER (WHERE NOT e.cold) AS warm,"
-                    " count(*) FILTER (WHERE e.cold) AS cold"
-                    " FROM memory_entries e CROSS JOIN LATERAL unnest({members}) AS m(namespace) WHERE {w}"
+                    "SELECT m.namespace, count(*) FILTER (WHERE c.entry_id IS NULL) AS warm,"
+                    " count(c.entry_id) AS cold"
+                    " FROM memory_entries e LEFT JOIN memory_cold c ON c.entry_id = e.id"
+                    " CROSS JOIN LATERAL unnest({members}) AS m(namespace) WHERE {w}"
                     " AND {asked} AND e.status = 'active' AND (e.expires_at IS NULL OR e.expires_at > now())"
                     " GROUP BY m.namespace ORDER BY m.namespace"
                 ).format(w=where, asked=asked, members=MEMBERSHIPS),

@@ -21,7 +21,8 @@ DEFAULT_DECAY_DAYS = 7.0
 
 ENTRY_COLUMNS = sql.SQL(
     "e.id, e.tenant_id, e.user_id, e.project_id, e.namespace, e.content, e.source, e.agent_name,"
-    " e.metadata, e.cold, e.source_type, e.captured_from, e.confidence, e.created_at, e.updated_at,"
+    " e.metadata, EXISTS (SELECT 1 FROM memory_cold c WHERE c.entry_id = e.id) AS cold, e.source_type,"
+    " e.captured_from, e.confidence, e.created_at, e.updated_at,"
     " e.embedded_at, e.status, e.expires_at, e.content_hash, e.organization_id, e.occurred_at"
 )
 

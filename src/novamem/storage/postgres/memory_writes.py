@@ -45,20 +45,22 @@ _LOG_CREATED = (
 )
 
 
-# a hit: the entries' stats before it (`hit`), the count bumped, then the cold hits it promotes, locked in id
-# order (two hits promoting the same rows never deadlock), and the promotions counted for the next decay pass
+# a hit: the entries' stats before it (`hit`), the count bumped, then the cold marks of the hits it promotes,
+# locked in id order (two hits promoting the same rows never deadlock) and deleted, and the promotions
+# counted for the next decay pass
 _TOUCH = sql.SQL(
-    "WITH hit AS (SELECT e.id, e.tenant_id, e.cold AND %(promote)s AND {life} > {idle} AS promote"
+    "WITH hit AS (SELECT e.id, e.tenant_id, c.entry_id IS NOT NULL AND %(promote)s AND {life} > {idle} AS promote"
     "  FROM memory_entries e LEFT JOIN memory_access a ON a.entry_id = e.id"
+    "  LEFT JOIN memory_cold c ON c.entry_id = e.id"
     "  WHERE e.tenant_id = %(tenant)s AND e.id = ANY(%(ids)s)),"
     " bumped AS (INSERT INTO memory_access AS a (entry_id, tenant_id, last_accessed)"
     "  SELECT id, tenant_id, %(now)s FROM hit ORDER BY id"
     "  ON CONFLICT (entry_id) DO UPDATE SET hits = a.hits + 1,"
     "  last_accessed = greatest(a.last_accessed, excluded.last_accessed)),"
-    " locked AS (SELECT e.id FROM memory_entries e JOIN hit ON hit.id = e.id WHERE hit.promote"
-    "  ORDER BY e.id FOR UPDATE OF e),"
-    " promoted AS (UPDATE memory_entries e SET cold = false FROM locked WHERE e.id = locked.id AND e.cold"
-    "  RETURNING e.id),"
+    " locked AS (SELECT c.entry_id FROM memory_cold c JOIN hit ON hit.id = c.entry_id WHERE hit.promote"
+    "  ORDER BY c.entry_id FOR UPDATE OF c),"
+    " promoted AS (DELETE FROM memory_cold c USING locked WHERE c.entry_id = locked.entry_id"
+    "  RETURNING c.entry_id),"
     " counted AS (UPDATE decay_promotions SET pending = pending + (SELECT count(*) FROM promoted)"
     "  WHERE EXISTS (SELECT 1 FROM promoted))"
     " SELECT count(*) AS n FROM promoted"
@@ -416,8 +418,8 @@ class MemoryWrites(MemoryTable):
         warm when the lifespan this hit gives them outlasts how long they had been idle. Returns the promotions.
 
         One statement: the stats before the hit decide the promotion (`_TOUCH`). Hits live in
-        `memory_access`, so counting one never rewrites a memory row or its index entries; a cold row is
-        rewritten only when it actually moves back to warm. A hit count lost to a crash is harmless, so
+        `memory_access` and the tier in `memory_cold`, so neither counting a hit nor promoting ever rewrites
+        a memory row or its index entries. A hit count lost to a crash is harmless, so
         these commits do not wait for the WAL flush.
         """
         if not ids:

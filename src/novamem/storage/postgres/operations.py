@@ -129,8 +129,8 @@ class PostgresGauges:
 
     async def entry_tiers(self, tenant_id: str | None) -> tuple[int, int]:
         row = await self._one(
-            "SELECT count(*) FILTER (WHERE NOT cold) AS warm, count(*) FILTER (WHERE cold) AS cold"
-            f" FROM memory_entries WHERE {_ANY_TENANT}",
+            f"SELECT (SELECT count(*) FROM memory_entries WHERE {_ANY_TENANT}) - c.n AS warm, c.n AS cold"
+            f" FROM (SELECT count(*) AS n FROM memory_cold WHERE {_ANY_TENANT}) c",
             tenant_id,
         )
         return int(row["warm"]), int(row["cold"])

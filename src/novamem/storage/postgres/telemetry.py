@@ -26,8 +26,8 @@ _TOTALS = sql.SQL(
     "SELECT count(*) AS total, count(e.embedded_at) AS embedded,"
     " count(*) FILTER (WHERE e.embedded_at IS NULL) AS pending,"
     " count(*) FILTER (WHERE e.facts_pending_at IS NOT NULL) AS pending_facts,"
-    " count(*) FILTER (WHERE NOT e.cold) AS warm, count(*) FILTER (WHERE e.cold) AS cold"
-    " FROM memory_entries e WHERE {where}"
+    " count(*) FILTER (WHERE c.entry_id IS NULL) AS warm, count(c.entry_id) AS cold"
+    " FROM memory_entries e LEFT JOIN memory_cold c ON c.entry_id = e.id WHERE {where}"
 )
 _BY_NAMESPACE = sql.SQL(
     "SELECT e.namespace AS label, count(*) AS n FROM memory_entries e WHERE {where}"

@@ -42,8 +42,9 @@ SELECT minute, sum(queries) AS queries, sum(remembers) AS remembers, sum(forgets
 """
 
 _TIERS = """
-SELECT count(*) FILTER (WHERE NOT cold) AS warm, count(*) FILTER (WHERE cold) AS cold
-  FROM memory_entries WHERE tenant_id = %(tenant)s AND user_id = %(user)s
+SELECT count(*) FILTER (WHERE c.entry_id IS NULL) AS warm, count(c.entry_id) AS cold
+  FROM memory_entries e LEFT JOIN memory_cold c ON c.entry_id = e.id
+ WHERE e.tenant_id = %(tenant)s AND e.user_id = %(user)s
 """
 
 _Totals = tuple[int, int, int, datetime]

@@ -17,7 +17,7 @@ __all__ = ["PostgresVectorSource"]
 
 _COLUMNS = sql.SQL(
     "e.id, e.tenant_id, e.user_id, e.project_id, e.scope_key, e.namespace, e.organization_id, e.agent_name,"
-    " e.cold, e.sensitivity, e.status, e.expires_at, {m} AS namespaces, e.embedding::real[] AS vec"
+    " e.sensitivity, e.status, e.expires_at, {m} AS namespaces, e.embedding::real[] AS vec"
 ).format(m=MEMBERSHIPS)
 
 
@@ -31,7 +31,6 @@ def _record(row: dict[str, Any]) -> VectorRecord:
         namespace=row["namespace"],
         organization_id=row["organization_id"],
         agent_name=row["agent_name"],
-        cold=row["cold"],
         sensitivity=int(row["sensitivity"]),
         status=row["status"],
         expires_at=row["expires_at"],

@@ -29,7 +29,6 @@ PAYLOAD_INDEXES: dict[str, qm.PayloadSchemaType] = {
     "status": qm.PayloadSchemaType.KEYWORD,
     "sensitivity": qm.PayloadSchemaType.INTEGER,
     "expires_at": qm.PayloadSchemaType.FLOAT,
-    "cold": qm.PayloadSchemaType.BOOL,
 }
 
 

@@ -74,7 +74,6 @@ def _payload(record: VectorRecord) -> dict[str, Any]:
         "namespace": list(record.namespaces or (record.namespace,)),
         "organization_id": record.organization_id,
         "agent_name": record.agent_name,
-        "cold": record.cold,
         "sensitivity": record.sensitivity,
         "status": record.status,
         "expires_at": record.expires_at.timestamp() if record.expires_at else None,
