@@ -8,6 +8,9 @@ for. Each size gets several passes and the quietest one (lowest p95) is reported
 and load average kept, because the machine may be shared. After the passes, with the server idle, this
 process loads the same built-in model and times it alone on the same questions, one at a time, so the
 answer carries the ratio of search time to the embedder's own single-query time.
+The server runs without its background jobs: a dream-cycle pass (which a leader starts as soon as it
+leads, and which walks 5,000 memories of a 100,000-memory store for a minute or more) would otherwise
+run beside the timed searches.
 
     nice -n 10 .venv/bin/python -m bench.search_latency [--sizes 100000] [--queries 500] [--passes 3]
         [--data-dir DIR] [--json-only]
@@ -160,7 +163,7 @@ async def run(
         "sizes": [],
         "machine": machine_notes(),
     }
-    with running_server("search_latency", data_dir=data_dir) as server:
+    with running_server("search_latency", data_dir=data_dir, jobs_enabled="false") as server:
         already = await _stored(server)
         stored = 0
         for size in sorted(sizes):
