@@ -576,7 +576,21 @@ said): neighbours in a source at 0.6 / 0.3 instead of 0.8 / 0.4: 0.735, and with
 five 0.726; a second hop along relations: 0.748 (one hop: 0.752); relations and entities at full
 strength instead of a quarter: agent recall@10 0.685 instead of 0.720 (an earlier version of the stage,
 with the second hop); a rule that always put the later version first (not only within 1.15x):
-open-domain 0.377 instead of 0.397 at weight 0.05."""
+open-domain 0.377 instead of 0.397 at weight 0.05.
+
+Two re-rankings tried for multi-hop and open-domain, measured offline on the top 50 of every question
+from a development copy of the LoCoMo store (its hybrid baseline: recall@10 0.706, MRR 0.525, multi-hop
+0.430, open-domain 0.397, adversarial 0.759), neither shipped:
+
+- **Session diversity** (a result's score multiplied by 0.9 down to 0.6 for each result already taken from
+  its session beyond the first 2 to 4): lower everywhere, multi-hop 0.399 to 0.430, overall 0.617 to
+  0.696. Multi-hop evidence is spread over sessions, yet pushing a session's further turns down loses
+  more evidence than it brings in from other sessions.
+- **Pseudo-relevance feedback** (the query searched again with up to six content words of its top 3 hits
+  that it lacks, the two rankings fused by reciprocal rank with the second at half weight): multi-hop
+  0.445, open-domain 0.434 and temporal 0.770 against 0.430, 0.397 and 0.754, but adversarial 0.738
+  against 0.759 and overall 0.709 against 0.706, for a second search on every query. Not worth doubling
+  search time for; the goals (0.55 and 0.45) stay out of reach this way."""
 
 
 def _agent_before(before: dict[str, Any] | None) -> str:
