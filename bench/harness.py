@@ -35,6 +35,8 @@ __all__ = [
     "remember_all",
     "remember_batches",
     "running_server",
+    "search_summary",
+    "searches_one_at_a_time",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -338,6 +340,33 @@ def latency_summary(timings: list[float]) -> dict[str, float]:
         "p50_ms": round(percentile(timings, 50), 3),
         "p95_ms": round(percentile(timings, 95), 3),
         "mean_ms": round(sum(timings) / len(timings), 3),
+    }
+
+
+async def searches_one_at_a_time(
+    server: BenchServer, queries: list[str], stop: asyncio.Event | None = None
+) -> list[float]:
+    """Search timings (ms), one search at a time over `queries` (cycled until `stop` is set, when given)."""
+    timings: list[float] = []
+    async with server.client() as client:
+        i = 0
+        while (stop is None and i < len(queries)) or (stop is not None and not stop.is_set()):
+            started = time.perf_counter()
+            response = await client.post("/v1/search", json={"query": queries[i % len(queries)], "k": 10})
+            timings.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"search answered {response.status_code}: {response.text[:200]}")
+            i += 1
+    return timings
+
+
+def search_summary(timings: list[float]) -> dict[str, float]:
+    """Count, p50, p95 and max (ms) of search timings beside a background pass, as the lifecycle reports show."""
+    return {
+        "searches": len(timings),
+        "p50_ms": round(percentile(timings, 50), 2),
+        "p95_ms": round(percentile(timings, 95), 2),
+        "max_ms": round(max(timings), 2),
     }
 
 

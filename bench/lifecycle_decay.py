@@ -35,7 +35,15 @@ import httpx
 import psycopg
 
 from bench.corpus import load_locomo
-from bench.harness import RESULTS_DIR, BenchServer, machine_notes, percentile, running_server
+from bench.harness import (
+    RESULTS_DIR,
+    BenchServer,
+    machine_notes,
+    percentile,
+    running_server,
+    search_summary,
+    searches_one_at_a_time,
+)
 from novamem.storage.embedded import EmbeddedPostgres
 
 DEFAULT_SOURCE = RESULTS_DIR / "search_latency-data"
@@ -59,36 +67,12 @@ def _tiers(server: BenchServer) -> dict[str, int]:
     return {"warm": int(row[0]), "cold": int(row[1])} if row else {"warm": 0, "cold": 0}
 
 
-async def _searches(server: BenchServer, queries: list[str], stop: asyncio.Event | None = None) -> list[float]:
-    """One search at a time over `queries` (cycled until `stop` is set, when given)."""
-    timings: list[float] = []
-    async with server.client() as client:
-        i = 0
-        while (stop is None and i < len(queries)) or (stop is not None and not stop.is_set()):
-            started = time.perf_counter()
-            response = await client.post("/v1/search", json={"query": queries[i % len(queries)], "k": 10})
-            timings.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise RuntimeError(f"search answered {response.status_code}: {response.text[:200]}")
-            i += 1
-    return timings
-
-
-def _summary(timings: list[float]) -> dict[str, float]:
-    return {
-        "searches": len(timings),
-        "p50_ms": round(percentile(timings, 50), 2),
-        "p95_ms": round(percentile(timings, 95), 2),
-        "max_ms": round(max(timings), 2),
-    }
-
-
 async def _passes(
     server: BenchServer, passes: int, queries: list[str], body: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], list[float]]:
     """`passes` decay passes back to back with searches running one at a time next to them."""
     stop = asyncio.Event()
-    searching = asyncio.create_task(_searches(server, queries, stop))
+    searching = asyncio.create_task(searches_one_at_a_time(server, queries, stop))
     await asyncio.sleep(0.5)  # the searches are under way before the first pass starts
     results = []
     try:
@@ -131,21 +115,21 @@ async def run(source: Path, data_dir: Path, passes: int, query_count: int) -> di
     result: dict[str, Any] = {"passes": passes, "machine": machine_notes()}
     with running_server("lifecycle_decay", data_dir=data_dir, jobs_enabled="false") as server:
         result["before"] = _tiers(server)
-        await _searches(server, queries[:WARMUP_QUERIES])
-        result["search_idle_before"] = _summary(await _searches(server, queries))
+        await searches_one_at_a_time(server, queries[:WARMUP_QUERIES])
+        result["search_idle_before"] = search_summary(await searches_one_at_a_time(server, queries))
         steady, during = await _passes(server, passes, queries, {})
         result["steady_passes"] = _pass_summary(steady)
-        result["search_during_steady_passes"] = _summary(during)
+        result["search_during_steady_passes"] = search_summary(during)
         demote_all, during_all = await _passes(server, 1, queries, {"effectiveDays": DEMOTE_ALL_DAYS})
         result["demote_all_pass"] = _pass_summary(demote_all)
-        result["search_during_demote_all_pass"] = _summary(during_all)
+        result["search_during_demote_all_pass"] = search_summary(during_all)
         result["after_demote_all"] = _tiers(server)
         async with server.client() as client:
             client.timeout = httpx.Timeout(PASS_TIMEOUT_S)
             started = time.perf_counter()
             answer = (await client.post("/v1/decay", json={})).json()
             result["all_cold_pass"] = {**answer, "wall_ms": round((time.perf_counter() - started) * 1000, 1)}
-        result["search_idle_after"] = _summary(await _searches(server, queries))
+        result["search_idle_after"] = search_summary(await searches_one_at_a_time(server, queries))
         result["after"] = _tiers(server)
     result["machine"]["load_average_end"] = machine_notes()["load_average"]
     return result

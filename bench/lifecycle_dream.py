@@ -33,7 +33,15 @@ from typing import Any
 import psycopg
 
 from bench.corpus import load_locomo
-from bench.harness import RESULTS_DIR, BenchServer, machine_notes, percentile, remember_batches, running_server
+from bench.harness import (
+    RESULTS_DIR,
+    BenchServer,
+    machine_notes,
+    remember_batches,
+    running_server,
+    search_summary,
+    searches_one_at_a_time,
+)
 from novamem.storage.embedded import EmbeddedPostgres
 
 DEFAULT_SOURCE = RESULTS_DIR / "search_latency-data"
@@ -80,30 +88,6 @@ def _promotion_alone(server: BenchServer) -> dict[str, Any]:
     return {"ms": round(elapsed, 1), "execution_ms": round(float(top.get("Execution Time", 0.0)), 1)}
 
 
-async def _searches(server: BenchServer, queries: list[str], stop: asyncio.Event | None = None) -> list[float]:
-    """One search at a time over `queries` (cycled until `stop` is set, when given)."""
-    timings: list[float] = []
-    async with server.client() as client:
-        i = 0
-        while (stop is None and i < len(queries)) or (stop is not None and not stop.is_set()):
-            started = time.perf_counter()
-            response = await client.post("/v1/search", json={"query": queries[i % len(queries)], "k": 10})
-            timings.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise RuntimeError(f"search answered {response.status_code}: {response.text[:200]}")
-            i += 1
-    return timings
-
-
-def _summary(timings: list[float]) -> dict[str, float]:
-    return {
-        "searches": len(timings),
-        "p50_ms": round(percentile(timings, 50), 2),
-        "p95_ms": round(percentile(timings, 95), 2),
-        "max_ms": round(max(timings), 2),
-    }
-
-
 async def _edge_cost(server: BenchServer, queries: list[str]) -> list[dict[str, Any]]:
     """Idle search latency with the promoted `co_inferred` edges and without them, alternated twice (the
     graph stage of search reads every live relation); the edges are put back at the end."""
@@ -115,7 +99,7 @@ async def _edge_cost(server: BenchServer, queries: list[str]) -> list[dict[str, 
             if state == "with":
                 conn.execute("INSERT INTO memory_relations SELECT * FROM promoted")
             conn.execute("VACUUM (ANALYZE) memory_relations")
-            out.append({"co_inferred_edges": state, **_summary(await _searches(server, queries))})
+            out.append({"co_inferred_edges": state, **search_summary(await searches_one_at_a_time(server, queries))})
         conn.execute("DELETE FROM memory_relations WHERE relation = 'co_inferred'")
         conn.execute("INSERT INTO memory_relations SELECT * FROM promoted")
     return out
@@ -123,7 +107,7 @@ async def _edge_cost(server: BenchServer, queries: list[str]) -> list[dict[str, 
 
 async def _passes(server: BenchServer, passes: int, queries: list[str]) -> tuple[list[dict[str, Any]], list[float]]:
     stop = asyncio.Event()
-    searching = asyncio.create_task(_searches(server, queries, stop))
+    searching = asyncio.create_task(searches_one_at_a_time(server, queries, stop))
     results = []
     try:
         async with server.client() as client:
@@ -160,12 +144,12 @@ async def run(source: Path, data_dir: Path, passes: int, copies: int, query_coun
                 loaded = await remember_batches(client, near, 2)
             print(f"wrote {len(loaded.ids)} near-copies", flush=True)
         result["before"] = _counts(server)
-        await _searches(server, queries[:WARMUP_QUERIES])
-        result["search_idle_before"] = _summary(await _searches(server, queries))
+        await searches_one_at_a_time(server, queries[:WARMUP_QUERIES])
+        result["search_idle_before"] = search_summary(await searches_one_at_a_time(server, queries))
         dreams, during = await _passes(server, passes, queries)
         result["dream_passes"] = dreams
-        result["search_during_passes"] = _summary(during)
-        result["search_idle_after"] = _summary(await _searches(server, queries))
+        result["search_during_passes"] = search_summary(during)
+        result["search_idle_after"] = search_summary(await searches_one_at_a_time(server, queries))
         result["after"] = _counts(server)
         result["edge_promotion_alone"] = _promotion_alone(server)
         result["search_promoted_edges"] = await _edge_cost(server, queries)

@@ -31,6 +31,7 @@ from novamem.errors import Unavailable
 from novamem.storage.base import VectorSpace
 from novamem.storage.dream import DREAM_CURSOR_KEY
 from novamem.storage.postgres.database import Database, map_errors
+from novamem.storage.postgres.memory_table import embedded_by, vector_column
 from novamem.storage.postgres.scoping import MEMBERSHIPS, target_filter
 
 __all__ = ["PostgresDreamStore", "claim_walk"]
@@ -190,13 +191,11 @@ class PostgresDreamStore:
 
     def _vec(self, alias: str) -> sql.Composable:
         """Row `alias`'s vector at the active dimension (the HNSW index's expression)."""
-        dim = self._space.dim if self._space else 0
-        return sql.SQL("({c}::vector({d}))").format(c=sql.Identifier(alias, "embedding"), d=sql.Literal(dim))
+        return vector_column(self._space, alias)
 
     def _model_match(self, alias: str) -> sql.Composable:
         """Row `alias` was embedded by the active model (the HNSW index's predicate)."""
-        model = self._space.model if self._space else ""
-        return sql.SQL("{c} = {m}").format(c=sql.Identifier(alias, "embedding_model"), m=sql.Literal(model))
+        return embedded_by(self._space, alias)
 
     def _mergeable(self, alias: str) -> sql.Composable:
         """Active, without an expiry, embedded under the active model."""

@@ -23,6 +23,7 @@ from novamem.storage.base import VectorSpace
 from novamem.storage.fact_consolidation import FACT_CURSOR_KEY
 from novamem.storage.postgres.database import Database, map_errors
 from novamem.storage.postgres.dream import claim_walk
+from novamem.storage.postgres.memory_table import embedded_by, vector_column
 from novamem.storage.postgres.scoping import target_filter
 
 __all__ = ["PostgresFactConsolidationStore"]
@@ -76,13 +77,11 @@ class PostgresFactConsolidationStore:
 
     def _vec(self, alias: str) -> sql.Composable:
         """Row `alias`'s vector at the active dimension (the HNSW index's expression)."""
-        dim = self._space.dim if self._space else 0
-        return sql.SQL("({c}::vector({d}))").format(c=sql.Identifier(alias, "embedding"), d=sql.Literal(dim))
+        return vector_column(self._space, alias)
 
     def _model_match(self, alias: str) -> sql.Composable:
         """Row `alias` was embedded by the active model (the HNSW index's predicate)."""
-        model = self._space.model if self._space else ""
-        return sql.SQL("{c} = {m}").format(c=sql.Identifier(alias, "embedding_model"), m=sql.Literal(model))
+        return embedded_by(self._space, alias)
 
     def _walkable(self, alias: str) -> sql.Composable:
         """An active fact embedded under the active model."""

@@ -14,7 +14,15 @@ from novamem.domain.entries import LifecycleStatus, MemoryEntry
 from novamem.storage.base import VectorSpace
 from novamem.storage.postgres.database import Database
 
-__all__ = ["DEFAULT_DECAY_DAYS", "ENTRY_COLUMNS", "MemoryTable", "entry_from_row", "vector_text"]
+__all__ = [
+    "DEFAULT_DECAY_DAYS",
+    "ENTRY_COLUMNS",
+    "MemoryTable",
+    "embedded_by",
+    "entry_from_row",
+    "vector_column",
+    "vector_text",
+]
 
 # the decay base when none is given (NOVAMEM_DECAY_DAYS' default)
 DEFAULT_DECAY_DAYS = 7.0
@@ -30,6 +38,20 @@ ENTRY_COLUMNS = sql.SQL(
 def vector_text(vec: Sequence[float]) -> str:
     """A vector as pgvector's text input."""
     return "[" + ",".join(f"{x:.7g}" for x in vec) + "]"
+
+
+def vector_column(space: VectorSpace | None, alias: str | None) -> sql.Composable:
+    """The `embedding` column (of row `alias`, or unqualified) at the space's dimension: the HNSW index's
+    expression. Without a space the dimension is 0, which no stored vector has."""
+    column = sql.Identifier(alias, "embedding") if alias else sql.Identifier("embedding")
+    return sql.SQL("({c}::vector({d}))").format(c=column, d=sql.Literal(space.dim if space else 0))
+
+
+def embedded_by(space: VectorSpace | None, alias: str | None) -> sql.Composable:
+    """The row (`alias`, or unqualified) was embedded by the space's model: the HNSW index's predicate.
+    Without a space no row matches."""
+    column = sql.Identifier(alias, "embedding_model") if alias else sql.Identifier("embedding_model")
+    return sql.SQL("{c} = {m}").format(c=column, m=sql.Literal(space.model if space else ""))
 
 
 def entry_from_row(row: dict[str, Any]) -> MemoryEntry:
@@ -79,12 +101,9 @@ class MemoryTable:
         # the decay base a search hit's promotion is judged with (entries without their own base)
         self._decay_days = decay_days
 
-    def _col(self, alias: str | None, column: str) -> sql.Composable:
-        return sql.Identifier(alias, column) if alias else sql.Identifier(column)
-
     def _vec(self, alias: str | None = "e") -> sql.Composable:
         assert self._space is not None
-        return sql.SQL("({c}::vector({d}))").format(c=self._col(alias, "embedding"), d=sql.Literal(self._space.dim))
+        return vector_column(self._space, alias)
 
     def _qvec(self, param: str = "qvec") -> sql.Composable:
         assert self._space is not None
@@ -92,7 +111,7 @@ class MemoryTable:
 
     def _model_match(self, alias: str | None = "e") -> sql.Composable:
         assert self._space is not None
-        return sql.SQL("{c} = {m}").format(c=self._col(alias, "embedding_model"), m=sql.Literal(self._space.model))
+        return embedded_by(self._space, alias)
 
     async def prepare_vector_space(self) -> int:
         """Ensure the HNSW index for the active model and queue re-embedding of other models' rows.
