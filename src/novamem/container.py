@@ -643,6 +643,7 @@ class Container:
             await self.vector_index.close()
         if self.graph_engine is not None:
             await self.graph_engine.close()
+        await self.recall.close()  # writes the search hits still waiting for their window
         await self.user_metrics.stop()  # flushes what this replica counted since the last flush
         await self.metrics.stop()  # flushes what this replica counted since the last flush
         await self.leader_lock.release()

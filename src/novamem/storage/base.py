@@ -312,7 +312,13 @@ class MemoryStore(Protocol):
         self, tenant_id: str, organization_id: str | None, joins: Sequence[tuple[str, str, Sequence[str]]]
     ) -> None: ...
     async def touch(
-        self, tenant_id: str, ids: Sequence[str], *, promote: bool = True, now: datetime | None = None
+        self,
+        tenant_id: str,
+        ids: Sequence[str],
+        *,
+        counts: Sequence[int] | None = None,
+        promote: bool = True,
+        now: datetime | None = None,
     ) -> int: ...
     async def update(
         self,

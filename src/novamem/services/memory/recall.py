@@ -31,6 +31,7 @@ from novamem.errors import NotFound, Unavailable
 from novamem.search.presets import PRESETS, Strategy
 from novamem.services.identity.access import UNSET, AccessPolicy, Unset
 from novamem.services.memory.graph_signal import GraphExpansion, expansion_cut
+from novamem.services.memory.hits import HIT_WINDOW_S, HitBuffer
 from novamem.services.memory.memories import EmbedderState
 from novamem.services.memory.models import (
     BrowsePage,
@@ -197,11 +198,13 @@ class RecallService:
         links: GraphLinks | None = None,
         graph_index: GraphReader | None = None,
         stages: RetrievalStages | None = None,
+        hit_window: float = HIT_WINDOW_S,
     ) -> None:
         """`vectors`: the vector index that answers the vector phase (None: PostgreSQL's pgvector does);
         `links`: the links the graph signal expands along (None: no graph signal); `graph_index`: the
         derived graph that answers neighbour walks (None: PostgreSQL's own walk does);
-        `stages`: the optional reranker and query decomposer (None: neither)."""
+        `stages`: the optional reranker and query decomposer (None: neither); `hit_window`: seconds hits
+        wait to be written together (`HitBuffer`)."""
         self._store = store
         self._stages = stages or RetrievalStages()
         self._vectors = vectors
@@ -218,6 +221,7 @@ class RecallService:
         self._strategy = strategy or PRESETS["hybrid"]
         self._started = time.monotonic()
         self._background: set[asyncio.Task[None]] = set()
+        self._hits = HitBuffer(store, window=hit_window)
 
     async def _ranked(
         self,
@@ -339,19 +343,16 @@ class RecallService:
         return await self._store.neighbors(scope, seed, depth, k), False
 
     def _bump(self, tenant_id: str, ids: list[str]) -> None:
-        """Count hits and promote cold hits in the background; failures are logged, never raised."""
-        if not ids:
-            return
+        """Count hits and promote cold hits in the background, batched per window (`HitBuffer`); failures
+        are logged, never raised. The flusher is in `_background` while hits are pending or being written."""
+        task = self._hits.add(tenant_id, ids)
+        if task is not None:
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
-        async def run() -> None:
-            try:
-                await asyncio.wait_for(self._store.touch(tenant_id, ids), timeout=10)
-            except (Unavailable, TimeoutError) as exc:
-                log.warning("hit bump failed: %s", exc)
-
-        task = asyncio.create_task(run())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    async def close(self) -> None:
+        """Write the pending hits now (a graceful stop loses none)."""
+        await self._hits.close()
 
     async def search(self, caller: Caller, req: SearchRequest) -> SearchResponse:
         """Hybrid search (keyword, vector, graph, recency, entity, time) within the request's scope.

@@ -39,15 +39,19 @@ def _entry_base(entry: str) -> sql.Composable:
     ).format(r=retention, t=text, cap=sql.Literal(_MAX_BASE_DAYS), low=sql.Literal(_MIN_BASE_DAYS))
 
 
-def lifespan_seconds(entry: str, access: str, base_param: str, *, extra_hits: int = 0) -> sql.Composable:
+def lifespan_seconds(
+    entry: str, access: str, base_param: str, *, extra_hits: int | sql.Composable = 0
+) -> sql.Composable:
     """Seconds an entry stays warm after its last use: `base × log2(hits + 1) × 86400`.
 
     `hits` = the retrievals in `access` (absent: none) + 1 for the write + `extra_hits`; promotion asks
-    with `extra_hits=1` (the lifespan the hit being counted now would give).
+    with the hits being counted now (the lifespan they would give): a number, or an SQL expression of
+    the row (a batch of hits counts a different number on each entry).
     """
+    n = sql.Literal(2 + extra_hits) if isinstance(extra_hits, int) else sql.SQL("(2 + {x})").format(x=extra_hits)
     return sql.SQL(
         "(coalesce({b}, %({p})s::float8) * 86400.0 * (ln((coalesce({a}.hits, 0) + {n})::float8) / ln(2.0::float8)))"
-    ).format(b=_entry_base(entry), p=sql.SQL(base_param), a=sql.Identifier(access), n=sql.Literal(2 + extra_hits))
+    ).format(b=_entry_base(entry), p=sql.SQL(base_param), a=sql.Identifier(access), n=n)
 
 
 def idle_seconds(entry: str, access: str, now_param: str) -> sql.Composable:

@@ -45,17 +45,19 @@ _LOG_CREATED = (
 )
 
 
-# a hit: the entries' stats before it (`hit`), the count bumped, then the cold marks of the hits it promotes,
-# locked in id order (two hits promoting the same rows never deadlock) and deleted, and the promotions
-# counted for the next decay pass
+# hits: the entries' stats before them (`hit`), the counts added (a batch counts several hits on one entry),
+# then the cold marks of the hits they promote, locked in id order (two batches promoting the same rows never
+# deadlock) and deleted, and the promotions counted for the next decay pass
 _TOUCH = sql.SQL(
-    "WITH hit AS (SELECT e.id, e.tenant_id, c.entry_id IS NOT NULL AND %(promote)s AND {life} > {idle} AS promote"
-    "  FROM memory_entries e LEFT JOIN memory_access a ON a.entry_id = e.id"
+    "WITH hit AS (SELECT e.id, e.tenant_id, u.n,"
+    "  c.entry_id IS NOT NULL AND %(promote)s AND {life} > {idle} AS promote"
+    "  FROM unnest(%(ids)s::text[], %(counts)s::int[]) AS u(id, n) JOIN memory_entries e ON e.id = u.id"
+    "  LEFT JOIN memory_access a ON a.entry_id = e.id"
     "  LEFT JOIN memory_cold c ON c.entry_id = e.id"
-    "  WHERE e.tenant_id = %(tenant)s AND e.id = ANY(%(ids)s)),"
-    " bumped AS (INSERT INTO memory_access AS a (entry_id, tenant_id, last_accessed)"
-    "  SELECT id, tenant_id, %(now)s FROM hit ORDER BY id"
-    "  ON CONFLICT (entry_id) DO UPDATE SET hits = a.hits + 1,"
+    "  WHERE e.tenant_id = %(tenant)s),"
+    " bumped AS (INSERT INTO memory_access AS a (entry_id, tenant_id, hits, last_accessed)"
+    "  SELECT id, tenant_id, n, %(now)s FROM hit ORDER BY id"
+    "  ON CONFLICT (entry_id) DO UPDATE SET hits = a.hits + excluded.hits,"
     "  last_accessed = greatest(a.last_accessed, excluded.last_accessed)),"
     " locked AS (SELECT c.entry_id FROM memory_cold c JOIN hit ON hit.id = c.entry_id WHERE hit.promote"
     "  ORDER BY c.entry_id FOR UPDATE OF c),"
@@ -64,7 +66,7 @@ _TOUCH = sql.SQL(
     " counted AS (UPDATE decay_promotions SET pending = pending + (SELECT count(*) FROM promoted)"
     "  WHERE EXISTS (SELECT 1 FROM promoted))"
     " SELECT count(*) AS n FROM promoted"
-).format(life=lifespan_seconds("e", "a", "base", extra_hits=1), idle=idle_seconds("e", "a", "now"))
+).format(life=lifespan_seconds("e", "a", "base", extra_hits=sql.SQL("u.n")), idle=idle_seconds("e", "a", "now"))
 
 
 class MemoryWrites(MemoryTable):
@@ -412,21 +414,33 @@ class MemoryWrites(MemoryTable):
                     )
 
     async def touch(
-        self, tenant_id: str, ids: Sequence[str], *, promote: bool = True, now: datetime | None = None
+        self,
+        tenant_id: str,
+        ids: Sequence[str],
+        *,
+        counts: Sequence[int] | None = None,
+        promote: bool = True,
+        now: datetime | None = None,
     ) -> int:
-        """Count a hit on each id as of `now` (default: this moment); with `promote`, bring cold hits back to
-        warm when the lifespan this hit gives them outlasts how long they had been idle. Returns the promotions.
+        """Count hits on the ids as of `now` (default: this moment): `counts[i]` on `ids[i]` (default: one
+        each; an id listed twice counts both); with `promote`, bring cold hits back to warm when the lifespan
+        these hits give them outlasts how long they had been idle. Returns the promotions.
 
-        One statement: the stats before the hit decide the promotion (`_TOUCH`). Hits live in
+        One statement: the stats before the hits decide the promotion (`_TOUCH`). Hits live in
         `memory_access` and the tier in `memory_cold`, so neither counting a hit nor promoting ever rewrites
         a memory row or its index entries. A hit count lost to a crash is harmless, so
         these commits do not wait for the WAL flush.
         """
-        if not ids:
+        summed: dict[str, int] = {}
+        for entry_id, n in zip(ids, counts if counts is not None else [1] * len(ids), strict=True):
+            summed[entry_id] = summed.get(entry_id, 0) + n
+        ordered = sorted(entry_id for entry_id, n in summed.items() if n > 0)
+        if not ordered:
             return 0
         params = {
             "tenant": tenant_id,
-            "ids": list(ids),
+            "ids": ordered,
+            "counts": [summed[entry_id] for entry_id in ordered],
             "now": now or now_utc(),
             "base": self._decay_days,
             "promote": promote,
