@@ -28,8 +28,6 @@ __all__ = [
 ]
 
 SIGNALS = ("keyword", "vector", "graph", "recency", "entity", "time")
-# reported in every result's `signals`; `time` only when the query named a time (see `domain.timeframe`)
-_ALWAYS_REPORTED = frozenset(("keyword", "vector", "graph", "recency", "entity"))
 
 _QUOTED = re.compile(r"\"([^\"]{2,})\"|'([^']{2,})'")
 _TITLE_RUN = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
@@ -112,33 +110,38 @@ def fuse(
     by a weak vector match (below the noise floor) is dropped. `time` (0 or 1 per candidate) is given
     only when the query names a time; it then appears in `signals` too.
     """
-    w = {
-        "keyword": weights.keyword,
-        "vector": weights.vector,
-        "graph": weights.graph,
-        "recency": weights.recency,
-        "entity": weights.entity,
-        "time": weights.time,
-    }
-    maxima = {s: max((c.raw.get(s, 0.0) for c in candidates), default=0.0) for s in SIGNALS}
-    active = {s: w[s] for s in SIGNALS if w[s] > 0 and maxima[s] > 0}
-    total = sum(active.values()) or 1.0
+    w = (weights.keyword, weights.vector, weights.graph, weights.recency, weights.entity, weights.time)
+    maxima = [max((c.raw.get(s, 0.0) for c in candidates), default=0.0) for s in SIGNALS]
+    active = [wi if wi > 0 and mi > 0 else 0.0 for wi, mi in zip(w, maxima, strict=True)]
+    total = sum(active) or 1.0
+    a_kw, a_vec, a_graph, a_rec, a_ent, a_time = active
+    max_kw, max_ent = maxima[0], maxima[4]
     fused: list[Candidate] = []
     for cand in candidates:
-        kw, vec = cand.raw.get("keyword", 0.0), cand.raw.get("vector", 0.0)
-        ent, graph = cand.raw.get("entity", 0.0), cand.raw.get("graph", 0.0)
+        raw = cand.raw
+        kw, vec = raw.get("keyword", 0.0), raw.get("vector", 0.0)
+        ent, graph = raw.get("entity", 0.0), raw.get("graph", 0.0)
         if kw <= 0 and graph <= 0 and ent <= 0 and vec < min_vector_score:
             continue
-        norm = {
-            "keyword": kw / maxima["keyword"] if maxima["keyword"] else 0.0,
-            "vector": min(max(vec, 0.0), 1.0),
-            "graph": min(max(graph, 0.0), 1.0),
-            "recency": min(max(cand.raw.get("recency", 0.0), 0.0), 1.0),
-            "entity": ent / maxima["entity"] if maxima["entity"] else 0.0,
-            "time": min(max(cand.raw.get("time", 0.0), 0.0), 1.0),
+        n_kw = kw / max_kw if max_kw else 0.0
+        n_vec = min(max(vec, 0.0), 1.0)
+        n_graph = min(max(graph, 0.0), 1.0)
+        n_rec = min(max(raw.get("recency", 0.0), 0.0), 1.0)
+        n_ent = ent / max_ent if max_ent else 0.0
+        signals = {
+            "keyword": round(n_kw, 6),
+            "vector": round(n_vec, 6),
+            "graph": round(n_graph, 6),
+            "recency": round(n_rec, 6),
+            "entity": round(n_ent, 6),
         }
-        cand.signals = {s: round(norm[s], 6) for s in SIGNALS if s in _ALWAYS_REPORTED or s in cand.raw}
-        cand.score = sum(active.get(s, 0.0) * norm[s] for s in SIGNALS) / total
+        score = a_kw * n_kw + a_vec * n_vec + a_graph * n_graph + a_rec * n_rec + a_ent * n_ent
+        if "time" in raw:
+            n_time = min(max(raw["time"], 0.0), 1.0)
+            signals["time"] = round(n_time, 6)
+            score += a_time * n_time
+        cand.signals = signals
+        cand.score = score / total
         fused.append(cand)
     fused.sort(key=lambda c: c.score, reverse=True)
     return fused

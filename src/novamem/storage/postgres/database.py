@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 
 import psycopg
 from psycopg import AsyncCursor
+from psycopg.adapt import AdaptersMap, Dumper
+from psycopg.pq import Format
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -19,7 +22,7 @@ from novamem.errors import Conflict, InvalidInput, NovamemError, Unavailable
 from novamem.observability import tracing
 from novamem.storage.postgres.traced import TracedCursor
 
-__all__ = ["Database", "map_errors", "migrate"]
+__all__ = ["Database", "VectorParam", "map_errors", "migrate"]
 
 log = logging.getLogger("novamem.storage")
 
@@ -47,6 +50,31 @@ def map_errors() -> Iterator[None]:
         raise Unavailable(DATABASE_TIMEOUT) from exc
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
         raise Unavailable(DATABASE_UNAVAILABLE) from exc
+
+
+class VectorParam:
+    """A vector parameter sent in pgvector's binary format (no text to format here or to parse there).
+
+    The statement casts it (`%(v)s::vector(384)`), which tells PostgreSQL its type.
+    """
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self.values = values
+
+
+class _VectorDumper(Dumper):
+    format = Format.BINARY
+
+    def dump(self, obj: VectorParam) -> bytes:
+        # pgvector's `vector_recv`: dimension and an unused int16, then big-endian float4s
+        count = len(obj.values)
+        return struct.pack(f">HH{count}f", count, 0, *obj.values)
+
+
+_ADAPTERS = AdaptersMap(psycopg.adapters)
+_ADAPTERS.register_dumper(VectorParam, _VectorDumper)
 
 
 # A connection handed back less than this long ago is not pinged before its next use: it just worked,
@@ -83,6 +111,7 @@ class Database:
                 "autocommit": True,
                 "row_factory": dict_row,
                 "prepare_threshold": None,
+                "context": _ADAPTERS,
                 # filtered HNSW scans keep walking the graph until LIMIT rows pass the filter
                 "options": "-c hnsw.iterative_scan=relaxed_order -c hnsw.ef_search=100",
                 "cursor_factory": self._cursor_factory,

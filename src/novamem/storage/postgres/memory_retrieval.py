@@ -12,13 +12,12 @@ from psycopg import sql
 from novamem.domain.entries import MemoryEntry
 from novamem.domain.scope import ReadScope, WriteTarget
 from novamem.storage.base import KeywordHits, Neighbor, VectorSpace
-from novamem.storage.postgres.database import Database
+from novamem.storage.postgres.database import Database, VectorParam
 from novamem.storage.postgres.memory_table import (
     DEFAULT_DECAY_DAYS,
     ENTRY_COLUMNS,
     MemoryTable,
     entry_from_row,
-    vector_text,
 )
 from novamem.storage.postgres.scoping import read_filter, target_filter, visible_filter
 
@@ -139,7 +138,7 @@ class MemoryRetrieval(MemoryTable):
             return []
         where, params = read_filter(scope)
         vis, vparams = visible_filter(scope)
-        params.update(vparams, lim=limit, qvec=vector_text(vector))
+        params.update(vparams, lim=limit, qvec=VectorParam(vector))
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 sql.SQL("WITH {vc} SELECT id FROM vc").format(vc=self._vector_cte(where, vis)), params
@@ -243,7 +242,7 @@ class MemoryRetrieval(MemoryTable):
                 " / greatest(%(avgdl)s, 1)))) FROM tt WHERE e.tsv @@ tt.tq) END"
             )
         if query_vector is not None and self._space is not None:
-            params["qvec"] = vector_text(query_vector)
+            params["qvec"] = VectorParam(query_vector)
             if vector_ids is not None:
                 params["vec_ids"] = list(vector_ids)
             ctes.append(self._vector_cte(where, vis, from_ids=vector_ids is not None))
@@ -300,7 +299,7 @@ class MemoryRetrieval(MemoryTable):
         if self._space is None:
             return []
         where, params = target_filter(target)
-        params.update(ns=namespace, lim=limit, qvec=vector_text(vector))
+        params.update(ns=namespace, lim=limit, qvec=VectorParam(vector))
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 sql.SQL(
