@@ -52,6 +52,10 @@ def map_errors() -> Iterator[None]:
         raise Unavailable(DATABASE_UNAVAILABLE) from exc
 
 
+# psycopg prepares a statement after this many runs unless told; None would forbid `prepare=True` too
+PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
+
+
 class VectorParam:
     """A vector parameter sent in pgvector's binary format (no text to format here or to parse there).
 
@@ -110,7 +114,10 @@ class Database:
             kwargs={
                 "autocommit": True,
                 "row_factory": dict_row,
-                "prepare_threshold": None,
+                # statements are prepared only where a caller asks (`execute(..., prepare=True)`): most plans
+                # here depend on the values they are given (a scope's size, a term's rarity), which a
+                # prepared statement's generic plan would not see
+                "prepare_threshold": PREPARE_ONLY_WHEN_ASKED,
                 "context": _ADAPTERS,
                 # filtered HNSW scans keep walking the graph until LIMIT rows pass the filter
                 "options": "-c hnsw.iterative_scan=relaxed_order -c hnsw.ef_search=100",
