@@ -266,11 +266,13 @@ large scopes (keyword phase 14.3 -> 12.1 ms, but 10% of the top 10 changed); 30 
 instead of 50 (about 2 ms at p50, 7% of the top 10 changed); dropping the graph stage's entity lookups
 (4 of its 5 ms of PostgreSQL time at 100k, where every name is common): LoCoMo recall@10 0.7509 instead
 of 0.7512 and the agent benchmark's two-memory questions 0.688 instead of 0.698, so they stay; the
-graph stage started from the first stage's own scores (BM25 and pgvector's similarities, before the
-other tier's score, recency and entities are known), beside the hydration statement: in-process p50
-26.1 / 28.9 ms against 28.7 / 31.6 ms (alternating, under load), but LoCoMo multi-hop 0.421 instead of
-0.427 and temporal 0.771 instead of 0.779 (open-domain 0.384, single-hop 0.850, overall 0.7511, agent
-benchmark unchanged), so it stays off (branch `spec-graph`). Earlier
+graph stage started from the first stage's own rows, beside the hydration statement (branch
+`spec-graph`): from BM25 and pgvector's similarities alone, in-process p50 26.1 / 28.9 ms against
+28.7 / 31.6 ms while a test suite ran, but LoCoMo multi-hop 0.421 instead of 0.427 and temporal 0.771
+instead of 0.779; with the rows' text and times returned too (every signal, the other tier's score
+taken at its bound) recall comes back (overall 0.7510, multi-hop 0.430, open-domain 0.400, temporal
+0.774, agent benchmark identical), but on a quiet machine the two overlapping statements share two
+cores: p50 20.6 / 22.8 ms against 21.7 / 22.6 ms, and 1.5-3 ms more CPU per search. Earlier
 rounds: queries have an ONNX session and a worker thread of their own, so a query never waits for a
 document batch in flight; the vector statement starts as soon as the query is embedded, beside the
 keyword statement; the graph stage reads its four kinds of link in one statement. Found: the full-text
