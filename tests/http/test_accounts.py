@@ -457,6 +457,50 @@ def test_admin_rest_creates_lists_and_erases_users(
     assert "erase-pass-1" not in logged and token not in logged
 
 
+def test_erasing_a_member_tells_the_project_feed_and_leaves_no_trace_of_them(
+    srv: RunningServer, admin: httpx.Client
+) -> None:
+    made = {
+        who: admin.post(
+            "/v1/admin/users", json={"email": f"{who}@feed.example.com", "password": "feed-pass-12", "tokenLabel": "t"}
+        ).json()
+        for who in ("keeper", "leaver")
+    }
+    keeper = {"authorization": f"Bearer {made['keeper']['token']}"}
+    leaver = {"authorization": f"Bearer {made['leaver']['token']}"}
+    leaver_id = made["leaver"]["userId"]
+
+    def post(path: str, body: dict[str, object], headers: dict[str, str]) -> dict[str, object]:
+        r = httpx.post(srv.base_url + path, json=body, headers=headers)
+        assert r.status_code in (200, 201), r.text
+        return dict(r.json())
+
+    project = post("/v1/me/projects", {"name": "feed-kept"}, keeper)["id"]
+    post(f"/v1/me/projects/{project}/members", {"username": "leaver@feed.example.com"}, keeper)
+    theirs = post("/v1/remember", {"content": "The staging bucket is emptied every night", "project": project}, leaver)
+    kept = post("/v1/remember", {"content": "Staging deploys need the release tag", "project": project}, keeper)
+    private = post("/v1/remember", {"content": "My own note about the dentist on Friday"}, leaver)
+
+    def feed() -> list[dict[str, object]]:
+        r = httpx.get(srv.base_url + "/v1/me/changes", params={"limit": 500}, headers=keeper)
+        assert r.status_code == 200, r.text
+        return [c for c in r.json()["changes"] if c["projectId"] == project]
+
+    before = feed()
+    assert {(c["entryId"], c["change"]) for c in before} == {(theirs["id"], "created"), (kept["id"], "created")}
+
+    assert admin.delete(f"/v1/admin/users/{leaver_id}").json()["entriesRemoved"] == 2
+    after = feed()
+    # the history stays, and the erased member's memory is reported gone, once
+    assert after[: len(before)] == before
+    assert [(c["entryId"], c["change"], c["detail"]) for c in after[len(before) :]] == [
+        (theirs["id"], "deleted", {"reason": "user_erased"})
+    ]
+    assert srv.sql("SELECT count(*) FROM memory_changes WHERE user_id = %s", (leaver_id,)) == [(0,)]
+    assert srv.sql("SELECT count(*) FROM memory_changes WHERE entry_id = %s", (private["id"],)) == [(0,)]
+    assert srv.sql("SELECT id FROM memory_entries WHERE project_id = %s", (project,)) == [(kept["id"],)]
+
+
 def test_audit_rows_cannot_be_changed_or_deleted(srv: RunningServer) -> None:
     with pytest.raises(psycopg.errors.RaiseException):
         srv.sql("UPDATE admin_audit_log SET action = 'forged'")

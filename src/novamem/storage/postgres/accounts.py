@@ -6,6 +6,7 @@ per-tenant advisory lock, so two admins demoting each other at once cannot leave
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -303,6 +304,11 @@ class PostgresAccountStore:
         Owned projects go first (cascading to their entries, edges, vectors, members and confined
         tokens), then the user's other entries and change-feed rows, then the user row, which
         cascades to sessions, tokens, memberships, the active project and quotas.
+
+        The user's memories in projects that stay (other owners' projects) leave a `deleted` row in the
+        feed (`reason: user_erased`), so that members mirroring the project learn they are gone. The
+        feed rows of those projects are kept for the members under the project's owner: nothing in the
+        feed still names the erased user.
         """
         params = {"tenant": tenant_id, "id": user_id}
         with map_errors():
@@ -319,12 +325,46 @@ class PostgresAccountStore:
                 if user.is_admin and await self._admins(conn, tenant_id) <= 1:
                     raise Conflict(LAST_ADMIN_DELETE, code=LAST_ADMIN_CODE)
                 report = await self._erase_counts(conn, user)
+                # the user's memories in projects that outlive them, and the feed's position before the erasure
+                cur = await conn.execute(
+                    "SELECT e.id, e.project_id, p.owner_user_id AS owner,"
+                    " (SELECT coalesce(max(seq), 0) FROM memory_changes) AS seq FROM memory_entries e"
+                    " JOIN projects p ON p.tenant_id = e.tenant_id AND p.id = e.project_id"
+                    " WHERE e.tenant_id = %(tenant)s AND e.user_id = %(id)s AND p.owner_user_id <> %(id)s",
+                    params,
+                )
+                shared = await cur.fetchall()
                 await conn.execute(
                     "DELETE FROM projects WHERE tenant_id = %(tenant)s AND id = ANY(%(owned)s)",
                     {**params, "owned": report.owned_projects},
                 )
                 await conn.execute(
                     "DELETE FROM memory_entries WHERE tenant_id = %(tenant)s AND user_id = %(id)s", params
+                )
+                if shared:
+                    # a `deleted` row for each (the cascade already logged some derived facts' own)
+                    await conn.execute(
+                        "INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change, detail)"
+                        " SELECT %(tenant)s, s.owner, s.project, s.id, 'deleted', %(detail)s::jsonb"
+                        " FROM unnest(%(ids)s::text[], %(projects)s::text[], %(owners)s::text[])"
+                        "  AS s(id, project, owner)"
+                        " WHERE NOT EXISTS (SELECT 1 FROM memory_changes c WHERE c.seq > %(seq)s"
+                        "  AND c.entry_id = s.id AND c.change = 'deleted')",
+                        {
+                            **params,
+                            "ids": [r["id"] for r in shared],
+                            "projects": [r["project_id"] for r in shared],
+                            "owners": [r["owner"] for r in shared],
+                            "seq": shared[0]["seq"],
+                            "detail": json.dumps({"reason": "user_erased"}),
+                        },
+                    )
+                # the feed rows of projects that stay are the members' history: kept, under the project's owner
+                await conn.execute(
+                    "UPDATE memory_changes c SET user_id = p.owner_user_id FROM projects p"
+                    " WHERE c.tenant_id = %(tenant)s AND c.user_id = %(id)s"
+                    " AND p.tenant_id = c.tenant_id AND p.id = c.project_id",
+                    params,
                 )
                 await conn.execute(
                     "DELETE FROM memory_changes WHERE tenant_id = %(tenant)s AND user_id = %(id)s", params
