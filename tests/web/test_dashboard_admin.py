@@ -292,7 +292,7 @@ def test_health_page_shows_every_dependency(
     expect(summary.get_by_text("Yes", exact=True)).to_be_visible()
     rows = page.locator("table tbody tr")
     expect(rows).to_have_count(4)
-    for name, state in (("Warm tier", "ok"), ("Cold tier", "ok"), ("Graph store", "disabled"), ("Embedder", "ok")):
+    for name, state in (("Warm tier", "ok"), ("Vector index", "ok"), ("Graph store", "disabled"), ("Embedder", "ok")):
         expect(rows.filter(has_text=name).locator("td[data-label=State]")).to_have_text(state)
     shoot(page, "admin-health")
 

@@ -22,7 +22,11 @@ __all__ = ["HEALTH", "SCREENS", "Dependency", "owed_for"]
 HEALTH = "/admin/health"
 _WORDS = {
     "warm": ("Warm tier", "PostgreSQL: the source of truth for every entry, account and token."),
-    "cold": ("Cold tier (vectors)", "The vector index: pgvector, in the same PostgreSQL."),
+    "cold": (
+        "Vector index",
+        "Where semantic search finds its nearest neighbours: pgvector in PostgreSQL, or Qdrant. The health"
+        " API calls it the cold tier; it has nothing to do with a memory's warm or cold tier.",
+    ),
     "graph": ("Graph store", "A separate graph database; relations are rows in PostgreSQL, so none is needed."),
     "embedder": ("Embedder", "Turns text into vectors for semantic search; keyword search works without it."),
 }
