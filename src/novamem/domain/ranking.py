@@ -175,8 +175,80 @@ def fact_weight(metadata: Mapping[str, Any]) -> float:
 T = TypeVar("T")
 
 
-def diversify(items: Sequence[T], text_of: Callable[[T], str], k: int, threshold: float) -> list[T]:
-    """Keep up to k items in order, skipping near-copies of one already kept; backfill if short."""
+# maximal marginal relevance looks this many times `k` down the ranking for the next pick
+NOVELTY_POOL = 3
+
+
+def diversify(
+    items: Sequence[T],
+    text_of: Callable[[T], str],
+    k: int,
+    threshold: float,
+    *,
+    score_of: Callable[[T], float] | None = None,
+    novelty: float = 0.0,
+) -> list[T]:
+    """Up to k items, skipping near-copies (token Jaccard >= `threshold`) of one already kept; backfilled
+    with the skipped ones, in their order, when short.
+
+    Without `novelty` the items keep their order. With `novelty` in (0, 1) and `score_of`, the first
+    `NOVELTY_POOL * k` items are picked by maximal marginal relevance: each next pick maximises
+    `(1 - novelty) * relevance - novelty * redundancy`, relevance being the item's score scaled to [0, 1]
+    over those items and redundancy its highest token Jaccard with a pick already made. A memory that
+    mostly repeats one already chosen gives way to one that adds something; picks keep the order made.
+    """
+    if novelty <= 0 or score_of is None:
+        return _in_order(items, text_of, k, threshold)
+    pool = list(items[: NOVELTY_POOL * k])
+    tokens = [content_tokens(text_of(item)) for item in pool]
+    scores = [score_of(item) for item in pool]
+    low, high = min(scores, default=0.0), max(scores, default=0.0)
+    span = high - low
+    weight = 1 - novelty
+    if low >= 0 and high > 0:
+        merit = [weight * s / high for s in scores]
+    else:
+        merit = [weight * ((s - low) / span if span > 0 else 1.0) for s in scores]
+    redundancy = [0.0] * len(pool)
+    left = list(range(len(pool)))
+    kept: list[int] = []
+    skipped: list[int] = []
+    while left and len(kept) < k:
+        best = max(left, key=lambda i: merit[i] - novelty * redundancy[i])  # ties: the earlier item
+        left.remove(best)
+        if redundancy[best] >= threshold:
+            skipped.append(best)
+            continue
+        kept.append(best)
+        chosen = tokens[best]
+        for i in left:
+            overlap = _jaccard(tokens[i], chosen)
+            if overlap > redundancy[i]:
+                redundancy[i] = overlap
+    picked = [pool[i] for i in kept]
+    if len(picked) < k:
+        # the pool held too many near-copies: the items past it in order, then the near-copies skipped
+        picked_tokens = [tokens[i] for i in kept]
+        for item in items[len(pool) :]:
+            if len(picked) >= k:
+                break
+            item_tokens = content_tokens(text_of(item))
+            if all(_jaccard(item_tokens, other) < threshold for other in picked_tokens):
+                picked.append(item)
+                picked_tokens.append(item_tokens)
+        picked += [pool[i] for i in sorted(skipped)][: k - len(picked)]
+    return picked
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    """`jaccard` without building the union."""
+    if not a and not b:
+        return 1.0
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)
+
+
+def _in_order(items: Sequence[T], text_of: Callable[[T], str], k: int, threshold: float) -> list[T]:
     kept: list[T] = []
     kept_tokens: list[set[str]] = []
     skipped: list[T] = []

@@ -44,6 +44,9 @@ class Strategy(BaseModel):
     overfetch: int = Field(3, ge=1, le=20)
     min_candidates: int = Field(50, ge=1)
     diversity_jaccard: float = Field(0.75, gt=0, le=1)
+    # the share of redundancy in maximal marginal relevance (`domain.ranking.diversify`): chosen on LoCoMo
+    # and the agent benchmark together (docs/benchmarks.md, "Novelty"); 0 keeps the fused order
+    novelty: float = Field(0.3, ge=0, lt=1)
     recency_half_life_days: float = 180.0
 
 

@@ -308,7 +308,14 @@ class RecallService:
         ranked.sort(key=lambda e: e.score, reverse=True)
         ranked, rerank_failed = await self._stages.rerank(query, ranked, k, rerank)
         degraded = degraded or rerank_failed
-        chosen = diversify(ranked, lambda e: e.content, k, strategy.diversity_jaccard)
+        chosen = diversify(
+            ranked,
+            lambda e: e.content,
+            k,
+            strategy.diversity_jaccard,
+            score_of=lambda e: e.score,
+            novelty=strategy.novelty,
+        )
         return chosen, degraded
 
     async def _nearest(self, scope: ReadScope, vector: list[float], limit: int) -> tuple[list[str], bool]:
