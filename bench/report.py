@@ -257,8 +257,14 @@ Search hits are written in batches (one statement per tenant every 0.2 s instead
 the query vector goes to PostgreSQL in pgvector's binary format, the hydration statement is prepared
 once per connection, and fusion builds no per-candidate comprehensions. In-process they cut the CPU of
 a search by 2-3% (27.5 -> 26.9 ms, two runs each, alternating); over HTTP the medians of the four runs are
-24.0 / 31.9 ms (new) against 28.3 / 36.3 ms (old), inside this machine's spread from run to run. The
-first table of this section is run 8.
+24.0 / 31.9 ms (new) against 28.3 / 36.3 ms (old), inside this machine's spread from run to run.
+
+The first table of this section is a later run (after results were picked by novelty and the graph
+statement was prepared): 22.1 / 28.2 ms, while the code before those two changes gave 20.4 / 26.7 and
+22.7 / 30.2 ms in runs alternating with it (the new code's other run: 22.0 / 29.0 ms). In-process, over
+four alternating runs each, the graph stage fell from 4.0 / 6.4 to 3.6 / 6.0 ms (p50 / p95) and the whole
+search stayed within the machine's noise (19.6 / 27.8 against 20.4 / 27.9 ms): picking by novelty costs
+about 0.25 ms a search (0.32 instead of 0.08 ms for 50 candidates at `k = 10`).
 
 Tried and not kept: preparing every statement (the plans of the keyword, vector and entity reads depend
 on a term's rarity and a scope's size, which a generic plan does not see); half the keyword pool in
@@ -272,7 +278,15 @@ graph stage started from the first stage's own rows, beside the hydration statem
 instead of 0.779; with the rows' text and times returned too (every signal, the other tier's score
 taken at its bound) recall comes back (overall 0.7510, multi-hop 0.430, open-domain 0.400, temporal
 0.774, agent benchmark identical), but on a quiet machine the two overlapping statements share two
-cores: p50 20.6 / 22.8 ms against 21.7 / 22.6 ms, and 1.5-3 ms more CPU per search. Earlier
+cores: p50 20.6 / 22.8 ms against 21.7 / 22.6 ms, and 1.5-3 ms more CPU per search; no hydration
+statement (branch `no-hydrate`: the keyword statement returns its rows with their stored vectors, the
+vector statement its rows with the query lexemes each carries, and the server computes the missing
+scores, equal to the statement's within 1e-6): measured alone, the two statements grew by 1.35 and
+1.0 ms while the hydration statement they replace took 2.3 ms, and the keyword phase, the longer
+branch, carries its share; in-process whole-search p50 17.8 / 24.6 ms against 18.8 / 25.4 ms (medians
+of six runs each, alternating), but over HTTP three alternating pairs gave 22.2 / 29.8 against 22.3 /
+29.9, 20.1 / 26.6 against 20.1 / 26.6 and 18.1 / 23.4 against 17.7 / 23.5 ms, and four concurrent
+searchers 77 searches/s either way. Earlier
 rounds: queries have an ONNX session and a worker thread of their own, so a query never waits for a
 document batch in flight; the vector statement starts as soon as the query is embedded, beside the
 keyword statement; the graph stage reads its four kinds of link in one statement. Found: the full-text
@@ -643,11 +657,14 @@ shared machine, so compare them within a column):
 """
 
 
-GRAPH_NOTES = """The default is 0.2. Against graph weight 0 (the earlier default), on LoCoMo it lifts recall@10 from
-0.700 to 0.752 and MRR from 0.525 to 0.542, with every category at or above its earlier figure; on the agent
-benchmark recall@10 is unchanged, MRR rises from 0.519 to 0.536 and an older version ranks above the
-newest in 48% of updated-fact questions instead of 68%, while the paraphrased setup facts lose two of 64
-questions. Weight 0.3 gives LoCoMo 0.767 but costs the agent benchmark 0.012 of recall@10.
+GRAPH_NOTES = """The default is 0.2. In the runs above (results picked by novelty, see below), against graph weight 0
+(the earlier default) it lifts LoCoMo recall@10 from 0.702 to 0.759 and MRR from 0.525 to 0.543, with every
+category at or above its figure at 0; on the agent benchmark recall@10 rises from 0.715 to 0.725 and MRR
+from 0.522 to 0.541, and an older version ranks above the newest in 48% of updated-fact questions instead
+of 68%. Weight 0.3 gives LoCoMo 0.773. When the weight was chosen, before novelty picking, it lifted
+LoCoMo from 0.700 to 0.752 and left the agent benchmark's recall@10 unchanged while its paraphrased setup
+facts lost two of 64 questions, and weight 0.3 gave LoCoMo 0.767 but cost the agent benchmark 0.012 of
+recall@10.
 
 Where LoCoMo's gain comes from: of the evidence turns missed in the top 10 before source neighbours
 existed (an early version of the stage at weight 0.05, recall@10 0.702), 255 were the turn right before
@@ -699,10 +716,11 @@ rises from 0.711 to 0.725 (paraphrased setup facts 0.438 to 0.484, two-memory qu
 newest unchanged (0.482); the updated facts' MRR moves from 0.704 to 0.698. 0.4 gives LoCoMo the same
 recall with a lower MRR. Relevance scaled over its range instead of over the best score (so the weakest
 candidate counts 0) needs a larger share for less: 0.7552 at 0.3, 0.7574 at 0.4, 0.7573 at 0.5; it is
-used only when scores can be negative (a reranker's). Looking past `3k` candidates changes nothing
-(0.7585 over 25, 50 or all 75 candidates at `k = 25`). The gain is small next to the goals (multi-hop
+used only when scores can be negative (a reranker's). The pool's size hardly matters: 0.7585 over the
+best 25, 50 or all 75 candidates at `k = 25`. The gain is small next to the goals (multi-hop
 0.55, open-domain 0.45): even the top 25 before this change held only 0.582 of the multi-hop evidence and
-0.539 of the open-domain evidence, so re-ordering the candidates alone cannot reach them."""
+0.539 of the open-domain evidence, so re-ordering the candidates alone cannot reach them.
+"""
 
 
 # measured while choosing the novelty share (bench/locomo_recall.py's store, bench/agent_recall.py); see NOVELTY_NOTES
