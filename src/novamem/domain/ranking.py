@@ -222,7 +222,7 @@ def diversify(
         kept.append(best)
         chosen = tokens[best]
         for i in left:
-            overlap = _jaccard(tokens[i], chosen)
+            overlap = jaccard(tokens[i], chosen)
             if overlap > redundancy[i]:
                 redundancy[i] = overlap
     picked = [pool[i] for i in kept]
@@ -233,19 +233,11 @@ def diversify(
             if len(picked) >= k:
                 break
             item_tokens = content_tokens(text_of(item))
-            if all(_jaccard(item_tokens, other) < threshold for other in picked_tokens):
+            if all(jaccard(item_tokens, other) < threshold for other in picked_tokens):
                 picked.append(item)
                 picked_tokens.append(item_tokens)
         picked += [pool[i] for i in sorted(skipped)][: k - len(picked)]
     return picked
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    """`jaccard` without building the union."""
-    if not a and not b:
-        return 1.0
-    common = len(a & b)
-    return common / (len(a) + len(b) - common)
 
 
 def _in_order(items: Sequence[T], text_of: Callable[[T], str], k: int, threshold: float) -> list[T]:

@@ -26,7 +26,8 @@ def content_tokens(text: str) -> set[str]:
 def jaccard(a: set[str], b: set[str]) -> float:
     if not a and not b:
         return 1.0
-    return len(a & b) / len(a | b)
+    common = len(a & b)  # the union's size without building it
+    return common / (len(a) + len(b) - common)
 
 
 def token_cost(text: str) -> int:
