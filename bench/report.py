@@ -63,9 +63,10 @@ similar load. Retrieval quality does not depend on load.
 
 RETRIEVAL_NOTES = """How novamem scores (`storage/postgres/memory_retrieval.py` `keyword_hits` and `hydrate`,
 `domain/ranking.py` `fuse`):
-the keyword tier is BM25 computed in PostgreSQL from the english tsvector (k1=0.9, b=0.4; IDF from
-document frequencies among the caller's visible memories, length normalisation by distinct lexemes,
-term frequency counted as presence). The vector tier is cosine over the HNSW index. The top
+the keyword tier is BM25 computed in PostgreSQL from the english tsvector (IDF from document
+frequencies among the caller's visible memories, term frequency counted as presence, no length
+normalisation: a memory scores the summed IDF of the query terms it carries; see "Keyword scoring"
+below). The vector tier is cosine over the HNSW index. The top
 candidates of both tiers are merged and every merged candidate gets both scores (the keyword phase
 runs while the query is embedded and then while the vector tier is read on another connection, and
 hands its term statistics to the statement that reads both tiers' rows and scores each by the other
@@ -586,7 +587,9 @@ Evidence recall@10 / MRR per category:
 {_machine(r["machine"])} Code: {r.get("code", "working tree")}.
 
 {render_graph_signal(r, _load("locomo_recall"))}
-{render_novelty()}"""
+{render_novelty()}
+
+{render_keyword_scoring()}"""
 
 
 def _dream_note(r: dict[str, Any]) -> str:
@@ -757,6 +760,60 @@ NOVELTY_ROWS = [
 
 def render_novelty() -> str:
     return NOVELTY_NOTES.format(table=_table(NOVELTY_HEADER, NOVELTY_ROWS))
+
+
+KEYWORD_SCORING_NOTES = """### Keyword scoring
+
+The keyword tier counts a term as present or absent (PostgreSQL's `@@` does not count occurrences). BM25's
+length normalisation (`b`) exists to discount the extra occurrences a long text collects; with presence
+alone there is nothing to discount, and normalising only pushes longer memories down, while in both
+benchmarks the longer memories tend to be the ones with substance. Measured on the LoCoMo development store
+(as above) and on the agent benchmark, with `k1 = 0.9` (at `b = 0` `k1` cancels out and a memory scores the
+summed IDF of the query terms it carries):
+
+{table}
+
+`b = 0` is the default now (it was 0.4, the Lucene/Anserini value): LoCoMo recall@10 0.759 -> 0.763 and
+MRR 0.543 -> 0.557, every category at or above its earlier figure (multi-hop 0.432 -> 0.446, open-domain
+0.380 -> 0.391); on the agent benchmark recall@10 is unchanged (0.725), MRR 0.541 -> 0.543, and an older
+version of an updated fact ranks above the newest in 0.429 of those questions instead of 0.482 (a newer
+version usually says more: "moved to port 5434 after the migration"). The two-memory questions' MRR falls
+from 0.720 to 0.667 with their recall unchanged. A negative `b` (longer memories favoured) lifts LoCoMo
+further (MRR 0.564 at -0.2) but costs the agent benchmark's preference questions (recall@10 0.750 -> 0.729),
+and a negative `b` has no safe bound: the denominator reaches zero for a memory several times the average
+length. Each query's statistics need no document lengths any more, so the keyword statement no longer
+computes them for every pooled row.
+"""
+
+# measured while choosing `b` (bench/locomo_recall.py's store, bench/agent_recall.py); see KEYWORD_SCORING_NOTES
+KEYWORD_SCORING_HEADER = [
+    "`k1` / `b`",
+    "LoCoMo R@10",
+    "MRR",
+    "multi-hop",
+    "temporal",
+    "open-domain",
+    "single-hop",
+    "adversarial",
+    "agent R@10",
+    "agent MRR",
+    "stale above newest",
+]
+KEYWORD_SCORING_ROWS = [
+    ["0.9 / 0.75", "0.7542", "0.5202", "0.424", "0.776", "0.355", "0.857", "0.831", "", "", ""],
+    ["0.9 / 0.4 (before)", "0.7585", "0.5430", "0.432", "0.782", "0.380", "0.857", "0.835", "0.725", "0.541", "0.482"],
+    ["1.2 / 0.4", "0.7580", "0.5395", "0.434", "0.782", "0.374", "0.856", "0.834", "", "", ""],
+    ["0.5 / 0.4", "0.7582", "0.5482", "0.439", "0.780", "0.385", "0.853", "0.837", "", "", ""],
+    ["0.9 / 0.2", "0.7598", "0.5490", "0.438", "0.780", "0.391", "0.854", "0.842", "", "", ""],
+    ["0.9 / 0.1", "0.7635", "0.5551", "0.441", "0.783", "0.394", "0.859", "0.844", "", "", ""],
+    ["**0.9 / 0 default**", "0.7626", "0.5567", "0.446", "0.781", "0.391", "0.858", "0.842", "0.725", "0.543", "0.429"],
+    ["0.9 / -0.2", "0.7662", "0.5636", "0.456", "0.778", "0.405", "0.860", "0.846", "0.720", "0.540", "0.393"],
+    ["0.9 / -0.5", "0.7633", "0.5651", "0.462", "0.787", "0.393", "0.855", "0.835", "", "", ""],
+]
+
+
+def render_keyword_scoring() -> str:
+    return KEYWORD_SCORING_NOTES.format(table=_table(KEYWORD_SCORING_HEADER, KEYWORD_SCORING_ROWS))
 
 
 def _agent_before(before: dict[str, Any] | None) -> str:

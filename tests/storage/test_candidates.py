@@ -98,3 +98,29 @@ async def test_each_tier_candidate_gets_the_other_tiers_score(store: PostgresMem
     assert set(kscores) == {by_word}  # no term of the query in the vector hit: no keyword score
     assert set(vscores) == {by_word, by_vector}  # the keyword hit still carries its cosine
     assert vscores[by_vector] > vscores[by_word]
+
+
+async def test_length_does_not_lower_a_keyword_score(store: PostgresMemoryStore) -> None:
+    short = await put(store, "Invoices go to finance")
+    long = await put(store, "Every quarter the invoices from all regional offices go to finance after review by leads")
+    for n in range(4):
+        await put(store, f"Unrelated note {n} about the office plants")
+    ranking = await keyword_ranking(store, "finance invoices")
+    _, kscores, _ = await store.candidates(ALICE, query="finance invoices", query_vector=None, limit=10, keyword=True)
+    assert set(ranking) == {short, long}
+    assert kscores[long] == pytest.approx(kscores[short])
+
+
+async def test_a_vector_hit_gets_the_keyword_score_the_keyword_phase_gives(store: PostgresMemoryStore) -> None:
+    # both rows carry the same query terms at different lengths; the keyword phase keeps one (limit 1, ties
+    # by id), the other is found by its vector and scored by the keyword phase's statistics
+    first = await put(store, "Invoices go to finance", vector=[0.0, 1.0, 0.0])
+    second = await put(
+        store, "Every quarter the invoices of the regional offices go to finance", vector=[1.0, 0.0, 0.0]
+    )
+    await put(store, "Receipts live in cold storage", vector=[0.0, 0.0, 1.0])
+    entries, kscores, _ = await store.candidates(
+        ALICE, query="finance invoices", query_vector=[1.0, 0.0, 0.0], limit=1, keyword=True
+    )
+    assert {e.id for e in entries} == {first, second}
+    assert kscores[second] == pytest.approx(kscores[first])

@@ -69,16 +69,15 @@ class Neighbor:
 @dataclass(frozen=True, slots=True)
 class KeywordHits:
     """The keyword phase of a search: BM25 scores of its top rows, and the per-term statistics
-    (one-term tsqueries, their IDF weights, mean document length) that score any other row alike."""
+    (one-term tsqueries and their IDF weights) that score any other row alike."""
 
     scores: dict[str, float] = field(default_factory=dict)
     term_queries: list[str] = field(default_factory=list)
     term_weights: list[float] = field(default_factory=list)
-    avgdl: float = 1.0
 
     def statistics(self) -> KeywordHits:
         """The per-term statistics alone: scores other rows by the same BM25 without re-adding these hits."""
-        return KeywordHits(term_queries=self.term_queries, term_weights=self.term_weights, avgdl=self.avgdl)
+        return KeywordHits(term_queries=self.term_queries, term_weights=self.term_weights)
 
 
 @dataclass(frozen=True, slots=True)

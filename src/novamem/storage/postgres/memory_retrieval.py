@@ -23,9 +23,11 @@ from novamem.storage.postgres.scoping import read_filter, target_filter, visible
 
 __all__ = ["MemoryRetrieval"]
 
-# BM25 over the english tsvector; k1 and b are the Lucene/Anserini defaults, which suit short texts.
-BM25_K1 = 0.9
-BM25_B = 0.4
+# BM25 over the english tsvector with binary term frequency (`@@` tells presence, not counts) and no
+# length normalisation: a row's score is the sum of the IDF of the query terms it carries. With counts
+# gone, normalising by length (b = 0.4 before) only pushed down longer memories, which tend to carry the
+# substance: b = 0 raised LoCoMo MRR from 0.543 to 0.557 and lowered the agent benchmark's stale-first
+# share from 0.482 to 0.429 (docs/benchmarks.md, "Keyword scoring").
 MAX_QUERY_TERMS = 32
 # Most rows the keyword pool reads for the rows matching any term, and for those matching every term.
 # Below it (the usual case) BM25 statistics are exact within the scope. A broad query over a very large
@@ -44,16 +46,6 @@ SCOPE_SIZE_CACHE_ENTRIES = 4096
 def _lexeme_query(lexeme: str) -> str:
     """A lexeme as a one-term tsquery literal: quoted, with quotes and backslashes escaped."""
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def _bm25_term(weight: str, length: str) -> sql.Composable:
-    """One matching term's BM25 contribution with tf = 1 (`@@` tells presence, not counts).
-
-    idf * (k1 + 1) / (1 + k1 * (1 - b + b * |d| / avgdl)), with |d| the row's distinct lexemes.
-    """
-    return sql.SQL("{w} * (%(k1)s + 1) / (1 + %(k1)s * (1 - %(b)s + %(b)s * {n} / greatest(stats.avgdl, 1)))").format(
-        w=sql.SQL(weight), n=sql.SQL(length)
-    )
 
 
 def _bm25_ctes(
@@ -87,14 +79,14 @@ def _bm25_ctes(
         "terms AS MATERIALIZED (SELECT lex, tq::tsquery AS tq"
         " FROM unnest(%(lexes)s::text[], %(tqs)s::text[]) AS t(lex, tq)),"
         " pool AS MATERIALIZED (SELECT DISTINCT ON (id) id, tsv FROM ({branches}) AS matched),"
-        " hits AS MATERIALIZED (SELECT p.id, length(p.tsv) AS len, t.lex FROM pool p JOIN terms t ON p.tsv @@ t.tq),"
+        " hits AS MATERIALIZED (SELECT p.id, t.lex FROM pool p JOIN terms t ON p.tsv @@ t.tq),"
         # N counts the readable rows whatever their lifecycle state: an index-only count
-        " stats AS MATERIALIZED (SELECT {count} AS n, (SELECT avg(length(tsv)) FROM pool) AS avgdl),"
+        " stats AS MATERIALIZED (SELECT {count} AS n),"
         " idf AS MATERIALIZED (SELECT t.lex, t.tq, ln(1 + (greatest(stats.n, d.df) - d.df + 0.5) / (d.df + 0.5)) AS w"
         "  FROM (SELECT lex, count(*) AS df FROM hits GROUP BY lex) d JOIN terms t USING (lex), stats),"
-        " kw AS (SELECT h.id, sum({t}) AS s FROM hits h JOIN idf USING (lex), stats"
+        " kw AS (SELECT h.id, sum(idf.w) AS s FROM hits h JOIN idf USING (lex)"
         "  GROUP BY h.id ORDER BY s DESC, h.id LIMIT %(lim)s)"
-    ).format(branches=sql.SQL(" UNION ALL ").join(branches), t=_bm25_term("idf.w", "h.len"), count=count)
+    ).format(branches=sql.SQL(" UNION ALL ").join(branches), count=count)
 
 
 class MemoryRetrieval(MemoryTable):
@@ -173,7 +165,7 @@ class MemoryRetrieval(MemoryTable):
             large = known and cached is not None and cached[0] >= SCOPE_COUNT_CAP
             per_term = KEYWORD_TERM_ROWS if not large else max(KEYWORD_TERM_ROWS, KEYWORD_POOL // len(tqs))
             params.update(per_term=KEYWORD_POOL if len(tqs) == 1 else per_term)
-            params.update(ncap=SCOPE_COUNT_CAP, k1=BM25_K1, b=BM25_B)
+            params.update(ncap=SCOPE_COUNT_CAP)
             if known:
                 assert cached is not None
                 params["known_n"] = cached[0]
@@ -183,7 +175,7 @@ class MemoryRetrieval(MemoryTable):
                 " (SELECT array_agg(s ORDER BY s DESC, id) FROM kw) AS scores,"
                 " (SELECT array_agg(tq::text ORDER BY lex) FROM idf) AS tqs,"
                 " (SELECT array_agg(w ORDER BY lex) FROM idf) AS weights,"
-                " stats.avgdl, stats.n FROM stats"
+                " stats.n FROM stats"
             ).format(ctes=_bm25_ctes(where, vis, len(tqs), known_n=known, any_term=not large))
             cur = await conn.execute(query_sql, params)
             row = await cur.fetchone()
@@ -197,7 +189,6 @@ class MemoryRetrieval(MemoryTable):
             scores=dict(zip(row["ids"] or [], (float(v) for v in row["scores"] or []), strict=True)),
             term_queries=list(row["tqs"] or []),
             term_weights=[float(w) for w in row["weights"] or []],
-            avgdl=float(row["avgdl"] or 1.0),
         )
 
     async def hydrate(
@@ -230,16 +221,13 @@ class MemoryRetrieval(MemoryTable):
         if known:
             tiers.append(sql.SQL("SELECT unnest(%(kw_ids)s::text[])"))
         if keyword is not None and keyword.term_queries:
-            params.update(tqs=keyword.term_queries, tws=keyword.term_weights, avgdl=keyword.avgdl)
-            params.update(k1=BM25_K1, b=BM25_B)
+            params.update(tqs=keyword.term_queries, tws=keyword.term_weights)
             # the terms are parsed once, then matched against the rows the keyword phase did not score
             ctes.append(
                 sql.SQL("tt AS MATERIALIZED (SELECT * FROM unnest(%(tqs)s::tsquery[], %(tws)s::float8[]) AS t(tq, w))")
             )
             kscore = sql.SQL(
-                "CASE WHEN e.id = ANY(%(kw_ids)s) THEN NULL ELSE"
-                " (SELECT sum(tt.w * (%(k1)s + 1) / (1 + %(k1)s * (1 - %(b)s + %(b)s * length(e.tsv)"
-                " / greatest(%(avgdl)s, 1)))) FROM tt WHERE e.tsv @@ tt.tq) END"
+                "CASE WHEN e.id = ANY(%(kw_ids)s) THEN NULL ELSE (SELECT sum(tt.w) FROM tt WHERE e.tsv @@ tt.tq) END"
             )
         if query_vector is not None and self._space is not None:
             params["qvec"] = VectorParam(query_vector)
