@@ -14,6 +14,7 @@ from novamem.domain.linking import (
     seed_weights,
     source_strength,
 )
+from novamem.domain.ranking import query_entities
 
 
 def test_memory_entities_finds_names_quotes_numbers_and_dates() -> None:
@@ -32,6 +33,16 @@ def test_memory_entities_skips_sentence_openers_and_lone_stop_words() -> None:
     assert "yeah" not in found
     assert "i" not in found
     assert "melanie" in found
+
+
+def test_apostrophes_of_contractions_and_possessives_quote_nothing() -> None:
+    text = "It's just like when I win a tournament - it feels awesome! I'm proud of the students' work."
+    assert memory_entities(text) == []
+    found = memory_entities("Jolene's favourite game is 'Walking Dead', she said; set 'max_connections' to 200.")
+    assert "walking dead" in found
+    assert "max_connections" in found
+    assert not any(e.endswith("'") for e in found)  # the closing quote is not part of the name
+    assert query_entities("What's the 'edge-proxy' port Caroline's team uses?") == ["edge-proxy", "caroline's"]
 
 
 def test_entity_strength_weakens_with_postings_and_drops_common_entities() -> None:

@@ -29,7 +29,9 @@ __all__ = [
 
 SIGNALS = ("keyword", "vector", "graph", "recency", "entity", "time")
 
-_QUOTED = re.compile(r"\"([^\"]{2,})\"|'([^']{2,})'")
+# a single quote opens or closes a quotation only where it does not join two words: the apostrophes of
+# "it's ... I'm" enclose no quotation
+_QUOTED = re.compile(r"\"([^\"]{2,})\"|(?<!\w)'([^'\n]{2,80})'(?!\w)")
 _TITLE_RUN = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
 _NUMBER = re.compile(r"\b\d{3,}\b")
 _AMOUNT = re.compile(r"\$\d[\d,.]*")
@@ -44,7 +46,7 @@ def query_entities(query: str) -> list[str]:
     for m in _TITLE_RUN.finditer(query):
         if _SENTENCE_START.search(query[: m.start()]):
             continue
-        found.append(m.group(0))
+        found.append(m.group(0).rstrip("'-"))  # a closing quote or dash is not part of the name
     found.extend(m.group(0) for m in _NUMBER.finditer(query))
     found.extend(m.group(0) for m in _AMOUNT.finditer(query))
     seen: dict[str, None] = {}
