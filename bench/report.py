@@ -234,38 +234,28 @@ At {largest["memories"]:,} memories p95 is {largest["p95_ms"]} ms: {verdict} the
 
 SEARCH_P95_GOAL_MS = 20.0
 SEARCH_LATENCY_NOTES = """Where the time goes: see the next section (`bench/search_stages.py`), which times each stage
-in-process and counts the CPU one search costs. On a quiet machine a search costs about 27 ms of CPU
-(PostgreSQL 15, the event loop 6.5, the embedder 5), and its critical path is the keyword phase
-(about 9.5 ms) beside the embedding and vector statement (about 6 + 4 ms), then the hydration statement
-(3.4 ms) and the graph stage (4.5 ms), each waiting for the one before.
+in-process and counts the CPU one search costs. Its critical path is the keyword phase beside the
+embedding and vector statement (about 7 ms either way at p50 on a quiet machine), then the hydration
+statement and the graph stage, each waiting for the one before.
 
-Changes of the latest round, measured against the previous code (1bc9d38) by running this script on
-two copies of the same store, old and new alternating (p50 / p95 ms of each run's best pass; the
-first run of each copy also migrated it):
+The host's speed varies from day to day, so compare runs by their ratio to the embedder alone (same
+run). Runs of the latest round (p50 / p95 ms of the best pass; the embedder alone's p95 and the ratio):
 
-| run | code | p50 ms | p95 ms |
-| --- | --- | --- | --- |
-| 1 | old | 42.4 | 59.1 |
-| 2 | new | 22.2 | 28.6 |
-| 3 | new | 25.8 | 35.2 |
-| 4 | old | 28.0 | 35.9 |
-| 5 | new | 27.6 | 38.5 |
-| 6 | old | 28.6 | 36.6 |
-| 7 | old | 27.8 | 35.9 |
-| 8 | new | 20.9 | 28.1 |
+| code | host | p50 ms | p95 ms | embedder p95 ms | ratio |
+| --- | --- | --- | --- | --- | --- |
+| 5dbf04a | quiet | 14.85 | 19.27 | about 4.0 | about 4.8 |
+| 5dbf04a | quiet | 15.98 | 19.91 | about 4.0 | about 5.0 |
+| fb2fb78 (keyword scoring, b = 0) | quiet | 15.65 | 20.67 | about 4.0 | about 5.2 |
+| fb2fb78 | quiet | 15.59 | 20.06 | about 4.0 | about 5.0 |
+| 43ed69b (entity quotes) | slower | 22.26 | 28.55 | 6.70 | 4.26 |
+| 43ed69b | slower | 22.66 | 30.60 | 7.08 | 4.32 |
+| 43ed69b | slower | 21.55 | 27.89 | 6.98 | 4.00 |
+| 43ed69b | slower | 23.17 | 30.42 | 6.61 | 4.60 |
 
-Search hits are written in batches (one statement per tenant every 0.2 s instead of one per search),
-the query vector goes to PostgreSQL in pgvector's binary format, the hydration statement is prepared
-once per connection, and fusion builds no per-candidate comprehensions. In-process they cut the CPU of
-a search by 2-3% (27.5 -> 26.9 ms, two runs each, alternating); over HTTP the medians of the four runs are
-24.0 / 31.9 ms (new) against 28.3 / 36.3 ms (old), inside this machine's spread from run to run.
-
-The first table of this section is a later run (after results were picked by novelty and the graph
-statement was prepared): 22.1 / 28.2 ms, while the code before those two changes gave 20.4 / 26.7 and
-22.7 / 30.2 ms in runs alternating with it (the new code's other run: 22.0 / 29.0 ms). In-process, over
-four alternating runs each, the graph stage fell from 4.0 / 6.4 to 3.6 / 6.0 ms (p50 / p95) and the whole
-search stayed within the machine's noise (19.6 / 27.8 against 20.4 / 27.9 ms): picking by novelty costs
-about 0.25 ms a search (0.32 instead of 0.08 ms for 50 candidates at `k = 10`).
+On the slower days the built-in model alone took about 5 ms per question at p50 instead of 3, and the
+in-process stage benchmark counted 35 ms of CPU per search instead of 20 for the same code. The first
+table of this section is the first of the four 43ed69b runs. At the quiet host's embedder p95 (about
+4 ms) a ratio of 4.0-4.6 is a p95 of 16-18.5 ms; on the slower host it is 28-31 ms.
 
 Tried and not kept: preparing every statement (the plans of the keyword, vector and entity reads depend
 on a term's rarity and a scope's size, which a generic plan does not see); half the keyword pool in
@@ -292,7 +282,24 @@ rounds: queries have an ONNX session and a worker thread of their own, so a quer
 document batch in flight; the vector statement starts as soon as the query is embedded, beside the
 keyword statement; the graph stage reads its four kinds of link in one statement. Found: the full-text
 GIN index keeps its fast-update pending list (up to 4 MB of recently stored rows), which every keyword
-lookup scans in full; this benchmark vacuums after loading, a live server does not."""
+lookup scans in full; this benchmark vacuums after loading, a live server does not.
+
+Tried in the latest round and not kept: embedding queries on two intra-op threads (alone 3.4 instead of
+5.2 ms, but in searches, alternating, p50 / p95 32.4 / 46.4 and 26.5 / 36.3 ms against 21.6 / 27.9 and
+23.2 / 30.4: the second thread fights PostgreSQL for the two cores); reading a common term's first rows
+by walking the scope instead of through the full-text index, which collects every posting of the term
+before the first row (for a term in 9% of the rows 2.3 -> 0.66 ms with the same rows; but a term's rows
+are not spread evenly through the table, so a date needed 10,896 rows read for 111, and a row read costs
+about six postings: keyword phase p50 9.5 -> 14.0 ms with the terms chosen from PostgreSQL's statistics);
+remembering each filled term branch's row ids per scope for 60 s and reading them by primary key next
+time (the same results for all 500 questions, and the slowest statement's term reads fell from 10 to
+3 ms, but matching each pooled row against each term and planning, 1.5 ms, remain: three alternating
+pairs of the keyword phase alone gave p50 7.4-7.8 against 6.5-7.0 ms and p95 9.7-10.2 against
+9.8-10.6 ms); leaving out the own read of terms common in a large scope (the keyword statement's p50
+7.1 -> 2.1 ms, but at 100k the share of the top 10 it has in common with exact BM25 over the whole scope
+fell from 0.63 to 0.40) or reading their rows together with another term (agreement 0.73, p95 21.5
+against 14.4 ms). That agreement figure is itself a finding: at 100k memories the bounded keyword pool
+agrees with exact BM25 on 0.63 of the top 10."""
 
 STAGE_NAMES = {
     "keyword": "keyword (lexemes + BM25 statement; starts at once)",
@@ -785,6 +792,21 @@ further (MRR 0.564 at -0.2) but costs the agent benchmark's preference questions
 and a negative `b` has no safe bound: the denominator reaches zero for a memory several times the average
 length. Each query's statistics need no document lengths any more, so the keyword statement no longer
 computes them for every pooled row.
+
+Other changes tried on the same store at `b = 0` (recall@10 / MRR against 0.7626 / 0.5567) and not kept:
+the keyword tier's share at 0.35 (0.7688 / 0.551) or 0.55 (0.7537 / 0.5578) and the vector's at 0.35
+(0.7617 / 0.5575); the keyword score as the share of the query's summed IDF a memory carries instead of
+relative to the best candidate (0.7719 / 0.5496), or half of each (0.7682 / 0.5536); the vector score
+relative to the best candidate (0.7593 / 0.5515), its square root (0.7616 / 0.5567) or its square (0.7625
+/ 0.5584, open-domain 0.391 -> 0.366). Each moves recall@10 and MRR in opposite directions or within a few
+questions. Also not kept, measured before `b` changed (0.7585 / 0.5430): a second vector search from the
+centroid of the first stage's best hits (with or without the query), its finds credited as graph scores
+(pseudo-relevance feedback): at best 0.7564 / 0.5432. Where the evidence sits (`k = 100`, before `b`
+changed): of the 866 multi-hop evidence turns, 340 were in the top 10, 130 at ranks 11-25, 121 at 26-50,
+89 at 51-100 and 186 beyond; of the 197 open-domain ones, 56, 24, 18, 24 and 75. The turns beyond the
+first hundred share neither words nor meaning with the question closely enough for either tier; they
+need knowledge or inference that no signal here has (an LLM decomposer or a cross-encoder, neither of
+which can be installed or measured on these machines).
 """
 
 # measured while choosing `b` (bench/locomo_recall.py's store, bench/agent_recall.py); see KEYWORD_SCORING_NOTES
