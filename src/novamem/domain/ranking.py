@@ -90,7 +90,8 @@ class SignalWeights(Protocol):
 
 @dataclass(slots=True)
 class Candidate:
-    """One candidate memory with its raw signals and, after fusion, its score."""
+    """One candidate memory with its raw signals and, after fusion, its normalised signals (unrounded: the
+    wire view rounds them) and its score."""
 
     id: str
     raw: dict[str, float] = field(default_factory=dict)
@@ -130,17 +131,11 @@ def fuse(
         n_graph = min(max(graph, 0.0), 1.0)
         n_rec = min(max(raw.get("recency", 0.0), 0.0), 1.0)
         n_ent = ent / max_ent if max_ent else 0.0
-        signals = {
-            "keyword": round(n_kw, 6),
-            "vector": round(n_vec, 6),
-            "graph": round(n_graph, 6),
-            "recency": round(n_rec, 6),
-            "entity": round(n_ent, 6),
-        }
+        signals = {"keyword": n_kw, "vector": n_vec, "graph": n_graph, "recency": n_rec, "entity": n_ent}
         score = a_kw * n_kw + a_vec * n_vec + a_graph * n_graph + a_rec * n_rec + a_ent * n_ent
         if "time" in raw:
             n_time = min(max(raw["time"], 0.0), 1.0)
-            signals["time"] = round(n_time, 6)
+            signals["time"] = n_time
             score += a_time * n_time
         cand.signals = signals
         cand.score = score / total

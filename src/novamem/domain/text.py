@@ -20,7 +20,10 @@ _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 
 def content_tokens(text: str) -> set[str]:
     """Lower-cased word tokens without stop words."""
-    return {w for w in (m.group(0).lower().strip("'-") for m in _WORD.finditer(text)) if w and w not in STOP_WORDS}
+    tokens = {w.lower().strip("'-") for w in _WORD.findall(text)}
+    tokens -= STOP_WORDS
+    tokens.discard("")
+    return tokens
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

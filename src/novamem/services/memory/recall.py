@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -114,7 +114,7 @@ def render(entry: MemoryEntry, mode: str = "full", *, signals: bool = True) -> M
         project=entry.project_id,
         source=entry.source,
         metadata=metadata,
-        signals=entry.signals if signals else None,
+        signals={name: round(value, 6) for name, value in entry.signals.items()} if signals else None,
         truncated=truncated,
         occurred_at=iso(entry.occurred_at),
     )
@@ -155,6 +155,9 @@ class _Signals:
     when: TimeIntent | None
     now: datetime
     half_life_days: float
+    # each entry's signals apart from the graph's, by id: a search scores its first-stage entries again
+    # after the graph stage, with the same keyword and vector scores
+    _known: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def candidates(
         self,
@@ -163,21 +166,24 @@ class _Signals:
         vscores: dict[str, float],
         graph: dict[str, float],
     ) -> list[Candidate]:
+        """A candidate per entry; an entry seen before keeps the keyword and vector scores it had then."""
         cands = []
         for entry in entries:
-            # recency counts from when the thing happened, when the memory knows it
-            moment = entry.occurred_at or entry.updated_at
-            raw = {"recency": recency(moment, self.now, self.half_life_days)}
-            if self.when is not None:
-                raw["time"] = time_score(self.when, entry.occurred_at, entry.created_at)
-            if entry.id in kscores:
-                raw["keyword"] = kscores[entry.id]
-            if entry.id in vscores:
-                raw["vector"] = vscores[entry.id]
-            if self.entities:
-                raw["entity"] = entity_score(self.entities, entry.content)
-            if entry.id in graph:
-                raw["graph"] = graph[entry.id]
+            base = self._known.get(entry.id)
+            if base is None:
+                # recency counts from when the thing happened, when the memory knows it
+                moment = entry.occurred_at or entry.updated_at
+                base = {"recency": recency(moment, self.now, self.half_life_days)}
+                if self.when is not None:
+                    base["time"] = time_score(self.when, entry.occurred_at, entry.created_at)
+                if entry.id in kscores:
+                    base["keyword"] = kscores[entry.id]
+                if entry.id in vscores:
+                    base["vector"] = vscores[entry.id]
+                if self.entities:
+                    base["entity"] = entity_score(self.entities, entry.content)
+                self._known[entry.id] = base
+            raw = {**base, "graph": graph[entry.id]} if entry.id in graph else base
             cands.append(Candidate(id=entry.id, raw=raw))
         return cands
 
