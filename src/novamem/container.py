@@ -124,7 +124,7 @@ def build_embedder(settings: Settings) -> Embedder | None:
     if settings.embeddings_provider is EmbeddingsProvider.BUILTIN:
         from novamem.embedding.builtin import BuiltinEmbedder
 
-        return BuiltinEmbedder(max_batch=settings.embeddings_batch_max)
+        return BuiltinEmbedder(max_batch=settings.embeddings_batch_max, cache_dir=settings.data_dir / "models")
     from novamem.embedding.openai import OpenAICompatibleEmbedder
 
     assert settings.embeddings_endpoint and settings.embeddings_model

@@ -1,13 +1,24 @@
 """The part of onnxruntime that novamem uses (`embedding/builtin.py`); the package ships no type information."""
 
 from collections.abc import Mapping, Sequence
+from enum import Enum
 from typing import Any
 
 from numpy.typing import NDArray
 
+__version__: str
+
+class GraphOptimizationLevel(Enum):
+    ORT_DISABLE_ALL = 0
+    ORT_ENABLE_BASIC = 1
+    ORT_ENABLE_EXTENDED = 2
+    ORT_ENABLE_ALL = 99
+
 class SessionOptions:
     intra_op_num_threads: int
     inter_op_num_threads: int
+    graph_optimization_level: GraphOptimizationLevel
+    optimized_model_filepath: str
 
 class InferenceSession:
     def __init__(
