@@ -13,4 +13,5 @@ def quantize_dynamic(
     *,
     per_channel: bool = False,
     weight_type: QuantType = ...,
+    nodes_to_exclude: list[str] | None = None,
 ) -> None: ...
