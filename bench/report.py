@@ -169,6 +169,8 @@ def render_search_latency(r: dict[str, Any]) -> str:
             s.get("embedder_p50_ms", "-"),
             s.get("embedder_p95_ms", "-"),
             s.get("ratio_p95", "-"),
+            s["embedder"]["packaged"]["p95_ms"] if "packaged" in s.get("embedder", {}) else "-",
+            s.get("ratio_p95_packaged", "-"),
             s["server_rss_mib"],
             s["postgres_pss_mib"],
         ]
@@ -185,6 +187,8 @@ def render_search_latency(r: dict[str, Any]) -> str:
         "embedder alone p50 ms",
         "embedder alone p95 ms",
         "p95 / embedder p95",
+        "packaged model p95 ms",
+        "p95 / packaged p95",
         "server RSS MiB",
         "PostgreSQL PSS MiB",
     ]
@@ -217,7 +221,10 @@ questions with a pause between them; the table shows the pass with the lowest p9
 on a shared machine slow some passes. Times are wall-clock at the client and include embedding the
 query. After the passes, with the server idle, the benchmark process loads the same built-in model
 and embeds the same questions one at a time on the session the server uses for queries ("embedder
-alone"); the ratio column divides the search p95 by that p95, both from the same run. Server RSS
+alone"); the ratio column divides the search p95 by that p95, both from the same run. It also embeds
+them with the model file as the package ships it, which the server ran before it converted the model
+(see [retrieval](retrieval.md#storage)): a yardstick of the host's speed, comparable with older runs,
+whose ratios were to that model. Server RSS
 is the `novamem serve` process (model, pools, Python); PostgreSQL PSS is the embedded database's
 processes, shared buffers counted once.
 
