@@ -242,27 +242,49 @@ At {largest["memories"]:,} memories p95 is {largest["p95_ms"]} ms: {verdict} the
 SEARCH_P95_GOAL_MS = 20.0
 SEARCH_LATENCY_NOTES = """Where the time goes: see the next section (`bench/search_stages.py`), which times each stage
 in-process and counts the CPU one search costs. Its critical path is the keyword phase beside the
-embedding and vector statement (about 7 ms either way at p50 on a quiet machine), then the hydration
-statement and the graph stage, each waiting for the one before.
+embedding and vector statement, then the hydration statement and the graph stage, each waiting for the
+one before. Since the built-in model was converted to integer products (below) the keyword phase is
+the longer of the two first branches.
 
 The host's speed varies from day to day, so compare runs by their ratio to the embedder alone (same
-run). Runs of the latest round (p50 / p95 ms of the best pass; the embedder alone's p95 and the ratio):
+run). The embedder itself changed in the latest round, so that round also times the model file as
+packaged, which is what every earlier run's "embedder alone" was. Runs (p50 / p95 ms of the best pass;
+the embedder alone's p95 and the packaged model's p95, each with the search p95's ratio to it):
 
-| code | host | p50 ms | p95 ms | embedder p95 ms | ratio |
-| --- | --- | --- | --- | --- | --- |
-| 5dbf04a | quiet | 14.85 | 19.27 | about 4.0 | about 4.8 |
-| 5dbf04a | quiet | 15.98 | 19.91 | about 4.0 | about 5.0 |
-| fb2fb78 (keyword scoring, b = 0) | quiet | 15.65 | 20.67 | about 4.0 | about 5.2 |
-| fb2fb78 | quiet | 15.59 | 20.06 | about 4.0 | about 5.0 |
-| 43ed69b (entity quotes) | slower | 22.26 | 28.55 | 6.70 | 4.26 |
-| 43ed69b | slower | 22.66 | 30.60 | 7.08 | 4.32 |
-| 43ed69b | slower | 21.55 | 27.89 | 6.98 | 4.00 |
-| 43ed69b | slower | 23.17 | 30.42 | 6.61 | 4.60 |
+| code | host | p50 ms | p95 ms | embedder p95 ms | ratio | packaged p95 ms | ratio |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+| 5dbf04a | quiet | 14.85 | 19.27 | about 4.0 | about 4.8 | (the same) | |
+| 5dbf04a | quiet | 15.98 | 19.91 | about 4.0 | about 5.0 | (the same) | |
+| fb2fb78 (keyword scoring, b = 0) | quiet | 15.65 | 20.67 | about 4.0 | about 5.2 | (the same) | |
+| fb2fb78 | quiet | 15.59 | 20.06 | about 4.0 | about 5.0 | (the same) | |
+| 43ed69b (entity quotes) | slower | 22.26 | 28.55 | 6.70 | 4.26 | (the same) | |
+| 43ed69b | slower | 22.66 | 30.60 | 7.08 | 4.32 | (the same) | |
+| 43ed69b | slower | 21.55 | 27.89 | 6.98 | 4.00 | (the same) | |
+| 43ed69b | slower | 23.17 | 30.42 | 6.61 | 4.60 | (the same) | |
+| 4a7a6e5 (start of the latest round) | slower | 23.99 | 31.06 | 6.96 | 4.46 | (the same) | |
+| 6a39b8e (converted model) | slower, a test suite running | 23.46 | 30.96 | 5.13 | 6.04 | not timed | |
+| 6a39b8e | slowest | 23.91 | 31.43 | 5.89 | 5.34 | 8.63 | 3.64 |
 
-On the slower days the built-in model alone took about 5 ms per question at p50 instead of 3, and the
+On the slower days the packaged model alone took 5-6 ms per question at p50 instead of 3, and the
 in-process stage benchmark counted 35 ms of CPU per search instead of 20 for the same code. The first
-table of this section is the first of the four 43ed69b runs. At the quiet host's embedder p95 (about
-4 ms) a ratio of 4.0-4.6 is a p95 of 16-18.5 ms; on the slower host it is 28-31 ms.
+table of this section is the last run above. At the quiet host's packaged-model p95 (about 4 ms) a
+ratio of 3.64 would be a p95 of about 15 ms; that is a projection, not a measurement.
+
+The latest round: the built-in model runs as a converted copy whose attention and first feed-forward
+products multiply int8 weights in integers ([retrieval](retrieval.md#storage)), so it reads a third of
+the weights per embedding. Alone, one question at a time, alternating in one process on a busy
+machine, a query took 3.35-3.78 ms at p50 against 5.58-6.71 ms with the packaged file. In searches
+(in-process stage benchmark, the query session swapped between the two files, three alternating
+pairs on the 100,000-memory store): the embedder's CPU per search fell from 6.73-6.97 to 4.65-4.93 ms
+and the embedding's wall time at p50 from 8.86-8.99 to 6.13-7.15 ms, but whole searches moved less,
+p50 / p95 29.45 / 39.26, 27.09 / 35.17 and 28.21 / 37.82 ms with the packaged file against 24.58 / 34.18,
+28.68 / 37.10 and 27.35 / 36.84 ms with the copy: the keyword phase (p50 11.8 ms on this host) now ends
+after the embedding and the vector statement, so what the embedding saves shows only where the vector
+branch was the longer one. The same round also cut Python work per search (content tokens by
+`findall`, fused signals rounded only in the wire view, first-stage entries scored once); the event
+loop's CPU per search went from 9.93-11.42 to 8.90-9.42 ms over two alternating pairs. A profile of the
+event loop (py-spy) puts psycopg's composition of each statement from `sql.Composed` parts at about
+13% of its samples: caching the composed text per scope shape is the next Python-side cut.
 
 Tried and not kept: preparing every statement (the plans of the keyword, vector and entity reads depend
 on a term's rarity and a scope's size, which a generic plan does not see); half the keyword pool in
@@ -367,7 +389,15 @@ model alone. Changes made for it: the nearest-neighbour link passes the new vect
 it walks the HNSW index (it used to compare the new row with every row of its namespace, which grew
 with the store and made loading 100k memories several times slower); the owed-graph flag is written
 once with the row instead of by a second UPDATE that re-indexed it; and the embedding queue runs each
-batch as similar-length groups, because MiniLM pads a batch to its longest text."""
+batch as similar-length groups, because MiniLM pads a batch to its longest text.
+
+This run is the first with the converted built-in model ([retrieval](retrieval.md#storage)), so the
+embedder every ratio divides by is faster than in the runs before it, and the ratios fell for that
+reason too: 8 concurrent clients 0.63 -> 0.50, one sequential client 0.29 -> 0.36, one client with
+batches 1.36 -> 1.04 (its goal is 0.80). The host was slower on the day of this run (the packaged
+model's query took 6.2 ms at p50 instead of 5.1 that morning), and no run compares the two models on
+the server side by side, so the absolute rates (58.4 instead of 67.8 and 100.3 instead of 138.5 a
+second) do not tell the conversion's effect on loading."""
 
 
 def render_throughput(r: dict[str, Any]) -> str:
