@@ -280,7 +280,12 @@ class Settings(BaseSettings):
     embeddings_reconcile_interval_ms: int = Field(
         60000, ge=0, description="How often owed embeddings are retried (0 disables the reconciler)."
     )
-    embeddings_reconcile_batch: int = Field(400, ge=1, description="Rows embedded per reconciler pass.")
+    embeddings_reconcile_batch: int = Field(
+        400,
+        ge=1,
+        description="Rows embedded per reconciler pass; while full batches are owed (after a change of "
+        "embedding model), one tick runs passes back to back for up to 20 s.",
+    )
     decay_days: float = Field(
         7,
         gt=0,

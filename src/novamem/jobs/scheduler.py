@@ -188,7 +188,7 @@ def build_scheduler(container: Container) -> Scheduler:
         Job(
             JobName.EMBEDDINGS_RECONCILE,
             settings.embeddings_reconcile_interval_ms / 1000,
-            container.reconciler.run_once,
+            container.reconciler.catch_up,
         ),
         Job(JobName.DECAY, settings.decay_interval_ms / 1000, container.operator.run_decay, long_running=True),
         Job(JobName.EXPIRY_PURGE, EXPIRY_PURGE_INTERVAL_S, container.reconciler.purge_expired),

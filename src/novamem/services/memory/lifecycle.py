@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from novamem.services.memory.memories import EmbedderState
 from novamem.storage.base import MemoryStore
 
-__all__ = ["Reconciler"]
+__all__ = ["CATCH_UP_S", "Reconciler"]
 
 log = logging.getLogger("novamem.lifecycle")
+
+# How long one reconciler tick may keep embedding while full batches are owed. A change of embedding model
+# puts every stored row in the queue: one batch a minute would leave vector search without most of a
+# large store for hours. The rest of each interval is left to searches and writes.
+CATCH_UP_S = 20.0
 
 
 class Reconciler:
@@ -35,6 +41,17 @@ class Reconciler:
         if stored:
             log.info("reconciler embedded %d owed rows", stored)
         return stored
+
+    async def catch_up(self, budget_s: float = CATCH_UP_S) -> int:
+        """Passes one after another while each embeds a full batch (more is owed), for up to `budget_s`
+        seconds; returns how many rows got their vector. What is left waits for the next tick."""
+        deadline = time.monotonic() + budget_s
+        total = 0
+        while True:
+            stored = await self.run_once()
+            total += stored
+            if stored < self._batch or time.monotonic() >= deadline:
+                return total
 
     async def purge_expired(self) -> int:
         return await self._store.purge_expired()
