@@ -177,8 +177,8 @@ class Settings(BaseSettings):
     port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="TCP port of the HTTP server.")
     data_dir: Path = Field(
         default_factory=_default_data_dir,
-        description="Directory for the embedded PostgreSQL and other local state "
-        "(default: the per-user data directory, e.g. `~/.local/share/novamem`).",
+        description="Directory for the embedded PostgreSQL, the built-in model's converted copy (`models/`) and "
+        "other local state (default: the per-user data directory, e.g. `~/.local/share/novamem`).",
     )
     database_url: SecretStr | None = Field(
         None,
