@@ -54,9 +54,11 @@ def test_the_copy_multiplies_int8_weights_in_integers(converted: Path) -> None:
     assert sorted(w for w in float_weights if int(np.prod(w)) >= 384 * 384) == [(1536, 384)] * 6
 
 
-def test_the_copy_is_written_once_and_reused(tmp_path: Path) -> None:
-    first = model_file(tmp_path)
+def test_the_copy_is_written_once_and_reused(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="novamem.embedding"):
+        first = model_file(tmp_path)
     assert isinstance(first, Path) and first.parent == tmp_path
+    assert "converted" in caplog.text and str(first) in caplog.text  # a first start says why it paused
     stamp = first.stat().st_mtime_ns
     again = model_file(tmp_path)
     assert again == first and first.stat().st_mtime_ns == stamp

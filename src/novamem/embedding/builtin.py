@@ -22,6 +22,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -125,8 +126,14 @@ def model_file(cache_dir: Path | None) -> Path | bytes:
             # written beside its final name, then renamed: a reader never sees half a file, and two
             # processes converting at once each rename a whole one
             partial = cache_dir / f".{name}.{os.getpid()}.{threading.get_ident()}"
+            started = time.monotonic()
             _convert(source, partial)
             os.replace(partial, target)
+            log.info(
+                "built-in model converted to integer products in %.1f s (once; kept in %s)",
+                time.monotonic() - started,
+                target,
+            )
             return target
         except OSError as exc:
             log.warning("cannot keep the converted model in %s (%s); converting it on every start", cache_dir, exc)
