@@ -264,11 +264,15 @@ the embedder alone's p95 and the packaged model's p95, each with the search p95'
 | 4a7a6e5 (start of the latest round) | slower | 23.99 | 31.06 | 6.96 | 4.46 | (the same) | |
 | 6a39b8e (converted model) | slower, a test suite running | 23.46 | 30.96 | 5.13 | 6.04 | not timed | |
 | 6a39b8e | slowest | 23.91 | 31.43 | 5.89 | 5.34 | 8.63 | 3.64 |
+| 29f8bd3 (the same search code) | slowest | 30.52 | 39.28 | 5.48 | 7.17 | 8.28 | 4.74 |
 
 On the slower days the packaged model alone took 5-6 ms per question at p50 instead of 3, and the
 in-process stage benchmark counted 35 ms of CPU per search instead of 20 for the same code. The first
-table of this section is the last run above. At the quiet host's packaged-model p95 (about 4 ms) a
-ratio of 3.64 would be a p95 of about 15 ms; that is a projection, not a measurement.
+table of this section is the first of the last two runs. Those two runs, of the same search code half an
+hour apart, gave ratios of 3.64 and 4.74 to the packaged model: the yardstick (one thread reading
+weights from memory) does not follow everything that slows the host (PostgreSQL's two processes), so
+single HTTP runs cannot show a change of a few per cent. The in-process A/B below, alternating the two
+models in one store and one afternoon, is the comparison to trust.
 
 The latest round: the built-in model runs as a converted copy whose attention and first feed-forward
 products multiply int8 weights in integers ([retrieval](retrieval.md#storage)), so it reads a third of
