@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -156,6 +157,8 @@ async def test_an_update_logs_the_old_facts_deleted_and_the_new_ones_created(
     source = await remember(container, DUBAI)
     await drained(container)
     old = await fact_ids(container)
+    # the update starts the new text's extraction at once: its answer waits until the feed has been read
+    models.chat_hold = threading.Event()
     await container.memories.update(ALICE, source, MemoryUpdate(content=BELGIUM))
     events = await feed(container, ALICE)
     updated = events.index((source, "updated", {"contentChanged": True}))
@@ -163,6 +166,7 @@ async def test_an_update_logs_the_old_facts_deleted_and_the_new_ones_created(
         (f, "deleted", {"fact": True, "sourceId": source, "reason": "source_changed"}) for f in old
     )
     assert Mirror(events).facts == set() == await fact_ids(container)
+    models.chat_hold.set()
     # a change that keeps the content keeps the facts: they follow it, and are logged `updated` as it is
     await drained(container)
     new = await fact_ids(container)
