@@ -12,6 +12,7 @@ import math
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 DIM = 64
 
@@ -54,6 +55,15 @@ class FakeEmbeddingServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that make a server embed with this one (`load_settings(**fake.settings(), ...)`)."""
+        return {
+            "embeddings_provider": "openai-compatible",
+            "embeddings_endpoint": self.url,
+            "embeddings_model": "fake-hash",
+            "embeddings_dim": DIM,
+        }
 
     def start(self) -> None:
         self._thread.start()

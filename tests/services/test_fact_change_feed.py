@@ -21,7 +21,7 @@ from novamem.domain.fact_consolidation import SUPERSEDED_VIA, Supersession
 from novamem.domain.scope import Caller, Credential
 from novamem.services.memory.models import ForgetRequest, MemoryCreate, MemoryUpdate
 from novamem.storage.postgres.fact_consolidation import PostgresFactConsolidationStore
-from tests.fake_embedder import DIM, FakeEmbeddingServer
+from tests.fake_embedder import FakeEmbeddingServer
 from tests.fake_models import FakeModelServer
 from tests.services.test_dream_cycle import Rows, axis
 
@@ -348,10 +348,7 @@ async def test_a_source_merged_away_by_the_dream_cycle_logs_its_facts_deleted(
         database_url=make_database(),
         jobs_enabled=False,
         auth_mode="none",
-        embeddings_provider="openai-compatible",
-        embeddings_endpoint=fake_embedder.url,
-        embeddings_model="fake-hash",
-        embeddings_dim=DIM,
+        **fake_embedder.settings(),
         graph_link_fanout=0,
     )
     built = await Container.build(settings)

@@ -53,10 +53,7 @@ async def _build(
         database_url=make_database(),
         jobs_enabled=False,
         auth_mode="none",
-        embeddings_provider="openai-compatible",
-        embeddings_endpoint=fake_embedder.url,
-        embeddings_model="fake-hash",
-        embeddings_dim=DIM,
+        **fake_embedder.settings(),
         graph_link_fanout=0,
         **env,
     )

@@ -14,7 +14,7 @@ from novamem.config import load_settings
 from novamem.container import Container
 from novamem.domain.scope import Caller
 from novamem.services.memory.models import MemoryCreate
-from tests.fake_embedder import DIM, FakeEmbeddingServer
+from tests.fake_embedder import FakeEmbeddingServer
 
 BATCH = 2
 STORED = 7
@@ -26,10 +26,7 @@ async def container(make_database: Callable[[], str], fake_embedder: FakeEmbeddi
         database_url=make_database(),
         jobs_enabled=False,
         auth_mode="none",
-        embeddings_provider="openai-compatible",
-        embeddings_endpoint=fake_embedder.url,
-        embeddings_model="fake-hash",
-        embeddings_dim=DIM,
+        **fake_embedder.settings(),
         embeddings_reconcile_batch=BATCH,
     )
     built = await Container.build(settings)
