@@ -124,3 +124,17 @@ async def test_a_vector_hit_gets_the_keyword_score_the_keyword_phase_gives(store
     )
     assert {e.id for e in entries} == {first, second}
     assert kscores[second] == pytest.approx(kscores[first])
+
+
+async def test_one_store_serves_scopes_of_every_shape_each_its_own_rows(store: PostgresMemoryStore) -> None:
+    # the store keeps each statement per scope shape: alternating shapes must never mix their filters
+    mine = await put(store, "the staging database password rotates monthly")
+    bobs = await put(store, "the staging database password rotates weekly", user="bob")
+    bob = ReadScope(tenant_id="acme", user_id="bob")
+    nobody = ReadScope(tenant_id="acme", user_id="alice", include_user_global=False)
+    elsewhere = ReadScope(tenant_id="acme", user_id="alice", namespaces=("elsewhere",))
+    for _ in range(2):
+        assert await keyword_ranking(store, "staging password") == [mine]
+        assert await keyword_ranking(store, "staging password", bob) == [bobs]
+        assert await keyword_ranking(store, "staging password", nobody) == []
+        assert await keyword_ranking(store, "staging password", elsewhere) == []

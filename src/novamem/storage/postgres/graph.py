@@ -18,6 +18,7 @@ from novamem.storage.graph_index import GraphEdge, GraphNode, LinkQuery, LinkRea
 from novamem.storage.postgres.database import Database, map_errors
 from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, entry_from_row
 from novamem.storage.postgres.scoping import MEMBERSHIPS, read_filter, tenant_filter, visible_filter
+from novamem.storage.postgres.statements import StatementCache
 
 __all__ = ["PostgresGraph"]
 
@@ -43,12 +44,75 @@ def _node(row: dict[str, object]) -> GraphNode:
     )
 
 
+def _links_statement(
+    where: sql.Composable, where_b: sql.Composable, *, between: bool, entities: bool
+) -> sql.Composable:
+    """`PostgresGraph.links`' statement: relations and source neighbours of the seeds, relations among the
+    candidates (`between`) and entity postings (`entities`), over rows `e` (and `b`) the scope reaches."""
+    # per seed, its strongest relations whose other end the scope may read. Each direction is cut to
+    # its strongest few before the rows are read, so a memory that many others point at costs no more
+    # than any other (relations join memories of one shelf, so the cut rarely drops a readable one)
+    # (co-occurrence only: the dream cycle's `co_inferred` edges stand for a second hop, which was measured
+    # to lower recall here; the neighbour walk follows them)
+    edges = (
+        "SELECT r.{far} AS other, r.strength FROM memory_relations r WHERE r.{near} = s.id"
+        " AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL AND r.relation = 'co_occurs'"
+        " ORDER BY r.strength DESC LIMIT %(each_way)s"
+    )
+    relations = sql.SQL(
+        "SELECT 'r' AS kind, s.id AS a, n.other AS b, n.strength, NULL::text AS ref, NULL::boolean AS flag"
+        " FROM unnest(%(seeds)s::text[]) AS s(id),"
+        " LATERAL (SELECT x.other, max(x.strength) AS strength FROM (({out}) UNION ALL ({inc})) x"
+        "  JOIN memory_entries e ON e.id = x.other WHERE x.other <> s.id AND {w}"
+        "  GROUP BY x.other ORDER BY strength DESC, x.other LIMIT %(fanout)s) n"
+    ).format(
+        out=sql.SQL(edges.format(far="to_id", near="from_id")),
+        inc=sql.SQL(edges.format(far="from_id", near="to_id")),
+        w=where,
+    )
+    between_part = sql.SQL(
+        "SELECT 'b', r.from_id, r.to_id, r.strength, NULL, NULL FROM memory_relations r"
+        " JOIN memory_entries e ON e.id = r.from_id JOIN memory_entries b ON b.id = r.to_id"
+        " WHERE r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL AND r.relation = 'co_occurs'"
+        " AND r.from_id = ANY(%(pool)s::text[])"
+        " AND r.to_id = ANY(%(pool)s::text[]) AND {w} AND {wb}"
+    ).format(w=where, wb=where_b)
+    # per seed and source: the `reach` readable members written just before it and just after it, each
+    # two short reads of the (tenant, source, entry id) index
+    side = (
+        "SELECT o.entry_id, {before} AS before FROM memory_source_refs o JOIN memory_entries e ON e.id = o.entry_id"
+        " WHERE o.tenant_id = r.tenant_id AND o.source_ref = r.source_ref AND o.entry_id {op} s.id AND {{w}}"
+        " ORDER BY o.entry_id {order} LIMIT %(reach)s"
+    )
+    sources = sql.SQL(
+        "SELECT 's', s.id, n.entry_id, NULL, r.source_ref, n.before FROM unnest(%(seeds)s::text[]) AS s(id)"
+        " JOIN memory_source_refs r ON r.entry_id = s.id AND r.tenant_id = %(s_tenant)s,"
+        " LATERAL (({b}) UNION ALL ({a})) n"
+    ).format(
+        b=sql.SQL(side.format(before="true", op="<", order="DESC")).format(w=where),
+        a=sql.SQL(side.format(before="false", op=">", order="ASC")).format(w=where),
+    )
+    # the full-text index is each entity's posting list
+    postings = sql.SQL(
+        "SELECT 'e', q.ent, x.id, NULL, NULL, NULL FROM unnest(%(ents)s::text[]) AS q(ent),"
+        " LATERAL (SELECT e.id FROM memory_entries e"
+        "  WHERE e.tsv @@ phraseto_tsquery('english', q.ent) AND {w} LIMIT %(cap)s) x"
+    ).format(w=where)
+    parts = [relations, sources]
+    if between:
+        parts.append(between_part)
+    if entities:
+        parts.append(postings)
+    return sql.SQL(" UNION ALL ").join(sql.SQL("({})").format(p) for p in parts)
+
+
 class PostgresGraph:
     """`GraphSource`, `GraphLinks` and the PostgreSQL `GraphReader` (the walk itself is the memory store's)."""
 
     def __init__(self, db: Database, store: MemoryStore) -> None:
         self._db = db
         self._store = store
+        self._statements = StatementCache()
 
     # ---- GraphReader -------------------------------------------------------------------------------------
     async def neighbors(self, scope: ReadScope, seed: MemoryEntry, depth: int, k: int) -> list[Neighbor]:
@@ -56,11 +120,11 @@ class PostgresGraph:
         return await self._store.neighbors(scope, seed, depth, k)
 
     # ---- GraphLinks --------------------------------------------------------------------------------------
-    def _reachable(self, scope: ReadScope, alias: str = "e") -> tuple[sql.Composed, dict[str, object]]:
+    def _reachable(self, scope: ReadScope, alias: str = "e") -> tuple[sql.SQL, dict[str, object]]:
         where, params = read_filter(scope, alias)
         vis, vparams = visible_filter(scope, alias)
         params.update(vparams)
-        return sql.SQL("{w} AND {v}").format(w=where, v=vis), params
+        return sql.SQL(f"{where.as_string()} AND {vis.as_string()}"), params
 
     async def links(self, scope: ReadScope, query: LinkQuery) -> LinkReads:
         """The four kinds of link in one statement: one round trip, one connection and one plan.
@@ -81,66 +145,15 @@ class PostgresGraph:
             cap=query.entity_cap + 1,
         )
         where_b = self._reachable(scope, "b")[0]
-        # per seed, its strongest relations whose other end the scope may read. Each direction is cut to
-        # its strongest few before the rows are read, so a memory that many others point at costs no more
-        # than any other (relations join memories of one shelf, so the cut rarely drops a readable one)
-        # (co-occurrence only: the dream cycle's `co_inferred` edges stand for a second hop, which was measured
-        # to lower recall here; the neighbour walk follows them)
-        edges = (
-            "SELECT r.{far} AS other, r.strength FROM memory_relations r WHERE r.{near} = s.id"
-            " AND r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL AND r.relation = 'co_occurs'"
-            " ORDER BY r.strength DESC LIMIT %(each_way)s"
+        statement = self._statements.get(
+            ("links", where.as_string(), where_b.as_string(), len(query.candidates) > 1, bool(query.entities)),
+            lambda: _links_statement(where, where_b, between=len(query.candidates) > 1, entities=bool(query.entities)),
         )
-        relations = sql.SQL(
-            "SELECT 'r' AS kind, s.id AS a, n.other AS b, n.strength, NULL::text AS ref, NULL::boolean AS flag"
-            " FROM unnest(%(seeds)s::text[]) AS s(id),"
-            " LATERAL (SELECT x.other, max(x.strength) AS strength FROM (({out}) UNION ALL ({inc})) x"
-            "  JOIN memory_entries e ON e.id = x.other WHERE x.other <> s.id AND {w}"
-            "  GROUP BY x.other ORDER BY strength DESC, x.other LIMIT %(fanout)s) n"
-        ).format(
-            out=sql.SQL(edges.format(far="to_id", near="from_id")),
-            inc=sql.SQL(edges.format(far="from_id", near="to_id")),
-            w=where,
-        )
-        between = sql.SQL(
-            "SELECT 'b', r.from_id, r.to_id, r.strength, NULL, NULL FROM memory_relations r"
-            " JOIN memory_entries e ON e.id = r.from_id JOIN memory_entries b ON b.id = r.to_id"
-            " WHERE r.tenant_id = %(s_tenant)s AND r.valid_to IS NULL AND r.relation = 'co_occurs'"
-            " AND r.from_id = ANY(%(pool)s::text[])"
-            " AND r.to_id = ANY(%(pool)s::text[]) AND {w} AND {wb}"
-        ).format(w=where, wb=where_b)
-        # per seed and source: the `reach` readable members written just before it and just after it, each
-        # two short reads of the (tenant, source, entry id) index
-        side = (
-            "SELECT o.entry_id, {before} AS before FROM memory_source_refs o JOIN memory_entries e ON e.id = o.entry_id"
-            " WHERE o.tenant_id = r.tenant_id AND o.source_ref = r.source_ref AND o.entry_id {op} s.id AND {{w}}"
-            " ORDER BY o.entry_id {order} LIMIT %(reach)s"
-        )
-        sources = sql.SQL(
-            "SELECT 's', s.id, n.entry_id, NULL, r.source_ref, n.before FROM unnest(%(seeds)s::text[]) AS s(id)"
-            " JOIN memory_source_refs r ON r.entry_id = s.id AND r.tenant_id = %(s_tenant)s,"
-            " LATERAL (({b}) UNION ALL ({a})) n"
-        ).format(
-            b=sql.SQL(side.format(before="true", op="<", order="DESC")).format(w=where),
-            a=sql.SQL(side.format(before="false", op=">", order="ASC")).format(w=where),
-        )
-        # the full-text index is each entity's posting list
-        postings = sql.SQL(
-            "SELECT 'e', q.ent, x.id, NULL, NULL, NULL FROM unnest(%(ents)s::text[]) AS q(ent),"
-            " LATERAL (SELECT e.id FROM memory_entries e"
-            "  WHERE e.tsv @@ phraseto_tsquery('english', q.ent) AND {w} LIMIT %(cap)s) x"
-        ).format(w=where)
-        parts = [relations, sources]
-        if len(query.candidates) > 1:
-            parts.append(between)
-        if query.entities:
-            parts.append(postings)
         with map_errors():
             async with self._db.connection() as conn:
                 # prepared once per pooled connection (planning it cost about a millisecond a search): every
                 # part reads by ids or arrays, and the entities arrive in an array too, so no custom plan
                 # could see a value that a generic plan misses
-                statement = sql.SQL(" UNION ALL ").join(sql.SQL("({})").format(p) for p in parts)
                 cur = await conn.execute(statement, params, prepare=True)
                 rows = await cur.fetchall()
         reads = LinkReads([], [], [], {})

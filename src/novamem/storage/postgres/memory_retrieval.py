@@ -20,6 +20,7 @@ from novamem.storage.postgres.memory_table import (
     entry_from_row,
 )
 from novamem.storage.postgres.scoping import read_filter, target_filter, visible_filter
+from novamem.storage.postgres.statements import StatementCache
 
 __all__ = ["MemoryRetrieval"]
 
@@ -103,6 +104,8 @@ class MemoryRetrieval(MemoryTable):
         super().__init__(db, space, decay_days=decay_days, extract_facts=extract_facts)
         # scope sizes for IDF (N), by read filter: counting them costs more than the rest of BM25
         self._scope_sizes: dict[str, tuple[int, float]] = {}
+        # the search path's statements, rendered once per shape (see `statements.py`)
+        self._statements = StatementCache()
 
     def _vector_cte(self, where: sql.Composable, vis: sql.Composable, *, from_ids: bool = False) -> sql.Composable:
         """CTE `vc`: ids and cosine distances `d` of the `%(lim)s` nearest visible rows of the scope to `%(qvec)s`.
@@ -131,10 +134,12 @@ class MemoryRetrieval(MemoryTable):
         where, params = read_filter(scope)
         vis, vparams = visible_filter(scope)
         params.update(vparams, lim=limit, qvec=VectorParam(vector))
+        statement = self._statements.get(
+            ("nearest", where.as_string(), vis.as_string()),
+            lambda: sql.SQL("WITH {vc} SELECT id FROM vc").format(vc=self._vector_cte(where, vis)),
+        )
         async with self._db.connection() as conn:
-            cur = await conn.execute(
-                sql.SQL("WITH {vc} SELECT id FROM vc").format(vc=self._vector_cte(where, vis)), params
-            )
+            cur = await conn.execute(statement, params)
             rows = await cur.fetchall()
         return [r["id"] for r in rows]
 
@@ -169,14 +174,18 @@ class MemoryRetrieval(MemoryTable):
             if known:
                 assert cached is not None
                 params["known_n"] = cached[0]
-            query_sql = sql.SQL(
-                "WITH {ctes} SELECT"
-                " (SELECT array_agg(id ORDER BY s DESC, id) FROM kw) AS ids,"
-                " (SELECT array_agg(s ORDER BY s DESC, id) FROM kw) AS scores,"
-                " (SELECT array_agg(tq::text ORDER BY lex) FROM idf) AS tqs,"
-                " (SELECT array_agg(w ORDER BY lex) FROM idf) AS weights,"
-                " stats.n FROM stats"
-            ).format(ctes=_bm25_ctes(where, vis, len(tqs), known_n=known, any_term=not large))
+            terms = len(tqs)
+            query_sql = self._statements.get(
+                ("keyword", where.as_string(), vis.as_string(), terms, known, large),
+                lambda: sql.SQL(
+                    "WITH {ctes} SELECT"
+                    " (SELECT array_agg(id ORDER BY s DESC, id) FROM kw) AS ids,"
+                    " (SELECT array_agg(s ORDER BY s DESC, id) FROM kw) AS scores,"
+                    " (SELECT array_agg(tq::text ORDER BY lex) FROM idf) AS tqs,"
+                    " (SELECT array_agg(w ORDER BY lex) FROM idf) AS weights,"
+                    " stats.n FROM stats"
+                ).format(ctes=_bm25_ctes(where, vis, terms, known_n=known, any_term=not large)),
+            )
             cur = await conn.execute(query_sql, params)
             row = await cur.fetchone()
         if row is None:
@@ -211,52 +220,28 @@ class MemoryRetrieval(MemoryTable):
         where, params = read_filter(scope)
         vis, vparams = visible_filter(scope)
         params.update(vparams, lim=limit)
-        tiers: list[sql.Composable] = []
-        ctes: list[sql.Composable] = []
-        kscore: sql.Composable = sql.SQL("NULL::float8")
-        vscore: sql.Composable = sql.SQL("NULL::float8")
-        join_vc: sql.Composable = sql.SQL("")
         known = dict(keyword.scores) if keyword is not None else {}
         params["kw_ids"] = list(known)
-        if known:
-            tiers.append(sql.SQL("SELECT unnest(%(kw_ids)s::text[])"))
-        if keyword is not None and keyword.term_queries:
+        by_terms = keyword is not None and bool(keyword.term_queries)
+        if keyword is not None and by_terms:
             params.update(tqs=keyword.term_queries, tws=keyword.term_weights)
-            # the terms are parsed once, then matched against the rows the keyword phase did not score
-            ctes.append(
-                sql.SQL("tt AS MATERIALIZED (SELECT * FROM unnest(%(tqs)s::tsquery[], %(tws)s::float8[]) AS t(tq, w))")
-            )
-            kscore = sql.SQL(
-                "CASE WHEN e.id = ANY(%(kw_ids)s) THEN NULL ELSE (SELECT sum(tt.w) FROM tt WHERE e.tsv @@ tt.tq) END"
-            )
-        if query_vector is not None and self._space is not None:
+        by_vector = query_vector is not None and self._space is not None
+        if query_vector is not None and by_vector:
             params["qvec"] = VectorParam(query_vector)
             if vector_ids is not None:
                 params["vec_ids"] = list(vector_ids)
-            ctes.append(self._vector_cte(where, vis, from_ids=vector_ids is not None))
-            tiers.append(sql.SQL("SELECT id FROM vc"))
-            # the vector tier's own distances are reused; only keyword-only rows are compared here
-            vscore = sql.SQL("CASE WHEN vc.d IS NOT NULL THEN 1 - vc.d WHEN {m} THEN 1 - ({ev} <=> {qv}) END").format(
-                m=self._model_match(), ev=self._vec(), qv=self._qvec()
-            )
-            join_vc = sql.SQL(" LEFT JOIN vc ON vc.id = e.id")
-        if not tiers:
+        if not known and not by_vector:
             return [], {}, {}
-        with_ctes = sql.SQL("WITH {c}, ").format(c=sql.SQL(", ").join(ctes)) if ctes else sql.SQL("WITH ")
-        # the scope filter again on the final rows: ids passed back in never widen what a caller reads
-        query_sql = sql.SQL(
-            "{w_ctes}ids AS ({u}) SELECT {c}, {k} AS kscore, {vs} AS vscore"
-            " FROM (SELECT DISTINCT * FROM ids) AS ids(id) JOIN memory_entries e ON e.id = ids.id{j}"
-            " WHERE {w} AND {v}"
-        ).format(
-            w_ctes=with_ctes,
-            u=sql.SQL(" UNION ALL ").join(tiers),
-            c=ENTRY_COLUMNS,
-            k=kscore,
-            vs=vscore,
-            j=join_vc,
-            w=where,
-            v=vis,
+        query_sql = self._statements.get(
+            ("hydrate", where.as_string(), vis.as_string(), bool(known), by_terms, by_vector, vector_ids is not None),
+            lambda: self._hydrate_statement(
+                where,
+                vis,
+                by_keyword=bool(known),
+                by_terms=by_terms,
+                by_vector=by_vector,
+                from_ids=vector_ids is not None,
+            ),
         )
         async with self._db.connection() as conn:
             # prepared when its plan follows only the ids it is given (primary-key reads), not the scope's size:
@@ -270,6 +255,59 @@ class MemoryRetrieval(MemoryTable):
         kscores.update((r["id"], known[r["id"]]) for r in rows if r["id"] in known and known[r["id"]] > 0)
         vscores = {r["id"]: max(float(r["vscore"]), 0.0) for r in rows if r["vscore"] is not None}
         return entries, kscores, vscores
+
+    def _hydrate_statement(
+        self,
+        where: sql.Composable,
+        vis: sql.Composable,
+        *,
+        by_keyword: bool,
+        by_terms: bool,
+        by_vector: bool,
+        from_ids: bool,
+    ) -> sql.Composable:
+        """`hydrate`'s statement: the keyword hits (`by_keyword`), BM25 by the keyword phase's terms for the
+        rows it did not score (`by_terms`), and the vector tier and cosines (`by_vector`; its candidates
+        are `%(vec_ids)s` when `from_ids`)."""
+        tiers: list[sql.Composable] = []
+        ctes: list[sql.Composable] = []
+        kscore: sql.Composable = sql.SQL("NULL::float8")
+        vscore: sql.Composable = sql.SQL("NULL::float8")
+        join_vc: sql.Composable = sql.SQL("")
+        if by_keyword:
+            tiers.append(sql.SQL("SELECT unnest(%(kw_ids)s::text[])"))
+        if by_terms:
+            # the terms are parsed once, then matched against the rows the keyword phase did not score
+            ctes.append(
+                sql.SQL("tt AS MATERIALIZED (SELECT * FROM unnest(%(tqs)s::tsquery[], %(tws)s::float8[]) AS t(tq, w))")
+            )
+            kscore = sql.SQL(
+                "CASE WHEN e.id = ANY(%(kw_ids)s) THEN NULL ELSE (SELECT sum(tt.w) FROM tt WHERE e.tsv @@ tt.tq) END"
+            )
+        if by_vector:
+            ctes.append(self._vector_cte(where, vis, from_ids=from_ids))
+            tiers.append(sql.SQL("SELECT id FROM vc"))
+            # the vector tier's own distances are reused; only keyword-only rows are compared here
+            vscore = sql.SQL("CASE WHEN vc.d IS NOT NULL THEN 1 - vc.d WHEN {m} THEN 1 - ({ev} <=> {qv}) END").format(
+                m=self._model_match(), ev=self._vec(), qv=self._qvec()
+            )
+            join_vc = sql.SQL(" LEFT JOIN vc ON vc.id = e.id")
+        with_ctes = sql.SQL("WITH {c}, ").format(c=sql.SQL(", ").join(ctes)) if ctes else sql.SQL("WITH ")
+        # the scope filter again on the final rows: ids passed back in never widen what a caller reads
+        return sql.SQL(
+            "{w_ctes}ids AS ({u}) SELECT {c}, {k} AS kscore, {vs} AS vscore"
+            " FROM (SELECT DISTINCT * FROM ids) AS ids(id) JOIN memory_entries e ON e.id = ids.id{j}"
+            " WHERE {w} AND {v}"
+        ).format(
+            w_ctes=with_ctes,
+            u=sql.SQL(" UNION ALL ").join(tiers),
+            c=ENTRY_COLUMNS,
+            k=kscore,
+            vs=vscore,
+            j=join_vc,
+            w=where,
+            v=vis,
+        )
 
     async def candidates(
         self,

@@ -9,6 +9,7 @@ ordinary user can never read, dedupe against, change or delete an organization's
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from psycopg import sql
@@ -23,63 +24,97 @@ __all__ = ["MEMBERSHIPS", "read_filter", "target_filter", "tenant_filter", "visi
 MEMBERSHIPS = sql.SQL("(CASE WHEN cardinality(e.namespaces) = 0 THEN ARRAY[e.namespace] ELSE e.namespaces END)")
 
 
-def _organization(alias: sql.Identifier, organization_id: str | None, param: str) -> sql.Composed:
-    """The organization match: the OBO caller's organization, or NULL for everyone else."""
-    if organization_id is None:
+def _organization(alias: sql.Identifier, param: str | None) -> sql.Composed:
+    """The organization match: the OBO caller's organization (parameter `param`), or NULL for everyone else."""
+    if param is None:
         return sql.SQL("{a}.organization_id IS NULL").format(a=alias)
     return sql.SQL("{a}.organization_id = %({p})s").format(a=alias, p=sql.SQL(param))
 
 
-def read_filter(
-    scope: ReadScope, alias: str = "e", *, with_namespaces: bool = True, with_organization: bool = True
-) -> tuple[sql.Composed, dict[str, Any]]:
-    """Rows the scope may read: its tenant, its organization, then user-global rows of its user and/or its
-    projects.
+@cache
+def _read_clause(
+    alias: str,
+    *,
+    user_global: bool,
+    projects: bool,
+    organization: bool | None,
+    namespaces: bool,
+    agent: bool | None,
+) -> sql.SQL:
+    """The read filter's text for one shape of scope (values are parameters), composed once per shape.
 
-    `with_organization=False` is for tables without the organization column (the change feed), whose rows
-    the composite user id alone tells apart.
+    `organization`: None leaves the column out, else whether the caller has one; `agent`: None filters no
+    agent, else whether an agent name is matched (False: rows without one).
     """
     a = sql.Identifier(alias)
-    params: dict[str, Any] = {"s_tenant": scope.tenant_id, "s_user": scope.user_id}
     owners: list[sql.Composable] = []
-    if scope.include_user_global:
+    if user_global:
         owners.append(sql.SQL("({a}.project_id IS NULL AND {a}.user_id = %(s_user)s)").format(a=a))
-    if scope.project_ids:
+    if projects:
         owners.append(sql.SQL("{a}.project_id = ANY(%(s_projects)s)").format(a=a))
-        params["s_projects"] = list(scope.project_ids)
     ownership = sql.SQL(" OR ").join(owners) if owners else sql.SQL("false")
     parts: list[sql.Composable] = [
         sql.SQL("{a}.tenant_id = %(s_tenant)s").format(a=a),
         sql.SQL("({o})").format(o=ownership),
     ]
-    if with_organization:
-        parts.append(_organization(a, scope.organization_id, "s_org"))
-        if scope.organization_id is not None:
-            params["s_org"] = scope.organization_id
-    if with_namespaces and scope.namespaces is not None:
+    if organization is not None:
+        parts.append(_organization(a, "s_org" if organization else None))
+    if namespaces:
         # an entry is a member of its home namespace and of every namespace it was stored under since
         # (`namespaces`, GIN-indexed; empty on rows older than memberships, see MEMBERSHIPS)
         parts.append(
             sql.SQL("({a}.namespace = ANY(%(s_namespaces)s) OR {a}.namespaces && %(s_namespaces)s::text[])").format(a=a)
         )
+    if agent is not None:
+        parts.append(sql.SQL("{a}.agent_name = %(s_agent)s" if agent else "{a}.agent_name IS NULL").format(a=a))
+    return sql.SQL(sql.SQL(" AND ").join(parts).as_string(None))
+
+
+def read_filter(
+    scope: ReadScope, alias: str = "e", *, with_namespaces: bool = True, with_organization: bool = True
+) -> tuple[sql.SQL, dict[str, Any]]:
+    """Rows the scope may read: its tenant, its organization, then user-global rows of its user and/or its
+    projects.
+
+    `with_organization=False` is for tables without the organization column (the change feed), whose rows
+    the composite user id alone tells apart. The clause's text depends only on which parts the scope
+    has, never on their values, so statements built around it can be kept per text (`StatementCache`).
+    """
+    params: dict[str, Any] = {"s_tenant": scope.tenant_id, "s_user": scope.user_id}
+    if scope.project_ids:
+        params["s_projects"] = list(scope.project_ids)
+    if with_organization and scope.organization_id is not None:
+        params["s_org"] = scope.organization_id
+    namespaces = with_namespaces and scope.namespaces is not None
+    if namespaces:
+        assert scope.namespaces is not None
         params["s_namespaces"] = list(scope.namespaces)
-    if scope.agent_filter_set:
-        if scope.agent_filter is None:
-            parts.append(sql.SQL("{a}.agent_name IS NULL").format(a=a))
-        else:
-            parts.append(sql.SQL("{a}.agent_name = %(s_agent)s").format(a=a))
-            params["s_agent"] = scope.agent_filter
-    return sql.SQL(" AND ").join(parts), params
+    if scope.agent_filter_set and scope.agent_filter is not None:
+        params["s_agent"] = scope.agent_filter
+    clause = _read_clause(
+        alias,
+        user_global=scope.include_user_global,
+        projects=bool(scope.project_ids),
+        organization=(scope.organization_id is not None) if with_organization else None,
+        namespaces=namespaces,
+        agent=(scope.agent_filter is not None) if scope.agent_filter_set else None,
+    )
+    return clause, params
 
 
-def visible_filter(scope: ReadScope, alias: str = "e") -> tuple[sql.Composed, dict[str, Any]]:
-    """Active, unexpired rows at or below the scope's sensitivity ceiling."""
+@cache
+def _visible_clause(alias: str) -> sql.SQL:
     a = sql.Identifier(alias)
     clause = sql.SQL(
         "{a}.status = 'active' AND ({a}.expires_at IS NULL OR {a}.expires_at > now())"
         " AND {a}.sensitivity <= %(s_sensitivity)s"
     ).format(a=a)
-    return clause, {"s_sensitivity": scope.max_sensitivity}
+    return sql.SQL(clause.as_string(None))
+
+
+def visible_filter(scope: ReadScope, alias: str = "e") -> tuple[sql.SQL, dict[str, Any]]:
+    """Active, unexpired rows at or below the scope's sensitivity ceiling."""
+    return _visible_clause(alias), {"s_sensitivity": scope.max_sensitivity}
 
 
 def target_filter(target: WriteTarget, alias: str = "e") -> tuple[sql.Composed, dict[str, Any]]:
@@ -87,7 +122,7 @@ def target_filter(target: WriteTarget, alias: str = "e") -> tuple[sql.Composed, 
     one user's globals)."""
     a = sql.Identifier(alias)
     clause = sql.SQL("{a}.tenant_id = %(w_tenant)s AND {a}.scope_key = %(w_scope)s AND {o}").format(
-        a=a, o=_organization(a, target.organization_id, "w_org")
+        a=a, o=_organization(a, None if target.organization_id is None else "w_org")
     )
     params: dict[str, Any] = {"w_tenant": target.tenant_id, "w_scope": target.scope_key}
     if target.organization_id is not None:
