@@ -501,6 +501,68 @@ def test_erasing_a_member_tells_the_project_feed_and_leaves_no_trace_of_them(
     assert srv.sql("SELECT id FROM memory_entries WHERE project_id = %s", (project,)) == [(kept["id"],)]
 
 
+def test_erasing_a_removed_member_leaves_their_removal_notices_with_nobody(
+    srv: RunningServer, admin: httpx.Client
+) -> None:
+    made = {
+        who: admin.post(
+            "/v1/admin/users", json={"email": f"{who}@gone.example.com", "password": "gone-pass-12", "tokenLabel": "t"}
+        ).json()
+        for who in ("owner", "former")
+    }
+    owner = {"authorization": f"Bearer {made['owner']['token']}"}
+    former_id = made["former"]["userId"]
+    project = httpx.post(srv.base_url + "/v1/me/projects", json={"name": "gone-notes"}, headers=owner).json()["id"]
+    httpx.post(
+        srv.base_url + f"/v1/me/projects/{project}/members", json={"username": "former@gone.example.com"}, headers=owner
+    )
+    entry = httpx.post(
+        srv.base_url + "/v1/remember",
+        json={"content": "Gone notes are archived yearly", "project": project},
+        headers=owner,
+    ).json()["id"]
+    httpx.delete(srv.base_url + f"/v1/me/projects/{project}/members/{former_id}", headers=owner)
+    assert srv.sql("SELECT user_id FROM memory_changes WHERE addressed AND entry_id = %s", (entry,)) == [(former_id,)]
+
+    assert admin.delete(f"/v1/admin/users/{former_id}").status_code == 200
+    # the notice addressed to the erased user goes with them; it is never handed to the project's owner
+    assert srv.sql("SELECT count(*) FROM memory_changes WHERE addressed AND entry_id = %s", (entry,)) == [(0,)]
+    rows = httpx.get(srv.base_url + "/v1/me/changes", params={"limit": 500}, headers=owner).json()["changes"]
+    assert [(r["entryId"], r["change"]) for r in rows if r["entryId"] == entry] == [(entry, "created")]
+
+
+def test_erasing_an_owner_tells_the_members_of_their_projects(srv: RunningServer, admin: httpx.Client) -> None:
+    made = {
+        who: admin.post(
+            "/v1/admin/users",
+            json={"email": f"{who}@owned.example.com", "password": "owned-pass-12", "tokenLabel": "t"},
+        ).json()
+        for who in ("founder", "staying")
+    }
+    founder = {"authorization": f"Bearer {made['founder']['token']}"}
+    staying = {"authorization": f"Bearer {made['staying']['token']}"}
+    project = httpx.post(srv.base_url + "/v1/me/projects", json={"name": "owned-notes"}, headers=founder).json()["id"]
+    httpx.post(
+        srv.base_url + f"/v1/me/projects/{project}/members",
+        json={"username": "staying@owned.example.com"},
+        headers=founder,
+    )
+    ids = {
+        httpx.post(srv.base_url + "/v1/remember", json={"content": text, "project": project}, headers=headers).json()[
+            "id"
+        ]
+        for text, headers in (("Owned notes are kept in the vault", founder), ("The vault opens at nine", staying))
+    }
+    mark = max(c["seq"] for c in httpx.get(srv.base_url + "/v1/me/changes", headers=staying).json()["changes"])
+
+    assert admin.delete(f"/v1/admin/users/{made['founder']['userId']}").json()["entriesRemoved"] == 2
+    rows = httpx.get(srv.base_url + "/v1/me/changes", params={"afterSeq": mark}, headers=staying).json()["changes"]
+    assert sorted((r["entryId"], r["projectId"], r["change"], r["detail"]["reason"]) for r in rows) == sorted(
+        (i, project, "deleted", "project_deleted") for i in ids
+    )
+    assert srv.sql("SELECT count(*) FROM memory_changes WHERE user_id = %s", (made["founder"]["userId"],)) == [(0,)]
+
+
 def test_audit_rows_cannot_be_changed_or_deleted(srv: RunningServer) -> None:
     with pytest.raises(psycopg.errors.RaiseException):
         srv.sql("UPDATE admin_audit_log SET action = 'forged'")

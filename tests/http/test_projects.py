@@ -326,3 +326,69 @@ def test_the_account_routes_are_documented_in_user_mode(srv: RunningServer) -> N
     assert "delete" in paths["/v1/me/projects/{project}/members/{user_id}"]
     assert {"get", "post"} <= set(paths["/v1/me/tokens"])
     assert "post" in paths["/v1/auth/rotate-token"] and "post" in paths["/v1/admin/tokens/revoke"]
+
+
+def feed(c: httpx.Client, after: int = 0) -> list[dict[str, object]]:
+    r = c.get("/v1/me/changes", params={"limit": 500, "afterSeq": after})
+    assert r.status_code == 200, r.text
+    return list(r.json()["changes"])
+
+
+def last_seq(c: httpx.Client) -> int:
+    return max([int(str(row["seq"])) for row in feed(c)], default=0)
+
+
+def test_a_deleted_project_tells_every_member_feed_each_memory_is_gone(
+    srv: RunningServer, owner: httpx.Client, member: httpx.Client, outsider: httpx.Client
+) -> None:
+    pid = new_project(owner, "mirrored")
+    owner.post(f"/v1/me/projects/{pid}/members", json={"username": MEMBER})
+    ids = {
+        owner.post(
+            "/v1/remember", json={"content": "The mirrored project's broker runs on port 5672", "project": pid}
+        ).json()["id"],
+        member.post(
+            "/v1/remember", json={"content": "The mirrored project's queue is drained nightly", "project": pid}
+        ).json()["id"],
+    }
+    mine = member.post("/v1/remember", json={"content": "My own note: the dentist is on Friday"}).json()["id"]
+    marks = {name: last_seq(c) for name, c in (("owner", owner), ("member", member), ("outsider", outsider))}
+    # a mirroring member has seen both memories arrive
+    assert {(r["entryId"], r["change"]) for r in feed(member) if r["projectId"] == pid} == {(i, "created") for i in ids}
+
+    assert owner.delete(f"/v1/me/projects/{pid}").json()["entriesRemoved"] == 2
+    for name, c in (("owner", owner), ("member", member)):
+        told = [(r["entryId"], r["projectId"], r["change"], r["detail"]) for r in feed(c, marks[name])]
+        assert sorted(told, key=str) == sorted(
+            [(i, pid, "deleted", {"reason": "project_deleted"}) for i in ids], key=str
+        ), name
+    assert feed(outsider, marks["outsider"]) == []
+    # the member's own memory is untouched, and a project-confined token reads no rows about other projects
+    assert mine not in {r["entryId"] for r in feed(member, marks["member"])}
+    with as_token(
+        srv, member.post("/v1/me/tokens", json={"project": new_project(member, "elsewhere")}).json()["token"]
+    ) as c:
+        assert [r for r in feed(c) if r["projectId"] == pid] == []
+
+
+def test_a_removed_member_is_told_the_project_memories_are_gone_for_them_only(
+    srv: RunningServer, owner: httpx.Client, member: httpx.Client
+) -> None:
+    pid = new_project(owner, "left-behind")
+    owner.post(f"/v1/me/projects/{pid}/members", json={"username": MEMBER})
+    kept = owner.post("/v1/remember", json={"content": "The left-behind project ships on Mondays", "project": pid})
+    kept_id = kept.json()["id"]
+    before = {"owner": last_seq(owner), "member": last_seq(member)}
+
+    removed = owner.delete(f"/v1/me/projects/{pid}/members/{srv.ids['member']}")  # type: ignore[attr-defined]
+    assert removed.json() == {"removed": True}
+    told = [(r["entryId"], r["projectId"], r["change"], r["detail"]) for r in feed(member, before["member"])]
+    assert told == [(kept_id, pid, "deleted", {"reason": "member_removed"})]
+    # the owner still has the memory, and their feed says nothing happened to it
+    assert feed(owner, before["owner"]) == []
+    hits = owner.post("/v1/search", json={"query": "ships on Mondays", "project": pid}).json()["results"]
+    assert [h["id"] for h in hits] == [kept_id]
+    # joining again shows the project's rows again, the removal notice stays in the member's history
+    owner.post(f"/v1/me/projects/{pid}/members", json={"username": MEMBER})
+    rows = [(r["entryId"], r["change"]) for r in feed(member) if r["projectId"] == pid]
+    assert rows == [(kept_id, "created"), (kept_id, "deleted")]

@@ -25,6 +25,7 @@ from novamem.error_messages import (
 )
 from novamem.errors import Conflict, NotFound
 from novamem.storage.accounts import EraseReport, SessionRecord, TenantRecord, UserListing, UserRecord
+from novamem.storage.postgres.changes import tell_lost
 from novamem.storage.postgres.database import Database, map_errors
 
 __all__ = ["PostgresAccountStore"]
@@ -306,7 +307,9 @@ class PostgresAccountStore:
         cascades to sessions, tokens, memberships, the active project and quotas.
 
         The user's memories in projects that stay (other owners' projects) leave a `deleted` row in the
-        feed (`reason: user_erased`), so that members mirroring the project learn they are gone. The
+        feed (`reason: user_erased`), so that members mirroring the project learn they are gone; the other
+        members of the projects that go with the user are told the same of each of their memories
+        (`reason: project_deleted`, addressed to each of them). The
         feed rows of those projects are kept for the members under the project's owner: nothing in the
         feed still names the erased user.
         """
@@ -334,6 +337,9 @@ class PostgresAccountStore:
                     params,
                 )
                 shared = await cur.fetchall()
+                # the other members of the projects going with the user are told their memories are gone
+                for project_id in report.owned_projects:
+                    await tell_lost(conn, tenant_id, project_id, reason="project_deleted")
                 await conn.execute(
                     "DELETE FROM projects WHERE tenant_id = %(tenant)s AND id = ANY(%(owned)s)",
                     {**params, "owned": report.owned_projects},
@@ -360,9 +366,10 @@ class PostgresAccountStore:
                         },
                     )
                 # the feed rows of projects that stay are the members' history: kept, under the project's owner
+                # (rows addressed to the user, about projects they lost, are theirs alone and go below)
                 await conn.execute(
                     "UPDATE memory_changes c SET user_id = p.owner_user_id FROM projects p"
-                    " WHERE c.tenant_id = %(tenant)s AND c.user_id = %(id)s"
+                    " WHERE c.tenant_id = %(tenant)s AND c.user_id = %(id)s AND NOT c.addressed"
                     " AND p.tenant_id = c.tenant_id AND p.id = c.project_id",
                     params,
                 )

@@ -8,6 +8,7 @@ from typing import Any
 from novamem.error_messages import NO_SUCH_USER
 from novamem.errors import NotFound
 from novamem.storage.base import MemberRecord, ProjectRecord, ProjectRef, UserRef
+from novamem.storage.postgres.changes import tell_lost
 from novamem.storage.postgres.database import Database, map_errors
 
 __all__ = ["PostgresProjectStore"]
@@ -134,8 +135,9 @@ class PostgresProjectStore:
 
     async def delete(self, tenant_id: str, project_id: str) -> int | None:
         """Delete a project and every entry in it; the entries' edges, vectors and source refs, the
-        memberships and the tokens confined to it go by cascade. Returns the entries removed, or None
-        when there was no such project."""
+        memberships and the tokens confined to it go by cascade. Each member's change feed is told that
+        each entry is gone (`tell_lost`). Returns the entries removed, or None when there was no such
+        project."""
         params = {"tenant": tenant_id, "project": project_id}
         with map_errors():
             async with self._db.connection() as conn, conn.transaction():
@@ -145,6 +147,7 @@ class PostgresProjectStore:
                 )
                 if await cur.fetchone() is None:
                     return None
+                await tell_lost(conn, tenant_id, project_id, reason="project_deleted")
                 cur = await conn.execute(
                     "DELETE FROM memory_entries WHERE tenant_id = %(tenant)s AND project_id = %(project)s", params
                 )
@@ -215,7 +218,10 @@ class PostgresProjectStore:
                 return bool(cur.rowcount)
 
     async def remove_member(self, tenant_id: str, project_id: str, user_id: str) -> bool:
-        """Remove a membership (and the user's active-project pointer at it); False when there was none."""
+        """Remove a membership (and the user's active-project pointer at it); False when there was none.
+
+        The user's change feed is told that each of the project's entries is gone for them (`tell_lost`).
+        """
         params = {"tenant": tenant_id, "project": project_id, "user": user_id}
         with map_errors():
             async with self._db.connection() as conn, conn.transaction():
@@ -225,6 +231,8 @@ class PostgresProjectStore:
                     params,
                 )
                 removed = bool(cur.rowcount)
+                if removed:
+                    await tell_lost(conn, tenant_id, project_id, reason="member_removed", member=user_id)
                 await conn.execute(
                     "DELETE FROM user_active_project WHERE tenant_id = %(tenant)s AND user_id = %(user)s"
                     " AND project_id = %(project)s",
