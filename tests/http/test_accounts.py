@@ -457,34 +457,47 @@ def test_admin_rest_creates_lists_and_erases_users(
     assert "erase-pass-1" not in logged and token not in logged
 
 
+def call(srv: RunningServer, method: str, path: str, headers: dict[str, str], body: object = None) -> Any:
+    """A request that must succeed; its JSON answer."""
+    r = httpx.request(method, srv.base_url + path, json=body, headers=headers)
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+def shared_project(
+    srv: RunningServer, admin: httpx.Client, domain: str, name: str
+) -> tuple[str, tuple[dict[str, str], str], tuple[dict[str, str], str]]:
+    """A project of a new owner with a new member (both users of `domain`): its id, then the owner's and the
+    member's (bearer headers, user id)."""
+    made = []
+    for who in ("owner", "member"):
+        body = {"email": f"{who}@{domain}", "password": "feed-pass-12", "tokenLabel": "t"}
+        answer = admin.post("/v1/admin/users", json=body).json()
+        made.append(({"authorization": f"Bearer {answer['token']}"}, str(answer["userId"])))
+    project = call(srv, "POST", "/v1/me/projects", made[0][0], {"name": name})["id"]
+    call(srv, "POST", f"/v1/me/projects/{project}/members", made[0][0], {"username": f"member@{domain}"})
+    return project, made[0], made[1]
+
+
 def test_erasing_a_member_tells_the_project_feed_and_leaves_no_trace_of_them(
     srv: RunningServer, admin: httpx.Client
 ) -> None:
-    made = {
-        who: admin.post(
-            "/v1/admin/users", json={"email": f"{who}@feed.example.com", "password": "feed-pass-12", "tokenLabel": "t"}
-        ).json()
-        for who in ("keeper", "leaver")
-    }
-    keeper = {"authorization": f"Bearer {made['keeper']['token']}"}
-    leaver = {"authorization": f"Bearer {made['leaver']['token']}"}
-    leaver_id = made["leaver"]["userId"]
-
-    def post(path: str, body: dict[str, object], headers: dict[str, str]) -> dict[str, object]:
-        r = httpx.post(srv.base_url + path, json=body, headers=headers)
-        assert r.status_code in (200, 201), r.text
-        return dict(r.json())
-
-    project = post("/v1/me/projects", {"name": "feed-kept"}, keeper)["id"]
-    post(f"/v1/me/projects/{project}/members", {"username": "leaver@feed.example.com"}, keeper)
-    theirs = post("/v1/remember", {"content": "The staging bucket is emptied every night", "project": project}, leaver)
-    kept = post("/v1/remember", {"content": "Staging deploys need the release tag", "project": project}, keeper)
-    private = post("/v1/remember", {"content": "My own note about the dentist on Friday"}, leaver)
+    project, (keeper, _), (leaver, leaver_id) = shared_project(srv, admin, "feed.example.com", "feed-kept")
+    theirs = call(
+        srv,
+        "POST",
+        "/v1/remember",
+        leaver,
+        {"content": "The staging bucket is emptied every night", "project": project},
+    )
+    kept = call(
+        srv, "POST", "/v1/remember", keeper, {"content": "Staging deploys need the release tag", "project": project}
+    )
+    private = call(srv, "POST", "/v1/remember", leaver, {"content": "My own note about the dentist on Friday"})
 
     def feed() -> list[dict[str, object]]:
-        r = httpx.get(srv.base_url + "/v1/me/changes", params={"limit": 500}, headers=keeper)
-        assert r.status_code == 200, r.text
-        return [c for c in r.json()["changes"] if c["projectId"] == project]
+        changes = call(srv, "GET", "/v1/me/changes?limit=500", keeper)["changes"]
+        return [c for c in changes if c["projectId"] == project]
 
     before = feed()
     assert {(c["entryId"], c["change"]) for c in before} == {(theirs["id"], "created"), (kept["id"], "created")}
@@ -504,63 +517,32 @@ def test_erasing_a_member_tells_the_project_feed_and_leaves_no_trace_of_them(
 def test_erasing_a_removed_member_leaves_their_removal_notices_with_nobody(
     srv: RunningServer, admin: httpx.Client
 ) -> None:
-    made = {
-        who: admin.post(
-            "/v1/admin/users", json={"email": f"{who}@gone.example.com", "password": "gone-pass-12", "tokenLabel": "t"}
-        ).json()
-        for who in ("owner", "former")
-    }
-    owner = {"authorization": f"Bearer {made['owner']['token']}"}
-    former_id = made["former"]["userId"]
-    project = httpx.post(srv.base_url + "/v1/me/projects", json={"name": "gone-notes"}, headers=owner).json()["id"]
-    httpx.post(
-        srv.base_url + f"/v1/me/projects/{project}/members", json={"username": "former@gone.example.com"}, headers=owner
-    )
-    entry = httpx.post(
-        srv.base_url + "/v1/remember",
-        json={"content": "Gone notes are archived yearly", "project": project},
-        headers=owner,
-    ).json()["id"]
-    httpx.delete(srv.base_url + f"/v1/me/projects/{project}/members/{former_id}", headers=owner)
+    project, (owner, _), (_, former_id) = shared_project(srv, admin, "gone.example.com", "gone-notes")
+    entry = call(srv, "POST", "/v1/remember", owner, {"content": "Gone notes are archived yearly", "project": project})[
+        "id"
+    ]
+    call(srv, "DELETE", f"/v1/me/projects/{project}/members/{former_id}", owner)
     assert srv.sql("SELECT user_id FROM memory_changes WHERE addressed AND entry_id = %s", (entry,)) == [(former_id,)]
 
     assert admin.delete(f"/v1/admin/users/{former_id}").status_code == 200
     # the notice addressed to the erased user goes with them; it is never handed to the project's owner
     assert srv.sql("SELECT count(*) FROM memory_changes WHERE addressed AND entry_id = %s", (entry,)) == [(0,)]
-    rows = httpx.get(srv.base_url + "/v1/me/changes", params={"limit": 500}, headers=owner).json()["changes"]
+    rows = call(srv, "GET", "/v1/me/changes?limit=500", owner)["changes"]
     assert [(r["entryId"], r["change"]) for r in rows if r["entryId"] == entry] == [(entry, "created")]
 
 
 def test_erasing_an_owner_tells_the_members_of_their_projects(srv: RunningServer, admin: httpx.Client) -> None:
-    made = {
-        who: admin.post(
-            "/v1/admin/users",
-            json={"email": f"{who}@owned.example.com", "password": "owned-pass-12", "tokenLabel": "t"},
-        ).json()
-        for who in ("founder", "staying")
-    }
-    founder = {"authorization": f"Bearer {made['founder']['token']}"}
-    staying = {"authorization": f"Bearer {made['staying']['token']}"}
-    project = httpx.post(srv.base_url + "/v1/me/projects", json={"name": "owned-notes"}, headers=founder).json()["id"]
-    httpx.post(
-        srv.base_url + f"/v1/me/projects/{project}/members",
-        json={"username": "staying@owned.example.com"},
-        headers=founder,
-    )
-    ids = {
-        httpx.post(srv.base_url + "/v1/remember", json={"content": text, "project": project}, headers=headers).json()[
-            "id"
-        ]
-        for text, headers in (("Owned notes are kept in the vault", founder), ("The vault opens at nine", staying))
-    }
-    mark = max(c["seq"] for c in httpx.get(srv.base_url + "/v1/me/changes", headers=staying).json()["changes"])
+    project, (founder, founder_id), (staying, _) = shared_project(srv, admin, "owned.example.com", "owned-notes")
+    texts = (("Owned notes are kept in the vault", founder), ("The vault opens at nine", staying))
+    ids = {call(srv, "POST", "/v1/remember", who, {"content": text, "project": project})["id"] for text, who in texts}
+    mark = max(c["seq"] for c in call(srv, "GET", "/v1/me/changes", staying)["changes"])
 
-    assert admin.delete(f"/v1/admin/users/{made['founder']['userId']}").json()["entriesRemoved"] == 2
-    rows = httpx.get(srv.base_url + "/v1/me/changes", params={"afterSeq": mark}, headers=staying).json()["changes"]
+    assert admin.delete(f"/v1/admin/users/{founder_id}").json()["entriesRemoved"] == 2
+    rows = call(srv, "GET", f"/v1/me/changes?afterSeq={mark}", staying)["changes"]
     assert sorted((r["entryId"], r["projectId"], r["change"], r["detail"]["reason"]) for r in rows) == sorted(
         (i, project, "deleted", "project_deleted") for i in ids
     )
-    assert srv.sql("SELECT count(*) FROM memory_changes WHERE user_id = %s", (made["founder"]["userId"],)) == [(0,)]
+    assert srv.sql("SELECT count(*) FROM memory_changes WHERE user_id = %s", (founder_id,)) == [(0,)]
 
 
 def test_audit_rows_cannot_be_changed_or_deleted(srv: RunningServer) -> None:
