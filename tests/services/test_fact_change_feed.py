@@ -324,21 +324,33 @@ async def test_fact_events_reach_only_those_who_could_see_the_fact(
     )
 
 
-async def test_facts_of_a_project_erased_with_its_owner_leave_no_events_nobody_can_read(
+async def test_facts_of_a_project_erased_with_its_owner_are_reported_to_the_remaining_members_once(
     container: Container, models: FakeModelServer
 ) -> None:
     project = await shared_project(container)
     models.chat_reply = BELGIUM_FACTS
     created = await container.memories.remember(BOB, MemoryCreate(content=BELGIUM, project=project))
     await drained(container)
-    assert len(await fact_ids(container, fact_source_id=str(created.id))) == 1
+    (fact,) = await fact_ids(container, fact_source_id=str(created.id))
+    before = await feed(container, BOB)  # what bob's mirror holds: both, as members of the project
+    assert Mirror(before).held == {created.id, fact}
     # alice's erasure deletes her project, and with it bob's memory there and its fact (by cascade)
     await container.users.erase(ROOT, "alice")
     assert await fact_ids(container) == set()
+    # bob, still a member when it went, is told once of each (the rows are his alone); none is left that
+    # nobody can read (the cascade's own rows go with the project's, unreadable, and alice's with her)
     rows = await sql(
-        container, "SELECT entry_id FROM memory_changes WHERE project_id = %(p)s AND change = 'deleted'", {"p": project}
+        container,
+        "SELECT entry_id, user_id FROM memory_changes WHERE project_id = %(p)s AND change = 'deleted' AND addressed",
+        {"p": project},
     )
-    assert rows == []
+    assert sorted((r["entry_id"], r["user_id"]) for r in rows) == sorted([(created.id, "bob"), (fact, "bob")])
+    after = await feed(container, BOB)  # the project's own rows are out of his reach now
+    assert sorted(after, key=str) == sorted(
+        [(created.id, "deleted", {"reason": "project_deleted"}), (fact, "deleted", {"reason": "project_deleted"})],
+        key=str,
+    )
+    assert Mirror(before + after).held == set()
 
 
 async def test_a_source_merged_away_by_the_dream_cycle_logs_its_facts_deleted(
