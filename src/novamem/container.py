@@ -72,6 +72,7 @@ from novamem.storage.postgres.credentials import PostgresCredentialStore
 from novamem.storage.postgres.database import Database, migrate
 from novamem.storage.postgres.dream import PostgresDreamStore
 from novamem.storage.postgres.dumps import PostgresDumps
+from novamem.storage.postgres.entity_postings import file_unfiled
 from novamem.storage.postgres.fact_consolidation import PostgresFactConsolidationStore
 from novamem.storage.postgres.facts import PostgresFactStore
 from novamem.storage.postgres.graph import PostgresGraph
@@ -464,6 +465,7 @@ class Container:
             database, space, decay_days=settings.decay_days, extract_facts=settings.extraction_enabled
         )
         queued = await store.prepare_vector_space()
+        await file_unfiled(database)
         if queued:
             log.error(
                 "embedding model changed to %s: %d entries queued for re-embedding",

@@ -9,8 +9,11 @@ from novamem.domain.linking import (
     Link,
     best_paths,
     entity_strength,
+    lookup_keys,
     memory_entities,
     newest_first,
+    posting_entities,
+    posting_key,
     seed_weights,
     source_strength,
 )
@@ -86,3 +89,22 @@ def test_newest_first_puts_later_versions_above_earlier_ones() -> None:
 def test_source_neighbours_weaken_with_distance() -> None:
     assert source_strength(1) > source_strength(2) > 0
     assert source_strength(0) == source_strength(3) == 0.0
+
+
+def test_postings_file_a_memory_wherever_its_text_names_the_entity() -> None:
+    text = "Falcon owns billing. Ask Quinn Ortega's team about 'blue green' rollouts on 7 May 2023."
+    filed = posting_entities(text)
+    # a name opening a sentence, the name after a sentence's first word and each of its words, no possessive
+    assert {"falcon", "quinn ortega", "quinn", "ortega", "blue green", "7 may 2023"} <= set(filed)
+    assert "falcon" not in memory_entities(text)  # a seed's own entities still skip sentence openers
+    assert "the" not in posting_entities("The team met. Then The Falcon Team left.")
+    assert len(posting_entities(" ".join(f"Name{n} said hi." for n in range(100)))) == 64
+
+
+def test_lookup_keys_match_the_postings_and_skip_stop_words() -> None:
+    seed = "That's what Tim's manager said: Falcon's pager goes to Priya."
+    keys = lookup_keys(seed)
+    assert "that" not in keys and "that's" not in keys
+    assert {"tim", "falcon", "priya"} <= set(keys)
+    assert set(keys) <= set(posting_entities(seed))
+    assert posting_key("Tim\u2019s") == "tim" and posting_key("I") is None and posting_key("The") is None

@@ -42,6 +42,9 @@ __all__ = [
     "entity_strength",
     "memory_entities",
     "newest_first",
+    "lookup_keys",
+    "posting_entities",
+    "posting_key",
     "seed_weights",
     "source_strength",
 ]
@@ -99,6 +102,45 @@ def memory_entities(content: str) -> list[str]:
     found = [e for e in query_entities(content) if e not in _NOT_NAMES]
     found.extend(m.group(0).lower() for m in _DATE.finditer(content))
     return list(dict.fromkeys(found))
+
+
+# entities one memory is filed under for the graph stage's lookups (a long text is cut there)
+MAX_POSTINGS_PER_MEMORY = 64
+# the longest run of capitalised words filed by its stretches (longer ones: by their words)
+MAX_NAME_WORDS = 5
+_NAME_RUN = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
+_POSSESSIVE = re.compile(r"(?:'s|’s)$")
+
+
+def posting_key(entity: str) -> str | None:
+    """An entity as the lookups file and find it: lower-cased, without a possessive ("Tim's" is Tim); None
+    for a stop word or a single character, which name nothing."""
+    key = _POSSESSIVE.sub("", entity.lower())
+    return key if len(key) >= 2 and key not in _NOT_NAMES else None
+
+
+def lookup_keys(content: str) -> list[str]:
+    """The keys a memory's entities are looked up by when it seeds the graph stage (`posting_key` of its
+    `memory_entities`, stop words left out)."""
+    keys = (posting_key(e) for e in memory_entities(content))
+    return list(dict.fromkeys(k for k in keys if k is not None))
+
+
+def posting_entities(content: str) -> list[str]:
+    """The keys a memory is filed under for entity lookups (`posting_key`): its own entities
+    (`memory_entities`), and every stretch of every run of capitalised words, those opening a sentence
+    included (each word of a name of several words, the name without the word that opens the sentence).
+    A lookup uses a seed's `lookup_keys`, so these keys find a memory wherever its text names the entity,
+    as a phrase search of the text would. At most `MAX_POSTINGS_PER_MEMORY`."""
+    found = memory_entities(content)
+    for m in _NAME_RUN.finditer(content):
+        words = m.group(0).rstrip("'-").lower().split()
+        # every stretch of the run: "Ask Quinn Ortega" (a sentence opener before a name) is found as
+        # "quinn ortega" too; a run longer than a name gives its words only
+        spans = len(words) if len(words) <= MAX_NAME_WORDS else 1
+        found.extend(" ".join(words[i : i + n]) for n in range(1, spans + 1) for i in range(len(words) - n + 1))
+    keys = (posting_key(e) for e in found)
+    return list(dict.fromkeys(k for k in keys if k is not None))[:MAX_POSTINGS_PER_MEMORY]
 
 
 def entity_strength(postings: int) -> float:

@@ -18,7 +18,7 @@ from novamem.domain.linking import (
     Link,
     best_paths,
     entity_strength,
-    memory_entities,
+    lookup_keys,
 )
 from novamem.domain.scope import ReadScope
 from novamem.storage.graph_index import GraphLinks, LinkQuery
@@ -78,7 +78,7 @@ class GraphExpansion:
         now = time.monotonic()
         # the entities each seed carries, common ones (recently found in too many memories here) left out
         carried = {
-            i: [e for e in memory_entities(contents.get(i, "")) if self._common.get((scope, e), 0.0) < now][
+            i: [e for e in lookup_keys(contents.get(i, "")) if self._common.get((scope, e), 0.0) < now][
                 :ENTITIES_PER_SEED
             ]
             for i in seeds

@@ -13,6 +13,7 @@ from novamem.domain.facts import FACT_SOURCE_TYPE
 from novamem.storage.base import VectorSpace
 from novamem.storage.facts import FactDraft, OwedExtraction
 from novamem.storage.postgres.database import Database
+from novamem.storage.postgres.entity_postings import postings_params
 from novamem.storage.postgres.memory_table import vector_text
 
 __all__ = ["PostgresFactStore"]
@@ -60,6 +61,10 @@ _INSERT_FACTS = (
     " logged AS (INSERT INTO memory_changes (tenant_id, user_id, project_id, entry_id, change, detail)"
     "  SELECT tenant_id, user_id, project_id, id, 'created',"
     "   jsonb_build_object('source', source, 'fact', true, 'sourceId', fact_source_id) FROM ins)"
+    # each fact filed under its entities (migration 0022), the skipped ones not
+    ", filed AS (INSERT INTO memory_entity_postings (tenant_id, entity, entry_id)"
+    "  SELECT ins.tenant_id, u.entity, u.entry_id FROM unnest(%(p_entities)s::text[], %(p_ids)s::text[])"
+    "  AS u(entity, entry_id) JOIN ins ON ins.id = u.entry_id ON CONFLICT DO NOTHING)"
     " SELECT count(*) AS n FROM ins"
 )
 
@@ -107,6 +112,8 @@ class PostgresFactStore:
             "model": space.model if space else None,
             "stype": FACT_SOURCE_TYPE,
             "source": owed.id,
+            # the tenant is the source's, which the statement reads
+            **postings_params("", ((f.id, f.content) for f in facts)),
         }
         async with self._db.connection() as conn, conn.transaction():
             cur = await conn.execute(_LOCK_SOURCE, {"id": owed.id, "rev": owed.revision})

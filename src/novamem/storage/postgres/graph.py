@@ -92,11 +92,11 @@ def _links_statement(
         b=sql.SQL(side.format(before="true", op="<", order="DESC")).format(w=where),
         a=sql.SQL(side.format(before="false", op=">", order="ASC")).format(w=where),
     )
-    # the full-text index is each entity's posting list
+    # each entity's postings (migration 0022), up to the cap of those the scope reaches
     postings = sql.SQL(
         "SELECT 'e', q.ent, x.id, NULL, NULL, NULL FROM unnest(%(ents)s::text[]) AS q(ent),"
-        " LATERAL (SELECT e.id FROM memory_entries e"
-        "  WHERE e.tsv @@ phraseto_tsquery('english', q.ent) AND {w} LIMIT %(cap)s) x"
+        " LATERAL (SELECT e.id FROM memory_entity_postings p JOIN memory_entries e ON e.id = p.entry_id"
+        "  WHERE p.tenant_id = %(s_tenant)s AND p.entity = q.ent AND {w} LIMIT %(cap)s) x"
     ).format(w=where)
     parts = [relations, sources]
     if between:

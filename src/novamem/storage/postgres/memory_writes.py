@@ -16,6 +16,7 @@ from novamem.domain.entries import EntryDraft, MemoryEntry, now_utc
 from novamem.domain.facts import FACT_SOURCE_TYPE
 from novamem.domain.scope import ReadScope, WriteTarget
 from novamem.storage.base import OwedEmbedding
+from novamem.storage.postgres.entity_postings import file_entities, refile_entities
 from novamem.storage.postgres.lifecycle import idle_seconds, lifespan_seconds
 from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, MemoryTable, entry_from_row, vector_text
 from novamem.storage.postgres.quotas import enforce_entry_cap
@@ -153,6 +154,7 @@ class MemoryWrites(MemoryTable):
                 params,
             )
             await conn.execute(_LOG_CREATED, params)
+            await file_entities(conn, draft.tenant_id, [(draft.id, draft.content)])
             if draft.source_refs:
                 await self._add_refs(conn, draft.id, draft.tenant_id, draft.source_refs, draft.namespace)
             if supersede is not None:
@@ -283,6 +285,7 @@ class MemoryWrites(MemoryTable):
                 )
             cur = await conn.execute(statement, params)
             inserted = {r["id"] for r in await cur.fetchall()}
+            await file_entities(conn, tenant, [(d.id, d.content) for d in drafts if d.id in inserted])
             refs = [
                 (d.id, tenant, ref, d.namespace)
                 for d in drafts
@@ -510,8 +513,8 @@ class MemoryWrites(MemoryTable):
             sets.append(sql.SQL("scope_key = %(scope_key)s"))
             params["scope_key"] = scope_key
         params["content_changed"] = content is not None
-        async with self._db.connection() as conn:
-            await conn.execute(
+        async with self._db.connection() as conn, conn.transaction():
+            cur = await conn.execute(
                 sql.SQL(
                     "WITH u AS (UPDATE memory_entries SET {s} WHERE id = %(id)s AND tenant_id = %(tenant)s"
                     "  AND organization_id IS NOT DISTINCT FROM %(org)s RETURNING id, tenant_id, user_id, project_id)"
@@ -521,6 +524,8 @@ class MemoryWrites(MemoryTable):
                 ).format(s=sql.SQL(", ").join(sets)),
                 params,
             )
+            if content is not None and cur.rowcount:
+                await refile_entities(conn, entry.tenant_id, entry.id, content)
 
     async def delete(self, tenant_id: str, ids: Sequence[str], *, organization_id: str | None = None) -> list[str]:
         """Delete entries of one tenant and organization (None: no organization; their refs and edges cascade),
