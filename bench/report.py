@@ -265,6 +265,7 @@ the embedder alone's p95 and the packaged model's p95, each with the search p95'
 | 6a39b8e (converted model) | slower, a test suite running | 23.46 | 30.96 | 5.13 | 6.04 | not timed | |
 | 6a39b8e | slowest | 23.91 | 31.43 | 5.89 | 5.34 | 8.63 | 3.64 |
 | 29f8bd3 (the same search code) | slowest | 30.52 | 39.28 | 5.48 | 7.17 | 8.28 | 4.74 |
+| c473464 (statements kept per shape) | slow | 24.77 | 33.29 | 5.19 | 6.41 | 7.76 | 4.29 |
 
 On the slower days the packaged model alone took 5-6 ms per question at p50 instead of 3, and the
 in-process stage benchmark counted 35 ms of CPU per search instead of 20 for the same code. The first
@@ -289,6 +290,56 @@ branch was the longer one. The same round also cut Python work per search (conte
 loop's CPU per search went from 9.93-11.42 to 8.90-9.42 ms over two alternating pairs. A profile of the
 event loop (py-spy) puts psycopg's composition of each statement from `sql.Composed` parts at about
 13% of its samples: caching the composed text per scope shape is the next Python-side cut.
+
+This round (c473464) made that cut. The scope filter's text depends only on which filters a scope has,
+never on their values, so it is built once per shape, and the keyword, vector, hydration and link
+statements are kept as rendered text per shape, keyed by the filter texts they contain
+(`storage/postgres/statements.py`). Composing the keyword statement had cost about 0.33 ms and the link
+statement about 0.19 ms per search. In-process A/B (stage benchmark, 300 searches, three alternating
+pairs, the earlier code first): event loop CPU per search 12.51 -> 11.05, 12.08 -> 10.00 and
+10.23 -> 9.31 ms; whole-search p50 / p95 31.40 / 41.80 -> 30.16 / 41.10, 30.99 / 39.30 -> 27.94 / 37.41
+and 27.43 / 36.37 -> 26.62 / 35.41 ms. The same 300 questions returned the same ids in the same order
+with both versions. One HTTP run after it (table above, a slow host): p95 33.29 ms, 4.29 times the packaged
+model's p95.
+
+Where the graph stage's PostgreSQL time went at 100,000 memories: its entity lookups, about 2 of its
+3 ms. Counting them over 300 searches: 2.7 lookups per search, 95% of them for an entity no earlier
+search had looked up (so a cache would not help), and not one linked anything: 753 of 809 reached the
+cap of 13 memories (every name and date of this store is common), and the other 56 were single stop
+words ("that's", "here", "by") that match no row. A phrase search of the full-text index builds the whole
+posting list of each word of the phrase before its limit applies, thousands of rows for a common name
+or date. So each memory is now filed under its entities in a table of their own
+(`memory_entity_postings`, migration 0022; [retrieval](retrieval.md#graph)), written with the memory, and
+a lookup reads at most 13 index entries: 0.13-0.15 ms per entity, the link statement 1.3-1.5 ms instead
+of 2.7-3.1 ms (EXPLAIN ANALYZE, the same questions). Filing the 100,000 memories of this store at the
+first start took 24.1 s (545,618 postings, 103 MB with indexes). In-process A/B (stage benchmark, 300
+searches, the code before first): with the table's statistics and visibility map in place (the filing
+ends with `VACUUM (ANALYZE)`), graph stage p50 6.02 -> 4.88 and 6.50 -> 5.57 ms, PostgreSQL CPU per
+search 21.70 -> 19.80 and 22.90 -> 21.73 ms, whole-search p50 / p95 30.84 / 42.46 -> 27.76 / 35.96 and
+33.86 / 43.46 -> 32.41 / 42.43 ms; before any statistics, three pairs gave graph stage p50
+7.04 / 6.71 / 7.01 -> 4.36 / 4.86 / 4.22 ms.
+
+A memory is filed under its own entities and under every stretch of every run of capitalised words,
+those opening a sentence included, so a lookup still finds the memories that name the entity anywhere,
+as the phrase search did; a possessive is dropped on both sides, and stop words are no longer looked up.
+The matches are not identical (a phrase search also matched a lower-case word), so both quality
+benchmarks ran again. LoCoMo (same run settings as the published one, which is in brackets): recall@10
+0.764 (0.764), MRR 0.558 (0.556); multi-hop 0.445 (0.447), temporal 0.779 (0.779), open-domain 0.394
+(0.394), single-hop 0.859 (0.858), adversarial 0.846 (0.846). Agent benchmark: recall@10 0.725, MRR
+0.542, older version first 0.429; the code before it gave 0.729 / 0.549 / 0.429 (published) and
+0.731 / 0.545 / 0.446 when run again this round, and its rows of one configuration differ by up to 0.006
+within one run (the graph stage remembers common entities for five minutes, so a row depends on the
+searches before it). By category: paraphrase 0.484 against 0.500 and 0.516 (one question of 64),
+two-memory 0.698 against 0.698 and 0.688, updated and preference unchanged. Writes: one more short
+statement per remember (the batch insert files all its rows in one); remember throughput is in the
+next section, from this code.
+
+Also measured this round and not kept: the keyword statement prepared with custom plans
+(`plan_cache_mode = force_custom_plan`, so the server keeps the parsed statement and still plans each
+execution with its terms) took 8.16 and 9.29 ms at the median over 120 executions, against 7.48 and
+7.99 ms unprepared, alternating on one connection. Python's garbage collector is not behind the slow
+searches: over 500 searches it ran 464 passes over the young generations, 0.14 ms at the median and
+0.39 ms at most, and no full pass.
 
 Tried and not kept: preparing every statement (the plans of the keyword, vector and entity reads depend
 on a term's rarity and a scope's size, which a generic plan does not see); half the keyword pool in
@@ -401,7 +452,16 @@ reason too: 8 concurrent clients 0.63 -> 0.50, one sequential client 0.29 -> 0.3
 batches 1.36 -> 1.04 (its goal is 0.80). The host was slower on the day of this run (the packaged
 model's query took 6.2 ms at p50 instead of 5.1 that morning), and no run compares the two models on
 the server side by side, so the absolute rates (58.4 instead of 67.8 and 100.3 instead of 138.5 a
-second) do not tell the conversion's effect on loading."""
+second) do not tell the conversion's effect on loading.
+
+The run above is from the code with entity postings (each memory filed under its entities in the
+transaction that writes it; one more short statement per remember, one per batch). On this round's host
+the same code gave very different rates from run to run, so six runs, alternating, compare it with the
+code before it: sequential / 8 concurrent / batched memories a second, the code of the previous round
+(01b9ff7) 42.2 / 68.2 / 80.1 and 39.8 / 67.3 / 85.7; this round before postings (9781cb3) 34.4 / 54.2 /
+72.2 and 41.9 / 71.2 / 98.6; with postings 35.7 / 49.2 / 72.8 and 39.5 / 61.1 / 100.9. The spread
+within one version is larger than any difference between them: filing costs no throughput these runs
+can show."""
 
 
 def render_throughput(r: dict[str, Any]) -> str:
