@@ -266,6 +266,7 @@ the embedder alone's p95 and the packaged model's p95, each with the search p95'
 | 6a39b8e | slowest | 23.91 | 31.43 | 5.89 | 5.34 | 8.63 | 3.64 |
 | 29f8bd3 (the same search code) | slowest | 30.52 | 39.28 | 5.48 | 7.17 | 8.28 | 4.74 |
 | c473464 (statements kept per shape) | slow | 24.77 | 33.29 | 5.19 | 6.41 | 7.76 | 4.29 |
+| 6287480 (entity postings) | slower still | 27.23 | 34.90 | 5.98 | 5.84 | 8.92 | 3.91 |
 
 On the slower days the packaged model alone took 5-6 ms per question at p50 instead of 3, and the
 in-process stage benchmark counted 35 ms of CPU per search instead of 20 for the same code. The first
@@ -318,6 +319,11 @@ ends with `VACUUM (ANALYZE)`), graph stage p50 6.02 -> 4.88 and 6.50 -> 5.57 ms,
 search 21.70 -> 19.80 and 22.90 -> 21.73 ms, whole-search p50 / p95 30.84 / 42.46 -> 27.76 / 35.96 and
 33.86 / 43.46 -> 32.41 / 42.43 ms; before any statistics, three pairs gave graph stage p50
 7.04 / 6.71 / 7.01 -> 4.36 / 4.86 / 4.22 ms.
+The stage table of the next section is from this code: 33.2 ms of CPU per search (event loop 9.43,
+PostgreSQL 18.77), against 37.79 ms (11.33 and 21.27) for the code at the start of this round, measured
+the same way on this host in the morning. Over HTTP (table above) p95 was 34.90 ms, 3.91 times the
+packaged model's p95 (8.92 ms, the slowest yardstick yet), against 4.29 for c473464 and 3.64-4.74
+for the code before this round.
 
 A memory is filed under its own entities and under every stretch of every run of capitalised words,
 those opening a sentence included, so a lookup still finds the memories that name the entity anywhere,
