@@ -2,57 +2,29 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import AsyncIterator, Callable
-
 import pytest
-from ulid import ULID
 
-from novamem.domain.entries import EntryDraft, Sensitivity
 from novamem.domain.scope import ReadScope
 from novamem.storage.base import VectorSpace
-from novamem.storage.postgres.database import Database, migrate
+from novamem.storage.postgres.database import Database
 from novamem.storage.postgres.memories import PostgresMemoryStore
+from tests.storage.drafts import user_draft
 
 ALICE = ReadScope(tenant_id="acme", user_id="alice")
 SPACE = VectorSpace("test:3d", 3)
 
 
 @pytest.fixture
-async def store(make_database: Callable[[], str]) -> AsyncIterator[PostgresMemoryStore]:
-    url = make_database()
-    migrate(url)
-    db = Database(url, max_size=2)
-    await db.open()
+async def store(db: Database) -> PostgresMemoryStore:
     built = PostgresMemoryStore(db, SPACE)
     await built.prepare_vector_space()
-    yield built
-    await db.close()
+    return built
 
 
 async def put(
     store: PostgresMemoryStore, content: str, *, user: str = "alice", vector: list[float] | None = None
 ) -> str:
-    draft = EntryDraft(
-        id=str(ULID()),
-        tenant_id="acme",
-        user_id=user,
-        project_id=None,
-        scope_key=f"u:{user}",
-        namespace="default",
-        content=content,
-        content_hash=hashlib.sha256(content.encode()).hexdigest(),
-        source="manual",
-        agent_name=None,
-        metadata={},
-        source_type=None,
-        captured_from=None,
-        confidence=1.0,
-        sensitivity=Sensitivity.PRIVATE,
-        expires_at=None,
-        source_refs=[],
-        embedding=vector,
-    )
+    draft = user_draft(content, user=user, embedding=vector)
     await store.insert(draft, fanout=0)
     return draft.id
 

@@ -5,54 +5,24 @@ existed filed at start-up."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
-import pytest
 from ulid import ULID
 
-from novamem.domain.entries import EntryDraft, Sensitivity
+from novamem.domain.entries import EntryDraft
 from novamem.domain.scope import ReadScope
 from novamem.storage.facts import FactDraft
 from novamem.storage.graph_index import LinkQuery
-from novamem.storage.postgres.database import Database, migrate
+from novamem.storage.postgres.database import Database
 from novamem.storage.postgres.entity_postings import file_unfiled
 from novamem.storage.postgres.facts import PostgresFactStore
 from novamem.storage.postgres.graph import PostgresGraph
 from novamem.storage.postgres.memories import PostgresMemoryStore
-
-
-@pytest.fixture
-async def db(make_database: Callable[[], str]) -> AsyncIterator[Database]:
-    url = make_database()
-    migrate(url)
-    database = Database(url, max_size=2)
-    await database.open()
-    yield database
-    await database.close()
+from tests.storage.drafts import user_draft
 
 
 def draft(content: str, *, tenant: str = "acme", user: str = "alice") -> EntryDraft:
-    return EntryDraft(
-        id=str(ULID()),
-        tenant_id=tenant,
-        user_id=user,
-        project_id=None,
-        scope_key=f"u:{user}",
-        namespace="default",
-        content=content,
-        content_hash=hashlib.sha256(content.encode()).hexdigest(),
-        source="manual",
-        agent_name=None,
-        metadata={},
-        source_type=None,
-        captured_from=None,
-        confidence=1.0,
-        sensitivity=Sensitivity.PRIVATE,
-        expires_at=None,
-        source_refs=[],
-        embedding=None,
-    )
+    return user_draft(content, tenant=tenant, user=user)
 
 
 async def postings(db: Database) -> set[tuple[str, str, str]]:
