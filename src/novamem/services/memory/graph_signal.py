@@ -31,7 +31,7 @@ RELATION_FANOUT = 6
 # members of a source read on each side of a seed (as many as `source_strength` scores)
 SOURCE_REACH = len(SOURCE_NEIGHBOUR_STRENGTH)
 # entities read from one seed's text, and from all seeds together (best seeds first): each is one
-# lookup in the full-text index
+# lookup of the entity postings
 ENTITIES_PER_SEED = 4
 ENTITIES_PER_SEARCH = 8
 # a reached memory from outside the first stage is scored only with at least this graph score: a place
@@ -59,8 +59,8 @@ class GraphExpansion:
 
     def __init__(self, links: GraphLinks) -> None:
         self._links = links
-        # entities found too common in a scope (a speaker's name, the year): each lookup costs about a
-        # millisecond and links nothing, so they are skipped there for a while
+        # entities found too common in a scope (a speaker's name, the year): a lookup of one links nothing,
+        # so they are skipped there for a while
         self._common: dict[tuple[ReadScope, str], float] = {}
 
     async def expand(
