@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from datetime import UTC, datetime
 
 from novamem.domain.linking import (
@@ -17,7 +19,7 @@ from novamem.domain.linking import (
     seed_weights,
     source_strength,
 )
-from novamem.domain.ranking import query_entities
+from novamem.domain.ranking import opens_sentence, query_entities
 
 
 def test_memory_entities_finds_names_quotes_numbers_and_dates() -> None:
@@ -108,3 +110,23 @@ def test_lookup_keys_match_the_postings_and_skip_stop_words() -> None:
     assert {"tim", "falcon", "priya"} <= set(keys)
     assert set(keys) <= set(posting_entities(seed))
     assert posting_key("Tim\u2019s") == "tim" and posting_key("I") is None and posting_key("The") is None
+
+
+def test_opens_sentence_agrees_with_the_rule_as_a_pattern_on_every_prefix() -> None:
+    # the rule, as the pattern it replaces: nothing before, or a sentence's end and whitespace
+    rule = re.compile(r"(?:^|[.!?]\s+)$")
+    samples = [
+        "",
+        "\n",
+        "\n\n",
+        "Tim said hi. Anna left!  Bob? Yes.\nCarl\u00a0x. \u2003Dora",
+        " Eve",
+        "x.Fay",
+        "One.\n Two?\tThree!\r\nFour",
+    ]
+    alphabet = "aZ .!?\n\t\u00a0-'"
+    generator = random.Random(7)
+    samples += ["".join(generator.choice(alphabet) for _ in range(generator.randint(0, 12))) for _ in range(400)]
+    for text in samples:
+        for start in range(len(text) + 1):
+            assert opens_sentence(text, start) == bool(rule.search(text[:start])), (text, start)

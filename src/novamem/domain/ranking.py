@@ -22,6 +22,7 @@ __all__ = [
     "entity_score",
     "fit_budget",
     "fuse",
+    "opens_sentence",
     "query_entities",
     "rank_prior",
     "recency",
@@ -35,7 +36,18 @@ _QUOTED = re.compile(r"\"([^\"]{2,})\"|(?<!\w)'([^'\n]{2,80})'(?!\w)")
 _TITLE_RUN = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
 _NUMBER = re.compile(r"\b\d{3,}\b")
 _AMOUNT = re.compile(r"\$\d[\d,.]*")
-_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)$")
+
+
+def opens_sentence(text: str, start: int) -> bool:
+    """Whether `text[start:]` opens a sentence: nothing (or a lone line break) before it, or the end of a
+    sentence (`.`, `!` or `?`) and whitespace. Looks back only over that whitespace, so a long text's
+    names cost no more each than a short one's."""
+    if start == 0 or (start == 1 and text[0] == "\n"):
+        return True
+    i = start
+    while i > 0 and text[i - 1].isspace():
+        i -= 1
+    return 0 < i < start and text[i - 1] in ".!?"
 
 
 def query_entities(query: str) -> list[str]:
@@ -44,7 +56,7 @@ def query_entities(query: str) -> list[str]:
     for m in _QUOTED.finditer(query):
         found.append(m.group(1) or m.group(2))
     for m in _TITLE_RUN.finditer(query):
-        if _SENTENCE_START.search(query[: m.start()]):
+        if opens_sentence(query, m.start()):
             continue
         found.append(m.group(0).rstrip("'-"))  # a closing quote or dash is not part of the name
     found.extend(m.group(0) for m in _NUMBER.finditer(query))
