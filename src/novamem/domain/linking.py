@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from novamem.domain.ranking import query_entities
+from novamem.domain.ranking import TITLE_RUN, query_entities
 
 __all__ = [
     "ENTITY_MAX_POSTINGS",
@@ -108,7 +108,6 @@ def memory_entities(content: str) -> list[str]:
 MAX_POSTINGS_PER_MEMORY = 64
 # the longest run of capitalised words filed by its stretches (longer ones: by their words)
 MAX_NAME_WORDS = 5
-_NAME_RUN = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
 _POSSESSIVE = re.compile(r"(?:'s|’s)$")
 
 
@@ -133,7 +132,7 @@ def posting_entities(content: str) -> list[str]:
     A lookup uses a seed's `lookup_keys`, so these keys find a memory wherever its text names the entity,
     as a phrase search of the text would. At most `MAX_POSTINGS_PER_MEMORY`."""
     found = memory_entities(content)
-    for m in _NAME_RUN.finditer(content):
+    for m in TITLE_RUN.finditer(content):
         words = m.group(0).rstrip("'-").lower().split()
         # every stretch of the run: "Ask Quinn Ortega" (a sentence opener before a name) is found as
         # "quinn ortega" too; a run longer than a name gives its words only

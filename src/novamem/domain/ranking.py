@@ -17,6 +17,7 @@ from novamem.domain.text import content_tokens, jaccard, token_cost
 __all__ = [
     "Candidate",
     "SignalWeights",
+    "TITLE_RUN",
     "diversify",
     "fact_weight",
     "entity_score",
@@ -33,7 +34,8 @@ SIGNALS = ("keyword", "vector", "graph", "recency", "entity", "time")
 # a single quote opens or closes a quotation only where it does not join two words: the apostrophes of
 # "it's ... I'm" enclose no quotation
 _QUOTED = re.compile(r"\"([^\"]{2,})\"|(?<!\w)'([^'\n]{2,80})'(?!\w)")
-_TITLE_RUN = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
+# a run of capitalised words (a name, or a sentence opener before one)
+TITLE_RUN = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
 _NUMBER = re.compile(r"\b\d{3,}\b")
 _AMOUNT = re.compile(r"\$\d[\d,.]*")
 
@@ -55,7 +57,7 @@ def query_entities(query: str) -> list[str]:
     found: list[str] = []
     for m in _QUOTED.finditer(query):
         found.append(m.group(1) or m.group(2))
-    for m in _TITLE_RUN.finditer(query):
+    for m in TITLE_RUN.finditer(query):
         if opens_sentence(query, m.start()):
             continue
         found.append(m.group(0).rstrip("'-"))  # a closing quote or dash is not part of the name

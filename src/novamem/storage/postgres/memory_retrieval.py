@@ -223,10 +223,12 @@ class MemoryRetrieval(MemoryTable):
         known = dict(keyword.scores) if keyword is not None else {}
         params["kw_ids"] = list(known)
         by_terms = keyword is not None and bool(keyword.term_queries)
-        if keyword is not None and by_terms:
+        if by_terms:
+            assert keyword is not None
             params.update(tqs=keyword.term_queries, tws=keyword.term_weights)
         by_vector = query_vector is not None and self._space is not None
-        if query_vector is not None and by_vector:
+        if by_vector:
+            assert query_vector is not None
             params["qvec"] = VectorParam(query_vector)
             if vector_ids is not None:
                 params["vec_ids"] = list(vector_ids)
