@@ -42,7 +42,7 @@ from bench.search_latency import DEFAULT_DATA_DIR, WARMUP_QUERIES
 STAGES = ("keyword", "embed", "vector", "hydrate", "graph", "search")
 
 
-def _timed(samples: list[float], call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+def timed_call(samples: list[float], call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     """`call`, appending its wall time in ms to `samples`."""
 
     @functools.wraps(call)
@@ -100,7 +100,7 @@ async def run(data_dir: Path, query_count: int) -> dict[str, Any]:
         timed += [(embedder, "query", "embed"), (recall._expansion, "expand", "graph")]
         for owner, method, stage in timed:
             if owner is not None:
-                setattr(owner, method, _timed(walls[stage], getattr(owner, method)))
+                setattr(owner, method, timed_call(walls[stage], getattr(owner, method)))
         model = embedder.embedder
         if not isinstance(model, BuiltinEmbedder):
             raise RuntimeError("this benchmark measures the built-in embedder")
