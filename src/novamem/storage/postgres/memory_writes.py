@@ -48,14 +48,17 @@ _LOG_CREATED = (
 
 # hits: the entries' stats before them (`hit`), the counts added (a batch counts several hits on one entry),
 # then the cold marks of the hits they promote, locked in id order (two batches promoting the same rows never
-# deadlock) and deleted, and the promotions counted for the next decay pass
+# deadlock) and deleted, and the promotions counted for the next decay pass. `hit` key-share locks the
+# entries and skips those a transaction is deleting (their hit rows go with them; waiting for it while
+# holding rows it deletes next was a deadlock that could abort the deletion) or giving a new content hash
+# at that instant (one hit uncounted).
 _TOUCH = sql.SQL(
     "WITH hit AS (SELECT e.id, e.tenant_id, u.n,"
     "  c.entry_id IS NOT NULL AND %(promote)s AND {life} > {idle} AS promote"
     "  FROM unnest(%(ids)s::text[], %(counts)s::int[]) AS u(id, n) JOIN memory_entries e ON e.id = u.id"
     "  LEFT JOIN memory_access a ON a.entry_id = e.id"
     "  LEFT JOIN memory_cold c ON c.entry_id = e.id"
-    "  WHERE e.tenant_id = %(tenant)s),"
+    "  WHERE e.tenant_id = %(tenant)s FOR KEY SHARE OF e SKIP LOCKED),"
     " bumped AS (INSERT INTO memory_access AS a (entry_id, tenant_id, hits, last_accessed)"
     "  SELECT id, tenant_id, n, %(now)s FROM hit ORDER BY id"
     "  ON CONFLICT (entry_id) DO UPDATE SET hits = a.hits + excluded.hits,"
