@@ -9,13 +9,13 @@ of PostgreSQL's 4 MB.
 Runs the search service in this process on the store `bench/search_latency.py` builds (100,000 memories;
 run that first). For each limit in turn (PostgreSQL's default, then 64 kB; `--rounds` alternations), on
 the vacuumed store: time `--queries` searches (the baseline), store `--writes` new memories through the
-batched write path (200 a call, namespace `fresh-writes`) with no vacuum, time the same searches again,
-count the pages left pending, then delete the burst and vacuum so the next phase starts from the same
-store. The store ends with the schema's setting (64 kB). Times are wall-clock in process, p50 / p95 of
-whole searches and of their keyword phase; each phase's ratio is to its own baseline, taken minutes apart
-in the same process.
+batched write path (200 a call, namespace `fresh-writes`) with no vacuum, time the same searches again
+and count the pages left pending. Each phase works on a fresh copy of the store (`--work-dir`), so every
+phase starts from the same vacuumed store and the store itself is left as it was. Times are wall-clock in
+process, p50 / p95 of whole searches and of their keyword phase; each phase's ratio is to its own
+baseline, taken minutes apart in the same process.
 
-    nice -n 10 .venv/bin/python -m bench.fresh_writes [--writes 8000] [--queries 300] [--rounds 2]
+    nice -n 10 .venv/bin/python -m bench.fresh_writes [--writes 8000] [--queries 300] [--rounds 2] [--work-dir DIR]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -40,34 +41,24 @@ BURST_NAMESPACE = "fresh-writes"
 BATCH = 200
 
 
-async def run(data_dir: Path, *, writes: int, query_count: int, rounds: int) -> dict[str, Any]:
-    os.environ.update(NOVAMEM_DATA_DIR=str(data_dir), NOVAMEM_AUTH_MODE="none", NOVAMEM_JOBS_ENABLED="false")
+async def _phase(store_dir: Path, limit: int | None, texts: list[str], queries: list[str]) -> dict[str, Any]:
+    """One phase on `store_dir` (a copy): searches, a burst of writes at `limit`, the same searches again."""
+    os.environ.update(NOVAMEM_DATA_DIR=str(store_dir), NOVAMEM_AUTH_MODE="none", NOVAMEM_JOBS_ENABLED="false")
     from novamem.config import load_settings
     from novamem.container import Container
     from novamem.domain.scope import Caller
     from novamem.services.memory.models import MemoryCreate, SearchRequest
 
-    conversations = load_locomo()
-    questions = [q.text for c in conversations for q in c.questions]
-    random.Random(11).shuffle(questions)
-    queries = (questions * (1 + query_count // len(questions)))[:query_count]
-    texts = varied_texts(conversations, writes * rounds * len(LIMITS) + BATCH, seed=29)
     container = await Container.build(load_settings(), serving=True)
     caller = Caller.public()
-    database = container.database
     store = container.recall._store
     keyword: list[float] = []
     setattr(store, "keyword_hits", timed_call(keyword, store.keyword_hits))  # noqa: B010 (instrumentation)
 
     async def sql(statement: str) -> Any:
-        async with database.connection() as conn:
+        async with container.database.connection() as conn:
             cur = await conn.execute(statement)
             return await cur.fetchone() if cur.description else None
-
-    async def set_limit(limit: int | None) -> None:
-        for index in GIN_INDEXES:
-            option = f"SET (gin_pending_list_limit = {limit})" if limit else "RESET (gin_pending_list_limit)"
-            await sql(f"ALTER INDEX {index} {option}")
 
     async def pending_pages() -> dict[str, int]:
         pages = {}
@@ -87,50 +78,48 @@ async def run(data_dir: Path, *, writes: int, query_count: int, rounds: int) -> 
             whole.append((time.perf_counter() - started) * 1000)
         return {"search": latency_summary(whole), "keyword": latency_summary(list(keyword))}
 
-    async def burst() -> float:
-        started = time.perf_counter()
-        for _ in range(writes // BATCH):
-            batch = [MemoryCreate(content=next(texts), namespace=BURST_NAMESPACE, force=True) for _ in range(BATCH)]
-            await container.memories.remember_many(caller, batch)
-        return round(writes / (time.perf_counter() - started), 1)
-
-    async def restore() -> None:
-        await asyncio.sleep(1)  # the batched hit counts of the last searches land first
-        await sql(f"DELETE FROM memory_entries WHERE namespace = '{BURST_NAMESPACE}'")
-        await sql("VACUUM (ANALYZE) memory_entries")
-
-    phases: list[dict[str, Any]] = []
-    load_start = os.getloadavg()[0]
     try:
-        stored = (await sql("SELECT count(*) AS n FROM memory_entries"))["n"]
-        await restore()  # a burst left by an interrupted run
-        for round_no in range(rounds):
-            for label, limit in LIMITS.items():
-                await set_limit(limit)
-                await pending_pages()
-                baseline = await searches()
-                rate = await burst()
-                await asyncio.sleep(2)  # the batched hit counts of the burst's searches
-                after = await searches()
-                pages = await pending_pages()
-                phases.append(
-                    {
-                        "round": round_no + 1,
-                        "limit": label,
-                        "baseline": baseline,
-                        "after": after,
-                        "pending_pages": pages,
-                        "writes_per_s": rate,
-                    }
-                )
-                print(report.render_fresh_writes_phase(phases[-1]), flush=True)
-                await restore()
-        await set_limit(64)
+        for index in GIN_INDEXES:
+            option = f"SET (gin_pending_list_limit = {limit})" if limit else "RESET (gin_pending_list_limit)"
+            await sql(f"ALTER INDEX {index} {option}")
+        await pending_pages()
+        stored = int((await sql("SELECT count(*) AS n FROM memory_entries"))["n"])
+        baseline = await searches()
+        started = time.perf_counter()
+        for at in range(0, len(texts), BATCH):
+            batch = [MemoryCreate(content=t, namespace=BURST_NAMESPACE, force=True) for t in texts[at : at + BATCH]]
+            await container.memories.remember_many(caller, batch)
+        rate = round(len(texts) / (time.perf_counter() - started), 1)
+        await asyncio.sleep(2)  # the batched hit counts of the searches before
+        after = await searches()
+        pages = await pending_pages()
         await container.recall.close()
     finally:
         await container.close()
+    return {"memories": stored, "baseline": baseline, "after": after, "pending_pages": pages, "writes_per_s": rate}
+
+
+async def run(data_dir: Path, work_dir: Path, *, writes: int, query_count: int, rounds: int) -> dict[str, Any]:
+    conversations = load_locomo()
+    questions = [q.text for c in conversations for q in c.questions]
+    random.Random(11).shuffle(questions)
+    queries = (questions * (1 + query_count // len(questions)))[:query_count]
+    texts = list(varied_texts(conversations, writes, seed=29))
+    phases: list[dict[str, Any]] = []
+    load_start = os.getloadavg()[0]
+    for round_no in range(rounds):
+        for label, limit in LIMITS.items():
+            copy = work_dir / "store"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(data_dir, copy)
+            try:
+                phase = await _phase(copy, limit, texts, queries)
+            finally:
+                shutil.rmtree(copy, ignore_errors=True)
+            phases.append({"round": round_no + 1, "limit": label, **phase})
+            print(report.render_fresh_writes_phase(phases[-1]), flush=True)
     return {
-        "memories": int(stored),
+        "memories": phases[0]["memories"],
         "writes": writes,
         "queries": len(queries),
         "phases": phases,
@@ -145,10 +134,13 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300, help="timed searches before and after each burst")
     parser.add_argument("--rounds", type=int, default=2, help="alternations of the two limits")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="the search-latency store")
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/novamem-fresh-writes"), help="for the copies")
     args = parser.parse_args()
     if not (args.data_dir / "pg").is_dir():
         raise SystemExit(f"no store in {args.data_dir}: run `python -m bench.search_latency` first")
-    result = asyncio.run(run(args.data_dir.resolve(), writes=args.writes, query_count=args.queries, rounds=args.rounds))
+    result = asyncio.run(
+        run(args.data_dir.resolve(), args.work_dir, writes=args.writes, query_count=args.queries, rounds=args.rounds)
+    )
     path = report.save("fresh_writes", result)
     print(report.render_fresh_writes(result))
     print(f"saved {path}")
