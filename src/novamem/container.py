@@ -657,6 +657,7 @@ class Container:
             await self.observer_chat.close()
         if self.embedder.embedder is not None:
             await self.embedder.embedder.close()
+        await self.store.settle()
         await self.database.close()
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)

@@ -291,6 +291,10 @@ class MemoryStore(Protocol):
     """Memory rows, their keyword/vector candidates, source refs and graph edges."""
 
     async def prepare_vector_space(self) -> int: ...
+    async def settle(self) -> None:
+        """Wait for upkeep that writes started in the background (a refresh of the planner's statistics)."""
+        ...
+
     async def find_duplicate(self, target: WriteTarget, content_hash: str) -> MemoryEntry | None: ...
     async def find_duplicates(
         self, tenant_id: str, organization_id: str | None, keys: Sequence[tuple[str, str]]

@@ -13,6 +13,7 @@ from psycopg import sql
 from novamem.domain.entries import LifecycleStatus, MemoryEntry
 from novamem.storage.base import VectorSpace
 from novamem.storage.postgres.database import Database
+from novamem.storage.postgres.planner_stats import PlannerStatistics
 
 __all__ = [
     "DEFAULT_DECAY_DAYS",
@@ -100,6 +101,12 @@ class MemoryTable:
         self._extract_facts = extract_facts
         # the decay base a search hit's promotion is judged with (entries without their own base)
         self._decay_days = decay_days
+        # rows written by this process, and the refresh of the table's statistics they call for
+        self._planner_stats = PlannerStatistics(db)
+
+    async def settle(self) -> None:
+        """Wait for a refresh of the planner's statistics that writes started (see `planner_stats`)."""
+        await self._planner_stats.settled()
 
     def _vec(self, alias: str | None = "e") -> sql.Composable:
         assert self._space is not None

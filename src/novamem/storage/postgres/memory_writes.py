@@ -182,6 +182,7 @@ class MemoryWrites(MemoryTable):
                 edges = await self._link(conn, draft.id, target, draft.namespace, draft.embedding, fanout)
             if draft.entry_cap is not None:
                 await enforce_entry_cap(conn, draft.tenant_id, [draft.user_id], draft.entry_cap)
+        self._planner_stats.written(1)
         return edges
 
     async def find_duplicates(
@@ -308,6 +309,7 @@ class MemoryWrites(MemoryTable):
             caps = [d.entry_cap for d in drafts if d.entry_cap is not None]
             if caps:
                 await enforce_entry_cap(conn, tenant, [d.user_id for d in drafts if d.id in inserted], min(caps))
+        self._planner_stats.written(len(inserted))
         return inserted
 
     async def _link_many(self, conn: Conn, drafts: Sequence[EntryDraft], fanout: int) -> None:
