@@ -26,6 +26,10 @@ __all__ = ["MemoryWrites"]
 
 Conn = AsyncConnection[dict[str, Any]]
 
+# A shelf (one owner's namespace) with fewer rows than this finds a new memory's neighbours exactly, by
+# sorting its rows by distance (4 ms at this size); a larger one through the HNSW index (see `_link_statement`).
+EXACT_SHELF_ROWS = 1000
+
 
 def _logged_delete(where: sql.Composable, change: str) -> sql.Composed:
     """Delete the rows matching `where` and write one change-feed row per deleted entry, in one statement.
@@ -319,24 +323,73 @@ class MemoryWrites(MemoryTable):
         the whole shelf per row instead, which grows with the store."""
         if not drafts:
             return
-        first = drafts[0]
-        target = WriteTarget(first.tenant_id, first.user_id, first.project_id, first.organization_id)
+        shelves: dict[tuple[WriteTarget, str], list[dict[str, Any]]] = {}
+        for d in drafts:
+            assert d.embedding is not None
+            target = WriteTarget(d.tenant_id, d.user_id, d.project_id, d.organization_id)
+            _, params = target_filter(target, "n")
+            row = {**params, "id": d.id, "ns": d.namespace, "fanout": fanout, "qvec": vector_text(d.embedding)}
+            shelves.setdefault((target, d.namespace), []).append(row)
+        for (target, namespace), rows in shelves.items():
+            exact = await self._shelf_plan(conn, target, namespace)
+            async with conn.cursor() as cur:
+                await cur.executemany(self._link_statement(target, exact=exact), rows)
+            await self._shelf_plan_done(conn, exact)
+
+    async def _shelf_plan(self, conn: Conn, target: WriteTarget, namespace: str) -> bool:
+        """How the transaction's next nearest-row reads in the shelf are planned: exactly (True) in a shelf
+        of fewer than EXACT_SHELF_ROWS rows, else through the HNSW index, the one plan that reads rows in
+        distance order, so ruling out sorting makes the planner take it whatever its statistics say (undone
+        by `_shelf_plan_done`)."""
+        exact = await self._small_shelf(conn, target, namespace)
+        if not exact:
+            await conn.execute("SET LOCAL enable_sort = off")
+        return exact
+
+    async def _shelf_plan_done(self, conn: Conn, exact: bool) -> None:
+        if not exact:
+            await conn.execute("SET LOCAL enable_sort = on")
+
+    async def _small_shelf(self, conn: Conn, target: WriteTarget, namespace: str) -> bool:
+        """Whether the shelf (one owner's namespace) holds fewer than EXACT_SHELF_ROWS rows, counted up to that."""
+        where, params = target_filter(target, "s")
+        params.update(ns=namespace, cap=EXACT_SHELF_ROWS)
+        cur = await conn.execute(
+            sql.SQL(
+                "SELECT count(*) AS n FROM (SELECT 1 FROM memory_entries s WHERE {w} AND s.namespace = %(ns)s"
+                " LIMIT %(cap)s) c"
+            ).format(w=where),
+            params,
+        )
+        row = await cur.fetchone()
+        return row is not None and int(row["n"]) < EXACT_SHELF_ROWS
+
+    def _link_statement(self, target: WriteTarget, *, exact: bool) -> sql.Composed:
+        """`co_occurs` edges from `%(id)s` to the `%(fanout)s` rows of its shelf nearest to `%(qvec)s`.
+
+        The plan is chosen from the shelf's size (`_shelf_plan`), not by the planner: its statistics lag a
+        namespace that is filling up, and even when fresh it rates sorting a few thousand rows by distance
+        as cheaper than the HNSW walk, while each of those distances reads a row of 1.5 kB. A small shelf
+        (`exact`) is read through the scope index and sorted by an expression the HNSW index cannot serve,
+        its nearest rows exactly; a larger one is walked through the HNSW index.
+        """
         where, _ = target_filter(target, "n")
-        statement = sql.SQL(
+        return sql.SQL(
             "INSERT INTO memory_relations (tenant_id, from_id, to_id, relation, strength)"
             " SELECT %(w_tenant)s, %(id)s, near.id, 'co_occurs', GREATEST(near.strength, 0) FROM"
             " (SELECT n.id, 1 - ({nv} <=> {qv}) AS strength FROM memory_entries n"
             "  WHERE {w} AND n.namespace = %(ns)s AND n.id <> %(id)s AND {nm}"
-            "  ORDER BY {nv} <=> {qv} LIMIT %(fanout)s) near"
+            "  ORDER BY {order} LIMIT %(fanout)s) near"
             " ON CONFLICT DO NOTHING"
-        ).format(nv=self._vec("n"), qv=self._qvec(), w=where, nm=self._model_match("n"))
-        rows = []
-        for d in drafts:
-            assert d.embedding is not None
-            _, params = target_filter(WriteTarget(d.tenant_id, d.user_id, d.project_id, d.organization_id), "n")
-            rows.append({**params, "id": d.id, "ns": d.namespace, "fanout": fanout, "qvec": vector_text(d.embedding)})
-        async with conn.cursor() as cur:
-            await cur.executemany(statement, rows)
+        ).format(
+            nv=self._vec("n"),
+            qv=self._qvec(),
+            w=where,
+            nm=self._model_match("n"),
+            order=sql.SQL("({nv} <=> {qv}) + 0" if exact else "{nv} <=> {qv}").format(
+                nv=self._vec("n"), qv=self._qvec()
+            ),
+        )
 
     async def _add_refs(self, conn: Conn, entry_id: str, tenant_id: str, refs: Sequence[str], namespace: str) -> None:
         """Source refs of an entry, each recorded with the namespace it was given under."""
@@ -350,24 +403,13 @@ class MemoryWrites(MemoryTable):
     async def _link(
         self, conn: Conn, entry_id: str, target: WriteTarget, namespace: str, vector: Sequence[float], fanout: int
     ) -> int:
-        """Write `co_occurs` edges from an embedded entry to its nearest neighbours in its shelf.
-
-        The entry's vector is a query parameter, so the search walks the HNSW index rather than
-        measuring the distance to every row of the shelf. Returns the edges written.
-        """
-        where, params = target_filter(target, "n")
+        """Write `co_occurs` edges from an embedded entry to its nearest neighbours in its shelf
+        (`_link_statement`). Returns the edges written."""
+        _, params = target_filter(target, "n")
         params.update(id=entry_id, ns=namespace, fanout=fanout, qvec=vector_text(vector))
-        cur = await conn.execute(
-            sql.SQL(
-                "INSERT INTO memory_relations (tenant_id, from_id, to_id, relation, strength)"
-                " SELECT %(w_tenant)s, %(id)s, near.id, 'co_occurs', GREATEST(near.strength, 0) FROM"
-                " (SELECT n.id, 1 - ({nv} <=> {qv}) AS strength FROM memory_entries n"
-                "  WHERE {w} AND n.namespace = %(ns)s AND n.id <> %(id)s AND {nm}"
-                "  ORDER BY {nv} <=> {qv} LIMIT %(fanout)s) near"
-                " ON CONFLICT DO NOTHING"
-            ).format(nv=self._vec("n"), qv=self._qvec(), w=where, nm=self._model_match("n")),
-            params,
-        )
+        exact = await self._shelf_plan(conn, target, namespace)
+        cur = await conn.execute(self._link_statement(target, exact=exact), params)
+        await self._shelf_plan_done(conn, exact)
         return cur.rowcount or 0
 
     async def add_source_refs(self, entry: MemoryEntry, refs: Sequence[str], namespace: str) -> None:
