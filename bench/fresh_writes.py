@@ -25,6 +25,7 @@ import asyncio
 import os
 import random
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ GIN_INDEXES = ("memory_entries_tsv", "memory_entries_namespaces")
 LIMITS = {"PostgreSQL default (4 MB)": None, "64 kB (migration 0023)": 64}
 BURST_NAMESPACE = "fresh-writes"
 BATCH = 200
+STORED_TEXTS = 100_000
 
 
 async def _phase(store_dir: Path, limit: int | None, texts: list[str], queries: list[str]) -> dict[str, Any]:
@@ -84,19 +86,28 @@ async def _phase(store_dir: Path, limit: int | None, texts: list[str], queries: 
             await sql(f"ALTER INDEX {index} {option}")
         await pending_pages()
         stored = int((await sql("SELECT count(*) AS n FROM memory_entries"))["n"])
+        await searches()  # a server just started on a copy: its buffers are cold
         baseline = await searches()
         started = time.perf_counter()
         for at in range(0, len(texts), BATCH):
             batch = [MemoryCreate(content=t, namespace=BURST_NAMESPACE, force=True) for t in texts[at : at + BATCH]]
             await container.memories.remember_many(caller, batch)
         rate = round(len(texts) / (time.perf_counter() - started), 1)
+        inserted = int((await sql("SELECT count(*) AS n FROM memory_entries"))["n"]) - stored
         await asyncio.sleep(2)  # the batched hit counts of the searches before
         after = await searches()
         pages = await pending_pages()
         await container.recall.close()
     finally:
         await container.close()
-    return {"memories": stored, "baseline": baseline, "after": after, "pending_pages": pages, "writes_per_s": rate}
+    return {
+        "memories": stored,
+        "baseline": baseline,
+        "after": after,
+        "pending_pages": pages,
+        "writes_per_s": rate,
+        "inserted": inserted,
+    }
 
 
 async def run(data_dir: Path, work_dir: Path, *, writes: int, query_count: int, rounds: int) -> dict[str, Any]:
@@ -104,14 +115,17 @@ async def run(data_dir: Path, work_dir: Path, *, writes: int, query_count: int, 
     questions = [q.text for c in conversations for q in c.questions]
     random.Random(11).shuffle(questions)
     queries = (questions * (1 + query_count // len(questions)))[:query_count]
-    texts = list(varied_texts(conversations, writes, seed=29))
+    # texts after those `bench/search_latency.py` stores (its first 100,000, the largest size), so none is a duplicate
+    texts = list(varied_texts(conversations, STORED_TEXTS + writes))[STORED_TEXTS:]
     phases: list[dict[str, Any]] = []
     load_start = os.getloadavg()[0]
     for round_no in range(rounds):
         for label, limit in LIMITS.items():
             copy = work_dir / "store"
             shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(data_dir, copy)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            # `cp -a` keeps the owner of the database files (the embedded server's own user when run as root)
+            subprocess.run(["cp", "-a", str(data_dir), str(copy)], check=True)
             try:
                 phase = await _phase(copy, limit, texts, queries)
             finally:
