@@ -268,7 +268,7 @@ the embedder alone's p95 and the packaged model's p95, each with the search p95'
 | 29f8bd3 (the same search code) | slowest | 30.52 | 39.28 | 5.48 | 7.17 | 8.28 | 4.74 |
 | c473464 (statements kept per shape) | slow | 24.77 | 33.29 | 5.19 | 6.41 | 7.76 | 4.29 |
 | 6287480 (entity postings) | slower still | 27.23 | 34.90 | 5.98 | 5.84 | 8.92 | 3.91 |
-| 843b51f (the next morning; one pass of three) | quieter | 20.58 | 26.79 | 5.71 | 4.69 | 8.54 | 3.14 |
+| 843b51f (a day later; its passes 40.69, 26.79 and 36.15 ms) | quieter | 20.58 | 26.79 | 5.71 | 4.69 | 8.54 | 3.14 |
 
 On the slower days the packaged model alone took 5-6 ms per question at p50 instead of 3, and the
 in-process stage benchmark counted 35 ms of CPU per search instead of 20 for the same code. The first
