@@ -18,6 +18,7 @@ from novamem.storage.postgres.memory_table import (
     ENTRY_COLUMNS,
     MemoryTable,
     entry_from_row,
+    shelf_namespace,
 )
 from novamem.storage.postgres.scoping import read_filter, target_filter, visible_filter
 from novamem.storage.postgres.statements import StatementCache
@@ -332,17 +333,28 @@ class MemoryRetrieval(MemoryTable):
             return []
         where, params = target_filter(target)
         params.update(ns=namespace, lim=limit, qvec=VectorParam(vector))
-        async with self._db.connection() as conn:
+        async with self._db.connection() as conn, conn.transaction():
+            # a small or new namespace is read exactly; a larger one through the HNSW index (`_shelf_plan`)
+            exact = await self._shelf_plan(conn, target, namespace)
+            order = sql.SQL("({ev} <=> {qv}) + 0" if exact else "{ev} <=> {qv}").format(ev=self._vec(), qv=self._qvec())
             cur = await conn.execute(
                 sql.SQL(
                     "SELECT {c}, 1 - ({ev} <=> {qv}) AS cos FROM memory_entries e WHERE {w} AND {m}"
-                    " AND (e.namespace = %(ns)s OR %(ns)s = ANY(e.namespaces)) AND e.status = 'active'"
-                    " AND (e.expires_at IS NULL OR e.expires_at > now())"
-                    " ORDER BY {ev} <=> {qv} LIMIT %(lim)s"
-                ).format(c=ENTRY_COLUMNS, ev=self._vec(), qv=self._qvec(), w=where, m=self._model_match()),
+                    " AND {ns} AND e.status = 'active' AND (e.expires_at IS NULL OR e.expires_at > now())"
+                    " ORDER BY {o} LIMIT %(lim)s"
+                ).format(
+                    c=ENTRY_COLUMNS,
+                    ev=self._vec(),
+                    qv=self._qvec(),
+                    w=where,
+                    m=self._model_match(),
+                    ns=shelf_namespace("e", members=True),
+                    o=order,
+                ),
                 params,
             )
             rows = await cur.fetchall()
+            await self._shelf_plan_done(conn, exact)
         return [(entry_from_row(r), float(r["cos"])) for r in rows]
 
     async def neighbors(self, scope: ReadScope, seed: MemoryEntry, depth: int, k: int) -> list[Neighbor]:

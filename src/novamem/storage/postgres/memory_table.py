@@ -8,12 +8,14 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg import sql
+from psycopg import AsyncConnection, sql
 
 from novamem.domain.entries import LifecycleStatus, MemoryEntry
+from novamem.domain.scope import WriteTarget
 from novamem.storage.base import VectorSpace
 from novamem.storage.postgres.database import Database
 from novamem.storage.postgres.planner_stats import PlannerStatistics
+from novamem.storage.postgres.scoping import target_filter
 
 __all__ = [
     "DEFAULT_DECAY_DAYS",
@@ -81,6 +83,22 @@ def entry_from_row(row: dict[str, Any]) -> MemoryEntry:
     )
 
 
+Conn = AsyncConnection[dict[str, Any]]
+
+# A shelf with fewer rows than this finds nearest rows exactly, by sorting them by distance (about 4 ms at
+# this size); a larger one through the HNSW index (`MemoryTable._shelf_plan`).
+EXACT_SHELF_ROWS = 1000
+
+
+def shelf_namespace(alias: str, *, members: bool) -> sql.Composed:
+    """Rows of the shelf's namespace `%(ns)s`: its home rows, or with `members` every member of it (the
+    membership array as an indexable containment, not `= ANY`)."""
+    a = sql.Identifier(alias)
+    if members:
+        return sql.SQL("({a}.namespace = %(ns)s OR {a}.namespaces @> ARRAY[%(ns)s]::text[])").format(a=a)
+    return sql.SQL("{a}.namespace = %(ns)s").format(a=a)
+
+
 class MemoryTable:
     """The database and the active vector space (None without an embedder), and SQL for the vector column.
 
@@ -103,6 +121,38 @@ class MemoryTable:
         self._decay_days = decay_days
         # rows written by this process, and the refresh of the table's statistics they call for
         self._planner_stats = PlannerStatistics(db)
+
+    async def _shelf_plan(self, conn: Conn, target: WriteTarget, namespace: str) -> bool:
+        """How the transaction's next nearest-row read in a shelf (one owner's namespace) is planned: exactly
+        (True) when fewer than EXACT_SHELF_ROWS rows have it as their home, read through the scope indexes
+        and sorted by distance; else through the HNSW index, the one plan that reads rows in distance
+        order, so ruling out sorting makes the planner take it whatever its statistics say. Undone by
+        `_shelf_plan_done`. Home rows are counted, through the scope index (under a millisecond at the cap):
+        memberships of other namespaces are few, and counting them too made the planner read the wide rows
+        of other namespaces in between (8-50 ms).
+
+        Not left to the planner: its statistics lag a namespace that is filling up, and even when fresh it
+        rates sorting a few thousand rows by distance as cheaper than the HNSW walk (each distance reads a
+        row of 1.5 kB), while a walk filtered to a small or new namespace of a large owner visits up to
+        `hnsw.max_scan_tuples` rows before it gives up (90 ms at 100,000 memories).
+        """
+        where, params = target_filter(target, "s")
+        params.update(ns=namespace, cap=EXACT_SHELF_ROWS)
+        cur = await conn.execute(
+            sql.SQL(
+                "SELECT count(*) AS n FROM (SELECT 1 FROM memory_entries s WHERE {w} AND {ns} LIMIT %(cap)s) c"
+            ).format(w=where, ns=shelf_namespace("s", members=False)),
+            params,
+        )
+        row = await cur.fetchone()
+        exact = row is not None and int(row["n"]) < EXACT_SHELF_ROWS
+        if not exact:
+            await conn.execute("SET LOCAL enable_sort = off")
+        return exact
+
+    async def _shelf_plan_done(self, conn: Conn, exact: bool) -> None:
+        if not exact:
+            await conn.execute("SET LOCAL enable_sort = on")
 
     async def settle(self) -> None:
         """Wait for a refresh of the planner's statistics that writes started (see `planner_stats`)."""

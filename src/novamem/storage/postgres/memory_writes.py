@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import sql
 
 from novamem.domain.entries import EntryDraft, MemoryEntry, now_utc
 from novamem.domain.facts import FACT_SOURCE_TYPE
@@ -18,17 +18,18 @@ from novamem.domain.scope import ReadScope, WriteTarget
 from novamem.storage.base import OwedEmbedding
 from novamem.storage.postgres.entity_postings import file_entities, refile_entities
 from novamem.storage.postgres.lifecycle import idle_seconds, lifespan_seconds
-from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, MemoryTable, entry_from_row, vector_text
+from novamem.storage.postgres.memory_table import (
+    ENTRY_COLUMNS,
+    Conn,
+    MemoryTable,
+    entry_from_row,
+    shelf_namespace,
+    vector_text,
+)
 from novamem.storage.postgres.quotas import enforce_entry_cap
 from novamem.storage.postgres.scoping import MEMBERSHIPS, read_filter, target_filter
 
 __all__ = ["MemoryWrites"]
-
-Conn = AsyncConnection[dict[str, Any]]
-
-# A shelf (one owner's namespace) with fewer rows than this finds a new memory's neighbours exactly, by
-# sorting its rows by distance (4 ms at this size); a larger one through the HNSW index (see `_link_statement`).
-EXACT_SHELF_ROWS = 1000
 
 
 def _logged_delete(where: sql.Composable, change: str) -> sql.Composed:
@@ -336,34 +337,6 @@ class MemoryWrites(MemoryTable):
                 await cur.executemany(self._link_statement(target, exact=exact), rows)
             await self._shelf_plan_done(conn, exact)
 
-    async def _shelf_plan(self, conn: Conn, target: WriteTarget, namespace: str) -> bool:
-        """How the transaction's next nearest-row reads in the shelf are planned: exactly (True) in a shelf
-        of fewer than EXACT_SHELF_ROWS rows, else through the HNSW index, the one plan that reads rows in
-        distance order, so ruling out sorting makes the planner take it whatever its statistics say (undone
-        by `_shelf_plan_done`)."""
-        exact = await self._small_shelf(conn, target, namespace)
-        if not exact:
-            await conn.execute("SET LOCAL enable_sort = off")
-        return exact
-
-    async def _shelf_plan_done(self, conn: Conn, exact: bool) -> None:
-        if not exact:
-            await conn.execute("SET LOCAL enable_sort = on")
-
-    async def _small_shelf(self, conn: Conn, target: WriteTarget, namespace: str) -> bool:
-        """Whether the shelf (one owner's namespace) holds fewer than EXACT_SHELF_ROWS rows, counted up to that."""
-        where, params = target_filter(target, "s")
-        params.update(ns=namespace, cap=EXACT_SHELF_ROWS)
-        cur = await conn.execute(
-            sql.SQL(
-                "SELECT count(*) AS n FROM (SELECT 1 FROM memory_entries s WHERE {w} AND s.namespace = %(ns)s"
-                " LIMIT %(cap)s) c"
-            ).format(w=where),
-            params,
-        )
-        row = await cur.fetchone()
-        return row is not None and int(row["n"]) < EXACT_SHELF_ROWS
-
     def _link_statement(self, target: WriteTarget, *, exact: bool) -> sql.Composed:
         """`co_occurs` edges from `%(id)s` to the `%(fanout)s` rows of its shelf nearest to `%(qvec)s`.
 
@@ -378,7 +351,7 @@ class MemoryWrites(MemoryTable):
             "INSERT INTO memory_relations (tenant_id, from_id, to_id, relation, strength)"
             " SELECT %(w_tenant)s, %(id)s, near.id, 'co_occurs', GREATEST(near.strength, 0) FROM"
             " (SELECT n.id, 1 - ({nv} <=> {qv}) AS strength FROM memory_entries n"
-            "  WHERE {w} AND n.namespace = %(ns)s AND n.id <> %(id)s AND {nm}"
+            "  WHERE {w} AND {ns} AND n.id <> %(id)s AND {nm}"
             "  ORDER BY {order} LIMIT %(fanout)s) near"
             " ON CONFLICT DO NOTHING"
         ).format(
@@ -386,6 +359,7 @@ class MemoryWrites(MemoryTable):
             qv=self._qvec(),
             w=where,
             nm=self._model_match("n"),
+            ns=shelf_namespace("n", members=False),
             order=sql.SQL("({nv} <=> {qv}) + 0" if exact else "{nv} <=> {qv}").format(
                 nv=self._vec("n"), qv=self._qvec()
             ),

@@ -1,6 +1,6 @@
-"""A new memory's `co_occurs` edges go to its nearest neighbours in its shelf (one owner's namespace), read
-exactly in a small shelf and through the HNSW index in a large one, chosen by counting the shelf, not by
-the planner's statistics, which still call a namespace empty while it fills up."""
+"""Nearest rows in a shelf (one owner's namespace): a new memory's `co_occurs` edges and the near-duplicate
+read of a write. Read exactly in a small shelf and through the HNSW index in a large one, chosen by
+counting the shelf, not by the planner's statistics, which still call a namespace empty while it fills up."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from novamem.domain.scope import WriteTarget
 from novamem.storage.base import VectorSpace
 from novamem.storage.postgres.database import Database
 from novamem.storage.postgres.memories import PostgresMemoryStore
-from novamem.storage.postgres.memory_writes import EXACT_SHELF_ROWS
+from novamem.storage.postgres.memory_table import EXACT_SHELF_ROWS
 from tests.storage.drafts import user_draft
 
 SPACE = VectorSpace("test:3d", 3)
@@ -93,3 +93,30 @@ async def test_a_large_shelf_walks_the_hnsw_index_though_the_statistics_call_it_
         linked = await edges(db, d.id)
         assert len(linked) == 3 and linked <= members
     await store.settle()
+
+
+async def test_the_near_duplicate_read_of_a_small_namespace_is_exact_and_counts_its_members(
+    store: PostgresMemoryStore, db: Database
+) -> None:
+    rng = random.Random(3)
+    big = drafts(rng, "big", EXACT_SHELF_ROWS + 100)
+    for start in range(0, len(big), 200):
+        await store.insert_many(big[start : start + 200], fanout=0)
+    small = drafts(rng, "small", 12)
+    await store.insert_many(small, fanout=0)
+    # a memory of `big` stored again under `small` is a member of both
+    joined = big[0]
+    async with db.connection() as conn:
+        await conn.execute("UPDATE memory_entries SET namespaces = namespaces || '{small}' WHERE id = %s", (joined.id,))
+    members = [*small, joined]
+    probe = joined.embedding or []
+    found = await store.nearest_active(ALICE, "small", probe, 4)
+    expected = sorted(members, key=lambda d: -cosine(d.embedding or [], probe))[:4]
+    assert [entry.id for entry, _ in found] == [d.id for d in expected]
+    assert found[0][1] == pytest.approx(1.0)
+    # a new namespace: nothing near, found at once
+    assert await store.nearest_active(ALICE, "brand-new", probe, 4) == []
+    # the large shelf through the HNSW index: its own rows, nearest first
+    near_big = await store.nearest_active(ALICE, "big", probe, 4)
+    assert near_big[0][0].id == joined.id
+    assert {entry.id for entry, _ in near_big} <= {d.id for d in big}
