@@ -333,9 +333,10 @@ class MemoryRetrieval(MemoryTable):
             return []
         where, params = target_filter(target)
         params.update(ns=namespace, lim=limit, qvec=VectorParam(vector))
-        async with self._db.connection() as conn, conn.transaction():
-            # a small or new namespace is read exactly; a larger one through the HNSW index (`_shelf_plan`)
-            exact = await self._shelf_plan(conn, target, namespace)
+        async with self._db.connection() as conn:
+            # a small or new namespace is sorted exactly (`_shelf_plan`); in a larger one the membership test,
+            # which no single index serves, already leaves the planner the HNSW walk alone
+            exact = await self._small_shelf(conn, target, namespace)
             order = sql.SQL("({ev} <=> {qv}) + 0" if exact else "{ev} <=> {qv}").format(ev=self._vec(), qv=self._qvec())
             cur = await conn.execute(
                 sql.SQL(
@@ -354,7 +355,6 @@ class MemoryRetrieval(MemoryTable):
                 params,
             )
             rows = await cur.fetchall()
-            await self._shelf_plan_done(conn, exact)
         return [(entry_from_row(r), float(r["cos"])) for r in rows]
 
     async def neighbors(self, scope: ReadScope, seed: MemoryEntry, depth: int, k: int) -> list[Neighbor]:

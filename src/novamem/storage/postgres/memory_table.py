@@ -15,7 +15,6 @@ from novamem.domain.scope import WriteTarget
 from novamem.storage.base import VectorSpace
 from novamem.storage.postgres.database import Database
 from novamem.storage.postgres.planner_stats import PlannerStatistics
-from novamem.storage.postgres.scoping import target_filter
 
 __all__ = [
     "DEFAULT_DECAY_DAYS",
@@ -136,19 +135,38 @@ class MemoryTable:
         row of 1.5 kB), while a walk filtered to a small or new namespace of a large owner visits up to
         `hnsw.max_scan_tuples` rows before it gives up (90 ms at 100,000 memories).
         """
-        where, params = target_filter(target, "s")
-        params.update(ns=namespace, cap=EXACT_SHELF_ROWS)
-        cur = await conn.execute(
-            sql.SQL(
-                "SELECT count(*) AS n FROM (SELECT 1 FROM memory_entries s WHERE {w} AND {ns} LIMIT %(cap)s) c"
-            ).format(w=where, ns=shelf_namespace("s", members=False)),
-            params,
-        )
-        row = await cur.fetchone()
-        exact = row is not None and int(row["n"]) < EXACT_SHELF_ROWS
+        exact = await self._small_shelf(conn, target, namespace)
         if not exact:
             await conn.execute("SET LOCAL enable_sort = off")
         return exact
+
+    async def _small_shelf(self, conn: Conn, target: WriteTarget, namespace: str) -> bool:
+        """Whether fewer than EXACT_SHELF_ROWS rows have `namespace` of the target's shelf as their home.
+
+        Counted on the columns of the scope index alone (a user's globals: user and no project; a project:
+        the project), so the count reads the index and not the rows; rows of the same owner in another
+        organization count too, which only matters to the choice of plan.
+        """
+        owner = (
+            "s.user_id = %(c_owner)s AND s.project_id IS NULL"
+            if target.project_id is None
+            else "s.project_id = %(c_owner)s"
+        )
+        params = {
+            "c_tenant": target.tenant_id,
+            "c_owner": target.user_id if target.project_id is None else target.project_id,
+            "ns": namespace,
+            "cap": EXACT_SHELF_ROWS,
+        }
+        cur = await conn.execute(
+            sql.SQL(
+                "SELECT count(*) AS n FROM (SELECT 1 FROM memory_entries s WHERE s.tenant_id = %(c_tenant)s"
+                " AND {o} AND s.namespace = %(ns)s LIMIT %(cap)s) c"
+            ).format(o=sql.SQL(owner)),
+            params,
+        )
+        row = await cur.fetchone()
+        return row is not None and int(row["n"]) < EXACT_SHELF_ROWS
 
     async def _shelf_plan_done(self, conn: Conn, exact: bool) -> None:
         if not exact:
