@@ -33,7 +33,7 @@ from typing import Any
 from bench import report
 from bench.corpus import load_locomo, varied_texts
 from bench.harness import latency_summary, machine_notes
-from bench.search_latency import DEFAULT_DATA_DIR, WARMUP_QUERIES
+from bench.search_latency import DEFAULT_DATA_DIR, WARMUP_QUERIES, existing_store
 from bench.search_stages import timed_call
 
 GIN_INDEXES = ("memory_entries_tsv", "memory_entries_namespaces")
@@ -150,11 +150,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="the search-latency store")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/novamem-fresh-writes"), help="for the copies")
     args = parser.parse_args()
-    if not (args.data_dir / "pg").is_dir():
-        raise SystemExit(f"no store in {args.data_dir}: run `python -m bench.search_latency` first")
-    result = asyncio.run(
-        run(args.data_dir.resolve(), args.work_dir, writes=args.writes, query_count=args.queries, rounds=args.rounds)
-    )
+    data_dir = existing_store(args.data_dir)
+    result = asyncio.run(run(data_dir, args.work_dir, writes=args.writes, query_count=args.queries, rounds=args.rounds))
     path = report.save("fresh_writes", result)
     print(report.render_fresh_writes(result))
     print(f"saved {path}")

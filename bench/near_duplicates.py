@@ -22,7 +22,7 @@ from typing import Any
 
 from bench import report
 from bench.harness import latency_summary, machine_notes
-from bench.search_latency import DEFAULT_DATA_DIR
+from bench.search_latency import DEFAULT_DATA_DIR, existing_store
 
 NAMESPACES = {"a tenth of the store (conv-3)": "conv-3", "a new namespace": "not-written-yet"}
 
@@ -88,9 +88,8 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=200, help="reads per namespace and statement")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="the search-latency store")
     args = parser.parse_args()
-    if not (args.data_dir / "pg").is_dir():
-        raise SystemExit(f"no store in {args.data_dir}: run `python -m bench.search_latency` first")
-    result = asyncio.run(run(args.data_dir.resolve(), args.reads))
+    data_dir = existing_store(args.data_dir)
+    result = asyncio.run(run(data_dir, args.reads))
     path = report.save("near_duplicates", result)
     print(report.render_near_duplicates(result))
     print(f"saved {path}")

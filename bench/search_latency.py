@@ -43,6 +43,13 @@ PAUSE_BETWEEN_PASSES_S = 5.0
 DEFAULT_DATA_DIR = RESULTS_DIR / "search_latency-data"
 
 
+def existing_store(data_dir: Path) -> Path:
+    """`data_dir` resolved, for the benchmarks that reuse this benchmark's store; exits when it was never built."""
+    if not (data_dir / "pg").is_dir():
+        raise SystemExit(f"no store in {data_dir}: run `python -m bench.search_latency` first")
+    return data_dir.resolve()
+
+
 def _memory(server: BenchServer) -> dict[str, float]:
     """RSS of the server process, and the proportional set size of its embedded PostgreSQL."""
     rss = psutil.Process(server.pid).memory_info().rss

@@ -37,7 +37,7 @@ import psutil
 from bench import report
 from bench.corpus import load_locomo
 from bench.harness import machine_notes, percentile
-from bench.search_latency import DEFAULT_DATA_DIR, WARMUP_QUERIES
+from bench.search_latency import DEFAULT_DATA_DIR, WARMUP_QUERIES, existing_store
 
 STAGES = ("keyword", "embed", "vector", "hydrate", "graph", "search")
 
@@ -161,9 +161,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300, help="timed searches")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="the search-latency store")
     args = parser.parse_args()
-    if not (args.data_dir / "pg").is_dir():
-        raise SystemExit(f"no store in {args.data_dir}: run `python -m bench.search_latency` first")
-    result = asyncio.run(run(args.data_dir.resolve(), args.queries))
+    data_dir = existing_store(args.data_dir)
+    result = asyncio.run(run(data_dir, args.queries))
     path = report.save("search_stages", result)
     print(report.render_search_stages(result))
     print(f"saved {path}")

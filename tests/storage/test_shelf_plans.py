@@ -48,6 +48,14 @@ async def store(db: Database) -> PostgresMemoryStore:
     return built
 
 
+async def large_shelf(store: PostgresMemoryStore, rng: random.Random) -> list[EntryDraft]:
+    """More than EXACT_SHELF_ROWS rows in namespace `big`, stored unlinked, 200 a batch."""
+    big = drafts(rng, "big", EXACT_SHELF_ROWS + 100)
+    for start in range(0, len(big), 200):
+        await store.insert_many(big[start : start + 200], fanout=0)
+    return big
+
+
 async def edges(db: Database, entry_id: str) -> set[str]:
     async with db.connection() as conn:
         cur = await conn.execute("SELECT to_id FROM memory_relations WHERE from_id = %s", (entry_id,))
@@ -81,9 +89,7 @@ async def test_a_large_shelf_walks_the_hnsw_index_though_the_statistics_call_it_
     store: PostgresMemoryStore, db: Database
 ) -> None:
     rng = random.Random(2)
-    big = drafts(rng, "big", EXACT_SHELF_ROWS + 100)
-    for start in range(0, len(big), 200):
-        await store.insert_many(big[start : start + 200], fanout=0)
+    big = await large_shelf(store, rng)
     assert "hnsw" in await plan(store, db, "big")
     # a batch links each of its rows to rows of the shelf
     batch = drafts(rng, "big", 5)
@@ -99,9 +105,7 @@ async def test_the_near_duplicate_read_of_a_small_namespace_is_exact_and_counts_
     store: PostgresMemoryStore, db: Database
 ) -> None:
     rng = random.Random(3)
-    big = drafts(rng, "big", EXACT_SHELF_ROWS + 100)
-    for start in range(0, len(big), 200):
-        await store.insert_many(big[start : start + 200], fanout=0)
+    big = await large_shelf(store, rng)
     small = drafts(rng, "small", 12)
     await store.insert_many(small, fanout=0)
     # a memory of `big` stored again under `small` is a member of both
