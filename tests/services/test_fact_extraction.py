@@ -357,6 +357,31 @@ async def test_a_failing_model_leaves_the_debt_for_a_retry(
     assert (await debt(container, source))["facts_pending_at"] is None
 
 
+async def test_a_write_landing_while_the_drain_claims_is_not_left_behind(
+    container: Container, models: FakeModelServer
+) -> None:
+    # the drain's last claim found nothing due; a write committed (and kicked the drain) before that claim
+    # answered. The drain must look again instead of ending, or the debt waits for the next pass.
+    models.chat_reply = DUBAI_FACTS
+    facts = container.facts
+    assert facts is not None
+    store = facts._store
+    claim = store.claim_owed
+    written: list[str] = []
+
+    async def claim_then_write(limit: int, lease_s: float) -> Any:
+        owed = await claim(limit, lease_s)
+        if not written:
+            written.append(await remember(container, DUBAI))
+        return owed
+
+    setattr(store, "claim_owed", claim_then_write)  # noqa: B010 (the moment of the race, made certain)
+    facts.kick()
+    await drained(container)
+    assert (await debt(container, written[0]))["facts_pending_at"] is None
+    assert len(await facts_of(container, written[0])) == 2
+
+
 async def test_the_backlog_is_reported(container: Container, models: FakeModelServer) -> None:
     models.chat_fault = "down"
     await remember(container, DUBAI)

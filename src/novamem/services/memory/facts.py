@@ -118,6 +118,8 @@ class FactExtractor:
                         self._inflight.add(task)
                         task.add_done_callback(self._inflight.discard)
                 if not self._inflight:
+                    if self._wake.is_set():  # a write landed while the claim ran: its debt may be due now
+                        continue
                     return
                 woken = asyncio.create_task(self._wake.wait())
                 await asyncio.wait({*self._inflight, woken}, return_when=asyncio.FIRST_COMPLETED)
