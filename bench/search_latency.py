@@ -264,6 +264,8 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     result = asyncio.run(run(sizes, args.queries, args.concurrency, args.k, args.passes, args.data_dir))
+    if not result["sizes"]:
+        raise SystemExit("nothing was measured (every size is below what the store holds): nothing saved")
     if args.note:
         result["note"] = args.note
     if args.json_only:

@@ -53,8 +53,9 @@ def test_duplicate_in_another_namespace_is_found_in_both(api: httpx.Client, serv
     assert search_ids(api, "Caroline greyhound", namespace="conv-c") == []
     assert recent_ids(api, namespace="conv-c") == []
     assert server.sql("SELECT namespace, namespaces FROM memory_entries") == [("conv-a", ["conv-a", "conv-b"])]
-    stats = api.get("/v1/stats").json()["byNamespace"]
-    assert stats["conv-a"]["warm"] == 1 and stats["conv-b"]["warm"] == 1
+    stats = api.get("/v1/stats").json()
+    assert stats["byNamespace"]["conv-a"]["warm"] == 1 and stats["byNamespace"]["conv-b"]["warm"] == 1
+    assert stats["totalWarm"] == 1  # one memory in two namespaces
     # a capture of the same text (the duplicate fast path runs before the near-duplicate guard) joins too
     assert remember(api, FACT, "/v1/capture", namespace="conv-c")["id"] == entry
     assert found_everywhere(api, entry, "conv-c")

@@ -104,7 +104,11 @@ class AccessCount:
 
 @dataclass(frozen=True, slots=True)
 class NamespaceCounts:
+    """Warm and cold counts per namespace (an entry counts in each namespace it is a member of), and the
+    totals over distinct entries (an entry stored under two namespaces is one memory)."""
+
     by_namespace: dict[str, tuple[int, int]]
+    total: tuple[int, int]
     last_decay_at: datetime | None
 
 

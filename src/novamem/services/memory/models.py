@@ -485,9 +485,11 @@ class NamespaceStats(Out):
 
 
 class StatsResponse(Out):
-    by_namespace: dict[str, NamespaceStats]
-    total_warm: int
-    total_cold: int
+    by_namespace: dict[str, NamespaceStats] = Field(
+        description="warm and cold counts per namespace; a memory counts in each namespace it is a member of"
+    )
+    total_warm: int = Field(description="warm memories, each counted once whatever its namespaces")
+    total_cold: int = Field(description="cold memories, each counted once")
     last_decay_at: str | None
     uptime_ms: int
 

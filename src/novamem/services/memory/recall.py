@@ -518,8 +518,8 @@ class RecallService:
         by_ns = {ns: NamespaceStats(warm=w, cold=c) for ns, (w, c) in counts.by_namespace.items()}
         return StatsResponse(
             by_namespace=by_ns,
-            total_warm=sum(v.warm for v in by_ns.values()),
-            total_cold=sum(v.cold for v in by_ns.values()),
+            total_warm=counts.total[0],
+            total_cold=counts.total[1],
             last_decay_at=iso(counts.last_decay_at),
             uptime_ms=int((time.monotonic() - self._started) * 1000),
         )

@@ -127,25 +127,28 @@ class MemoryListing(MemoryTable):
 
     async def namespace_counts(self, scope: ReadScope) -> NamespaceCounts:
         """Warm and cold counts per namespace over the scope's live (unexpired, active) entries; an entry
-        counts in every namespace it is a member of."""
+        counts in every namespace it is a member of, and once in the totals."""
         where, params = read_filter(scope)
         asked = sql.SQL("m.namespace = ANY(%(s_namespaces)s)" if scope.namespaces is not None else "true")
         async with self._db.connection() as conn:
+            # one pass: the grouping set () is the totals row (namespace NULL), counted over distinct entries
             cur = await conn.execute(
                 sql.SQL(
-                    "SELECT m.namespace, count(*) FILTER (WHERE c.entry_id IS NULL) AS warm,"
-                    " count(c.entry_id) AS cold"
+                    "SELECT m.namespace, count(DISTINCT e.id) FILTER (WHERE c.entry_id IS NULL) AS warm,"
+                    " count(DISTINCT c.entry_id) AS cold"
                     " FROM memory_entries e LEFT JOIN memory_cold c ON c.entry_id = e.id"
                     " CROSS JOIN LATERAL unnest({members}) AS m(namespace) WHERE {w}"
                     " AND {asked} AND e.status = 'active' AND (e.expires_at IS NULL OR e.expires_at > now())"
-                    " GROUP BY m.namespace ORDER BY m.namespace"
+                    " GROUP BY GROUPING SETS ((m.namespace), ()) ORDER BY m.namespace"
                 ).format(w=where, asked=asked, members=MEMBERSHIPS),
                 params,
             )
             rows = await cur.fetchall()
             last = await (await conn.execute("SELECT max(finished_at) AS at FROM decay_runs")).fetchone()
+        totals = next(((int(r["warm"]), int(r["cold"])) for r in rows if r["namespace"] is None), (0, 0))
         return NamespaceCounts(
-            by_namespace={r["namespace"]: (int(r["warm"]), int(r["cold"])) for r in rows},
+            by_namespace={r["namespace"]: (int(r["warm"]), int(r["cold"])) for r in rows if r["namespace"] is not None},
+            total=totals,
             last_decay_at=last["at"] if last else None,
         )
 
