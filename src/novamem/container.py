@@ -482,7 +482,7 @@ class Container:
             raise
         # every derived index fed through the outbox; the memory table queues items only for these
         sinks: list[IndexSink] = [vectors] if vectors is not None else []
-        graph = PostgresGraph(database, store)
+        graph = PostgresGraph(database, store, store.scope_sizes)
         graph_engine = build_graph_index(settings, graph)
         if graph_engine is not None:
             sinks.append(graph_engine.sink)

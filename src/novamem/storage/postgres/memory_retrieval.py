@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from psycopg import sql
@@ -20,6 +19,7 @@ from novamem.storage.postgres.memory_table import (
     entry_from_row,
     shelf_namespace,
 )
+from novamem.storage.postgres.scope_sizes import SCOPE_COUNT_CAP, ScopeSizes
 from novamem.storage.postgres.scoping import read_filter, target_filter, visible_filter
 from novamem.storage.postgres.statements import StatementCache
 
@@ -38,11 +38,12 @@ MAX_QUERY_TERMS = 32
 # this keeps latency flat as the store grows.
 KEYWORD_POOL = 1000
 KEYWORD_TERM_ROWS = 100
-# N, the scope size in IDF, is counted up to this many rows, and reused for a while per scope (IDF
-# barely moves when a scope grows by a few rows).
-SCOPE_COUNT_CAP = 10000
-SCOPE_SIZE_TTL_S = 30.0
-SCOPE_SIZE_CACHE_ENTRIES = 4096
+# A vector search's HNSW walk filtered to a scope of n rows in a table of t visits about t / n rows for each
+# one it keeps: measured at 100,000 memories, 0.8 ms times t / n (9-11 ms in a namespace of 10,000 rows,
+# 36-39 ms in one of 1,800), against 2.5 us a row for sorting the scope's own rows by distance (4.6 and
+# 39 ms). So a scope with n * n < 320 * t is sorted exactly (`ScopeSizes.narrow`): up to about 5,600 rows
+# at 100,000, none of a scope that is most of the table.
+EXACT_VECTOR_FACTOR = 320.0
 
 
 def _lexeme_query(lexeme: str) -> str:
@@ -103,46 +104,55 @@ class MemoryRetrieval(MemoryTable):
         extract_facts: bool = False,
     ) -> None:
         super().__init__(db, space, decay_days=decay_days, extract_facts=extract_facts)
-        # scope sizes for IDF (N), by read filter: counting them costs more than the rest of BM25
-        self._scope_sizes: dict[str, tuple[int, float]] = {}
+        # scope sizes (N in IDF, and the plans of narrow scopes): counting them costs more than the rest of BM25
+        self.scope_sizes = ScopeSizes()
         # the search path's statements, rendered once per shape (see `statements.py`)
         self._statements = StatementCache()
 
-    def _vector_cte(self, where: sql.Composable, vis: sql.Composable, *, from_ids: bool = False) -> sql.Composable:
+    def _vector_cte(
+        self, where: sql.Composable, vis: sql.Composable, *, from_ids: bool = False, exact: bool = False
+    ) -> sql.Composable:
         """CTE `vc`: ids and cosine distances `d` of the `%(lim)s` nearest visible rows of the scope to `%(qvec)s`.
 
         Pool connections scan HNSW iteratively (see `database.py`), so scope filters still leave `lim` rows.
         `from_ids`: the candidates are `%(vec_ids)s` (found by the vector index), measured and scope-checked here.
+        `exact`: the scope's rows sorted by distance (an order the HNSW index cannot give), for a narrow scope.
         """
         if from_ids:
             return sql.SQL(
                 "vc AS (SELECT e.id, {ev} <=> {qv} AS d FROM memory_entries e"
                 " WHERE e.id = ANY(%(vec_ids)s::text[]) AND {m} AND {w} AND {v})"
             ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis)
+        order = sql.SQL("({ev} <=> {qv}) + 0" if exact else "d").format(ev=self._vec(), qv=self._qvec())
         return sql.SQL(
             "vc AS (SELECT e.id, {ev} <=> {qv} AS d FROM memory_entries e WHERE {m} AND {w} AND {v}"
-            " ORDER BY d LIMIT %(lim)s)"
-        ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis)
+            " ORDER BY {o} LIMIT %(lim)s)"
+        ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis, o=order)
 
     async def vector_nearest(self, scope: ReadScope, vector: list[float], limit: int) -> list[str]:
         """Ids of the `limit` visible rows of the scope nearest to `vector` (pgvector's HNSW index).
 
         A statement of its own, so it runs on its own connection while the keyword phase runs on another;
-        `hydrate(vector_ids=...)` then scores and reads the rows.
+        `hydrate(vector_ids=...)` then scores and reads the rows. A narrow scope (EXACT_VECTOR_FACTOR) is
+        sorted by distance; any other is left to the planner, which walks the HNSW index.
         """
         if self._space is None:
             return []
         where, params = read_filter(scope)
         vis, vparams = visible_filter(scope)
         params.update(vparams, lim=limit, qvec=VectorParam(vector))
-        statement = self._statements.get(
-            ("nearest", where.as_string(), vis.as_string()),
-            lambda: sql.SQL("WITH {vc} SELECT id FROM vc").format(vc=self._vector_cte(where, vis)),
-        )
         async with self._db.connection() as conn:
-            cur = await conn.execute(statement, params)
+            exact = await self.scope_sizes.narrow(conn, scope, EXACT_VECTOR_FACTOR)
+            cur = await conn.execute(self._nearest_statement(where, vis, exact=exact), params)
             rows = await cur.fetchall()
         return [r["id"] for r in rows]
+
+    def _nearest_statement(self, where: sql.Composable, vis: sql.Composable, *, exact: bool) -> bytes:
+        """`vector_nearest`'s statement: sorted by distance when `exact`, else the planner's choice."""
+        return self._statements.get(
+            ("nearest", where.as_string(), vis.as_string(), exact),
+            lambda: sql.SQL("WITH {vc} SELECT id FROM vc").format(vc=self._vector_cte(where, vis, exact=exact)),
+        )
 
     async def keyword_hits(self, scope: ReadScope, *, query: str, limit: int) -> KeywordHits:
         """The top `limit` visible rows of the scope by BM25, and the statistics that scored them.
@@ -151,9 +161,8 @@ class MemoryRetrieval(MemoryTable):
         """
         where, params = read_filter(scope)
         vis, vparams = visible_filter(scope)
-        cache_key = repr(params)
-        cached = self._scope_sizes.get(cache_key)
-        known = cached is not None and cached[1] > time.monotonic()
+        size = self.scope_sizes.known(scope)
+        known = size is not None
         async with self._db.connection() as conn:
             # the query's lexemes first: each term then reaches the planner as a literal of its own
             cur = await conn.execute("SELECT tsvector_to_array(to_tsvector('english', %(q)s)) AS lexes", {"q": query})
@@ -168,13 +177,12 @@ class MemoryRetrieval(MemoryTable):
             )
             # a large scope (its size counted up to the cap) skips the any-term read, the costliest branch
             # there, and shares its rows out among the terms instead
-            large = known and cached is not None and cached[0] >= SCOPE_COUNT_CAP
+            large = size is not None and size >= SCOPE_COUNT_CAP
             per_term = KEYWORD_TERM_ROWS if not large else max(KEYWORD_TERM_ROWS, KEYWORD_POOL // len(tqs))
             params.update(per_term=KEYWORD_POOL if len(tqs) == 1 else per_term)
             params.update(ncap=SCOPE_COUNT_CAP)
-            if known:
-                assert cached is not None
-                params["known_n"] = cached[0]
+            if size is not None:
+                params["known_n"] = size
             terms = len(tqs)
             query_sql = self._statements.get(
                 ("keyword", where.as_string(), vis.as_string(), terms, known, large),
@@ -192,9 +200,7 @@ class MemoryRetrieval(MemoryTable):
         if row is None:
             return KeywordHits()
         if not known and row["n"] is not None:
-            if len(self._scope_sizes) > SCOPE_SIZE_CACHE_ENTRIES:
-                self._scope_sizes.clear()
-            self._scope_sizes[cache_key] = (int(row["n"]), time.monotonic() + SCOPE_SIZE_TTL_S)
+            self.scope_sizes.remember(scope, int(row["n"]))
         return KeywordHits(
             scores=dict(zip(row["ids"] or [], (float(v) for v in row["scores"] or []), strict=True)),
             term_queries=list(row["tqs"] or []),
