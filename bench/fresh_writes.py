@@ -36,7 +36,7 @@ from bench.harness import latency_summary, machine_notes
 from bench.search_latency import DEFAULT_DATA_DIR, WARMUP_QUERIES, existing_store
 from bench.search_stages import timed_call
 
-GIN_INDEXES = ("memory_entries_tsv", "memory_entries_namespaces")
+GIN_INDEXES = ("memory_entries_terms",)
 LIMITS = {"PostgreSQL default (4 MB)": None, "64 kB (migration 0023)": 64}
 BURST_NAMESPACE = "fresh-writes"
 BATCH = 200

@@ -11,6 +11,7 @@ import random
 from dataclasses import replace
 
 import pytest
+from psycopg import sql
 
 from novamem.domain.entries import EntryDraft
 from novamem.domain.scope import ReadScope
@@ -164,3 +165,32 @@ async def test_a_narrow_scope_reads_the_postings_of_its_own_rows(store: Postgres
     broad = await graph.links(alice(), query)
     assert len(broad.postings["kestrel"]) == 13 and set(broad.postings["osprey"]) == set(reads.postings["osprey"])
     assert any(key[0] == "links" and not key[-1] for key in graph._statements._texts)
+
+
+async def test_a_namespace_and_a_term_are_matched_in_one_scan_of_one_index(
+    store: PostgresMemoryStore, db: Database
+) -> None:
+    rng = random.Random(4)
+    await fill(store, drafts(rng, "big", 300, "harbour") + drafts(rng, "small", 20, "harbour"))
+    # a memory stored before memberships existed (an empty `namespaces`) is a member of its home namespace
+    legacy = drafts(rng, "small", 1, "harbour")[0]
+    await store.insert(legacy, fanout=0)
+    async with db.connection() as conn:
+        await conn.execute("ALTER TABLE memory_entries DISABLE TRIGGER memory_entries_namespace_members")
+        await conn.execute("UPDATE memory_entries SET namespaces = '{}' WHERE id = %s", (legacy.id,))
+        await conn.execute("ALTER TABLE memory_entries ENABLE TRIGGER memory_entries_namespace_members")
+    await analyse(db)
+    where, params = read_filter(alice("small"))
+    params["tq"] = "harbour"
+    statement = sql.SQL("SELECT e.id FROM memory_entries e WHERE e.tsv @@ %(tq)s::tsquery AND {w}").format(w=where)
+    async with db.connection() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")  # the table is small: show the index path
+        cur = await conn.execute(sql.SQL("EXPLAIN ") + statement, params)
+        plan = "\n".join(r["QUERY PLAN"] for r in await cur.fetchall())
+        cur = await conn.execute(statement, params)
+        found = {r["id"] for r in await cur.fetchall()}
+    assert len(found) == 21 and legacy.id in found
+    # both conditions are the index's: no bitmap of the namespace's rows built beside the term's
+    cond = next(line for line in plan.splitlines() if "Index Cond" in line)
+    assert "&&" in cond and "@@" in cond, plan
+    assert "memory_entries_terms" in plan and "BitmapOr" not in plan and "BitmapAnd" not in plan

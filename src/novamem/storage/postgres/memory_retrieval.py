@@ -134,21 +134,24 @@ class MemoryRetrieval(MemoryTable):
 
         A statement of its own, so it runs on its own connection while the keyword phase runs on another;
         `hydrate(vector_ids=...)` then scores and reads the rows. A narrow scope (EXACT_VECTOR_FACTOR) is
-        sorted by distance; any other is left to the planner, which walks the HNSW index.
+        sorted by distance; any other walks the HNSW index, with sorting ruled out so that the planner takes
+        the walk whatever its estimate of the scope (the statistics of a namespace filling up lag behind).
         """
         if self._space is None:
             return []
         where, params = read_filter(scope)
         vis, vparams = visible_filter(scope)
         params.update(vparams, lim=limit, qvec=VectorParam(vector))
-        async with self._db.connection() as conn:
+        async with self._db.connection() as conn, conn.transaction():
             exact = await self.scope_sizes.narrow(conn, scope, EXACT_VECTOR_FACTOR)
+            if not exact:
+                await conn.execute("SET LOCAL enable_sort = off")
             cur = await conn.execute(self._nearest_statement(where, vis, exact=exact), params)
             rows = await cur.fetchall()
         return [r["id"] for r in rows]
 
     def _nearest_statement(self, where: sql.Composable, vis: sql.Composable, *, exact: bool) -> bytes:
-        """`vector_nearest`'s statement: sorted by distance when `exact`, else the planner's choice."""
+        """`vector_nearest`'s statement: sorted by distance when `exact`, else ordered as the HNSW index is."""
         return self._statements.get(
             ("nearest", where.as_string(), vis.as_string(), exact),
             lambda: sql.SQL("WITH {vc} SELECT id FROM vc").format(vc=self._vector_cte(where, vis, exact=exact)),
@@ -339,10 +342,9 @@ class MemoryRetrieval(MemoryTable):
             return []
         where, params = target_filter(target)
         params.update(ns=namespace, lim=limit, qvec=VectorParam(vector))
-        async with self._db.connection() as conn:
-            # a small or new namespace is sorted exactly (`_shelf_plan`); in a larger one the membership test,
-            # which no single index serves, already leaves the planner the HNSW walk alone
-            exact = await self._small_shelf(conn, target, namespace)
+        async with self._db.connection() as conn, conn.transaction():
+            # a small or new namespace is sorted exactly, a larger one walks the HNSW index (`_shelf_plan`)
+            exact = await self._shelf_plan(conn, target, namespace)
             order = sql.SQL("({ev} <=> {qv}) + 0" if exact else "{ev} <=> {qv}").format(ev=self._vec(), qv=self._qvec())
             cur = await conn.execute(
                 sql.SQL(

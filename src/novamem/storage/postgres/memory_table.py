@@ -15,6 +15,7 @@ from novamem.domain.scope import WriteTarget
 from novamem.storage.base import VectorSpace
 from novamem.storage.postgres.database import Database
 from novamem.storage.postgres.planner_stats import PlannerStatistics
+from novamem.storage.postgres.scoping import memberships
 
 __all__ = [
     "DEFAULT_DECAY_DAYS",
@@ -90,12 +91,11 @@ EXACT_SHELF_ROWS = 1000
 
 
 def shelf_namespace(alias: str, *, members: bool) -> sql.Composed:
-    """Rows of the shelf's namespace `%(ns)s`: its home rows, or with `members` every member of it (the
-    membership array as an indexable containment, not `= ANY`)."""
-    a = sql.Identifier(alias)
+    """Rows of the shelf's namespace `%(ns)s`: its home rows, or with `members` every member of it (an
+    indexable containment in the memberships, not `= ANY`)."""
     if members:
-        return sql.SQL("({a}.namespace = %(ns)s OR {a}.namespaces @> ARRAY[%(ns)s]::text[])").format(a=a)
-    return sql.SQL("{a}.namespace = %(ns)s").format(a=a)
+        return sql.SQL("{m} @> ARRAY[%(ns)s]::text[]").format(m=memberships(alias))
+    return sql.SQL("{a}.namespace = %(ns)s").format(a=sql.Identifier(alias))
 
 
 class MemoryTable:

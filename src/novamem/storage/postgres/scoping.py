@@ -16,12 +16,25 @@ from psycopg import sql
 
 from novamem.domain.scope import ReadScope, WriteTarget
 
-__all__ = ["MEMBERSHIPS", "read_filter", "target_filter", "tenant_filter", "visible_filter"]
+__all__ = ["MEMBERSHIPS", "memberships", "read_filter", "target_filter", "tenant_filter", "visible_filter"]
 
-# Every namespace a row `e` is a member of. Rows stored before migration 0012 keep an empty `namespaces`,
-# which means their home namespace alone: backfilling the column would have rewritten every row and every
-# index entry (HNSW included) of a large store at start-up. New rows always hold their home namespace.
-MEMBERSHIPS = sql.SQL("(CASE WHEN cardinality(e.namespaces) = 0 THEN ARRAY[e.namespace] ELSE e.namespaces END)")
+
+@cache
+def memberships(alias: str = "e") -> sql.SQL:
+    """Every namespace a row is a member of. Rows stored before migration 0012 keep an empty `namespaces`,
+    which means their home namespace alone: backfilling the column would have rewritten every row and every
+    index entry (HNSW included) of a large store at start-up. New rows always hold their home namespace.
+
+    This very expression is the first column of the GIN index `memory_entries_terms` (migration 0024), so a
+    membership test written with it (`&&`, `@>`) reads the index, and together with a full-text match one
+    scan of it finds the rows of a namespace carrying a term.
+    """
+    a = sql.Identifier(alias)
+    text = sql.SQL("(CASE WHEN cardinality({a}.namespaces) = 0 THEN ARRAY[{a}.namespace] ELSE {a}.namespaces END)")
+    return sql.SQL(text.format(a=a).as_string(None))
+
+
+MEMBERSHIPS = memberships("e")
 
 
 def _organization(alias: sql.Identifier, param: str | None) -> sql.Composed:
@@ -61,10 +74,7 @@ def _read_clause(
         parts.append(_organization(a, "s_org" if organization else None))
     if namespaces:
         # an entry is a member of its home namespace and of every namespace it was stored under since
-        # (`namespaces`, GIN-indexed; empty on rows older than memberships, see MEMBERSHIPS)
-        parts.append(
-            sql.SQL("({a}.namespace = ANY(%(s_namespaces)s) OR {a}.namespaces && %(s_namespaces)s::text[])").format(a=a)
-        )
+        parts.append(sql.SQL("{m} && %(s_namespaces)s::text[]").format(m=memberships(alias)))
     if agent is not None:
         parts.append(sql.SQL("{a}.agent_name = %(s_agent)s" if agent else "{a}.agent_name IS NULL").format(a=a))
     return sql.SQL(sql.SQL(" AND ").join(parts).as_string(None))
