@@ -134,20 +134,29 @@ class MemoryRetrieval(MemoryTable):
 
         A statement of its own, so it runs on its own connection while the keyword phase runs on another;
         `hydrate(vector_ids=...)` then scores and reads the rows. A narrow scope (EXACT_VECTOR_FACTOR) is
-        sorted by distance; any other walks the HNSW index, with sorting ruled out so that the planner takes
-        the walk whatever its estimate of the scope (the statistics of a namespace filling up lag behind).
+        sorted by distance; any other walks the HNSW index. Within namespaces sorting is ruled out for that
+        walk, so that the planner takes it whatever its estimate of the namespaces' rows: that estimate
+        comes from the statistics of the memberships expression, which only full analyses refresh (a
+        background refresh names columns), so it lags a namespace that is filling up. Without a namespace
+        the planner's column statistics are kept fresh, and a transaction for the setting would cost the
+        most common search two round trips.
         """
         if self._space is None:
             return []
         where, params = read_filter(scope)
         vis, vparams = visible_filter(scope)
         params.update(vparams, lim=limit, qvec=VectorParam(vector))
-        async with self._db.connection() as conn, conn.transaction():
+        async with self._db.connection() as conn:
             exact = await self.scope_sizes.narrow(conn, scope, EXACT_VECTOR_FACTOR)
-            if not exact:
-                await conn.execute("SET LOCAL enable_sort = off")
-            cur = await conn.execute(self._nearest_statement(where, vis, exact=exact), params)
-            rows = await cur.fetchall()
+            statement = self._nearest_statement(where, vis, exact=exact)
+            if exact or scope.namespaces is None:
+                cur = await conn.execute(statement, params)
+                rows = await cur.fetchall()
+            else:
+                async with conn.transaction():
+                    await conn.execute("SET LOCAL enable_sort = off")
+                    cur = await conn.execute(statement, params)
+                    rows = await cur.fetchall()
         return [r["id"] for r in rows]
 
     def _nearest_statement(self, where: sql.Composable, vis: sql.Composable, *, exact: bool) -> bytes:
