@@ -45,6 +45,7 @@ page is regenerated from them by every run.
     .venv/bin/python -m bench.search_stages       # where a search's time goes: stages, CPU per search
     .venv/bin/python -m bench.fresh_writes        # searches after a burst of writes, the burst's write rate
     .venv/bin/python -m bench.near_duplicates     # the near-duplicate read of a write, large and new namespace
+    .venv/bin/python -m bench.scoped_search       # searches within a namespace or one user among many
     .venv/bin/python -m bench.remember_throughput # write throughput vs the embedder alone
     .venv/bin/python -m bench.locomo_recall       # retrieval quality on LoCoMo vs BM25
     .venv/bin/python -m bench.agent_recall        # retrieval quality on synthetic agent memory vs BM25
