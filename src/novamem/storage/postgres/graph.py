@@ -52,11 +52,18 @@ def _node(row: dict[str, object]) -> GraphNode:
 
 
 def _links_statement(
-    where: sql.Composable, where_b: sql.Composable, *, between: bool, entities: bool, narrow: bool
+    where: sql.Composable,
+    where_b: sql.Composable,
+    where_all: sql.Composable,
+    *,
+    between: bool,
+    entities: bool,
+    narrow: bool,
 ) -> sql.Composable:
     """`PostgresGraph.links`' statement: relations and source neighbours of the seeds, relations among the
     candidates (`between`) and entity postings (`entities`; read from the scope's rows when it is `narrow`),
-    over rows `e` (and `b`) the scope reaches."""
+    over rows `e` (and `b`) the scope reaches: `where` and `where_b` test rows read by id, `where_all` finds
+    the scope's rows (the same rows)."""
     # per seed, its strongest relations whose other end the scope may read. Each direction is cut to
     # its strongest few before the rows are read, so a memory that many others point at costs no more
     # than any other (relations join memories of one shelf, so the cut rarely drops a readable one)
@@ -112,7 +119,7 @@ def _links_statement(
             "  LATERAL (SELECT p.entity FROM memory_entity_postings p WHERE p.entry_id = e.id"
             "   AND p.tenant_id = %(s_tenant)s AND p.entity = ANY(%(ents)s::text[]) OFFSET 0) p WHERE {w}) x"
             " WHERE x.nth <= %(cap)s"
-        ).format(w=where)
+        ).format(w=where_all)
     else:
         postings = sql.SQL(
             "SELECT 'e', q.ent, x.id, NULL, NULL, NULL FROM unnest(%(ents)s::text[]) AS q(ent),"
@@ -143,8 +150,12 @@ class PostgresGraph:
         return await self._store.neighbors(scope, seed, depth, k)
 
     # ---- GraphLinks --------------------------------------------------------------------------------------
-    def _reachable(self, scope: ReadScope, alias: str = "e") -> tuple[sql.SQL, dict[str, object]]:
-        where, params = read_filter(scope, alias)
+    def _reachable(
+        self, scope: ReadScope, alias: str = "e", *, by_id: bool = True
+    ) -> tuple[sql.SQL, dict[str, object]]:
+        """The scope's visible rows: tested row by row for parts that read rows by id (`by_id`), else in the
+        form the indexes serve (the narrow postings read finds the scope's rows)."""
+        where, params = read_filter(scope, alias, members_indexed=not by_id)
         vis, vparams = visible_filter(scope, alias)
         params.update(vparams)
         return sql.SQL(f"{where.as_string()} AND {vis.as_string()}"), params
@@ -168,13 +179,16 @@ class PostgresGraph:
             cap=query.entity_cap + 1,
         )
         where_b = self._reachable(scope, "b")[0]
+        where_all = self._reachable(scope, by_id=False)[0]
         between, entities = len(query.candidates) > 1, bool(query.entities)
         with map_errors():
             async with self._db.connection() as conn:
                 narrow = entities and await self._scope_sizes.narrow(conn, scope, NARROW_POSTINGS_FACTOR)
                 statement = self._statements.get(
                     ("links", where.as_string(), where_b.as_string(), between, entities, narrow),
-                    lambda: _links_statement(where, where_b, between=between, entities=entities, narrow=narrow),
+                    lambda: _links_statement(
+                        where, where_b, where_all, between=between, entities=entities, narrow=narrow
+                    ),
                 )
                 # prepared once per pooled connection (planning it cost about a millisecond a search): every
                 # part reads by ids or arrays, and the entities arrive in an array too, so no custom plan

@@ -143,11 +143,12 @@ class MemoryRetrieval(MemoryTable):
         """
         if self._space is None:
             return []
-        where, params = read_filter(scope)
         vis, vparams = visible_filter(scope)
-        params.update(vparams, lim=limit, qvec=VectorParam(vector))
         async with self._db.connection() as conn:
             exact = await self.scope_sizes.narrow(conn, scope, EXACT_VECTOR_FACTOR)
+            # the exact read finds the scope's rows through its indexes; the walk tests each row it visits
+            where, params = read_filter(scope, members_indexed=exact)
+            params.update(vparams, lim=limit, qvec=VectorParam(vector))
             statement = self._nearest_statement(where, vis, exact=exact)
             if exact or scope.namespaces is None:
                 cur = await conn.execute(statement, params)
@@ -236,7 +237,8 @@ class MemoryRetrieval(MemoryTable):
         search is skipped); they are scope-checked and scored here like any other row.
         Returns the entries, the BM25 scores (only those > 0) and the cosine similarities by id.
         """
-        where, params = read_filter(scope)
+        # rows are read by id (or along the HNSW walk) and each is tested
+        where, params = read_filter(scope, members_indexed=False)
         vis, vparams = visible_filter(scope)
         params.update(vparams, lim=limit)
         known = dict(keyword.scores) if keyword is not None else {}

@@ -53,11 +53,13 @@ def _read_clause(
     organization: bool | None,
     namespaces: bool,
     agent: bool | None,
+    members_indexed: bool = True,
 ) -> sql.SQL:
     """The read filter's text for one shape of scope (values are parameters), composed once per shape.
 
     `organization`: None leaves the column out, else whether the caller has one; `agent`: None filters no
-    agent, else whether an agent name is matched (False: rows without one).
+    agent, else whether an agent name is matched (False: rows without one); `members_indexed`: see
+    `read_filter`.
     """
     a = sql.Identifier(alias)
     owners: list[sql.Composable] = []
@@ -74,17 +76,36 @@ def _read_clause(
         parts.append(_organization(a, "s_org" if organization else None))
     if namespaces:
         # an entry is a member of its home namespace and of every namespace it was stored under since
-        parts.append(sql.SQL("{m} && %(s_namespaces)s::text[]").format(m=memberships(alias)))
+        if members_indexed:
+            parts.append(sql.SQL("{m} && %(s_namespaces)s::text[]").format(m=memberships(alias)))
+        else:
+            parts.append(
+                sql.SQL("({a}.namespace = ANY(%(s_namespaces)s) OR {a}.namespaces && %(s_namespaces)s::text[])").format(
+                    a=a
+                )
+            )
     if agent is not None:
         parts.append(sql.SQL("{a}.agent_name = %(s_agent)s" if agent else "{a}.agent_name IS NULL").format(a=a))
     return sql.SQL(sql.SQL(" AND ").join(parts).as_string(None))
 
 
 def read_filter(
-    scope: ReadScope, alias: str = "e", *, with_namespaces: bool = True, with_organization: bool = True
+    scope: ReadScope,
+    alias: str = "e",
+    *,
+    with_namespaces: bool = True,
+    with_organization: bool = True,
+    members_indexed: bool = True,
 ) -> tuple[sql.SQL, dict[str, Any]]:
     """Rows the scope may read: its tenant, its organization, then user-global rows of its user and/or its
     projects.
+
+    Namespaces are tested in one of two equivalent forms. For statements that find the scope's rows
+    (`members_indexed`, the default) the test is the memberships expression, which the GIN index serves.
+    Statements that reach rows some other way (by id, along the HNSW graph) test each row they read, and
+    for them the home namespace comes first (`namespace = ANY(...) OR namespaces && ...`): most rows are
+    settled by one comparison, while the expression builds and compares arrays for every row (at 100,000
+    memories the graph stage's statement in a namespace of 10,000 took 3.95 ms with it, 2.51 without).
 
     `with_organization=False` is for tables without the organization column (the change feed), whose rows
     the composite user id alone tells apart. The clause's text depends only on which parts the scope
@@ -108,6 +129,7 @@ def read_filter(
         organization=(scope.organization_id is not None) if with_organization else None,
         namespaces=namespaces,
         agent=(scope.agent_filter is not None) if scope.agent_filter_set else None,
+        members_indexed=members_indexed,
     )
     return clause, params
 
