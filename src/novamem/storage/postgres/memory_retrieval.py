@@ -368,7 +368,7 @@ class MemoryRetrieval(MemoryTable):
                     qv=self._qvec(),
                     w=where,
                     m=self._model_match(),
-                    ns=shelf_namespace("e", members=True),
+                    ns=shelf_namespace("e", members=True, indexed=exact),
                     o=order,
                 ),
                 params,

@@ -90,12 +90,16 @@ Conn = AsyncConnection[dict[str, Any]]
 EXACT_SHELF_ROWS = 1000
 
 
-def shelf_namespace(alias: str, *, members: bool) -> sql.Composed:
-    """Rows of the shelf's namespace `%(ns)s`: its home rows, or with `members` every member of it (an
-    indexable containment in the memberships, not `= ANY`)."""
-    if members:
+def shelf_namespace(alias: str, *, members: bool, indexed: bool = True) -> sql.Composed:
+    """Rows of the shelf's namespace `%(ns)s`: its home rows, or with `members` every member of it: as a
+    containment in the memberships the index serves (`indexed`, for a read that finds the shelf's rows), or
+    home first for a read that tests the rows it reaches (the HNSW walk; see `read_filter`)."""
+    a = sql.Identifier(alias)
+    if members and indexed:
         return sql.SQL("{m} @> ARRAY[%(ns)s]::text[]").format(m=memberships(alias))
-    return sql.SQL("{a}.namespace = %(ns)s").format(a=sql.Identifier(alias))
+    if members:
+        return sql.SQL("({a}.namespace = %(ns)s OR {a}.namespaces @> ARRAY[%(ns)s]::text[])").format(a=a)
+    return sql.SQL("{a}.namespace = %(ns)s").format(a=a)
 
 
 class MemoryTable:
