@@ -120,3 +120,48 @@ async def test_a_lookup_finds_the_scopes_memories_naming_the_entity_anywhere(db:
     )
     reads = await PostgresGraph(db, store).links(ReadScope(tenant_id="acme", user_id="alice"), query)
     assert set(reads.postings["kestrel"]) == {seed.id, opener.id, possessive.id}
+
+
+async def owners(db: Database) -> dict[str, set[str]]:
+    async with db.connection() as conn:
+        cur = await conn.execute("SELECT entry_id, owner FROM memory_entity_postings")
+        found: dict[str, set[str]] = {}
+        for r in await cur.fetchall():
+            found.setdefault(r["entry_id"], set()).add(r["owner"])
+    return found
+
+
+async def test_postings_carry_their_memorys_owner_and_a_lookup_reads_the_scopes_owners(db: Database) -> None:
+    store = PostgresMemoryStore(db, None, extract_facts=True)
+    async with db.connection() as conn:
+        await conn.execute("INSERT INTO tenants (id, name) VALUES ('acme', 'acme') ON CONFLICT DO NOTHING")
+        await conn.execute("INSERT INTO users (id, tenant_id, email, name) VALUES ('alice', 'acme', 'a@x.test', 'a')")
+        await conn.execute(
+            "INSERT INTO projects (id, tenant_id, name, owner_user_id) VALUES ('falcon', 'acme', 'f', 'alice')"
+        )
+    mine = draft("Kestrel ships on Friday.")
+    in_project = replace(draft("Kestrel's board is in the wiki."), project_id="falcon", scope_key="p:falcon")
+    bobs = [draft(f"Kestrel note {n} of Bob.", user="bob") for n in range(20)]
+    await store.insert(mine, fanout=0)
+    await store.insert_many([in_project, *bobs], fanout=0)
+    facts = PostgresFactStore(db, None)
+    owed = next(o for o in await facts.claim_owed(50, 60) if o.id == in_project.id)
+    text = "Kestrel's board moved."
+    fact = FactDraft(str(ULID()), text, hashlib.sha256(text.encode()).hexdigest(), {}, None, None)
+    assert await facts.land(owed, [fact]) == 1
+    filed = await owners(db)
+    # each write path files its memory's owner: a user's own, a project's, a fact of a project's memory
+    assert filed[mine.id] == {"u:alice"} and filed[in_project.id] == {"p:falcon"} and filed[fact.id] == {"p:falcon"}
+    assert all(filed[d.id] == {"u:bob"} for d in bobs)
+    query = LinkQuery(
+        seeds=[mine.id], candidates=[mine.id], relation_fanout=6, source_reach=2, entities=["kestrel"], entity_cap=12
+    )
+    graph = PostgresGraph(db, store)
+    both = ReadScope(tenant_id="acme", user_id="alice", project_ids=("falcon",))
+    reads = await graph.links(both, query)
+    assert set(reads.postings["kestrel"]) == {mine.id, in_project.id, fact.id}
+    project_only = ReadScope(tenant_id="acme", user_id="alice", include_user_global=False, project_ids=("falcon",))
+    assert set((await graph.links(project_only, query)).postings["kestrel"]) == {in_project.id, fact.id}
+    # Bob's memories are his: twenty of them, none read for Alice (and all of them for Bob, past the cap)
+    bob_reads = await graph.links(ReadScope(tenant_id="acme", user_id="bob"), query)
+    assert len(bob_reads.postings["kestrel"]) == 13 and set(bob_reads.postings["kestrel"]) <= {d.id for d in bobs}

@@ -121,10 +121,13 @@ def _links_statement(
             " WHERE x.nth <= %(cap)s"
         ).format(w=where_all)
     else:
+        # only the postings of the owners the scope reads (migration 0025): other users' memories naming the
+        # entity are never read
         postings = sql.SQL(
             "SELECT 'e', q.ent, x.id, NULL, NULL, NULL FROM unnest(%(ents)s::text[]) AS q(ent),"
             " LATERAL (SELECT e.id FROM memory_entity_postings p JOIN memory_entries e ON e.id = p.entry_id"
-            "  WHERE p.tenant_id = %(s_tenant)s AND p.entity = q.ent AND {w} LIMIT %(cap)s) x"
+            "  WHERE p.tenant_id = %(s_tenant)s AND p.entity = q.ent AND p.owner = ANY(%(owners)s::text[])"
+            "  AND {w} LIMIT %(cap)s) x"
         ).format(w=where)
     parts = [relations, sources]
     if between:
@@ -132,6 +135,12 @@ def _links_statement(
     if entities:
         parts.append(postings)
     return sql.SQL(" UNION ALL ").join(sql.SQL("({})").format(p) for p in parts)
+
+
+def _owners(scope: ReadScope) -> list[str]:
+    """The owners whose memories the scope reads, as postings name them (`POSTING_OWNER`)."""
+    owners = [f"u:{scope.user_id}"] if scope.include_user_global else []
+    return owners + [f"p:{project}" for project in scope.project_ids]
 
 
 class PostgresGraph:
@@ -177,6 +186,7 @@ class PostgresGraph:
             reach=query.source_reach,
             ents=list(query.entities),
             cap=query.entity_cap + 1,
+            owners=_owners(scope),
         )
         where_b = self._reachable(scope, "b")[0]
         where_all = self._reachable(scope, by_id=False)[0]
