@@ -92,6 +92,25 @@ async def test_a_scope_is_narrow_when_it_is_a_small_share_of_a_large_table(
     assert sizes.known(alice("small", "big")) is None
 
 
+async def test_within_its_owners_a_users_whole_scope_is_not_narrow_but_a_small_namespace_is(
+    store: PostgresMemoryStore, db: Database
+) -> None:
+    rng = random.Random(5)
+    bobs = [replace(d, user_id="bob", scope_key="u:bob") for d in drafts(rng, "notes", 150)]
+    await fill(store, drafts(rng, "big", BIG_ROWS) + drafts(rng, "small", 12) + bobs)
+    await analyse(db)
+    sizes = ScopeSizes()
+    bob = ReadScope(tenant_id="acme", user_id="bob")
+    async with db.connection() as conn:
+        # Bob's 150 memories are a small share of the table, but all of his own postings
+        assert await sizes.narrow(conn, bob, NARROW_POSTINGS_FACTOR)
+        assert not await sizes.narrow(conn, bob, NARROW_POSTINGS_FACTOR, within_owners=True)
+        # a namespace of 12 is a small share of Alice's 1,212 memories too; her whole scope is not
+        assert await sizes.narrow(conn, alice("small"), NARROW_POSTINGS_FACTOR, within_owners=True)
+        assert not await sizes.narrow(conn, alice(), NARROW_POSTINGS_FACTOR, within_owners=True)
+        assert await sizes.scope_rows(conn, alice()) == BIG_ROWS + 12
+
+
 async def test_counts_stop_at_the_cap_and_a_scope_at_the_cap_is_never_narrow(db: Database) -> None:
     sizes = ScopeSizes()
     async with db.connection() as conn:

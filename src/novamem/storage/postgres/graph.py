@@ -27,11 +27,12 @@ _NODE_COLUMNS = sql.SQL(
     "e.id, e.user_id, e.project_id, e.scope_key, e.namespace, e.organization_id, e.status, e.content, {m} AS namespaces"
 ).format(m=MEMBERSHIPS)
 _REBUILD_TARGET = "graph"
-# Reading an entity's postings and checking each against the scope reads, in a scope of n rows of a table
-# of t, up to t / n postings for each of the cap it keeps, for each entity looked up (8 a search, cap 13);
-# reading the postings of the scope's own rows reads n rows. So a scope with n * n < 100 * t reads them from
-# its rows (`ScopeSizes.narrow`). Measured at 100,000 memories in a namespace of 200: 8 entities read
-# 21,532 rows, 95 ms, the first way.
+# Reading an entity's postings of the scope's owners and checking each against the scope reads, in a scope
+# of n rows of owners holding t, up to t / n postings for each of the cap it keeps, for each entity looked
+# up (8 a search, cap 13); reading the postings of the scope's own rows reads n rows. So a scope with
+# n * n < 100 * t reads them from its rows (`ScopeSizes.narrow` within the owners). Measured at 100,000
+# memories of one owner in a namespace of 200: 8 entities read 21,532 rows, 95 ms, the first way. A
+# user's whole scope is never narrow within its owner (n = t): its postings are read entity by entity.
 NARROW_POSTINGS_FACTOR = 100.0
 
 
@@ -193,7 +194,9 @@ class PostgresGraph:
         between, entities = len(query.candidates) > 1, bool(query.entities)
         with map_errors():
             async with self._db.connection() as conn:
-                narrow = entities and await self._scope_sizes.narrow(conn, scope, NARROW_POSTINGS_FACTOR)
+                narrow = entities and await self._scope_sizes.narrow(
+                    conn, scope, NARROW_POSTINGS_FACTOR, within_owners=True
+                )
                 statement = self._statements.get(
                     ("links", where.as_string(), where_b.as_string(), between, entities, narrow),
                     lambda: _links_statement(

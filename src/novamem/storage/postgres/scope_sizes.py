@@ -11,6 +11,7 @@ two apart.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -82,12 +83,19 @@ class ScopeSizes:
         self._table = (rows, time.monotonic() + TABLE_SIZE_TTL_S)
         return rows
 
-    async def narrow(self, conn: Conn, scope: ReadScope, factor: float) -> bool:
+    async def narrow(self, conn: Conn, scope: ReadScope, factor: float, *, within_owners: bool = False) -> bool:
         """Whether the scope is narrow for a read that costs about `factor` scope rows for each share of
-        the table it filters away: n rows of a table of t cost such a read about factor * t / n, and
-        reading the scope's rows about n, so the scope is narrow when n * n < factor * t. A scope at the
-        count's cap never is."""
+        the rows it filters away: n rows of t cost such a read about factor * t / n, and reading the
+        scope's rows about n, so the scope is narrow when n * n < factor * t. t is the table's rows, or with
+        `within_owners` the rows of the scope's owners whatever their namespace (for a read that only ever
+        reads those owners' rows; the table's when they reach the count's cap). A scope at the cap never is.
+        """
         rows = await self.scope_rows(conn, scope)
         if rows >= SCOPE_COUNT_CAP:
             return False
-        return rows * rows < factor * await self.table_rows(conn)
+        total = 0
+        if within_owners:
+            total = rows if scope.namespaces is None else await self.scope_rows(conn, replace(scope, namespaces=None))
+        if not within_owners or total >= SCOPE_COUNT_CAP:
+            total = await self.table_rows(conn)
+        return rows * rows < factor * total
