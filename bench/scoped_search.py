@@ -9,7 +9,8 @@ Each phase works on a fresh copy (`--work-dir`) of the store `bench/search_laten
 memories of one owner, ten namespaces of 10,000; run that first) and runs in a process of its own, on the
 code in this checkout or, with `--baseline REV`, alternately on the code of that revision (a git worktree
 under the work dir, imported ahead of this checkout's), so both are timed by this same script, minutes
-apart. A phase starts the search service in process (timing its start-up, migrations included), stores
+apart; the store must not be migrated past the baseline's schema (the phase refuses it). A phase
+starts the search service in process (timing its start-up, migrations included), stores
 four more shelves through the batched write path (a second user with 200 and 1,800 memories in two
 namespaces; 200 and 1,800 more of the first owner in two new namespaces), analyses the table as
 autovacuum would, then times `--queries` LoCoMo questions (after 10 untimed) in each scope: wall-clock p50
@@ -78,6 +79,7 @@ async def _phase(store_dir: Path, query_count: int) -> dict[str, Any]:
     started = time.perf_counter()
     container = await Container.build(load_settings(), serving=True)
     startup_s = time.perf_counter() - started
+    await _refuse_a_newer_schema(container)
     owner = Caller.public()
     callers = {None: owner, SECOND_USER: Caller(tenant_id=owner.tenant_id, user_id=SECOND_USER, is_operator=True)}
     try:
@@ -121,6 +123,24 @@ async def _phase(store_dir: Path, query_count: int) -> dict[str, Any]:
     finally:
         await container.close()
     return {"startup_s": round(startup_s, 1), "scopes": scopes}
+
+
+async def _refuse_a_newer_schema(container: Any) -> None:
+    """Exit when the store was migrated past this code's migrations: an older revision timed on a schema
+    it never had (its indexes dropped) would measure plans it never ran."""
+    from importlib import resources
+
+    folder = resources.files("novamem.storage.postgres") / "migrations"
+    known = max(int(item.name.split("_", 1)[0]) for item in folder.iterdir() if item.name.endswith(".sql"))
+    async with container.database.connection() as conn:
+        cur = await conn.execute("SELECT max(version) AS v FROM schema_migrations")
+        row = await cur.fetchone()
+    if row is not None and row["v"] is not None and int(row["v"]) > known:
+        await container.close()
+        raise SystemExit(
+            f"the store is at migration {row['v']}, past this code's {known}: rebuild the store"
+            " (`bench/search_latency.py` on an empty data dir) with the baseline's code first"
+        )
 
 
 def _worktree(work_dir: Path, rev: str) -> Path:
