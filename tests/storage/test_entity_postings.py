@@ -5,6 +5,7 @@ existed filed at start-up."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 
 from ulid import ULID
@@ -13,7 +14,7 @@ from novamem.domain.entries import EntryDraft
 from novamem.domain.scope import ReadScope
 from novamem.storage.facts import FactDraft
 from novamem.storage.graph_index import LinkQuery
-from novamem.storage.postgres.database import Database
+from novamem.storage.postgres.database import Database, migrate
 from novamem.storage.postgres.entity_postings import file_unfiled
 from novamem.storage.postgres.facts import PostgresFactStore
 from novamem.storage.postgres.graph import PostgresGraph
@@ -165,3 +166,43 @@ async def test_postings_carry_their_memorys_owner_and_a_lookup_reads_the_scopes_
     # Bob's memories are his: twenty of them, none read for Alice (and all of them for Bob, past the cap)
     bob_reads = await graph.links(ReadScope(tenant_id="acme", user_id="bob"), query)
     assert len(bob_reads.postings["kestrel"]) == 13 and set(bob_reads.postings["kestrel"]) <= {d.id for d in bobs}
+
+
+async def test_migration_0025_gives_the_postings_of_a_store_their_owners(make_database: Callable[[], str]) -> None:
+    url = make_database()
+    migrate(url)
+    db = Database(url, max_size=2)
+    await db.open()
+    try:
+        store = PostgresMemoryStore(db, None)
+        alices = [draft("Kestrel ships on Friday."), draft("Quinn Ortega owns Kestrel.")]
+        bobs = draft("Kestrel is Bob's cat.", user="bob")
+        await store.insert_many(alices, fanout=0)
+        await store.insert(bobs, fanout=0)
+        filed = await postings(db)
+        # the table as migration 0022 made it, and the store at migration 0024
+        async with db.connection() as conn:
+            await conn.execute(
+                "CREATE TABLE old_postings AS SELECT tenant_id, entity, entry_id FROM memory_entity_postings"
+            )
+            await conn.execute("DROP TABLE memory_entity_postings")
+            await conn.execute("ALTER TABLE old_postings RENAME TO memory_entity_postings")
+            await conn.execute(
+                "ALTER TABLE memory_entity_postings ADD CONSTRAINT memory_entity_postings_pkey"
+                " PRIMARY KEY (tenant_id, entity, entry_id)"
+            )
+            await conn.execute("DELETE FROM schema_migrations WHERE version = 25")
+    finally:
+        await db.close()
+    assert migrate(url) == ["0025_posting_owners.sql"]
+    db = Database(url, max_size=2)
+    await db.open()
+    try:
+        assert await postings(db) == filed
+        found = await owners(db)
+        assert all(found[d.id] == {"u:alice"} for d in alices) and found[bobs.id] == {"u:bob"}
+        # the memory still owns its postings: forgetting it removes them
+        await PostgresMemoryStore(db, None).delete("acme", [bobs.id])
+        assert bobs.id not in await owners(db)
+    finally:
+        await db.close()
