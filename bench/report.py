@@ -277,6 +277,7 @@ the embedder alone's p95 and the packaged model's p95, each with the search p95'
 | 843b51f (a day later; its passes 40.69, 26.79 and 36.15 ms) | quieter | 20.58 | 26.79 | 5.71 | 4.69 | 8.54 | 3.14 |
 | cb6143e (the next day; passes 56.97, 36.09, 36.58 ms) | slow | 26.91 | 36.09 | 6.68 | 5.40 | 9.03 | 4.00 |
 | f3eb0de (narrow scopes; passes 35.33, 30.59, 30.60 ms) | slow | 23.89 | 30.59 | 5.02 | 6.09 | 7.91 | 3.87 |
+| 1dd0fc8 (owner postings; passes 33.79, 25.97, 25.82 ms) | quieter | 19.70 | 25.82 | 4.28 | 6.03 | 6.59 | 3.92 |
 
 On the slower days the packaged model alone took 5-6 ms per question at p50 instead of 3, and the
 in-process stage benchmark counted 35 ms of CPU per search instead of 20 for the same code. The first
