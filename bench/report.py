@@ -498,7 +498,7 @@ def render_fresh_writes(r: dict[str, Any]) -> str:
         "keyword phase before p50 / p95 ms",
         "after the burst",
         "keyword p50 after / before",
-        "pages pending (text / namespaces)",
+        "pages pending (each GIN index: text, namespaces; one since migration 0024)",
         "memories stored",
         "burst memories/s",
     ]
