@@ -14,8 +14,9 @@ from psycopg import AsyncConnection
 
 from novamem.domain.linking import posting_entities
 from novamem.storage.postgres.database import Database
+from novamem.storage.postgres.scoping import owner_key
 
-__all__ = ["FILING_BATCH", "POSTING_OWNER", "file_entities", "file_unfiled", "postings_params", "refile_entities"]
+__all__ = ["FILING_BATCH", "file_entities", "file_unfiled", "postings_params", "refile_entities"]
 
 log = logging.getLogger("novamem.storage")
 
@@ -26,12 +27,10 @@ _COMPLETE = "complete"
 # one session lock for the start-up filing: a second replica starting at once waits, then finds it done
 _FILING_LOCK = 0x6E6D_656E_7469  # "nm enti"
 
-# a memory's owner as its postings carry it (migration 0025): the partition of the memory's scope key
-POSTING_OWNER = "CASE WHEN {a}.project_id IS NULL THEN 'u:' || {a}.user_id ELSE 'p:' || {a}.project_id END"
-
+# postings carry their memory's owner (`owner_key`, migration 0025)
 _FILE = (
     "INSERT INTO memory_entity_postings (tenant_id, entity, entry_id, owner)"
-    " SELECT e.tenant_id, u.entity, u.entry_id, " + POSTING_OWNER.format(a="e") + " FROM"
+    " SELECT e.tenant_id, u.entity, u.entry_id, " + owner_key("e") + " FROM"
     " unnest(%(p_entities)s::text[], %(p_ids)s::text[]) AS u(entity, entry_id)"
     " JOIN memory_entries e ON e.id = u.entry_id AND e.tenant_id = %(p_tenant)s ON CONFLICT DO NOTHING"
 )

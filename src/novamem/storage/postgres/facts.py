@@ -13,8 +13,9 @@ from novamem.domain.facts import FACT_SOURCE_TYPE
 from novamem.storage.base import VectorSpace
 from novamem.storage.facts import FactDraft, OwedExtraction
 from novamem.storage.postgres.database import Database
-from novamem.storage.postgres.entity_postings import POSTING_OWNER, postings_params
+from novamem.storage.postgres.entity_postings import postings_params
 from novamem.storage.postgres.memory_table import vector_text
+from novamem.storage.postgres.scoping import owner_key
 
 __all__ = ["PostgresFactStore"]
 
@@ -63,7 +64,7 @@ _INSERT_FACTS = (
     "   jsonb_build_object('source', source, 'fact', true, 'sourceId', fact_source_id) FROM ins)"
     # each fact filed under its entities (migration 0022), the skipped ones not
     ", filed AS (INSERT INTO memory_entity_postings (tenant_id, entity, entry_id, owner)"
-    "  SELECT ins.tenant_id, u.entity, u.entry_id, " + POSTING_OWNER.format(a="ins") + " FROM"
+    "  SELECT ins.tenant_id, u.entity, u.entry_id, " + owner_key("ins") + " FROM"
     "  unnest(%(p_entities)s::text[], %(p_ids)s::text[]) AS u(entity, entry_id) JOIN ins ON ins.id = u.entry_id"
     "  ON CONFLICT DO NOTHING)"
     " SELECT count(*) AS n FROM ins"

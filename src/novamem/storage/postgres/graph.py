@@ -18,7 +18,7 @@ from novamem.storage.graph_index import GraphEdge, GraphNode, LinkQuery, LinkRea
 from novamem.storage.postgres.database import Database, map_errors
 from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, entry_from_row
 from novamem.storage.postgres.scope_sizes import ScopeSizes
-from novamem.storage.postgres.scoping import MEMBERSHIPS, read_filter, tenant_filter, visible_filter
+from novamem.storage.postgres.scoping import MEMBERSHIPS, owner_keys, read_filter, tenant_filter, visible_filter
 from novamem.storage.postgres.statements import StatementCache
 
 __all__ = ["PostgresGraph"]
@@ -138,12 +138,6 @@ def _links_statement(
     return sql.SQL(" UNION ALL ").join(sql.SQL("({})").format(p) for p in parts)
 
 
-def _owners(scope: ReadScope) -> list[str]:
-    """The owners whose memories the scope reads, as postings name them (`POSTING_OWNER`)."""
-    owners = [f"u:{scope.user_id}"] if scope.include_user_global else []
-    return owners + [f"p:{project}" for project in scope.project_ids]
-
-
 class PostgresGraph:
     """`GraphSource`, `GraphLinks` and the PostgreSQL `GraphReader` (the walk itself is the memory store's)."""
 
@@ -187,7 +181,7 @@ class PostgresGraph:
             reach=query.source_reach,
             ents=list(query.entities),
             cap=query.entity_cap + 1,
-            owners=_owners(scope),
+            owners=owner_keys(scope),
         )
         where_b = self._reachable(scope, "b")[0]
         where_all = self._reachable(scope, by_id=False)[0]

@@ -5,7 +5,7 @@ BM25 needs the scope's size (N in IDF). And a scope that is a small share of a l
 differently from a broad one: pgvector's HNSW walk and a read of an entity's postings both visit rows of
 the whole table and filter them to the scope afterwards, so in a narrow scope they read many rows for each
 one they keep, while reading the scope's own rows costs only as many rows as it holds. `narrow` tells the
-two apart.
+two apart. `owner_share` tells whether matching a scope's owners in the terms index pays (`owner_filter`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from novamem.domain.scope import ReadScope
-from novamem.storage.postgres.scoping import read_filter
+from novamem.storage.postgres.scoping import owner_keys, read_filter
 
 __all__ = ["SCOPE_COUNT_CAP", "ScopeSizes"]
 
@@ -27,6 +27,13 @@ SCOPE_COUNT_CAP = 10000
 SCOPE_SIZE_TTL_S = 30.0
 SCOPE_SIZE_CACHE_ENTRIES = 4096
 TABLE_SIZE_TTL_S = 60.0
+# each owner's share of the table, as the last full analysis of the terms index found it (migration 0026:
+# its first column is each row's owner, whose most common elements the statistics list with frequencies)
+_OWNER_SHARES = (
+    "SELECT s.most_common_elems::text::text[] AS owners, s.most_common_elem_freqs AS shares"
+    " FROM pg_stats s JOIN pg_attribute a ON a.attrelid = 'memory_entries_terms'::regclass AND a.attnum = 1"
+    " WHERE s.schemaname = current_schema() AND s.tablename = 'memory_entries_terms' AND s.attname = a.attname"
+)
 
 Conn = AsyncConnection[dict[str, Any]]
 
@@ -43,6 +50,7 @@ class ScopeSizes:
     def __init__(self) -> None:
         self._scopes: dict[str, tuple[int, float]] = {}
         self._table: tuple[int, float] | None = None
+        self._owners: tuple[dict[str, float], float] | None = None
 
     def known(self, scope: ReadScope) -> int | None:
         """The scope's recent count, if there is one."""
@@ -99,3 +107,18 @@ class ScopeSizes:
         if not within_owners or total >= SCOPE_COUNT_CAP:
             total = await self.table_rows(conn)
         return rows * rows < factor * total
+
+    async def owner_share(self, conn: Conn, scope: ReadScope) -> float:
+        """The share of the table that the scope's owners hold, from the planner's statistics (kept
+        TABLE_SIZE_TTL_S): an owner the statistics do not list is rarer than any they do and counts 0, as
+        does every owner before the first analysis."""
+        if self._owners is None or self._owners[1] <= time.monotonic():
+            cur = await conn.execute(_OWNER_SHARES)
+            row = await cur.fetchone()
+            shares: dict[str, float] = {}
+            if row is not None and row["owners"] is not None:
+                # the frequencies list one per element, then the lowest, the highest and the null share
+                shares = dict(zip(row["owners"], (float(f) for f in row["shares"]), strict=False))
+            self._owners = (shares, time.monotonic() + TABLE_SIZE_TTL_S)
+        shares = self._owners[0]
+        return sum(shares.get(key, 0.0) for key in owner_keys(scope))

@@ -16,7 +16,17 @@ from psycopg import sql
 
 from novamem.domain.scope import ReadScope, WriteTarget
 
-__all__ = ["MEMBERSHIPS", "memberships", "read_filter", "target_filter", "tenant_filter", "visible_filter"]
+__all__ = [
+    "MEMBERSHIPS",
+    "memberships",
+    "owner_filter",
+    "owner_key",
+    "owner_keys",
+    "read_filter",
+    "target_filter",
+    "tenant_filter",
+    "visible_filter",
+]
 
 
 @cache
@@ -25,7 +35,7 @@ def memberships(alias: str = "e") -> sql.SQL:
     which means their home namespace alone: backfilling the column would have rewritten every row and every
     index entry (HNSW included) of a large store at start-up. New rows always hold their home namespace.
 
-    This very expression is the first column of the GIN index `memory_entries_terms` (migration 0024), so a
+    This very expression is a column of the GIN index `memory_entries_terms` (migrations 0024, 0026), so a
     membership test written with it (`&&`, `@>`) reads the index, and together with a full-text match one
     scan of it finds the rows of a namespace carrying a term.
     """
@@ -35,6 +45,39 @@ def memberships(alias: str = "e") -> sql.SQL:
 
 
 MEMBERSHIPS = memberships("e")
+
+
+def owner_key(alias: str = "e") -> str:
+    """A row's owner as one key: `u:<user>` for a user's own memory, `p:<project>` for a project's.
+
+    Entity postings are filed under it (migration 0025), and it leads the GIN index `memory_entries_terms`
+    (migration 0026, as a one-element array). It is computed from the columns the read filter tests, so a row
+    the filter admits always carries one of the scope's `owner_keys`.
+    """
+    return f"CASE WHEN {alias}.project_id IS NULL THEN 'u:' || {alias}.user_id ELSE 'p:' || {alias}.project_id END"
+
+
+def owner_keys(scope: ReadScope) -> list[str]:
+    """The owners whose memories the scope reads, as `owner_key` names them."""
+    owners = [f"u:{scope.user_id}"] if scope.include_user_global else []
+    return owners + [f"p:{project}" for project in scope.project_ids]
+
+
+@cache
+def _owner_clause(alias: str) -> sql.SQL:
+    return sql.SQL(f"ARRAY[{owner_key(alias)}] && %(s_owners)s::text[]")
+
+
+def owner_filter(scope: ReadScope, alias: str = "e") -> tuple[sql.SQL, dict[str, Any]]:
+    """The read filter's ownership once more, in the form the GIN index `memory_entries_terms` serves (its
+    first column): for statements that find a term's rows, so that only the scope's owners' rows are read.
+
+    It adds nothing the read filter does not already require; it is kept out of the read filter itself,
+    whose plain column tests the other indexes serve (and the planner would count the ownership twice).
+    Matching owners in the index pays only for owners holding a small share of the table (see
+    `MemoryRetrieval.keyword_hits`).
+    """
+    return _owner_clause(alias), {"s_owners": owner_keys(scope)}
 
 
 def _organization(alias: sql.Identifier, param: str | None) -> sql.Composed:
