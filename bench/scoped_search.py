@@ -175,7 +175,12 @@ def _run_phase(data_dir: Path, work_dir: Path, src: Path, query_count: int) -> d
 
 
 def _revision(path: Path) -> str:
-    out = subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    """The checkout's short revision, marked when its code differs from that revision (`git describe`)."""
+    out = subprocess.run(
+        ["git", "-C", str(path), "describe", "--always", "--abbrev=7", "--dirty=+changes", "--exclude=*"],
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip() or "?"
 
 
