@@ -116,7 +116,7 @@ class ScopeSizes:
             cur = await conn.execute(_OWNER_SHARES)
             row = await cur.fetchone()
             shares: dict[str, float] = {}
-            if row is not None and row["owners"] is not None:
+            if row is not None and row["owners"] is not None and row["shares"] is not None:
                 # the frequencies list one per element, then the lowest, the highest and the null share
                 shares = dict(zip(row["owners"], (float(f) for f in row["shares"]), strict=False))
             self._owners = (shares, time.monotonic() + TABLE_SIZE_TTL_S)
