@@ -278,6 +278,7 @@ the embedder alone's p95 and the packaged model's p95, each with the search p95'
 | cb6143e (the next day; passes 56.97, 36.09, 36.58 ms) | slow | 26.91 | 36.09 | 6.68 | 5.40 | 9.03 | 4.00 |
 | f3eb0de (narrow scopes; passes 35.33, 30.59, 30.60 ms) | slow | 23.89 | 30.59 | 5.02 | 6.09 | 7.91 | 3.87 |
 | 1dd0fc8 (owner postings; passes 33.79, 25.97, 25.82 ms) | quieter | 19.70 | 25.82 | 4.28 | 6.03 | 6.59 | 3.92 |
+| 2ac1754 (owner in the terms index, unused for a sole owner; passes 27.43, 25.67, 25.52 ms) | quieter | 19.77 | 25.52 | 4.26 | 5.99 | 6.68 | 3.82 |
 
 On the slower days the packaged model alone took 5-6 ms per question at p50 instead of 3, and the
 in-process stage benchmark counted 35 ms of CPU per search instead of 20 for the same code. The first
