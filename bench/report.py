@@ -278,7 +278,7 @@ the embedder alone's p95 and the packaged model's p95, each with the search p95'
 | cb6143e (the next day; passes 56.97, 36.09, 36.58 ms) | slow | 26.91 | 36.09 | 6.68 | 5.40 | 9.03 | 4.00 |
 | f3eb0de (narrow scopes; passes 35.33, 30.59, 30.60 ms) | slow | 23.89 | 30.59 | 5.02 | 6.09 | 7.91 | 3.87 |
 | 1dd0fc8 (owner postings; passes 33.79, 25.97, 25.82 ms) | quieter | 19.70 | 25.82 | 4.28 | 6.03 | 6.59 | 3.92 |
-| 2ac1754 (owner in the terms index, unused for a sole owner; passes 27.43, 25.67, 25.52 ms) | quieter | 19.77 | 25.52 | 4.26 | 5.99 | 6.68 | 3.82 |
+| 2ac1754 (owner index; passes 27.43, 25.67, 25.52 ms) | quieter | 19.77 | 25.52 | 4.26 | 5.99 | 6.68 | 3.82 |
 
 On the slower days the packaged model alone took 5-6 ms per question at p50 instead of 3, and the
 in-process stage benchmark counted 35 ms of CPU per search instead of 20 for the same code. The first
@@ -555,13 +555,14 @@ columns after every 2,000 rows written (each process, in the background) only do
 second): with fresh statistics the planner still preferred sorting a namespace of a few thousand rows. So a
 write now counts its shelf (up to 1,000 rows) and walks the HNSW index past that, sorting ruled out for the
 statement ([retrieval](retrieval.md#writing)); that code gave 80.0, 81.0, 76.6 and 72.5 a second, and the
-code of the table above (one GIN index instead of two) 87.7, 88.8, 85.2 and 83.6. Where the rest goes (4,000 memories into a new namespace of a copy of this store, 200 a call):
-of 52.4 s, the store's batched insert took 23.8 s, of which 13.7 s linking (3.4 ms a memory, the HNSW walk
-through a namespace holding 1-4% of the rows) and 10.1 s the rows themselves with their index entries (the
-HNSW graph among them), entity postings and change-feed rows; the other 28.6 s went to embedding and the
-service around it. In the two-index run, the search figures of the second round at 64 kB moved more
-(keyword p50 x1.28, p95 of whole searches x1.23) with 6 pages pending: what else fresh rows bring (pages
-not yet marked all-visible, statistics of the new words) is not separated here.
+code of the table above (one GIN index instead of two) 87.7, 88.8, 85.2 and 83.6. Where the rest goes
+(4,000 memories into a new namespace of a copy of this store, 200 a call): of 52.4 s, the store's batched
+insert took 23.8 s, of which 13.7 s linking (3.4 ms a memory, the HNSW walk through a namespace holding 1-4%
+of the rows) and 10.1 s the rows themselves with their index entries (the HNSW graph among them), entity
+postings and change-feed rows; the other 28.6 s went to embedding and the service around it. In the
+two-index run, the search figures of the second round at 64 kB moved more (keyword p50 x1.28, p95 of whole
+searches x1.23) with 6 pages pending: what else fresh rows bring (pages not yet marked all-visible,
+statistics of the new words) is not separated here.
 """
 
 

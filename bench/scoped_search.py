@@ -175,13 +175,13 @@ def _run_phase(data_dir: Path, work_dir: Path, src: Path, query_count: int) -> d
 
 
 def _revision(path: Path) -> str:
-    """The checkout's short revision, marked when its code differs from that revision (`git describe`)."""
-    out = subprocess.run(
-        ["git", "-C", str(path), "describe", "--always", "--abbrev=7", "--dirty=+changes", "--exclude=*"],
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip() or "?"
+    """The checkout's short revision, marked when its code (`src`) differs from that revision."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True).stdout.strip()
+
+    revision = git("rev-parse", "--short", "HEAD") or "?"
+    return revision + ("+changes" if git("status", "--porcelain", "--", "src") else "")
 
 
 def run(data_dir: Path, work_dir: Path, *, baseline: str | None, rounds: int, query_count: int) -> dict[str, Any]:
