@@ -674,6 +674,16 @@ read still takes the first rows of the scope in the table's order. A baseline mu
 own migrations built (an older revision on a newer schema measures plans it never ran), and the script
 refuses it.
 
+Tried and not kept: the vectors kept in the table's rows. A row is about 2.4 kB, over PostgreSQL's 2 kB
+TOAST threshold, so each 1.5 kB vector lives out of line and every exact distance fetches it from the
+TOAST table; with `toast_tuple_target = 8160` and the table rewritten (`VACUUM FULL`, 22 s at 100,000)
+they stay in the row. Sorting rows by distance got 1.5-3 times faster (2,000 rows by id 14-17 -> 9-10 ms,
+a namespace of 10,000 33 -> 11-12 ms) and another user's vector phase 6.2 -> 3.6-3.9 ms, but the heap grew
+from 93 to 262 MB and the keyword phase, which reads each matching row's `tsvector` from the heap, got
+slower (everything 10.0 -> 11.3 ms, another user's 2,000 6.0-6.7 -> 8.1-8.3 ms). Whole searches, the same
+code on the two stores, two rounds each (p50 ms): everything 18.7 / 19.6 -> 19.4 / 21.3, another user's
+2,000 19.9 / 19.9 -> 17.6 / 19.7, the other scopes mixed.
+
 The round before (cb6143e against f3eb0de, two runs, p50 ms) made narrow scopes and the shared index:
 a namespace of 1,800 71.7 / 68.1 -> 29.6 / 30.9, of 200 86.5 / 74.6 -> 14.3 / 17.1, another user's
 namespace of 200 79.7 / 62.5 -> 17.1 / 13.7, another user's namespace of 1,800 38.8 / 31.4 -> 29.4 / 26.9;
