@@ -17,8 +17,9 @@ from novamem.domain.entries import EntryDraft
 from novamem.domain.scope import ReadScope
 from novamem.storage.base import VectorSpace
 from novamem.storage.graph_index import LinkQuery
+from novamem.storage.postgres import graph as graph_module
 from novamem.storage.postgres.database import Database, VectorParam
-from novamem.storage.postgres.graph import NARROW_POSTINGS_FACTOR, PostgresGraph
+from novamem.storage.postgres.graph import NARROW_POSTINGS_FACTOR, PostgresGraph, PostingsRead
 from novamem.storage.postgres.memories import PostgresMemoryStore
 from novamem.storage.postgres.memory_retrieval import EXACT_VECTOR_FACTOR
 from novamem.storage.postgres.scope_sizes import SCOPE_COUNT_CAP, ScopeSizes
@@ -160,7 +161,9 @@ async def test_a_narrow_scope_finds_its_exact_nearest_rows_without_the_hnsw_walk
     assert len(found) == 4 and set(found) <= {d.id for d in big}
 
 
-async def test_a_narrow_scope_reads_the_postings_of_its_own_rows(store: PostgresMemoryStore, db: Database) -> None:
+async def test_a_narrow_scope_reads_the_postings_of_its_own_rows(
+    store: PostgresMemoryStore, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = random.Random(3)
     # Kestrel is named all over the table and by four memories of `small`; Osprey by twenty of them
     big = drafts(rng, "big", BIG_ROWS, "Kestrel")
@@ -180,10 +183,18 @@ async def test_a_narrow_scope_reads_the_postings_of_its_own_rows(store: Postgres
     # a common entity: the first cap + 1 of the scope's, by id (as the other read returns them)
     assert sorted(reads.postings["osprey"]) == sorted(d.id for d in ospreys)[:13]
     # read the narrow way (the shape kept for it), and the broad scope the other way with the same answers
-    assert any(key[0] == "links" and key[-1] for key in graph._statements._texts)
+    assert [key[-1] for key in graph._statements._texts if key[0] == "links"] == [PostingsRead.ROWS]
     broad = await graph.links(alice(), query)
     assert len(broad.postings["kestrel"]) == 13 and set(broad.postings["osprey"]) == set(reads.postings["osprey"])
-    assert any(key[0] == "links" and not key[-1] for key in graph._statements._texts)
+    assert [key[-1] for key in graph._statements._texts if key[0] == "links"][-1] is PostingsRead.ENTITIES
+    # past ROW_POSTINGS_MAX rows a narrow scope collects its rows once and reads each entity's postings of its
+    # owners against them: the same postings (Bob's in the namespace among them never)
+    monkeypatch.setattr(graph_module, "ROW_POSTINGS_MAX", 10)
+    collected = await graph.links(alice("small"), query)
+    assert [key[-1] for key in graph._statements._texts if key[0] == "links"][-1] is PostingsRead.SCOPE_ROWS
+    assert {e: sorted(ids) for e, ids in collected.postings.items()} == {
+        e: sorted(ids) for e, ids in reads.postings.items()
+    }
 
 
 async def test_a_namespace_and_a_term_are_matched_in_one_scan_of_one_index(
