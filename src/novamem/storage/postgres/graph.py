@@ -132,6 +132,7 @@ def _links_statement(
     # and checked against the scope, or in a narrow scope from the scope's own rows (the first way reads
     # every posting of an entity common in the tenant and rare in the scope; see NARROW_POSTINGS_FACTOR)
     head: sql.Composable = sql.SQL("")
+    postings: sql.Composable
     if postings_read is PostingsRead.SCOPE_ROWS:
         # the scope's rows once, then each entity's postings of the owners in entry order (the primary key's),
         # kept when their row is one of them, until the cap
@@ -163,7 +164,7 @@ def _links_statement(
             "  WHERE p.tenant_id = %(s_tenant)s AND p.entity = q.ent AND p.owner = ANY(%(owners)s::text[])"
             "  AND {w} LIMIT %(cap)s) x"
         ).format(w=where)
-    parts = [relations, sources]
+    parts: list[sql.Composable] = [relations, sources]
     if between:
         parts.append(between_part)
     if entities:
