@@ -46,9 +46,10 @@ KEYWORD_TERM_ROWS = 100
 EXACT_VECTOR_FACTOR = 320.0
 # The keyword phase matches the scope's owners in the GIN index with each term (`owner_filter`) when they
 # hold at most this share of the table. Then a term's rows of other owners are never read; but each term
-# read also walks the owners' entries of the index, which costs in proportion to the rows they own: at
-# 100,000 memories, a user with 2% of them read a term 10.9 -> 6.1 ms at the median, while the owner of
-# nearly all of them took 11.3 -> 14.5 ms (bench/scoped_search.py).
+# read also walks the owners' entries of the index, which costs in proportion to the rows they own. At
+# 100,000 memories, keyword phase p50 without -> with the owner test: an owner of 2% 10.9 -> 6.1 ms
+# (bench/scoped_search.py), of 20% 7.4 -> 6.3, of 50% 9.3 -> 10.6, of 80% 6.9 -> 9.0, of nearly all
+# 11.3 -> 14.5 (the 20-80% owners made by handing namespaces of a copy of the store to a second user).
 OWNER_TEST_SHARE = 0.25
 
 
