@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from novamem.domain.scope import ReadScope
-from novamem.storage.base import VectorSpace
+from novamem.storage.base import VectorHits, VectorSpace
 from novamem.storage.postgres.database import Database
 from novamem.storage.postgres.memories import PostgresMemoryStore
 from tests.storage.drafts import user_draft
@@ -70,6 +72,40 @@ async def test_each_tier_candidate_gets_the_other_tiers_score(store: PostgresMem
     assert set(kscores) == {by_word}  # no term of the query in the vector hit: no keyword score
     assert set(vscores) == {by_word, by_vector}  # the keyword hit still carries its cosine
     assert vscores[by_vector] > vscores[by_word]
+
+
+async def test_the_vector_reads_distances_are_reused_and_its_ids_still_scope_checked(
+    store: PostgresMemoryStore,
+) -> None:
+    query = [1.0, 0.2, 0.1]
+    near = await put(store, "Receipts live in cold storage", vector=[1.0, 0.3, 0.0])
+    far = await put(store, "The office plants need water", vector=[0.0, 1.0, 1.0])
+    bobs = await put(store, "Bob keeps his receipts here", user="bob", vector=[1.0, 0.2, 0.1])
+    found = await store.vector_nearest(ALICE, query, 10)
+    assert found.ids == [near, far]  # Bob's row is nearer still, but not Alice's
+    assert found.distances is not None
+    for entry_id, vector, distance in zip(found.ids, ([1.0, 0.3, 0.0], [0.0, 1.0, 1.0]), found.distances, strict=True):
+        cosine = sum(a * b for a, b in zip(query, vector, strict=True)) / math.hypot(*query) / math.hypot(*vector)
+        assert distance == pytest.approx(1 - cosine, abs=1e-6), entry_id
+    # hydration reads the rows and scores them by the distances it is given (so the vector read measured
+    # each row once), the same scores it measures itself from ids alone
+    _, _, given = await store.hydrate(ALICE, keyword=None, query_vector=query, limit=10, vector_hits=found)
+    _, _, measured = await store.hydrate(
+        ALICE, keyword=None, query_vector=query, limit=10, vector_hits=VectorHits(ids=found.ids)
+    )
+    assert given == {i: 1 - d for i, d in zip(found.ids, found.distances, strict=True)}
+    assert measured == pytest.approx(given, abs=1e-6)
+    # distances handed in are taken as they are: a row of the caller's with a made-up distance gets
+    # exactly that score, and an id of another user's row, distance or not, is never read
+    entries, _, vscores = await store.hydrate(
+        ALICE,
+        keyword=None,
+        query_vector=query,
+        limit=10,
+        vector_hits=VectorHits(ids=[bobs, far], distances=[0.0, 0.25]),
+    )
+    assert [e.id for e in entries] == [far]
+    assert vscores == {far: 0.75}
 
 
 async def test_length_does_not_lower_a_keyword_score(store: PostgresMemoryStore) -> None:

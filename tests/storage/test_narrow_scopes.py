@@ -149,13 +149,13 @@ async def test_a_narrow_scope_finds_its_exact_nearest_rows_without_the_hnsw_walk
     probe = [rng.uniform(-1, 1) for _ in range(3)]
     members = [*small, joined]
     expected = sorted(members, key=lambda d: -cosine(d.embedding or [], probe))[:4]
-    assert await store.vector_nearest(alice("small"), probe, 4) == [d.id for d in expected]
+    assert (await store.vector_nearest(alice("small"), probe, 4)).ids == [d.id for d in expected]
     # read the exact way (the shape kept for it): the scope's rows sorted, no HNSW walk
     assert store.scope_sizes.known(alice("small")) == 16
     assert [key[-1] for key in store._statements._texts if key[0] == "nearest"] == [True]
     assert "hnsw" not in await explain_nearest(store, db, alice("small"), exact=True)
     # a broad scope is left to the planner (which walks the HNSW index here): its own rows, nearest first
-    found = await store.vector_nearest(alice("big"), probe, 4)
+    found = (await store.vector_nearest(alice("big"), probe, 4)).ids
     assert [key[-1] for key in store._statements._texts if key[0] == "nearest"] == [True, False]
     assert "hnsw" in await explain_nearest(store, db, alice("big"), exact=False)
     assert len(found) == 4 and set(found) <= {d.id for d in big}

@@ -41,6 +41,7 @@ __all__ = [
     "TokenRecord",
     "TokenStore",
     "UserRef",
+    "VectorHits",
     "VectorSpace",
     "WindowCount",
 ]
@@ -78,6 +79,16 @@ class KeywordHits:
     def statistics(self) -> KeywordHits:
         """The per-term statistics alone: scores other rows by the same BM25 without re-adding these hits."""
         return KeywordHits(term_queries=self.term_queries, term_weights=self.term_weights)
+
+
+@dataclass(frozen=True, slots=True)
+class VectorHits:
+    """The vector phase of a search: its candidates' ids, nearest first, and their cosine distances to the
+    query when the reader measured them on the stored vectors (pgvector); None when it gives ids alone (a
+    vector index), so `hydrate` measures them."""
+
+    ids: list[str] = field(default_factory=list)
+    distances: list[float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +359,7 @@ class MemoryStore(Protocol):
         self, scope: ReadScope, *, query: str, query_vector: list[float] | None, limit: int, keyword: bool
     ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]: ...
     async def keyword_hits(self, scope: ReadScope, *, query: str, limit: int) -> KeywordHits: ...
-    async def vector_nearest(self, scope: ReadScope, vector: list[float], limit: int) -> list[str]: ...
+    async def vector_nearest(self, scope: ReadScope, vector: list[float], limit: int) -> VectorHits: ...
     async def hydrate(
         self,
         scope: ReadScope,
@@ -356,7 +367,7 @@ class MemoryStore(Protocol):
         keyword: KeywordHits | None,
         query_vector: list[float] | None,
         limit: int,
-        vector_ids: Sequence[str] | None = None,
+        vector_hits: VectorHits | None = None,
     ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]: ...
     async def nearest_active(
         self, target: WriteTarget, namespace: str, vector: list[float], limit: int

@@ -55,7 +55,7 @@ from novamem.services.memory.models import (
 )
 from novamem.services.memory.stages import RetrievalStages
 from novamem.services.operations.metrics import Counter, MetricsService
-from novamem.storage.base import AccessCount, BrowseFilter, MemoryStore, Neighbor
+from novamem.storage.base import AccessCount, BrowseFilter, MemoryStore, Neighbor, VectorHits
 from novamem.storage.graph_index import GraphLinks, GraphReader
 from novamem.storage.vector_index import VectorIndex
 
@@ -251,20 +251,20 @@ class RecallService:
             if weights.keyword > 0
             else None
         )
-        vector_ids: list[str] | None = None
+        vector_hits: VectorHits | None = None
         try:
             if weights.vector > 0:
                 vector = await self._embedder.query(query)
                 degraded = vector is None and self._embedder.embedder is not None
             if vector is not None:
-                vector_ids, index_down = await self._nearest(scope, vector, limit)
+                vector_hits, index_down = await self._nearest(scope, vector, limit)
                 degraded = degraded or index_down
             hits = await keyword_task if keyword_task is not None else None
         finally:
             if keyword_task is not None and not keyword_task.done():
                 keyword_task.cancel()
         entries, kscores, vscores = await self._store.hydrate(
-            scope, keyword=hits, query_vector=vector, limit=limit, vector_ids=vector_ids
+            scope, keyword=hits, query_vector=vector, limit=limit, vector_hits=vector_hits
         )
         now = now_utc()
         intent = time_intent(query, now)
@@ -288,7 +288,11 @@ class RecallService:
             fresh = expansion_cut(found.scores, set(by_id))
             if fresh and vector is not None:
                 more, more_k, more_v = await self._store.hydrate(
-                    scope, keyword=hits and hits.statistics(), query_vector=vector, limit=len(fresh), vector_ids=fresh
+                    scope,
+                    keyword=hits and hits.statistics(),
+                    query_vector=vector,
+                    limit=len(fresh),
+                    vector_hits=VectorHits(ids=fresh),
                 )
                 entries = entries + [e for e in more if e.id not in by_id]
                 by_id.update((e.id, e) for e in more)
@@ -324,15 +328,15 @@ class RecallService:
         )
         return chosen, degraded
 
-    async def _nearest(self, scope: ReadScope, vector: list[float], limit: int) -> tuple[list[str], bool]:
-        """The vector phase's candidate ids, and whether the vector index was down.
+    async def _nearest(self, scope: ReadScope, vector: list[float], limit: int) -> tuple[VectorHits, bool]:
+        """The vector phase's candidates, and whether the vector index was down.
 
         The vector index answers when one is configured; pgvector answers otherwise, and whenever the index
         cannot (the search then says it is degraded; logged at most once a minute).
         """
         if self._vectors is not None:
             try:
-                return await self._vectors.nearest(scope, vector, limit), False
+                return VectorHits(ids=await self._vectors.nearest(scope, vector, limit)), False
             except Unavailable as exc:
                 if time.monotonic() - self._vectors_warned_at > VECTOR_INDEX_WARN_EVERY_S:
                     self._vectors_warned_at = time.monotonic()

@@ -4,13 +4,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from psycopg import sql
 
 from novamem.domain.entries import MemoryEntry
 from novamem.domain.scope import ReadScope, WriteTarget
-from novamem.storage.base import KeywordHits, Neighbor, VectorSpace
+from novamem.storage.base import KeywordHits, Neighbor, VectorHits, VectorSpace
 from novamem.storage.postgres.database import Database, VectorParam
 from novamem.storage.postgres.memory_table import (
     DEFAULT_DECAY_DAYS,
@@ -117,14 +115,24 @@ class MemoryRetrieval(MemoryTable):
         self._statements = StatementCache()
 
     def _vector_cte(
-        self, where: sql.Composable, vis: sql.Composable, *, from_ids: bool = False, exact: bool = False
+        self,
+        where: sql.Composable,
+        vis: sql.Composable,
+        *,
+        from_ids: bool = False,
+        measured: bool = False,
+        exact: bool = False,
     ) -> sql.Composable:
         """CTE `vc`: ids and cosine distances `d` of the `%(lim)s` nearest visible rows of the scope to `%(qvec)s`.
 
         Pool connections scan HNSW iteratively (see `database.py`), so scope filters still leave `lim` rows.
-        `from_ids`: the candidates are `%(vec_ids)s` (found by the vector index), measured and scope-checked here.
+        `from_ids`: the candidates are `%(vec_ids)s` (found by the vector index), measured and scope-checked here;
+        with `measured` their distances `%(vec_d)s` come along (pgvector's own read measured them), and the
+        statement using the CTE checks the scope.
         `exact`: the scope's rows sorted by distance (an order the HNSW index cannot give), for a narrow scope.
         """
+        if measured:
+            return sql.SQL("vc AS (SELECT * FROM unnest(%(vec_ids)s::text[], %(vec_d)s::float8[]) AS v(id, d))")
         if from_ids:
             return sql.SQL(
                 "vc AS (SELECT e.id, {ev} <=> {qv} AS d FROM memory_entries e"
@@ -136,20 +144,20 @@ class MemoryRetrieval(MemoryTable):
             " ORDER BY {o} LIMIT %(lim)s)"
         ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis, o=order)
 
-    async def vector_nearest(self, scope: ReadScope, vector: list[float], limit: int) -> list[str]:
-        """Ids of the `limit` visible rows of the scope nearest to `vector` (pgvector's HNSW index).
+    async def vector_nearest(self, scope: ReadScope, vector: list[float], limit: int) -> VectorHits:
+        """The `limit` visible rows of the scope nearest to `vector` (pgvector's HNSW index), with their distances.
 
         A statement of its own, so it runs on its own connection while the keyword phase runs on another;
-        `hydrate(vector_ids=...)` then scores and reads the rows. A narrow scope (EXACT_VECTOR_FACTOR) is
-        sorted by distance; any other walks the HNSW index. Within namespaces sorting is ruled out for that
-        walk, so that the planner takes it whatever its estimate of the namespaces' rows: that estimate
-        comes from the statistics of the memberships expression, which only full analyses refresh (a
-        background refresh names columns), so it lags a namespace that is filling up. Without a namespace
-        the planner's column statistics are kept fresh, and a transaction for the setting would cost the
-        most common search two round trips.
+        `hydrate(vector_hits=...)` then reads the rows and scores them, reusing the distances measured here.
+        A narrow scope (EXACT_VECTOR_FACTOR) is sorted by distance; any other walks the HNSW index. Within
+        namespaces sorting is ruled out for that walk, so that the planner takes it whatever its estimate of
+        the namespaces' rows: that estimate comes from the statistics of the memberships expression, which
+        only full analyses refresh (a background refresh names columns), so it lags a namespace that is
+        filling up. Without a namespace the planner's column statistics are kept fresh, and a transaction for
+        the setting would cost the most common search two round trips.
         """
         if self._space is None:
-            return []
+            return VectorHits()
         vis, vparams = visible_filter(scope)
         async with self._db.connection() as conn:
             exact = await self.scope_sizes.narrow(conn, scope, EXACT_VECTOR_FACTOR)
@@ -165,13 +173,13 @@ class MemoryRetrieval(MemoryTable):
                     await conn.execute("SET LOCAL enable_sort = off")
                     cur = await conn.execute(statement, params)
                     rows = await cur.fetchall()
-        return [r["id"] for r in rows]
+        return VectorHits(ids=[r["id"] for r in rows], distances=[float(r["d"]) for r in rows])
 
     def _nearest_statement(self, where: sql.Composable, vis: sql.Composable, *, exact: bool) -> bytes:
         """`vector_nearest`'s statement: sorted by distance when `exact`, else ordered as the HNSW index is."""
         return self._statements.get(
             ("nearest", where.as_string(), vis.as_string(), exact),
-            lambda: sql.SQL("WITH {vc} SELECT id FROM vc").format(vc=self._vector_cte(where, vis, exact=exact)),
+            lambda: sql.SQL("WITH {vc} SELECT id, d FROM vc").format(vc=self._vector_cte(where, vis, exact=exact)),
         )
 
     async def keyword_hits(self, scope: ReadScope, *, query: str, limit: int) -> KeywordHits:
@@ -240,14 +248,15 @@ class MemoryRetrieval(MemoryTable):
         keyword: KeywordHits | None,
         query_vector: list[float] | None,
         limit: int,
-        vector_ids: Sequence[str] | None = None,
+        vector_hits: VectorHits | None = None,
     ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]:
         """The keyword hits plus the `limit` nearest rows, each with both scores (score completion).
 
         A row found by one tier is not scored 0 by the other merely for missing that tier's cut: vector
         hits get their BM25 score from the keyword phase's statistics, keyword hits their cosine.
-        `vector_ids` are the vector tier's candidates when a vector index found them (pgvector's own
-        search is skipped); they are scope-checked and scored here like any other row.
+        `vector_hits` are the vector tier's candidates when its own read found them (pgvector's search here is
+        skipped): their distances are reused when that read measured them (`vector_nearest`), else measured
+        here (a vector index's ids); either way they are scope-checked like any other row.
         Returns the entries, the BM25 scores (only those > 0) and the cosine similarities by id.
         """
         # rows are read by id (or along the HNSW walk) and each is tested
@@ -264,26 +273,31 @@ class MemoryRetrieval(MemoryTable):
         if by_vector:
             assert query_vector is not None
             params["qvec"] = VectorParam(query_vector)
-            if vector_ids is not None:
-                params["vec_ids"] = list(vector_ids)
+            if vector_hits is not None:
+                params["vec_ids"] = list(vector_hits.ids)
+                if vector_hits.distances is not None:
+                    params["vec_d"] = list(vector_hits.distances)
         if not known and not by_vector:
             return [], {}, {}
+        from_ids = vector_hits is not None
+        measured = vector_hits is not None and vector_hits.distances is not None
         query_sql = self._statements.get(
-            ("hydrate", where.as_string(), vis.as_string(), bool(known), by_terms, by_vector, vector_ids is not None),
+            ("hydrate", where.as_string(), vis.as_string(), bool(known), by_terms, by_vector, from_ids, measured),
             lambda: self._hydrate_statement(
                 where,
                 vis,
                 by_keyword=bool(known),
                 by_terms=by_terms,
                 by_vector=by_vector,
-                from_ids=vector_ids is not None,
+                from_ids=from_ids,
+                measured=measured,
             ),
         )
         async with self._db.connection() as conn:
             # prepared when its plan follows only the ids it is given (primary-key reads), not the scope's size:
             # the connection's generic plan is then as good as a fresh one, and planning it each time cost
-            # 0.5-1 ms. Without `vector_ids` it walks the HNSW index itself, whose plan depends on the scope.
-            by_ids = query_vector is None or vector_ids is not None
+            # 0.5-1 ms. Without `vector_hits` it walks the HNSW index itself, whose plan depends on the scope.
+            by_ids = query_vector is None or vector_hits is not None
             cur = await conn.execute(query_sql, params, prepare=by_ids)
             rows = await cur.fetchall()
         entries = [entry_from_row(r) for r in rows]
@@ -301,10 +315,11 @@ class MemoryRetrieval(MemoryTable):
         by_terms: bool,
         by_vector: bool,
         from_ids: bool,
+        measured: bool = False,
     ) -> sql.Composable:
         """`hydrate`'s statement: the keyword hits (`by_keyword`), BM25 by the keyword phase's terms for the
         rows it did not score (`by_terms`), and the vector tier and cosines (`by_vector`; its candidates
-        are `%(vec_ids)s` when `from_ids`)."""
+        are `%(vec_ids)s` when `from_ids`, with their distances `%(vec_d)s` when `measured`)."""
         tiers: list[sql.Composable] = []
         ctes: list[sql.Composable] = []
         kscore: sql.Composable = sql.SQL("NULL::float8")
@@ -321,7 +336,7 @@ class MemoryRetrieval(MemoryTable):
                 "CASE WHEN e.id = ANY(%(kw_ids)s) THEN NULL ELSE (SELECT sum(tt.w) FROM tt WHERE e.tsv @@ tt.tq) END"
             )
         if by_vector:
-            ctes.append(self._vector_cte(where, vis, from_ids=from_ids))
+            ctes.append(self._vector_cte(where, vis, from_ids=from_ids, measured=measured))
             tiers.append(sql.SQL("SELECT id FROM vc"))
             # the vector tier's own distances are reused; only keyword-only rows are compared here
             vscore = sql.SQL("CASE WHEN vc.d IS NOT NULL THEN 1 - vc.d WHEN {m} THEN 1 - ({ev} <=> {qv}) END").format(
