@@ -232,9 +232,9 @@ class PostgresGraph:
                         where, where_b, where_all, between=between, entities=entities, postings_read=postings_read
                     ),
                 )
-                # prepared once per pooled connection (planning it cost about a millisecond a search): every
-                # part reads by ids or arrays, and the entities arrive in an array too, so no custom plan
-                # could see a value that a generic plan misses
+                # prepared once per pooled connection, whose generic plan is kept (`PREPARED_PLANS`; planning
+                # it cost about a millisecond a search): every part reads by ids or arrays, and the entities
+                # arrive in an array too, so no custom plan could see a value that a generic plan misses
                 cur = await conn.execute(statement, params, prepare=True)
                 rows = await cur.fetchall()
         reads = LinkReads([], [], [], {})
