@@ -279,6 +279,36 @@ the embedder alone's p95 and the packaged model's p95, each with the search p95'
 | f3eb0de (narrow scopes; passes 35.33, 30.59, 30.60 ms) | slow | 23.89 | 30.59 | 5.02 | 6.09 | 7.91 | 3.87 |
 | 1dd0fc8 (owner postings; passes 33.79, 25.97, 25.82 ms) | quieter | 19.70 | 25.82 | 4.28 | 6.03 | 6.59 | 3.92 |
 | 2ac1754 (owner index; passes 27.43, 25.67, 25.52 ms) | quieter | 19.77 | 25.52 | 4.26 | 5.99 | 6.68 | 3.82 |
+| 7fa8b02 (distances reused; passes 27.85, 21.05, 24.21 ms) | quiet | 16.63 | 21.05 | 4.51 | 4.67 | 6.79 | 3.10 |
+| f06bbe8 (the code before; passes 26.49, 25.45, 25.07 ms) | quiet | 19.27 | 25.07 | 4.34 | 5.78 | 6.67 | 3.76 |
+| 7fa8b02 (passes 28.68, 23.59, 26.54 ms) | quiet | 18.33 | 23.59 | 4.40 | 5.36 | 6.68 | 3.53 |
+| 72ab37f (generic plans; passes 28.46, 25.44, 27.04 ms) | quiet | 19.58 | 25.44 | 4.15 | 6.13 | 6.39 | 3.98 |
+| f06bbe8 (passes 26.08, 23.79, 22.88 ms) | quiet | 17.90 | 22.88 | 4.25 | 5.38 | 6.60 | 3.47 |
+| 72ab37f (passes 24.67, 24.21, 24.27 ms) | quiet | 17.96 | 24.21 | 4.55 | 5.32 | 6.79 | 3.57 |
+| f06bbe8 (passes 27.71, 24.74, 23.89 ms) | quiet | 18.66 | 23.89 | 4.41 | 5.42 | 6.75 | 3.54 |
+
+The latest round removed two costs from the stages that follow the first one; the runs above alternate
+the code before them (f06bbe8) with each step. Hydration compared the query again with the vector of
+every vector candidate, which the vector statement had just read (a vector lives out of line, so each
+read is a fetch): the vector statement now returns its distances with its ids (7fa8b02), and hydration
+took 2.29 ms at the median instead of 2.77 (200 questions, three alternating rounds in one process).
+The graph stage's statement is prepared on each pooled connection to spare its planning, but PostgreSQL,
+left to choose between the generic plan and fresh ones (`plan_cache_mode = auto`), planned it afresh on
+every run: 1.99 ms a run against 0.94 ms with the generic plan, the statements of 200 questions run
+alternately on two connections, with the same rows in all 400 runs. Pooled connections now keep
+generic plans (72ab37f): graph stage 3.12 -> 1.91 and 2.06 ms a search (two alternating in-process runs
+of 300 questions), and at the same medians in every scope of the scoped benchmark, narrow ones included
+(two rounds against 7fa8b02: everything 2.98 / 3.27 -> 2.33 / 2.09 ms, another user's 2,000 2.38 / 2.51 ->
+1.43 / 1.33, the namespaces of 10,000, 1,800 and 200 within 0.3 ms either way). Both steps return the same
+ids in the same order for 400 searches at 100,000 memories, and both quality benchmarks stay within
+their run-to-run spread (LoCoMo recall@10 0.764, MRR 0.557, multi-hop 0.445, open-domain 0.394; agent
+benchmark recall@10 0.720 and 0.734 in two runs of 72ab37f against 0.727 for f06bbe8 the same hour).
+Whole searches in process (400 questions, alternating, p50 ms): 18.01 / 18.70 / 18.28 -> 16.94 /
+18.20 / 18.50 for the first step, 17.40 / 18.67 / 19.54 -> 16.84 / 18.11 / 17.96 for the second. Over
+HTTP the runs cannot tell the codes apart: the passes of one run differ by up to 6 ms, the p95 of
+f06bbe8's three runs averages 23.95 ms and that of the four runs of the new code 23.57 ms, and without
+the graph stage every run gives 21-23 ms, so about 2 ms of the remaining gap to 20 ms is the first stage
+and hydration alone on this host.
 
 On the slower days the packaged model alone took 5-6 ms per question at p50 instead of 3, and the
 in-process stage benchmark counted 35 ms of CPU per search instead of 20 for the same code. The first
@@ -331,7 +361,7 @@ ends with `VACUUM (ANALYZE)`), graph stage p50 6.02 -> 4.88 and 6.50 -> 5.57 ms,
 search 21.70 -> 19.80 and 22.90 -> 21.73 ms, whole-search p50 / p95 30.84 / 42.46 -> 27.76 / 35.96 and
 33.86 / 43.46 -> 32.41 / 42.43 ms; before any statistics, three pairs gave graph stage p50
 7.04 / 6.71 / 7.01 -> 4.36 / 4.86 / 4.22 ms.
-The stage table of the next section is from this code: 33.2 ms of CPU per search (event loop 9.43,
+The stage table of the next section was then from this code: 33.2 ms of CPU per search (event loop 9.43,
 PostgreSQL 18.77), against 37.79 ms (11.33 and 21.27) for the code at the start of this round, measured
 the same way on this host in the morning. Over HTTP (table above) p95 was 34.90 ms, 3.91 times the
 packaged model's p95 (8.92 ms, the slowest yardstick yet), against 4.29 for c473464 and 3.64-4.74
