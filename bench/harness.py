@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,9 +27,12 @@ import httpx
 
 __all__ = [
     "RESULTS_DIR",
+    "ROOT",
     "BenchServer",
     "LoadStats",
+    "code_revision",
     "compare_side_by_side",
+    "copy_store",
     "latency_summary",
     "machine_notes",
     "percentile",
@@ -37,12 +41,42 @@ __all__ = [
     "running_server",
     "search_summary",
     "searches_one_at_a_time",
+    "worktree",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 60.0
+
+
+def worktree(work_dir: Path, rev: str) -> Path:
+    """A checkout of `rev` under the work dir (made once, by `git worktree`), for timing that code beside
+    this checkout's."""
+    path = work_dir / f"code-{rev}"
+    if not path.is_dir():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), rev], check=True)
+    return path
+
+
+def code_revision(path: Path) -> str:
+    """The checkout's short revision, marked `+changes` when its code (`src`) differs from that revision."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True).stdout.strip()
+
+    revision = git("rev-parse", "--short", "HEAD") or "?"
+    return revision + ("+changes" if git("status", "--porcelain", "--", "src") else "")
+
+
+def copy_store(data_dir: Path, copy: Path) -> Path:
+    """A fresh copy of a benchmark store (replacing an earlier one), so that one phase's writes (hit
+    counts, analyses) never reach the next."""
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    # `cp -a` keeps the owner of the database files (the embedded server's own user when run as root)
+    subprocess.run(["cp", "-a", str(data_dir), str(copy)], check=True)
+    return copy
 
 
 def _free_port() -> int:

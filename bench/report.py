@@ -42,6 +42,7 @@ and stops it with SIGINT. Raw results are written to `bench/results/*.json` (not
 page is regenerated from them by every run.
 
     .venv/bin/python -m bench.search_latency      # latency at 100k memories vs the embedder alone, server memory
+    .venv/bin/python -m bench.search_latency_ab --baseline REV  # the same over HTTP, two codes alternating
     .venv/bin/python -m bench.search_stages       # where a search's time goes: stages, CPU per search
     .venv/bin/python -m bench.fresh_writes        # searches after a burst of writes, the burst's write rate
     .venv/bin/python -m bench.near_duplicates     # the near-duplicate read of a write, large and new namespace
@@ -104,6 +105,7 @@ def write_page() -> None:
     sections = [INTRO]
     renderers = (
         ("search_latency", render_search_latency),
+        ("search_latency_ab", render_search_latency_ab),
         ("search_stages", lambda r: render_search_stages(r)),
         ("fresh_writes", render_fresh_writes),
         ("near_duplicates", render_near_duplicates),
@@ -305,10 +307,12 @@ their run-to-run spread (LoCoMo recall@10 0.764, MRR 0.557, multi-hop 0.445, ope
 benchmark recall@10 0.720 and 0.734 in two runs of 72ab37f against 0.727 for f06bbe8 the same hour).
 Whole searches in process (400 questions, alternating, p50 ms): 18.01 / 18.70 / 18.28 -> 16.94 /
 18.20 / 18.50 for the first step, 17.40 / 18.67 / 19.54 -> 16.84 / 18.11 / 17.96 for the second. Over
-HTTP the runs cannot tell the codes apart: the passes of one run differ by up to 6 ms, the p95 of
-f06bbe8's three runs averages 23.95 ms and that of the four runs of the new code 23.57 ms, and without
-the graph stage every run gives 21-23 ms, so about 2 ms of the remaining gap to 20 ms is the first stage
-and hydration alone on this host. Counting the hits of each search (written in batches every 0.2 s, one
+HTTP, separate runs cannot tell the codes apart (the passes of one run differ by up to 6 ms; the p95 of
+f06bbe8's three runs above averages 23.95 ms and that of the four runs of the new code 23.57 ms), which
+is why `bench/search_latency_ab.py` now times two codes alternately in one run (next section): three
+rounds against f06bbe8 gave p50 x0.969, p95 x0.983 and the mean p95 of every pass x0.962. Without the
+graph stage every run gives 21-23 ms at p95, so about 2 ms of the remaining gap to 20 ms is the first
+stage and hydration alone on this host. Counting the hits of each search (written in batches every 0.2 s, one
 statement of about 2.1 ms of PostgreSQL time for 100 ids, which a search now and then runs beside) costs
 0.2-1.0 ms at p50 and 0.9-1.3 ms at p95 in process (three alternating pairs with and without it);
 batches every 2 s instead made no difference that three pairs could show, so it stays as it is.
@@ -441,6 +445,44 @@ pairs of the keyword phase alone gave p50 7.4-7.8 against 6.5-7.0 ms and p95 9.7
 fell from 0.63 to 0.40) or reading their rows together with another term (agreement 0.73, p95 21.5
 against 14.4 ms). That agreement figure is itself a finding: at 100k memories the bounded keyword pool
 agrees with exact BM25 on 0.63 of the top 10."""
+
+
+def render_search_latency_ab(r: dict[str, Any]) -> str:
+    phases = [
+        [p["round"], p["code"], p["p50_ms"], p["p95_ms"], ", ".join(str(x) for x in p["pass_p95_ms"])]
+        for p in r["phases"]
+    ]
+    summary = [
+        [
+            s["code"],
+            s["phases"],
+            s["p50_ms"],
+            s.get("p50_ms_ratio", ""),
+            s["p95_ms"],
+            s.get("p95_ms_ratio", ""),
+            s["every_pass_p95_ms"],
+            s.get("every_pass_p95_ms_ratio", ""),
+        ]
+        for s in r["summary"]
+    ]
+    return f"""## Search latency, two codes alternating (`bench/search_latency_ab.py`)
+
+How: the 100,000-memory store of `bench/search_latency.py`, copied afresh for each phase; a phase starts
+a server with one code and times {r["passes"]} passes of {r["queries"]} searches over HTTP, one request
+at a time (`k = {r["k"]}`, the default preset), after a warm-up; the rounds alternate which code goes
+first. A single run of `bench/search_latency.py` moves by several milliseconds from pass to pass on this
+shared machine, so a change of a millisecond or two shows only here, as a ratio between codes measured
+the same hour.
+
+{_table(["round", "code", "p50 ms", "p95 ms (best pass)", "every pass's p95 ms"], phases)}
+
+Per code (medians over its phases; the ratios are to the baseline):
+
+{_table(["code", "phases", "p50 ms", "ratio", "p95 ms", "ratio", "mean p95 of every pass ms", "ratio"], summary)}
+
+{_machine(r["machine"])}
+"""
+
 
 STAGE_NAMES = {
     "keyword": "keyword (lexemes + BM25 statement; starts at once)",

@@ -37,11 +37,10 @@ from typing import Any
 
 from bench import report
 from bench.corpus import load_locomo, varied_texts
-from bench.harness import latency_summary, machine_notes
+from bench.harness import ROOT, code_revision, copy_store, latency_summary, machine_notes, worktree
 from bench.search_latency import DEFAULT_DATA_DIR, existing_store
 from bench.search_stages import timed_call
 
-ROOT = Path(__file__).resolve().parent.parent
 STORED_TEXTS = 100_000
 SECOND_USER = "bob"
 # (owner, namespace, memories stored into it by the phase)
@@ -143,21 +142,9 @@ async def _refuse_a_newer_schema(container: Any) -> None:
         )
 
 
-def _worktree(work_dir: Path, rev: str) -> Path:
-    """A checkout of `rev` under the work dir (made once, by `git worktree`)."""
-    path = work_dir / f"code-{rev}"
-    if not path.is_dir():
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), rev], check=True)
-    return path
-
-
 def _run_phase(data_dir: Path, work_dir: Path, src: Path, query_count: int) -> dict[str, Any]:
     """A phase in a process of its own, importing `novamem` from `src`, on a fresh copy of the store."""
-    copy = work_dir / "store"
-    shutil.rmtree(copy, ignore_errors=True)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    # `cp -a` keeps the owner of the database files (the embedded server's own user when run as root)
-    subprocess.run(["cp", "-a", str(data_dir), str(copy)], check=True)
+    copy = copy_store(data_dir, work_dir / "store")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
     try:
         done = subprocess.run(
@@ -174,21 +161,11 @@ def _run_phase(data_dir: Path, work_dir: Path, src: Path, query_count: int) -> d
     return result
 
 
-def _revision(path: Path) -> str:
-    """The checkout's short revision, marked when its code (`src`) differs from that revision."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True).stdout.strip()
-
-    revision = git("rev-parse", "--short", "HEAD") or "?"
-    return revision + ("+changes" if git("status", "--porcelain", "--", "src") else "")
-
-
 def run(data_dir: Path, work_dir: Path, *, baseline: str | None, rounds: int, query_count: int) -> dict[str, Any]:
-    codes = {f"{_revision(ROOT)} (this checkout)": ROOT / "src"}
+    codes = {f"{code_revision(ROOT)} (this checkout)": ROOT / "src"}
     if baseline is not None:
-        tree = _worktree(work_dir, baseline)
-        codes = {f"{_revision(tree)} (baseline)": tree / "src", **codes}
+        tree = worktree(work_dir, baseline)
+        codes = {f"{code_revision(tree)} (baseline)": tree / "src", **codes}
     phases: list[dict[str, Any]] = []
     load_start = os.getloadavg()[0]
     for round_no in range(rounds):

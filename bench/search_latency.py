@@ -34,7 +34,7 @@ from typing import Any
 import psutil
 
 from bench import report
-from bench.corpus import load_locomo, varied_texts
+from bench.corpus import Conversation, load_locomo, varied_texts
 from bench.harness import RESULTS_DIR, BenchServer, machine_notes, percentile, remember_batches, running_server
 
 NAMESPACES = 10
@@ -65,7 +65,14 @@ def _memory(server: BenchServer) -> dict[str, float]:
     return {"server_rss_mib": round(rss / 2**20, 1), "postgres_pss_mib": round(pg_pss / 2**20, 1)}
 
 
-async def _time_pass(
+def latency_queries(count: int, conversations: list[Conversation] | None = None) -> list[str]:
+    """The timed questions: LoCoMo's, in a fixed shuffled order, repeated up to `count`."""
+    questions = [q.text for c in conversations or load_locomo() for q in c.questions]
+    random.Random(11).shuffle(questions)
+    return (questions * (1 + count // len(questions)))[:count]
+
+
+async def time_pass(
     server: BenchServer, queries: list[str], k: int, weights: dict[str, float] | None = None
 ) -> list[float]:
     timings: list[float] = []
@@ -81,7 +88,7 @@ async def _time_pass(
     return timings
 
 
-async def _time_searches(
+async def time_searches(
     server: BenchServer, queries: list[str], k: int, passes: int, weights: dict[str, float] | None = None
 ) -> dict[str, Any]:
     """Time `passes` passes over the queries after a warm-up; the quietest pass (lowest p95) is reported.
@@ -89,10 +96,10 @@ async def _time_searches(
     The machine may be shared, so every pass's p95 is kept next to the reported one. `weights`: sent with
     every search (None: the default preset).
     """
-    await _time_pass(server, queries[:WARMUP_QUERIES], k, weights)
+    await time_pass(server, queries[:WARMUP_QUERIES], k, weights)
     runs = []
     for _ in range(passes):
-        timings = await _time_pass(server, queries, k, weights)
+        timings = await time_pass(server, queries, k, weights)
         runs.append(
             {
                 "queries": len(timings),
@@ -183,9 +190,7 @@ async def run(
     sizes: list[int], query_count: int, concurrency: int, k: int, passes: int, data_dir: Path | None
 ) -> dict[str, Any]:
     conversations = load_locomo()
-    questions = [q.text for c in conversations for q in c.questions]
-    random.Random(11).shuffle(questions)
-    queries = (questions * (1 + query_count // len(questions)))[:query_count]
+    queries = latency_queries(query_count, conversations)
     texts = varied_texts(conversations, max(sizes))
     result: dict[str, Any] = {
         "k": k,
@@ -227,9 +232,9 @@ async def run(
             stored = size
             if await _stored(server) != size:
                 raise RuntimeError(f"expected {size} memories in the store, found {await _stored(server)}")
-            timing = await _time_searches(server, queries, k, passes)
+            timing = await time_searches(server, queries, k, passes)
             # the same searches without the graph stage, to show what it costs
-            no_graph = await _time_searches(server, queries, k, passes, {"graph": 0})
+            no_graph = await time_searches(server, queries, k, passes, {"graph": 0})
             timing["without_graph"] = {key: no_graph[key] for key in ("p50_ms", "p95_ms", "load_average")}
             memory = _memory(server)
             sessions = _embedder_alone(queries)
