@@ -25,14 +25,13 @@ import asyncio
 import os
 import random
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from bench import report
 from bench.corpus import load_locomo, varied_texts
-from bench.harness import latency_summary, machine_notes
+from bench.harness import copy_store, latency_summary, machine_notes
 from bench.search_latency import DEFAULT_DATA_DIR, WARMUP_QUERIES, existing_store
 from bench.search_stages import timed_call
 
@@ -121,11 +120,7 @@ async def run(data_dir: Path, work_dir: Path, *, writes: int, query_count: int, 
     load_start = os.getloadavg()[0]
     for round_no in range(rounds):
         for label, limit in LIMITS.items():
-            copy = work_dir / "store"
-            shutil.rmtree(copy, ignore_errors=True)
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            # `cp -a` keeps the owner of the database files (the embedded server's own user when run as root)
-            subprocess.run(["cp", "-a", str(data_dir), str(copy)], check=True)
+            copy = copy_store(data_dir, work_dir / "store")
             try:
                 phase = await _phase(copy, limit, texts, queries)
             finally:

@@ -33,7 +33,6 @@ import random
 import re
 import shutil
 import socket
-import subprocess
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -44,7 +43,7 @@ import httpx
 import psycopg
 from ulid import ULID
 
-from bench.harness import RESULTS_DIR, BenchServer, machine_notes, running_server
+from bench.harness import RESULTS_DIR, BenchServer, copy_store, machine_notes, running_server
 from bench.hashed_embeddings import DIM, MODEL, embed
 from bench.scale import EmbeddingsServer
 from novamem.storage.embedded import EmbeddedPostgres
@@ -269,10 +268,7 @@ def run(count: int, outdated: int, latency_ms: int, levels: list[int]) -> dict[s
             _seed(server, rows)
         print(f"seeded {count} facts ({outdated} outdated)", flush=True)
         for level in levels:
-            if WORK_DIR.exists():
-                shutil.rmtree(WORK_DIR)
-            # `cp -a` keeps the owner: the embedded PostgreSQL runs as its own user and must own its files
-            subprocess.run(["cp", "-a", str(SEED_DIR), str(WORK_DIR)], check=True)
+            copy_store(SEED_DIR, WORK_DIR)
             judge.reset()
             with running_server(
                 "lifecycle_consolidation",

@@ -25,8 +25,6 @@ import argparse
 import asyncio
 import json
 import random
-import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,7 @@ from bench.corpus import load_locomo
 from bench.harness import (
     RESULTS_DIR,
     BenchServer,
+    copy_store,
     machine_notes,
     percentile,
     running_server,
@@ -104,11 +103,8 @@ def _pass_summary(passes: list[dict[str, Any]]) -> dict[str, Any]:
 async def run(source: Path, data_dir: Path, passes: int, query_count: int) -> dict[str, Any]:
     if (source / "pg" / "postmaster.pid").exists():
         raise RuntimeError(f"{source} is in use by a running server; copy it when it is stopped")
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
     print(f"copying {source} to {data_dir}", flush=True)
-    # `cp -a` keeps the owner: the embedded PostgreSQL runs as its own user and must own its files
-    subprocess.run(["cp", "-a", str(source), str(data_dir)], check=True)
+    copy_store(source, data_dir)
     questions = [q.text for c in load_locomo() for q in c.questions]
     random.Random(13).shuffle(questions)
     queries = questions[:query_count]

@@ -24,8 +24,6 @@ import argparse
 import asyncio
 import json
 import random
-import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +34,7 @@ from bench.corpus import load_locomo
 from bench.harness import (
     RESULTS_DIR,
     BenchServer,
+    copy_store,
     machine_notes,
     remember_batches,
     running_server,
@@ -125,11 +124,8 @@ async def _passes(server: BenchServer, passes: int, queries: list[str]) -> tuple
 
 async def run(source: Path, data_dir: Path, passes: int, copies: int, query_count: int) -> dict[str, Any]:
     # a fresh copy each run: the passes merge (delete) memories and add edges
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
     print(f"copying {source} to {data_dir}", flush=True)
-    # `cp -a` keeps the owner: the embedded PostgreSQL runs as its own user and must own its files
-    subprocess.run(["cp", "-a", str(source), str(data_dir)], check=True)
+    copy_store(source, data_dir)
     questions = [q.text for c in load_locomo() for q in c.questions]
     random.Random(11).shuffle(questions)
     queries = questions[:query_count]
