@@ -28,11 +28,13 @@ import httpx
 __all__ = [
     "RESULTS_DIR",
     "ROOT",
+    "CPU_FEATURES",
     "BenchServer",
     "LoadStats",
     "code_revision",
     "compare_side_by_side",
     "copy_store",
+    "cpu_features",
     "latency_summary",
     "machine_notes",
     "percentile",
@@ -424,11 +426,29 @@ def machine_notes() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
         "cpu_model": _cpu_model(),
+        "cpu_features": cpu_features(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
+
+
+# vector instruction sets that change what a search costs: pgvector's distances and the embedder's
+# products (onnxruntime multiplies int8 much faster with VNNI); hosts sold under one model name differ in them
+CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni")
+
+
+def cpu_features() -> list[str]:
+    """Which of CPU_FEATURES this CPU has (empty where /proc/cpuinfo cannot be read)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                return [f for f in CPU_FEATURES if f in flags]
+    except OSError:
+        pass
+    return []
 
 
 def _cpu_model() -> str:
