@@ -311,6 +311,16 @@ built for any x86-64; README), and every figure in the last two rows is from it.
 that build's distances may cost a little more than 0.1.6's did; not measured, since no such host was at
 hand.
 
+Found on that host and not changed: psycopg lets go of Python's GIL while libpq sends a statement, and the
+event loop must take it back afterwards. In process, 200 searches spent 1.13 ms each inside sends of
+unprepared statements (0.15 ms of it CPU) and 0.70 ms inside sends of prepared ones (0.10 ms CPU), so
+about 1.6 ms of every search is the loop waiting, mostly for the GIL (one connection alone: 0.03 ms a
+send; beside a Python thread that never lets go of the GIL: 3.1 ms). Python hands the GIL over every
+5 ms by default; at 1 ms instead, alternating in one process, single searches did not change (p50 / p95
+38.67 / 53.41 against 39.40 / 52.09 ms, 240 each); four at a time gave p95 176.8 -> 155.5 and
+156.9 -> 147.2 ms in two runs of 320 (p50 132.4 -> 126.3 and 122.7 -> 122.1 ms), but rounds of 80 went
+either way, so it stays at 5 ms.
+
 The latest round removed two costs from the stages that follow the first one; the runs above alternate
 the code before them (f06bbe8) with each step. Hydration compared the query again with the vector of
 every vector candidate, which the vector statement had just read (a vector lives out of line, so each
