@@ -439,8 +439,8 @@ def machine_notes() -> dict[str, Any]:
 CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni")
 
 
-def cpu_features() -> list[str]:
-    """Which of CPU_FEATURES this CPU has (empty where /proc/cpuinfo cannot be read)."""
+def cpu_features() -> list[str] | None:
+    """Which of CPU_FEATURES this CPU has (None where /proc/cpuinfo does not tell)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
@@ -448,7 +448,7 @@ def cpu_features() -> list[str]:
                 return [f for f in CPU_FEATURES if f in flags]
     except OSError:
         pass
-    return []
+    return None
 
 
 def _cpu_model() -> str:
