@@ -319,7 +319,10 @@ send; beside a Python thread that never lets go of the GIL: 3.1 ms). Python hand
 5 ms by default; at 1 ms instead, alternating in one process, single searches did not change (p50 / p95
 38.67 / 53.41 against 39.40 / 52.09 ms, 240 each); four at a time gave p95 176.8 -> 155.5 and
 156.9 -> 147.2 ms in two runs of 320 (p50 132.4 -> 126.3 and 122.7 -> 122.1 ms), but rounds of 80 went
-either way, so it stays at 5 ms.
+either way, so it stays at 5 ms. Nor did onnxruntime's transformer optimizer help the embedder there: it
+fused the layer norms and the GELU biases (it found no attention to fuse), and a question took
+11.4-11.8 ms at the median with the fused float model and 10.6-10.8 ms with its integer copy, against
+10.3-10.8 ms for the current converted model (two alternating rounds of 300 questions in one process).
 
 The latest round removed two costs from the stages that follow the first one; the runs above alternate
 the code before them (f06bbe8) with each step. Hydration compared the query again with the vector of
