@@ -298,7 +298,7 @@ the built-in model's integer products gain little without VNNI: 10.3-10.8 ms per
 against 11.2-13.3 ms for the packaged file, two alternating rounds in one process (3.4-3.8 against
 5.6-6.7 ms with VNNI). With the embedder at 12-13 ms per question, 20 ms is out of reach on such a host whatever
 the search does around it; the ratio to the embedder alone is the figure that travels between hosts,
-and there it is 3.09-3.30, the best yet (4.67-6.13 on the other hosts), because the embedding is a
+and there it is 3.09-3.30, the best yet (4.00-7.17 in the rows before), because the embedding is a
 larger share of the search. In the slowest tenth of 400 searches in process the keyword phase took
 30.7 ms and the embedding with the vector statement 29.5 ms, against 15.6 and 18.5 ms in the faster
 half: on two cores the two branches slow each other. Retrieval quality holds there: LoCoMo recall@10
@@ -324,7 +324,7 @@ fused the layer norms and the GELU biases (it found no attention to fuse), and a
 11.4-11.8 ms at the median with the fused float model and 10.6-10.8 ms with its integer copy, against
 10.3-10.8 ms for the current converted model (two alternating rounds of 300 questions in one process).
 
-The latest round removed two costs from the stages that follow the first one; the runs above alternate
+The round before removed two costs from the stages that follow the first one; the runs above alternate
 the code before them (f06bbe8) with each step. Hydration compared the query again with the vector of
 every vector candidate, which the vector statement had just read (a vector lives out of line, so each
 read is a fetch): the vector statement now returns its distances with its ids (7fa8b02), and hydration
