@@ -439,23 +439,20 @@ def machine_notes() -> dict[str, Any]:
 CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni")
 
 
+def _cpuinfo(field: str) -> str | None:
+    """The first `field` line of /proc/cpuinfo (None where the file cannot be read or has no such line)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(field)), None)
+
+
 def cpu_features() -> list[str] | None:
     """Which of CPU_FEATURES this CPU has (None where /proc/cpuinfo does not tell)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                return [f for f in CPU_FEATURES if f in flags]
-    except OSError:
-        pass
-    return None
+    flags = _cpuinfo("flags")
+    return None if flags is None else [f for f in CPU_FEATURES if f in flags.split()]
 
 
 def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
+    return _cpuinfo("model name") or "unknown"
