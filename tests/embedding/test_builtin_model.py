@@ -93,3 +93,50 @@ def test_the_copy_keeps_the_meaning_of_the_packaged_model(converted: Path) -> No
         np.fill_diagonal(similar, -1.0)
         assert similar.argmax(axis=1).tolist() == PAIRED
     assert BUILTIN_MODEL_ID.endswith("-dq")  # a vector space of its own: older vectors are embedded again
+
+
+def test_the_copy_returns_finished_vectors_computed_as_numpy_would(converted: Path) -> None:
+    """The pooling nodes at the end of the copy do the arithmetic the caller used to do: a masked mean of
+    the tokens' hidden states, scaled to unit length. Texts of different lengths in one batch are padded,
+    so a pooling that ignored the mask would differ for the shorter ones."""
+    proto = onnx.load(str(converted))
+    assert [o.name for o in proto.graph.output] == ["sentence_embedding"]
+    (masking,) = [node for node in proto.graph.node if node.op_type == "Mul" and "pool_mask_3d" in node.input]
+    hidden_name = next(name for name in masking.input if name != "pool_mask_3d")
+    proto.graph.output.append(onnx.ValueInfoProto(name=hidden_name))
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    embedder = BuiltinEmbedder(threads=1, cache_dir=converted.parent)
+    texts = ["A short one.", SENTENCES[1], SENTENCES[2] + " " + SENTENCES[3]]
+    encodings = embedder._model.tokenizer.encode_batch(texts)
+    ids = np.array([e.ids for e in encodings], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    assert mask.sum(axis=1).min() < mask.shape[1]  # the batch really is padded
+
+    def run(ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pooled, hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": ids * 0})
+        expected = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+        assert pooled.shape == (len(ids), 384)
+        assert np.abs(pooled - expected).max() < 1e-6
+        return pooled, expected
+
+    # what the embedder hands out is exactly that, for a batch and for a text on its own (which the copy,
+    # quantizing activations per batch, embeds a little differently from the same text in a batch)
+    _, expected = run(ids, mask)
+    assert np.abs(np.array(embedder.encode_blocking(texts)) - expected).max() < 1e-6
+    for encoding, text in zip(encodings, texts, strict=True):
+        alone = np.array([encoding.ids[: sum(encoding.attention_mask)]], dtype=np.int64)
+        _, expected = run(alone, np.ones_like(alone))
+        assert np.abs(np.array(embedder.encode_blocking([text], query=True)) - expected).max() < 1e-6
+
+
+def test_a_new_conversion_removes_older_copies(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    older = tmp_path / "all-MiniLM-L6-v2-int8-dq-0123456789abcdef.onnx"
+    older.write_bytes(b"an earlier conversion")
+    unrelated = tmp_path / "notes.txt"
+    unrelated.write_text("not a model")
+    with caplog.at_level(logging.INFO, logger="novamem.embedding"):
+        kept = model_file(tmp_path)
+    assert isinstance(kept, Path) and kept.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([kept.name, unrelated.name])
+    assert str(older) in caplog.text
