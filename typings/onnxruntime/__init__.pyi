@@ -20,10 +20,6 @@ class SessionOptions:
     graph_optimization_level: GraphOptimizationLevel
     optimized_model_filepath: str
 
-class NodeArg:
-    name: str
-    shape: list[int | str | None]
-
 class InferenceSession:
     def __init__(
         self,
@@ -33,4 +29,3 @@ class InferenceSession:
     ) -> None: ...
     # the outputs' dtypes and shapes are the model's own, unknown to the runtime's signature
     def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, NDArray[Any]]) -> list[NDArray[Any]]: ...
-    def get_outputs(self) -> list[NodeArg]: ...

