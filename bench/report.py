@@ -106,6 +106,8 @@ def write_page() -> None:
     renderers = (
         ("search_latency", render_search_latency),
         ("search_latency_ab", render_search_latency_ab),
+        ("search_concurrent_ab", render_search_latency_ab),
+        ("scale_recall", render_scale_recall),
         ("search_stages", lambda r: render_search_stages(r)),
         ("fresh_writes", render_fresh_writes),
         ("near_duplicates", render_near_duplicates),
@@ -482,7 +484,11 @@ against 14.4 ms). That agreement figure is itself a finding: at 100k memories th
 agrees with exact BM25 on 0.63 of the top 10."""
 
 
+CONCURRENT_AB_NOTES = """(notes to come)"""
+
+
 def render_search_latency_ab(r: dict[str, Any]) -> str:
+    clients = int(r.get("clients", 1))
     phases = [
         [p["round"], p["code"], p["p50_ms"], p["p95_ms"], ", ".join(str(x) for x in p["pass_p95_ms"])]
         for p in r["phases"]
@@ -500,11 +506,23 @@ def render_search_latency_ab(r: dict[str, Any]) -> str:
         ]
         for s in r["summary"]
     ]
-    return f"""## Search latency, two codes alternating (`bench/search_latency_ab.py`)
+    summary_head = ["code", "phases", "p50 ms", "ratio", "p95 ms", "ratio", "mean p95 of every pass ms", "ratio"]
+    if clients == 1:
+        title = "Search latency, two codes alternating (`bench/search_latency_ab.py`)"
+        how = "one request at a time"
+        notes = ""
+    else:
+        title = f"{clients} clients searching at once, two codes alternating (`search_latency_ab.py --clients`)"
+        how = f"from {clients} clients at once, each sending its share of the questions one request at a time"
+        for row, s in zip(summary, r["summary"], strict=True):
+            row += [s.get("searches_per_s", ""), s.get("searches_per_s_ratio", "")]
+        summary_head += ["searches/s (best pass)", "ratio"]
+        notes = f"\n{CONCURRENT_AB_NOTES}\n"
+    return f"""## {title}
 
 How: the 100,000-memory store of `bench/search_latency.py`, copied afresh for each phase; a phase starts
-a server with one code and times {r["passes"]} passes of {r["queries"]} searches over HTTP, one request
-at a time (`k = {r["k"]}`, the default preset), after a warm-up; the rounds alternate which code goes
+a server with one code and times {r["passes"]} passes of {r["queries"]} searches over HTTP, {how}
+(`k = {r["k"]}`, the default preset), after a warm-up; the rounds alternate which code goes
 first. A single run of `bench/search_latency.py` moves by several milliseconds from pass to pass on this
 shared machine, so a change of a millisecond or two shows only here, as a ratio between codes measured
 the same hour.
@@ -513,8 +531,8 @@ the same hour.
 
 Per code (medians over its phases; the ratios are to the baseline):
 
-{_table(["code", "phases", "p50 ms", "ratio", "p95 ms", "ratio", "mean p95 of every pass ms", "ratio"], summary)}
-
+{_table(summary_head, summary)}
+{notes}
 {_machine(r["machine"])}
 """
 
@@ -527,6 +545,38 @@ STAGE_NAMES = {
     "graph": "graph expansion (one statement + scoring)",
     "search": "whole search",
 }
+
+
+SCALE_RECALL_NOTES = """(notes to come)"""
+
+
+def render_scale_recall(r: dict[str, Any]) -> str:
+    names = list(r["variants"][0]["by_category"])
+    rows = [
+        [
+            v["variant"],
+            v["recall_at_10"],
+            v["mrr"],
+            *(v["by_category"][n] for n in names),
+            f"{v['keyword_p50_ms']} / {v['keyword_p95_ms']}",
+            f"{v['search_p50_ms']} / {v['search_p95_ms']}",
+        ]
+        for v in r["variants"]
+    ]
+    head = ["keyword pool", "R@10", "MRR", *names, "keyword ms p50 / p95", "search ms p50 / p95"]
+    return f"""## Recall at scale: LoCoMo over the whole 100,000-memory store (`bench/scale_recall.py`)
+
+How: the {r["questions"]} LoCoMo questions searched over everything in the store of
+`bench/search_latency.py` (every conversation's turns among about 94,000 variations of them), in
+process, `k = {r["k"]}`, the variants taking turns question by question. Evidence counts as found when a
+result contains its turn's sentence (a variation of the turn contains it too).
+
+{_table(head, rows)}
+
+{SCALE_RECALL_NOTES}
+
+{_machine(r["machine"])}
+"""
 
 
 def render_search_stages(r: dict[str, Any]) -> str:

@@ -73,33 +73,46 @@ def latency_queries(count: int, conversations: list[Conversation] | None = None)
 
 
 async def time_pass(
-    server: BenchServer, queries: list[str], k: int, weights: dict[str, float] | None = None
-) -> list[float]:
+    server: BenchServer, queries: list[str], k: int, weights: dict[str, float] | None = None, clients: int = 1
+) -> tuple[list[float], float]:
+    """Each search's time in ms, and the pass's wall time in s. With `clients` > 1 that many clients send
+    the questions at once, each its share in turn (one request at a time per client)."""
     timings: list[float] = []
     extra = {"weights": weights} if weights else {}
-    async with server.client() as client:
-        for query in queries:
-            started = time.perf_counter()
-            response = await client.post("/v1/search", json={"query": query, "k": k, **extra})
-            elapsed = (time.perf_counter() - started) * 1000
-            if response.status_code != 200:
-                raise RuntimeError(f"search answered {response.status_code}: {response.text[:200]}")
-            timings.append(elapsed)
-    return timings
+
+    async def ask(share: list[str]) -> None:
+        async with server.client() as client:
+            for query in share:
+                started = time.perf_counter()
+                response = await client.post("/v1/search", json={"query": query, "k": k, **extra})
+                elapsed = (time.perf_counter() - started) * 1000
+                if response.status_code != 200:
+                    raise RuntimeError(f"search answered {response.status_code}: {response.text[:200]}")
+                timings.append(elapsed)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(ask(queries[i::clients]) for i in range(clients)))
+    return timings, time.perf_counter() - started
 
 
 async def time_searches(
-    server: BenchServer, queries: list[str], k: int, passes: int, weights: dict[str, float] | None = None
+    server: BenchServer,
+    queries: list[str],
+    k: int,
+    passes: int,
+    weights: dict[str, float] | None = None,
+    clients: int = 1,
 ) -> dict[str, Any]:
     """Time `passes` passes over the queries after a warm-up; the quietest pass (lowest p95) is reported.
 
     The machine may be shared, so every pass's p95 is kept next to the reported one. `weights`: sent with
-    every search (None: the default preset).
+    every search (None: the default preset). `clients`: concurrent clients (`time_pass`); each pass
+    also gives its searches per second.
     """
-    await time_pass(server, queries[:WARMUP_QUERIES], k, weights)
+    await time_pass(server, queries[:WARMUP_QUERIES], k, weights, clients)
     runs = []
     for _ in range(passes):
-        timings = await time_pass(server, queries, k, weights)
+        timings, wall_s = await time_pass(server, queries, k, weights, clients)
         runs.append(
             {
                 "queries": len(timings),
@@ -107,6 +120,7 @@ async def time_searches(
                 "p95_ms": round(percentile(timings, 95), 2),
                 "p99_ms": round(percentile(timings, 99), 2),
                 "mean_ms": round(sum(timings) / len(timings), 2),
+                "searches_per_s": round(len(timings) / wall_s, 1),
                 "load_average": round(os.getloadavg()[0], 2),
             }
         )

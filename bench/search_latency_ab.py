@@ -9,8 +9,12 @@ alternate which code goes first. The summary gives, per code, the median over it
 pass's p50 and p95 and the mean p95 of every pass, and this checkout's ratio to the baseline for each.
 The store must not be migrated past the baseline's schema (build it with the baseline's code).
 
+With `--clients N` (N > 1), N clients send the questions at once, each its share one request at a time,
+and the best pass's searches per second are compared too; that run is saved as `search_concurrent_ab`,
+a section of its own, so the one-client comparison on the page stays.
+
     nice -n 10 .venv/bin/python -m bench.search_latency_ab --baseline REV [--rounds 2] [--queries 500]
-        [--passes 3] [--data-dir DIR] [--work-dir DIR]
+        [--passes 3] [--clients 1] [--data-dir DIR] [--work-dir DIR]
 """
 
 from __future__ import annotations
@@ -43,9 +47,9 @@ def _importing(src: Path) -> Iterator[None]:
             os.environ["PYTHONPATH"] = before
 
 
-async def _phase(store: Path, src: Path, queries: list[str], k: int, passes: int) -> dict[str, Any]:
+async def _phase(store: Path, src: Path, queries: list[str], k: int, passes: int, clients: int) -> dict[str, Any]:
     with _importing(src), running_server("search_latency_ab", data_dir=store, jobs_enabled="false") as server:
-        return await time_searches(server, queries, k, passes)
+        return await time_searches(server, queries, k, passes, clients=clients)
 
 
 def summarise(phases: list[dict[str, Any]], codes: list[str]) -> list[dict[str, Any]]:
@@ -61,17 +65,26 @@ def summarise(phases: list[dict[str, Any]], codes: list[str]) -> list[dict[str, 
                 "p50_ms": round(statistics.median(p["p50_ms"] for p in own), 2),
                 "p95_ms": round(statistics.median(p["p95_ms"] for p in own), 2),
                 "every_pass_p95_ms": round(statistics.mean(x for p in own for x in p["pass_p95_ms"]), 2),
+                "searches_per_s": round(statistics.median(p["searches_per_s"] for p in own), 1),
             }
         )
     first = rows[0]
     for row in rows[1:]:
-        for key in ("p50_ms", "p95_ms", "every_pass_p95_ms"):
+        for key in ("p50_ms", "p95_ms", "every_pass_p95_ms", "searches_per_s"):
             row[f"{key}_ratio"] = round(row[key] / first[key], 3)
     return rows
 
 
 def run(
-    data_dir: Path, work_dir: Path, *, baseline: str, rounds: int, query_count: int, k: int, passes: int
+    data_dir: Path,
+    work_dir: Path,
+    *,
+    baseline: str,
+    rounds: int,
+    query_count: int,
+    k: int,
+    passes: int,
+    clients: int = 1,
 ) -> dict[str, Any]:
     tree = worktree(work_dir, baseline)
     codes = {f"{code_revision(tree)} (baseline)": tree / "src", f"{code_revision(ROOT)} (this checkout)": ROOT / "src"}
@@ -83,7 +96,7 @@ def run(
         order = list(codes.items()) if round_no % 2 == 0 else list(reversed(codes.items()))
         for label, src in order:
             store = copy_store(data_dir, work_dir / "store")
-            timing = asyncio.run(_phase(store, src, queries, k, passes))
+            timing = asyncio.run(_phase(store, src, queries, k, passes, clients))
             phases.append({"round": round_no + 1, "code": label, **timing})
             print(
                 f"round {round_no + 1}, {label}: p50 {timing['p50_ms']} ms, p95 {timing['p95_ms']} ms"
@@ -94,6 +107,7 @@ def run(
         "queries": query_count,
         "k": k,
         "passes": passes,
+        "clients": clients,
         "phases": phases,
         "summary": summarise(phases, list(codes)),
         "load_average_start": round(load_start, 2),
@@ -108,9 +122,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=500, help="timed searches per pass")
     parser.add_argument("--passes", type=int, default=3, help="timed passes per phase")
     parser.add_argument("--k", type=int, default=10, help="results per search")
+    parser.add_argument("--clients", type=int, default=1, help="concurrent clients (saved apart when > 1)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="the search-latency store")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/novamem-latency-ab"), help="copies, checkouts")
     args = parser.parse_args()
+    if args.clients < 1:
+        parser.error("--clients must be at least 1")
     data_dir = existing_store(args.data_dir)
     result = run(
         data_dir,
@@ -120,8 +137,9 @@ def main() -> None:
         query_count=args.queries,
         k=args.k,
         passes=args.passes,
+        clients=args.clients,
     )
-    path = report.save("search_latency_ab", result)
+    path = report.save("search_latency_ab" if args.clients == 1 else "search_concurrent_ab", result)
     print(report.render_search_latency_ab(result))
     print(f"saved {path}")
 
