@@ -2,9 +2,9 @@
 bounds cost in quality and time there.
 
 `bench/locomo_recall.py` searches each conversation's own namespace, a few hundred memories, where the
-keyword phase reads every matching row. A caller with a large store is searched differently: above
-`SCOPE_COUNT_CAP` rows the keyword phase reads a bounded pool (`KEYWORD_POOL` rows matching every term,
-plus a share of each term's rows). This benchmark measures that path on the store `bench/search_latency.py`
+keyword phase reads every matching row. A caller with a large store is searched differently: from
+`SCOPE_COUNT_CAP` rows on, the keyword phase reads a bounded pool (`LARGE_SCOPE_POOL` rows matching every
+term, plus a share of each term's rows). This benchmark measures that path on the store `bench/search_latency.py`
 builds: all ten LoCoMo conversations' turns among about 94,000 variations of them (the same sentences
 under other speakers, dates and places, and pairs of sentences joined), searched over everything, as one
 caller's whole memory would be. A question's evidence turn counts as found when a result contains that
@@ -41,10 +41,17 @@ CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 
 
 
 def _parse_pools(text: str) -> list[tuple[int, int]]:
+    """`--pools`: comma-separated `pool:per-term` pairs of positive row counts."""
     pools = []
     for part in text.split(","):
         pool, _, per_term = part.partition(":")
-        pools.append((int(pool), int(per_term)))
+        try:
+            pair = (int(pool), int(per_term))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a pool:per-term pair of numbers: {part!r}") from None
+        if min(pair) < 1:
+            raise argparse.ArgumentTypeError(f"row counts must be positive: {part!r}")
+        pools.append(pair)
     return pools
 
 
@@ -121,12 +128,14 @@ async def run(data_dir: Path, pools: list[tuple[int, int]], query_count: int | N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pools", default="1000:100,500:50", help="variants: pool rows:per-term rows, comma-separated")
+    parser.add_argument(
+        "--pools", type=_parse_pools, default="1000:100,500:50", help="variants, comma-separated pool:per-term rows"
+    )
     parser.add_argument("--queries", type=int, default=None, help="a spread subset of the questions (default: all)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="the search-latency store")
     args = parser.parse_args()
     data_dir = existing_store(args.data_dir)
-    result = asyncio.run(run(data_dir, _parse_pools(args.pools), args.queries))
+    result = asyncio.run(run(data_dir, args.pools, args.queries))
     path = report.save("scale_recall", result)
     print(report.render_scale_recall(result))
     print(f"saved {path}")

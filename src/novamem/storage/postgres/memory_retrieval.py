@@ -40,7 +40,7 @@ KEYWORD_TERM_ROWS = 100
 # ones the index gives, not the best, and reading half as many lost nothing measurable: LoCoMo's questions
 # over the whole 100,000-memory store (`bench/scale_recall.py`, 1,986 questions) found 0.560 of the
 # evidence with 500 / 50 against 0.558 with 1000 / 100 (MRR 0.423 against 0.427, every category within
-# 0.015), and the keyword phase took 13.96 ms instead of 17.67 (p50; the whole search 32.56 against 34.08).
+# 0.025), and the keyword phase took 14.05 ms instead of 17.35 (p50; the whole search 32.80 against 33.72).
 LARGE_SCOPE_POOL = 500
 LARGE_SCOPE_TERM_ROWS = 50
 # A vector search's HNSW walk filtered to a scope of n rows in a table of t visits about t / n rows for each
