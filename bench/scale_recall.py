@@ -11,13 +11,14 @@ caller's whole memory would be. A question's evidence turn counts as found when 
 turn's sentence, which its variations also do (they are the same statement in other words); evidence
 recall@10 and MRR are given per LoCoMo category.
 
-Each variant is a setting of the pool's bounds (`--pools`, pairs of pool rows and per-term rows); the
-search service runs in this process (no HTTP), and the variants take turns question by question, so
-their times compare as ratios within one run. The keyword phase's wall time and the whole search's are
-given per variant.
+Each variant is a setting of the pool's bounds (`--pools`, pairs of pool rows and per-term rows) and of
+the candidates each tier hands to fusion (`--candidates`, the default strategy's `min_candidates`); every
+combination is run. The search service runs in this process (no HTTP), and the variants take turns
+question by question, so their times compare as ratios within one run. The keyword phase's wall time
+and the whole search's are given per variant.
 
-    nice -n 10 .venv/bin/python -m bench.scale_recall [--pools 1000:100,500:50] [--queries N]
-        [--data-dir DIR]
+    nice -n 10 .venv/bin/python -m bench.scale_recall [--pools 1000:100,500:50] [--candidates 50]
+        [--queries N] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -55,7 +56,20 @@ def _parse_pools(text: str) -> list[tuple[int, int]]:
     return pools
 
 
-async def run(data_dir: Path, pools: list[tuple[int, int]], query_count: int | None) -> dict[str, Any]:
+def _parse_counts(text: str) -> list[int]:
+    """`--candidates`: comma-separated positive numbers."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated numbers: {text!r}") from None
+    if min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"counts must be positive: {text!r}")
+    return counts
+
+
+async def run(
+    data_dir: Path, pools: list[tuple[int, int]], candidates: list[int], query_count: int | None
+) -> dict[str, Any]:
     os.environ.update(NOVAMEM_DATA_DIR=str(data_dir), NOVAMEM_AUTH_MODE="none", NOVAMEM_JOBS_ENABLED="false")
     from novamem.config import load_settings
     from novamem.container import Container
@@ -67,7 +81,8 @@ async def run(data_dir: Path, pools: list[tuple[int, int]], query_count: int | N
     questions = [(q, {t.dia_id: t.text for t in c.turns}) for c in conversations for q in c.questions]
     if query_count is not None:
         questions = questions[:: max(1, len(questions) // query_count)][:query_count]
-    labels = [f"pool {pool}, per term {per_term}" for pool, per_term in pools]
+    settings = [(pool, per_term, count) for pool, per_term in pools for count in candidates]
+    labels = [f"pool {pool}, per term {per_term}, {count} candidates" for pool, per_term, count in settings]
     keyword_ms: dict[str, list[float]] = {label: [] for label in labels}
     search_ms: dict[str, list[float]] = {label: [] for label in labels}
     rows: dict[str, list[tuple[int, float, float]]] = {label: [] for label in labels}
@@ -75,6 +90,7 @@ async def run(data_dir: Path, pools: list[tuple[int, int]], query_count: int | N
     container = await Container.build(load_settings(), serving=True)
     try:
         recall = container.recall
+        strategy = recall._strategy
         store = recall._store
         current: list[float] = []
         store.keyword_hits = timed_call(current, store.keyword_hits)  # type: ignore[method-assign]
@@ -83,11 +99,12 @@ async def run(data_dir: Path, pools: list[tuple[int, int]], query_count: int | N
             await recall.search(caller, SearchRequest(query=question.text, k=K))
         for n, (question, turns) in enumerate(questions):
             evidence = {e: turns[e] for e in question.evidence}
-            order = list(zip(labels, pools, strict=True))
+            order = list(zip(labels, settings, strict=True))
             if n % 2:
                 order.reverse()
-            for label, (pool, per_term) in order:
+            for label, (pool, per_term, count) in order:
                 memory_retrieval.LARGE_SCOPE_POOL, memory_retrieval.LARGE_SCOPE_TERM_ROWS = pool, per_term
+                recall._strategy = strategy.model_copy(update={"min_candidates": count})
                 current.clear()
                 started = time.perf_counter()
                 found = await recall.search(caller, SearchRequest(query=question.text, k=K))
@@ -131,11 +148,14 @@ def main() -> None:
     parser.add_argument(
         "--pools", type=_parse_pools, default="1000:100,500:50", help="variants, comma-separated pool:per-term rows"
     )
+    parser.add_argument(
+        "--candidates", type=_parse_counts, default="50", help="variants, comma-separated candidates per tier"
+    )
     parser.add_argument("--queries", type=int, default=None, help="a spread subset of the questions (default: all)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="the search-latency store")
     args = parser.parse_args()
     data_dir = existing_store(args.data_dir)
-    result = asyncio.run(run(data_dir, args.pools, args.queries))
+    result = asyncio.run(run(data_dir, args.pools, args.candidates, args.queries))
     path = report.save("scale_recall", result)
     print(report.render_scale_recall(result))
     print(f"saved {path}")

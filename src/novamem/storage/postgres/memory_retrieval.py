@@ -38,9 +38,9 @@ KEYWORD_POOL = 1000
 KEYWORD_TERM_ROWS = 100
 # The bounds for a scope of SCOPE_COUNT_CAP rows or more. There the rows a term's read keeps are the first
 # ones the index gives, not the best, and reading half as many lost nothing measurable: LoCoMo's questions
-# over the whole 100,000-memory store (`bench/scale_recall.py`, 1,986 questions) found 0.560 of the
+# over the whole 100,000-memory store (`bench/scale_recall.py`, 1,973 questions) found 0.560 of the
 # evidence with 500 / 50 against 0.558 with 1000 / 100 (MRR 0.423 against 0.427, every category within
-# 0.025), and the keyword phase took 14.05 ms instead of 17.35 (p50; the whole search 32.80 against 33.72).
+# 0.025), and the keyword phase took 13.91 ms instead of 17.50 (p50; the whole search 33.24 against 34.74).
 LARGE_SCOPE_POOL = 500
 LARGE_SCOPE_TERM_ROWS = 50
 # A vector search's HNSW walk filtered to a scope of n rows in a table of t visits about t / n rows for each
