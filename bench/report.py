@@ -489,23 +489,25 @@ against 14.4 ms). That agreement figure is itself a finding: at 100k memories th
 agrees with exact BM25 on 0.63 of the top 10."""
 
 
-SINGLE_AB_NOTES = """The run before this one came from a host with AVX-512 and VNNI, where everything costs about half:
-836372f against f06bbe8, three rounds, p50 17.11 against 17.65 ms and p95 22.36 against 22.75 ms
+SINGLE_AB_NOTES = """An earlier run of this comparison, on a host with AVX-512 and VNNI where everything costs about
+half: 836372f against f06bbe8, three rounds, p50 17.11 against 17.65 ms and p95 22.36 against 22.75 ms
 (ratios 0.969 and 0.983), the closest any run has come to the 20 ms goal."""
 
 
 CONCURRENT_AB_NOTES = """Four clients keep both cores busy: the server then answers as many searches a second as its CPU
-cost per search allows (on this host about 54 ms of CPU a search, between PostgreSQL, the event loop
-and the embedder; two cores give at most 37 a second), and each search waits for the others' work. So
-this table measures what a change saves in CPU, where the one-client table measures the critical path.
+cost per search allows (on this host 54 ms of CPU a search before 6af961f and 47 ms after it, between
+PostgreSQL, the event loop and the embedder: at most 37 and 42 a second on two cores), and each search
+waits for the others' work. So this table measures what a change saves in CPU, where the one-client
+table measures the critical path.
 
 Measured with it and not kept (004e1b2, reverted in 6d132db): the converted model pooling its own
 output, with one text tokenized by the single-text call, so that the embedder's thread takes the GIL
 back once per embedding instead of after each numpy step and the tokenizer's batch call. Beside a
 Python thread that never waits, a question's embedding took 14-15 ms instead of 22-25 (9.5 alone), with
 the same vectors (within 5e-8). In the server it changed nothing: four clients 35.1 against 35.6
-searches a second (p95 146.0 against 141.3 ms), one client p50 36.84 against 36.46 ms. The event loop
-mostly waits on the database while a query is embedded, so the embedder seldom waits for the GIL."""
+searches a second (p95 146.0 against 141.3 ms), one client p50 36.84 against 36.46 ms. Probably
+because the event loop mostly waits on the database while a query is embedded, so the embedder seldom
+waits for the GIL there."""
 
 
 def render_search_latency_ab(r: dict[str, Any]) -> str:
