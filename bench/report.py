@@ -75,9 +75,9 @@ frequencies among the caller's visible memories, term frequency counted as prese
 normalisation: a memory scores the summed IDF of the query terms it carries; see "Keyword scoring"
 below). The vector tier is cosine over the HNSW index. The top
 candidates of both tiers are merged and every merged candidate gets both scores (the keyword phase
-runs while the query is embedded and then while the vector tier is read on another connection; each
-statement returns its rows, the keyword one with their stored vectors and the vector one with the
-query's terms each row carries, and the server scores each tier's rows by the other tier);
+runs while the query is embedded and then while the vector tier is read on another connection, and
+hands its term statistics to the statement that reads both tiers' rows and scores each by the other
+tier);
 fusion divides BM25 by the query's best score and keeps cosine absolute (default weights 0.45/0.45,
 plus 0.05 recency and 0.05 entity). BM25 statistics are exact while a query's terms match at most
 1,000 of the caller's memories (every LoCoMo question here); for broad queries over very large stores
@@ -564,7 +564,7 @@ STAGE_NAMES = {
     "keyword": "keyword (lexemes + BM25 statement; starts at once)",
     "embed": "embed the query (beside the keyword phase)",
     "vector": "vector statement (after the embedding)",
-    "hydrate": "score completion (each tier's rows scored by the other; a statement only for ids)",
+    "hydrate": "hydrate (both tiers' rows, each scored by the other)",
     "graph": "graph expansion (one statement + scoring)",
     "search": "whole search",
 }

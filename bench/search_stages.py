@@ -7,9 +7,7 @@ stage can be timed where it runs:
 - **keyword**: the BM25 statements (they start at once and run while the query is embedded);
 - **embed**: the query's embedding, from the request to the result on the event loop;
 - **vector**: the nearest-neighbour statement, after the embedding;
-- **hydrate**: score completion, each tier's rows scored by the other tier: computed in the server from
-  the rows both statements returned, and a statement only for rows handed over as ids (the graph
-  stage's);
+- **hydrate**: the statement that reads both tiers' rows and scores each by the other tier;
 - **graph**: the expansion from the strongest hits (one statement) and its scoring;
 - **search**: the whole `RecallService.search`, which also fuses, ranks and picks the results.
 

@@ -202,11 +202,11 @@ def test_unscoped_search_is_one_query_whatever_the_namespace_count(api: httpx.Cl
         # searches is the one measured (a per-namespace loop would cost 40+).
         return min(deltas)
 
-    # the keyword phase and the vector phase (side by side, each returning its rows, so score completion
-    # reads nothing more) and the background hit bump, however many namespaces there are
-    assert checkouts({"graph": 0}) == 3
+    # the keyword phase and the vector phase (side by side), the hydration (score completion) and the
+    # background hit bump, however many namespaces there are
+    assert checkouts({"graph": 0}) == 4
     # the graph stage adds its one link read and the scoring of the memories it brought in
-    assert checkouts({}) <= 3 + 2
+    assert checkouts({}) <= 4 + 2
 
 
 def test_vector_search_in_a_small_namespace_is_not_starved_by_a_big_one(api: httpx.Client) -> None:
