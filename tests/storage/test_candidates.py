@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import pytest
 
@@ -147,73 +146,3 @@ async def test_one_store_serves_scopes_of_every_shape_each_its_own_rows(store: P
         assert await keyword_ranking(store, "staging password", bob) == [bobs]
         assert await keyword_ranking(store, "staging password", nobody) == []
         assert await keyword_ranking(store, "staging password", elsewhere) == []
-
-
-async def test_rows_both_phases_return_are_scored_without_another_statement(
-    store: PostgresMemoryStore, db: Database
-) -> None:
-    # the keyword phase returns its rows with their stored vectors and the vector phase its rows with the
-    # query's lexemes each carries, so score completion reads nothing more, and gives the scores the
-    # hydration statement gives from ids alone
-    query, query_vector = "finance invoices quarterly", [1.0, 0.2, 0.1]
-    rows = [
-        ("Invoices go to finance every quarter", [0.0, 1.0, 0.0]),
-        ("Quarterly invoices of the regional offices", [0.2, 0.9, 0.1]),
-        ("Finance reviews the budget", [0.1, 0.1, 1.0]),
-        ("Receipts live in cold storage", [1.0, 0.3, 0.0]),
-        ("The finance team archives receipts", [0.9, 0.2, 0.2]),
-        ("Office plants need water", [0.7, 0.0, 0.7]),
-    ]
-    ids = [await put(store, text, vector=vector) for text, vector in rows]
-    unembedded = await put(store, "Invoices for finance, not embedded yet")
-    await put(store, "Bob's finance invoices", user="bob", vector=[1.0, 0.2, 0.1])
-    hits = await store.keyword_hits(ALICE, query=query, limit=3)
-    nearest = await store.vector_nearest(ALICE, query_vector, 3, query=query)
-    assert hits.entries is not None and nearest.entries is not None and nearest.lexemes is not None
-    assert [e.id for e in hits.entries] == list(hits.scores)  # best first
-    assert [e.id for e in nearest.entries] == nearest.ids
-    assert nearest.ids == [ids[4], ids[3], ids[5]]
-    assert list(hits.scores) == [ids[0], ids[1], unembedded] and hits.vectors is not None
-    assert hits.vectors[unembedded] is None  # not embedded: no cosine to measure
-    assert nearest.lexemes[nearest.ids.index(ids[4])] == ["financ"]  # of the query's lexemes, only this one
-    before = db.checkouts
-    entries, kscores, vscores = await store.hydrate(
-        ALICE, keyword=hits, query_vector=query_vector, limit=3, vector_hits=nearest
-    )
-    assert db.checkouts == before
-    read = await store.hydrate(
-        ALICE,
-        keyword=replace(hits, entries=None, vectors=None),
-        query_vector=query_vector,
-        limit=3,
-        vector_hits=replace(nearest, entries=None, lexemes=None),
-    )
-    assert db.checkouts == before + 1
-    assert sorted(e.id for e in entries) == sorted(e.id for e in read[0])
-    assert {e.id: e.content for e in entries} == {e.id: e.content for e in read[0]}
-    assert kscores == read[1]  # summed in the statement's order: the same numbers
-    assert ids[4] in kscores and ids[4] not in hits.scores  # a vector hit scored by the keyword statistics
-    assert vscores == pytest.approx(read[2], abs=1e-6)
-    assert set(vscores) == set(read[2]) and unembedded not in vscores
-    keyword_only = [i for i in hits.scores if i not in nearest.ids and i != unembedded]
-    assert keyword_only and all(i in vscores for i in keyword_only)  # cosines measured on the stored vectors
-
-
-async def test_a_phase_without_its_rows_is_read_by_the_statement(store: PostgresMemoryStore, db: Database) -> None:
-    # a vector index answers with ids alone: hydration reads and scope-checks those rows as before
-    mine = await put(store, "Receipts live in cold storage", vector=[1.0, 0.3, 0.0])
-    bobs = await put(store, "Bob keeps his receipts here", user="bob", vector=[1.0, 0.2, 0.1])
-    hits = await store.keyword_hits(ALICE, query="receipts", limit=10)
-    before = db.checkouts
-    entries, kscores, vscores = await store.hydrate(
-        ALICE, keyword=hits, query_vector=[1.0, 0.2, 0.1], limit=10, vector_hits=VectorHits(ids=[bobs, mine])
-    )
-    assert db.checkouts == before + 1
-    assert [e.id for e in entries] == [mine] and set(kscores) == {mine} and set(vscores) == {mine}
-    # and a keyword phase that found no term at all still lets the vector rows through, unscored by it
-    nothing = await store.keyword_hits(ALICE, query="what is it", limit=10)
-    nearest = await store.vector_nearest(ALICE, [1.0, 0.2, 0.1], 10, query="what is it")
-    entries, kscores, vscores = await store.hydrate(
-        ALICE, keyword=nothing, query_vector=[1.0, 0.2, 0.1], limit=10, vector_hits=nearest
-    )
-    assert [e.id for e in entries] == [mine] and kscores == {} and set(vscores) == {mine}

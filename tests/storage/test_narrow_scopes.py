@@ -21,7 +21,7 @@ from novamem.storage.postgres import graph as graph_module
 from novamem.storage.postgres.database import Database, VectorParam
 from novamem.storage.postgres.graph import NARROW_POSTINGS_FACTOR, PostgresGraph, PostingsRead
 from novamem.storage.postgres.memories import PostgresMemoryStore
-from novamem.storage.postgres.memory_retrieval import EXACT_VECTOR_FACTOR, MAX_QUERY_TERMS
+from novamem.storage.postgres.memory_retrieval import EXACT_VECTOR_FACTOR
 from novamem.storage.postgres.scope_sizes import SCOPE_COUNT_CAP, ScopeSizes
 from novamem.storage.postgres.scoping import read_filter, visible_filter
 from tests.storage.drafts import user_draft
@@ -128,7 +128,7 @@ async def test_counts_stop_at_the_cap_and_a_scope_at_the_cap_is_never_narrow(db:
 async def explain_nearest(store: PostgresMemoryStore, db: Database, scope: ReadScope, *, exact: bool) -> str:
     where, params = read_filter(scope)
     vis, vparams = visible_filter(scope)
-    params.update(vparams, lim=4, qvec=VectorParam([1.0, 0.0, 0.0]), q="", nterms=MAX_QUERY_TERMS)
+    params.update(vparams, lim=4, qvec=VectorParam([1.0, 0.0, 0.0]))
     async with db.connection() as conn:
         cur = await conn.execute(b"EXPLAIN " + store._nearest_statement(where, vis, exact=exact), params)
         return "\n".join(r["QUERY PLAN"] for r in await cur.fetchall())

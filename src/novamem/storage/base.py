@@ -70,25 +70,15 @@ class Neighbor:
 @dataclass(frozen=True, slots=True)
 class KeywordHits:
     """The keyword phase of a search: BM25 scores of its top rows, and the per-term statistics
-    (one-term tsqueries, their lexemes and IDF weights) that score any other row alike.
-
-    `entries` and `vectors` are the top rows themselves and their stored vectors (the engine's own
-    encoding; None when not embedded by the active model), when the reader returned them with the
-    scores; None when it did not, so `hydrate` reads them.
-    """
+    (one-term tsqueries and their IDF weights) that score any other row alike."""
 
     scores: dict[str, float] = field(default_factory=dict)
     term_queries: list[str] = field(default_factory=list)
     term_weights: list[float] = field(default_factory=list)
-    term_lexemes: list[str] = field(default_factory=list)
-    entries: list[MemoryEntry] | None = None
-    vectors: dict[str, bytes | None] | None = None
 
     def statistics(self) -> KeywordHits:
         """The per-term statistics alone: scores other rows by the same BM25 without re-adding these hits."""
-        return KeywordHits(
-            term_queries=self.term_queries, term_weights=self.term_weights, term_lexemes=self.term_lexemes
-        )
+        return KeywordHits(term_queries=self.term_queries, term_weights=self.term_weights)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +89,6 @@ class VectorHits:
 
     ids: list[str] = field(default_factory=list)
     distances: list[float] | None = None
-    # the candidates' rows, and the query's lexemes each carries, when the reader returned them (pgvector)
-    entries: list[MemoryEntry] | None = None
-    lexemes: list[list[str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,9 +359,7 @@ class MemoryStore(Protocol):
         self, scope: ReadScope, *, query: str, query_vector: list[float] | None, limit: int, keyword: bool
     ) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]]: ...
     async def keyword_hits(self, scope: ReadScope, *, query: str, limit: int) -> KeywordHits: ...
-    async def vector_nearest(
-        self, scope: ReadScope, vector: list[float], limit: int, *, query: str | None = None
-    ) -> VectorHits: ...
+    async def vector_nearest(self, scope: ReadScope, vector: list[float], limit: int) -> VectorHits: ...
     async def hydrate(
         self,
         scope: ReadScope,

@@ -257,8 +257,7 @@ class RecallService:
                 vector = await self._embedder.query(query)
                 degraded = vector is None and self._embedder.embedder is not None
             if vector is not None:
-                terms_of = query if keyword_task is not None else None
-                vector_hits, index_down = await self._nearest(scope, vector, limit, terms_of)
+                vector_hits, index_down = await self._nearest(scope, vector, limit)
                 degraded = degraded or index_down
             hits = await keyword_task if keyword_task is not None else None
         finally:
@@ -329,14 +328,11 @@ class RecallService:
         )
         return chosen, degraded
 
-    async def _nearest(
-        self, scope: ReadScope, vector: list[float], limit: int, query: str | None
-    ) -> tuple[VectorHits, bool]:
+    async def _nearest(self, scope: ReadScope, vector: list[float], limit: int) -> tuple[VectorHits, bool]:
         """The vector phase's candidates, and whether the vector index was down.
 
         The vector index answers when one is configured; pgvector answers otherwise, and whenever the index
-        cannot (the search then says it is degraded; logged at most once a minute). pgvector's answer
-        carries the rows, with the lexemes of `query` each one carries when the keyword tier runs.
+        cannot (the search then says it is degraded; logged at most once a minute).
         """
         if self._vectors is not None:
             try:
@@ -345,8 +341,8 @@ class RecallService:
                 if time.monotonic() - self._vectors_warned_at > VECTOR_INDEX_WARN_EVERY_S:
                     self._vectors_warned_at = time.monotonic()
                     log.warning("vector index unavailable, searching pgvector instead: %s", exc.message)
-                return await self._store.vector_nearest(scope, vector, limit, query=query), True
-        return await self._store.vector_nearest(scope, vector, limit, query=query), False
+                return await self._store.vector_nearest(scope, vector, limit), True
+        return await self._store.vector_nearest(scope, vector, limit), False
 
     def _graph_down(self, exc: Unavailable) -> None:
         if time.monotonic() - self._graph_warned_at > VECTOR_INDEX_WARN_EVERY_S:

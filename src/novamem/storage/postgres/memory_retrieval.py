@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from psycopg import sql
 
 from novamem.domain.entries import MemoryEntry
@@ -105,68 +104,6 @@ def _bm25_ctes(
     ).format(branches=sql.SQL(" UNION ALL ").join(branches), count=count)
 
 
-def _completed(
-    keyword: KeywordHits | None, query_vector: list[float] | None, vector_hits: VectorHits | None
-) -> tuple[list[MemoryEntry], dict[str, float], dict[str, float]] | None:
-    """Score completion from the rows both phases returned, as the hydration statement computes it; None
-    when a phase did not return its rows (a vector index's ids, or the graph stage's reached memories).
-
-    A vector candidate's BM25 score is the summed weight of the keyword phase's terms it carries, added in
-    the statement's order (by lexeme), so it is the same number. A keyword hit's cosine is measured on its
-    stored vector (pgvector's binary form: dimension, an unused int16, big-endian float4s) in double
-    precision; pgvector sums in single precision, so the two may differ in the seventh decimal.
-    """
-    if keyword is not None and (keyword.entries is None or keyword.vectors is None):
-        return None
-    if query_vector is not None and (
-        vector_hits is None or vector_hits.entries is None or vector_hits.distances is None
-    ):
-        return None
-    entries: list[MemoryEntry] = []
-    kscores: dict[str, float] = {}
-    vscores: dict[str, float] = {}
-    if keyword is not None:
-        assert keyword.entries is not None
-        entries.extend(keyword.entries)
-        kscores.update((i, s) for i, s in keyword.scores.items() if s > 0)
-    if query_vector is None:
-        return entries, kscores, vscores
-    assert vector_hits is not None and vector_hits.entries is not None and vector_hits.distances is not None
-    terms = list(zip(keyword.term_lexemes, keyword.term_weights, strict=True)) if keyword is not None else []
-    if terms and vector_hits.lexemes is None:
-        return None
-    known = set(kscores) | {e.id for e in entries}
-    for n, (entry, distance) in enumerate(zip(vector_hits.entries, vector_hits.distances, strict=True)):
-        vscores[entry.id] = max(1 - distance, 0.0)
-        if entry.id in known:
-            continue
-        known.add(entry.id)
-        entries.append(entry)
-        if terms:
-            assert vector_hits.lexemes is not None
-            carried = set(vector_hits.lexemes[n] or ())
-            score: float | None = None
-            for lexeme, weight in terms:
-                if lexeme in carried:
-                    score = weight if score is None else score + weight
-            if score is not None and score > 0:
-                kscores[entry.id] = score
-    if keyword is not None:
-        assert keyword.vectors is not None
-        stored = [(i, v) for i, v in keyword.vectors.items() if i not in vscores and v is not None]
-        if stored:
-            query = np.asarray(query_vector, dtype=np.float64)
-            dim = len(query_vector)
-            matrix = np.stack([np.frombuffer(v, dtype=">f4", count=dim, offset=4) for _, v in stored])
-            matrix = matrix.astype(np.float64)
-            norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix) * float(query @ query))
-            dots = matrix @ query
-            for (i, _), dot, norm in zip(stored, dots, norms, strict=True):
-                if norm > 0:
-                    vscores[i] = max(min(float(dot / norm), 1.0), 0.0)
-    return entries, kscores, vscores
-
-
 class MemoryRetrieval(MemoryTable):
     """Ranked candidates for recall, and the reads that rank by vector or by graph."""
 
@@ -192,7 +129,6 @@ class MemoryRetrieval(MemoryTable):
         from_ids: bool = False,
         measured: bool = False,
         exact: bool = False,
-        materialized: bool = False,
     ) -> sql.Composable:
         """CTE `vc`: ids and cosine distances `d` of the `%(lim)s` nearest visible rows of the scope to `%(qvec)s`.
 
@@ -201,7 +137,6 @@ class MemoryRetrieval(MemoryTable):
         with `measured` their distances `%(vec_d)s` come along (pgvector's own read measured them), and the
         statement using the CTE checks the scope.
         `exact`: the scope's rows sorted by distance (an order the HNSW index cannot give), for a narrow scope.
-        `materialized`: the CTE is planned on its own, whatever the statement around it reads.
         """
         if measured:
             return sql.SQL("vc AS (SELECT * FROM unnest(%(vec_ids)s::text[], %(vec_d)s::float8[]) AS v(id, d))")
@@ -212,27 +147,15 @@ class MemoryRetrieval(MemoryTable):
             ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis)
         order = sql.SQL("({ev} <=> {qv}) + 0" if exact else "d").format(ev=self._vec(), qv=self._qvec())
         return sql.SQL(
-            "vc AS {mat}(SELECT e.id, {ev} <=> {qv} AS d FROM memory_entries e WHERE {m} AND {w} AND {v}"
+            "vc AS (SELECT e.id, {ev} <=> {qv} AS d FROM memory_entries e WHERE {m} AND {w} AND {v}"
             " ORDER BY {o} LIMIT %(lim)s)"
-        ).format(
-            mat=sql.SQL("MATERIALIZED " if materialized else ""),
-            ev=self._vec(),
-            qv=self._qvec(),
-            m=self._model_match(),
-            w=where,
-            v=vis,
-            o=order,
-        )
+        ).format(ev=self._vec(), qv=self._qvec(), m=self._model_match(), w=where, v=vis, o=order)
 
-    async def vector_nearest(
-        self, scope: ReadScope, vector: list[float], limit: int, *, query: str | None = None
-    ) -> VectorHits:
-        """The `limit` visible rows of the scope nearest to `vector` (pgvector's HNSW index), with their
-        distances, the rows themselves and, given the `query`, the query's lexemes each row carries.
+    async def vector_nearest(self, scope: ReadScope, vector: list[float], limit: int) -> VectorHits:
+        """The `limit` visible rows of the scope nearest to `vector` (pgvector's HNSW index), with their distances.
 
         A statement of its own, so it runs on its own connection while the keyword phase runs on another;
-        `hydrate(vector_hits=...)` then scores the rows by the keyword phase's statistics from those lexemes
-        and reuses the distances measured here, with no statement of its own.
+        `hydrate(vector_hits=...)` then reads the rows and scores them, reusing the distances measured here.
         A narrow scope (EXACT_VECTOR_FACTOR) is sorted by distance; any other walks the HNSW index. Within
         namespaces sorting is ruled out for that walk, so that the planner takes it whatever its estimate of
         the namespaces' rows: that estimate comes from the statistics of the memberships expression, which
@@ -247,7 +170,7 @@ class MemoryRetrieval(MemoryTable):
             exact = await self.scope_sizes.narrow(conn, scope, EXACT_VECTOR_FACTOR)
             # the exact read finds the scope's rows through its indexes; the walk tests each row it visits
             where, params = read_filter(scope, members_indexed=exact)
-            params.update(vparams, lim=limit, qvec=VectorParam(vector), q=query or "", nterms=MAX_QUERY_TERMS)
+            params.update(vparams, lim=limit, qvec=VectorParam(vector))
             statement = self._nearest_statement(where, vis, exact=exact)
             if exact or scope.namespaces is None:
                 cur = await conn.execute(statement, params)
@@ -257,37 +180,19 @@ class MemoryRetrieval(MemoryTable):
                     await conn.execute("SET LOCAL enable_sort = off")
                     cur = await conn.execute(statement, params)
                     rows = await cur.fetchall()
-        return VectorHits(
-            ids=[r["id"] for r in rows],
-            distances=[float(r["d"]) for r in rows],
-            entries=[entry_from_row(r) for r in rows],
-            lexemes=[r["lexemes"] for r in rows] if query is not None else None,
-        )
+        return VectorHits(ids=[r["id"] for r in rows], distances=[float(r["d"]) for r in rows])
 
     def _nearest_statement(self, where: sql.Composable, vis: sql.Composable, *, exact: bool) -> bytes:
-        """`vector_nearest`'s statement: sorted by distance when `exact`, else ordered as the HNSW index is.
-
-        The nearest rows are found first (a CTE of ids and distances, planned on its own), then read by id
-        with the query's lexemes (`%(q)s`, its first `%(nterms)s` as the keyword phase takes them) that each
-        one's text carries.
-        """
+        """`vector_nearest`'s statement: sorted by distance when `exact`, else ordered as the HNSW index is."""
         return self._statements.get(
             ("nearest", where.as_string(), vis.as_string(), exact),
-            lambda: sql.SQL(
-                "WITH {vc}, ql AS MATERIALIZED (SELECT"
-                " (tsvector_to_array(to_tsvector('english', %(q)s)))[1:%(nterms)s] AS l)"
-                " SELECT {c}, vc.d, ARRAY(SELECT x FROM unnest(tsvector_to_array(e.tsv)) AS x"
-                "  WHERE x = ANY((SELECT l FROM ql)::text[])) AS lexemes"
-                " FROM vc JOIN memory_entries e ON e.id = vc.id ORDER BY vc.d, vc.id"
-            ).format(vc=self._vector_cte(where, vis, exact=exact, materialized=True), c=ENTRY_COLUMNS),
+            lambda: sql.SQL("WITH {vc} SELECT id, d FROM vc").format(vc=self._vector_cte(where, vis, exact=exact)),
         )
 
     async def keyword_hits(self, scope: ReadScope, *, query: str, limit: int) -> KeywordHits:
-        """The top `limit` visible rows of the scope by BM25 with their stored vectors, and the statistics
-        that scored them.
+        """The top `limit` visible rows of the scope by BM25, and the statistics that scored them.
 
-        Needs no query vector, so callers run it while the query is being embedded; `hydrate` then compares
-        the query with the rows' vectors itself. When the scope's owners
+        Needs no query vector, so callers run it while the query is being embedded. When the scope's owners
         hold a small share of the table (OWNER_TEST_SHARE), they are matched in the GIN index with each term
         (`owner_filter`), so other users' rows of a term are never read.
         """
@@ -305,7 +210,7 @@ class MemoryRetrieval(MemoryTable):
             found = await cur.fetchone()
             lexes: list[str] = list(found["lexes"] or [])[:MAX_QUERY_TERMS] if found is not None else []
             if not lexes:
-                return KeywordHits(entries=[], vectors={})
+                return KeywordHits()
             tqs = [_lexeme_query(lex) for lex in lexes]
             params.update(vparams, lexes=lexes, tqs=tqs, lim=limit)
             params.update(
@@ -325,46 +230,25 @@ class MemoryRetrieval(MemoryTable):
             terms = len(tqs)
             query_sql = self._statements.get(
                 ("keyword", where.as_string(), vis.as_string(), terms, known, large),
-                lambda: self._keyword_statement(_bm25_ctes(where, vis, terms, known_n=known, any_term=not large)),
+                lambda: sql.SQL(
+                    "WITH {ctes} SELECT"
+                    " (SELECT array_agg(id ORDER BY s DESC, id) FROM kw) AS ids,"
+                    " (SELECT array_agg(s ORDER BY s DESC, id) FROM kw) AS scores,"
+                    " (SELECT array_agg(tq::text ORDER BY lex) FROM idf) AS tqs,"
+                    " (SELECT array_agg(w ORDER BY lex) FROM idf) AS weights,"
+                    " stats.n FROM stats"
+                ).format(ctes=_bm25_ctes(where, vis, terms, known_n=known, any_term=not large)),
             )
             cur = await conn.execute(query_sql, params)
-            rows = await cur.fetchall()
-        if not rows:
-            return KeywordHits(entries=[], vectors={})
-        first = rows[0]
-        if not known and first["n"] is not None:
-            self.scope_sizes.remember(scope, int(first["n"]))
-        found_rows = [r for r in rows if r["id"] is not None]
+            row = await cur.fetchone()
+        if row is None:
+            return KeywordHits()
+        if not known and row["n"] is not None:
+            self.scope_sizes.remember(scope, int(row["n"]))
         return KeywordHits(
-            scores={r["id"]: float(r["kscore"]) for r in found_rows},
-            term_queries=list(first["tqs"] or []),
-            term_weights=[float(w) for w in first["weights"] or []],
-            term_lexemes=list(first["lexes"] or []),
-            entries=[entry_from_row(r) for r in found_rows],
-            vectors={r["id"]: r["emb"] for r in found_rows},
-        )
-
-    def _keyword_statement(self, ctes: sql.Composable) -> sql.Composable:
-        """`keyword_hits`' statement: the top rows by BM25, best first, each with its stored vector when the
-        active model embedded it (pgvector's binary form); the first row (or a row of NULL entry columns when
-        none matched) carries the statistics: the terms' lexemes, one-term tsqueries and weights, and N."""
-        vector = (
-            sql.SQL("CASE WHEN {m} THEN vector_send({ev}) END").format(m=self._model_match(), ev=self._vec())
-            if self._space is not None
-            else sql.SQL("NULL::bytea")
-        )
-        head = "CASE WHEN coalesce(top.rn, 1) = 1 THEN (SELECT array_agg({v} ORDER BY lex) FROM idf) END AS {a}"
-        return sql.SQL(
-            "WITH {ctes}, top AS (SELECT kw.id AS kid, kw.s, row_number() OVER (ORDER BY kw.s DESC, kw.id) AS rn"
-            " FROM kw) SELECT {c}, top.s AS kscore, {vector} AS emb, {lexes}, {tqs}, {weights}, stats.n"
-            " FROM stats LEFT JOIN (top JOIN memory_entries e ON e.id = top.kid) ON true ORDER BY top.rn"
-        ).format(
-            ctes=ctes,
-            c=ENTRY_COLUMNS,
-            vector=vector,
-            lexes=sql.SQL(head.format(v="lex", a="lexes")),
-            tqs=sql.SQL(head.format(v="tq::text", a="tqs")),
-            weights=sql.SQL(head.format(v="w", a="weights")),
+            scores=dict(zip(row["ids"] or [], (float(v) for v in row["scores"] or []), strict=True)),
+            term_queries=list(row["tqs"] or []),
+            term_weights=[float(w) for w in row["weights"] or []],
         )
 
     async def hydrate(
@@ -384,13 +268,7 @@ class MemoryRetrieval(MemoryTable):
         skipped): their distances are reused when that read measured them (`vector_nearest`), else measured
         here (a vector index's ids); either way they are scope-checked like any other row.
         Returns the entries, the BM25 scores (only those > 0) and the cosine similarities by id.
-
-        When both phases returned their rows (`keyword_hits`, and `vector_nearest` given the query), nothing
-        is left to read: the scores are completed here (`_completed`), with no statement.
         """
-        completed = _completed(keyword, query_vector if self._space is not None else None, vector_hits)
-        if completed is not None:
-            return completed
         # rows are read by id (or along the HNSW walk) and each is tested
         where, params = read_filter(scope, members_indexed=False)
         vis, vparams = visible_filter(scope)
