@@ -125,14 +125,20 @@ def fuse(
     Vector cosine is kept absolute so that a weak best match stays weak. Weights are renormalised over
     the signals that produced anything, so a missing tier does not cap scores. A candidate found only
     by a weak vector match (below the noise floor) is dropped. `time` (0 or 1 per candidate) is given
-    only when the query names a time; it then appears in `signals` too.
+    only when the query names a time; it then appears in `signals` too. Raw signals are never negative
+    (a missing one counts 0).
     """
     w = (weights.keyword, weights.vector, weights.graph, weights.recency, weights.entity, weights.time)
-    maxima = [max((c.raw.get(s, 0.0) for c in candidates), default=0.0) for s in SIGNALS]
-    active = [wi if wi > 0 and mi > 0 else 0.0 for wi, mi in zip(w, maxima, strict=True)]
+    # the highest raw value of each signal (0 when none is positive), in one pass over the candidates
+    maxima = dict.fromkeys(SIGNALS, 0.0)
+    for cand in candidates:
+        for name, value in cand.raw.items():
+            if value > maxima[name]:
+                maxima[name] = value
+    active = [wi if wi > 0 and maxima[s] > 0 else 0.0 for wi, s in zip(w, SIGNALS, strict=True)]
     total = sum(active) or 1.0
     a_kw, a_vec, a_graph, a_rec, a_ent, a_time = active
-    max_kw, max_ent = maxima[0], maxima[4]
+    max_kw, max_ent = maxima["keyword"], maxima["entity"]
     fused: list[Candidate] = []
     for cand in candidates:
         raw = cand.raw
@@ -140,15 +146,19 @@ def fuse(
         ent, graph = raw.get("entity", 0.0), raw.get("graph", 0.0)
         if kw <= 0 and graph <= 0 and ent <= 0 and vec < min_vector_score:
             continue
+        # each signal clamped to [0, 1] (conditionals rather than min/max calls: this runs for every
+        # candidate of every search)
         n_kw = kw / max_kw if max_kw else 0.0
-        n_vec = min(max(vec, 0.0), 1.0)
-        n_graph = min(max(graph, 0.0), 1.0)
-        n_rec = min(max(raw.get("recency", 0.0), 0.0), 1.0)
+        n_vec = 0.0 if vec < 0.0 else 1.0 if vec > 1.0 else vec
+        n_graph = 0.0 if graph < 0.0 else 1.0 if graph > 1.0 else graph
+        rec = raw.get("recency", 0.0)
+        n_rec = 0.0 if rec < 0.0 else 1.0 if rec > 1.0 else rec
         n_ent = ent / max_ent if max_ent else 0.0
         signals = {"keyword": n_kw, "vector": n_vec, "graph": n_graph, "recency": n_rec, "entity": n_ent}
         score = a_kw * n_kw + a_vec * n_vec + a_graph * n_graph + a_rec * n_rec + a_ent * n_ent
         if "time" in raw:
-            n_time = min(max(raw["time"], 0.0), 1.0)
+            t = raw["time"]
+            n_time = 0.0 if t < 0.0 else 1.0 if t > 1.0 else t
             signals["time"] = n_time
             score += a_time * n_time
         cand.signals = signals

@@ -16,7 +16,7 @@ from novamem.domain.ranking import query_entities
 from novamem.domain.scope import ReadScope
 from novamem.storage.base import MemoryStore, Neighbor
 from novamem.storage.graph_index import GraphEdge, GraphNode, LinkQuery, LinkReads
-from novamem.storage.postgres.database import Database, map_errors
+from novamem.storage.postgres.database import Database, TextArray, map_errors
 from novamem.storage.postgres.memory_table import ENTRY_COLUMNS, entry_from_row
 from novamem.storage.postgres.scope_sizes import ScopeSizes
 from novamem.storage.postgres.scoping import MEMBERSHIPS, owner_keys, read_filter, tenant_filter, visible_filter
@@ -208,14 +208,14 @@ class PostgresGraph:
             return LinkReads([], [], [], {})
         where, params = self._reachable(scope)
         params.update(
-            seeds=list(query.seeds),
-            pool=list(query.candidates),
+            seeds=TextArray(query.seeds),
+            pool=TextArray(query.candidates),
             fanout=query.relation_fanout,
             each_way=2 * query.relation_fanout,
             reach=query.source_reach,
-            ents=list(query.entities),
+            ents=TextArray(query.entities),
             cap=query.entity_cap + 1,
-            owners=owner_keys(scope),
+            owners=TextArray(owner_keys(scope)),
         )
         where_b = self._reachable(scope, "b")[0]
         where_all = self._reachable(scope, by_id=False)[0]

@@ -9,7 +9,7 @@ from psycopg import sql
 from novamem.domain.entries import MemoryEntry
 from novamem.domain.scope import ReadScope, WriteTarget
 from novamem.storage.base import KeywordHits, Neighbor, VectorHits, VectorSpace
-from novamem.storage.postgres.database import Database, VectorParam
+from novamem.storage.postgres.database import Database, FloatArray, TextArray, VectorParam
 from novamem.storage.postgres.memory_table import (
     DEFAULT_DECAY_DAYS,
     ENTRY_COLUMNS,
@@ -212,7 +212,7 @@ class MemoryRetrieval(MemoryTable):
             if not lexes:
                 return KeywordHits()
             tqs = [_lexeme_query(lex) for lex in lexes]
-            params.update(vparams, lexes=lexes, tqs=tqs, lim=limit)
+            params.update(vparams, lexes=TextArray(lexes), tqs=TextArray(tqs), lim=limit)
             params.update(
                 {f"tq{i}": tq for i, tq in enumerate(tqs)}, all_terms=" & ".join(tqs), any_term=" | ".join(tqs)
             )
@@ -274,19 +274,19 @@ class MemoryRetrieval(MemoryTable):
         vis, vparams = visible_filter(scope)
         params.update(vparams, lim=limit)
         known = dict(keyword.scores) if keyword is not None else {}
-        params["kw_ids"] = list(known)
+        params["kw_ids"] = TextArray(list(known))
         by_terms = keyword is not None and bool(keyword.term_queries)
         if by_terms:
             assert keyword is not None
-            params.update(tqs=keyword.term_queries, tws=keyword.term_weights)
+            params.update(tqs=TextArray(keyword.term_queries), tws=FloatArray(keyword.term_weights))
         by_vector = query_vector is not None and self._space is not None
         if by_vector:
             assert query_vector is not None
             params["qvec"] = VectorParam(query_vector)
             if vector_hits is not None:
-                params["vec_ids"] = list(vector_hits.ids)
+                params["vec_ids"] = TextArray(vector_hits.ids)
                 if vector_hits.distances is not None:
-                    params["vec_d"] = list(vector_hits.distances)
+                    params["vec_d"] = FloatArray(vector_hits.distances)
         if not known and not by_vector:
             return [], {}, {}
         from_ids = vector_hits is not None
