@@ -462,7 +462,13 @@ scores, equal to the statement's within 1e-6): measured alone, the two statement
 branch, carries its share; in-process whole-search p50 17.8 / 24.6 ms against 18.8 / 25.4 ms (medians
 of six runs each, alternating), but over HTTP three alternating pairs gave 22.2 / 29.8 against 22.3 /
 29.9, 20.1 / 26.6 against 20.1 / 26.6 and 18.1 / 23.4 against 17.7 / 23.5 ms, and four concurrent
-searchers 77 searches/s either way. Earlier
+searchers 77 searches/s either way; built again on the AVX2-only host, where the embedding and the
+vector read are the longer branch and the hydration statement waited on them (ecd2f6a, reverted in
+6072b08; BM25 sums identical, cosines within 1.3e-7, 299 of 300 searches at 100k the same results in
+the same order): one client over HTTP p50 / p95 ratios 0.924 / 0.955 in a noisy four-round run and
+0.995 / 1.000 in a quieter three-round one, four clients 33.9 against 36.5 searches a second (0.929).
+The hydration's work does not go away: each of the two first statements then reads its rows by id as
+well, and the keyword one its rows' vectors, so under load the CPU per search grows. Earlier
 rounds: queries have an ONNX session and a worker thread of their own, so a query never waits for a
 document batch in flight; the vector statement starts as soon as the query is embedded, beside the
 keyword statement; the graph stage reads its four kinds of link in one statement. Found then: the
@@ -489,16 +495,31 @@ against 14.4 ms). That agreement figure is itself a finding: at 100k memories th
 agrees with exact BM25 on 0.63 of the top 10."""
 
 
-SINGLE_AB_NOTES = """An earlier run of this comparison, on a host with AVX-512 and VNNI where everything costs about
-half: 836372f against f06bbe8, three rounds, p50 17.11 against 17.65 ms and p95 22.36 against 22.75 ms
-(ratios 0.969 and 0.983), the closest any run has come to the 20 ms goal."""
+SINGLE_AB_NOTES = """What cc5e125 changes: the search path's arrays of ids, terms and distances are sent to PostgreSQL
+as one piece each instead of element by element (psycopg's list dumper: about 270 us for 50 ids and 50
+distances, 70 us this way), and fusion finds each signal's maximum in one pass (about 580 -> 350 us a
+call over 95 candidates, twice a search), with the same scores bit for bit. That is about a millisecond
+of event-loop CPU a search. The same comparison run just before gave p50 45.65 against
+49.78 ms and p95 56.57 against 61.69 (ratios 0.917 and 0.917); in both runs this checkout had the lower
+p50 in every round, but the ratios exceed what a millisecond explains, so read them as "faster by a
+little", not as 4-8%. Four clients at once (next section) show no change in searches a second.
+
+Earlier runs: 6af961f (half the keyword pool in large scopes) against 4580fec on this AVX2-only host,
+two rounds, p50 36.37 against 37.01 ms and p95 45.26 against 46.20 (ratios 0.983 and 0.980); and
+836372f against f06bbe8 on a host with AVX-512 and VNNI where everything costs about half, three
+rounds, p50 17.11 against 17.65 ms and p95 22.36 against 22.75 ms (ratios 0.969 and 0.983), the closest
+any run has come to the 20 ms goal."""
 
 
 CONCURRENT_AB_NOTES = """Four clients keep both cores busy: the server then answers as many searches a second as its CPU
 cost per search allows (on this host 54 ms of CPU a search before 6af961f and 47 ms after it, between
 PostgreSQL, the event loop and the embedder: at most 37 and 42 a second on two cores), and each search
 waits for the others' work. So this table measures what a change saves in CPU, where the one-client
-table measures the critical path.
+table measures the critical path. The host was slower for this run than half an hour before (30
+searches a second for the same baseline code that made 36.5 then); cc5e125 saves about a millisecond
+of the event loop's CPU a search, too little to show here. The earlier run, 6af961f against 4580fec:
+p50 103.97 against 109.78 ms (0.947), p95 136.22 against 146.13 (0.932), 37.3 against 35.0 searches a
+second (1.066).
 
 Measured with it and not kept (004e1b2, reverted in 6d132db): the converted model pooling its own
 output, with one text tokenized by the single-text call, so that the embedder's thread takes the GIL
