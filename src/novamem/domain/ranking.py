@@ -133,7 +133,7 @@ def fuse(
     maxima = dict.fromkeys(SIGNALS, 0.0)
     for cand in candidates:
         for name, value in cand.raw.items():
-            if value > maxima[name]:
+            if name in maxima and value > maxima[name]:  # a signal fusion does not know is ignored
                 maxima[name] = value
     active = [wi if wi > 0 and maxima[s] > 0 else 0.0 for wi, s in zip(w, SIGNALS, strict=True)]
     total = sum(active) or 1.0
