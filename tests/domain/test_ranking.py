@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from novamem.domain.ranking import Candidate, fuse
+from novamem.search.presets import SearchWeights
+
+WEIGHTS = SearchWeights(keyword=0.4, vector=0.4, graph=0.0, recency=0.1, entity=0.1, time=0.0)
 
 
-@dataclass(frozen=True)
-class Weights:
-    keyword: float = 0.4
-    vector: float = 0.4
-    graph: float = 0.0
-    recency: float = 0.1
-    entity: float = 0.1
-    time: float = 0.0
-
-
-def fused(raws: dict[str, dict[str, float]], weights: Weights = Weights(), floor: float = 0.3) -> list[Candidate]:
+def fused(raws: dict[str, dict[str, float]], weights: SearchWeights = WEIGHTS, floor: float = 0.3) -> list[Candidate]:
     return fuse([Candidate(id=i, raw=dict(r)) for i, r in raws.items()], weights, min_vector_score=floor)
 
 
@@ -47,7 +38,7 @@ def test_a_weak_vector_only_candidate_is_dropped_and_unknown_signals_are_ignored
 
 
 def test_time_counts_only_when_the_query_names_one() -> None:
-    weights = Weights(time=0.5)
+    weights = WEIGHTS.merged({"time": 0.5})
     found = {c.id: c for c in fused({"then": {"keyword": 1.0, "time": 1.0}, "other": {"keyword": 1.0}}, weights)}
     assert found["then"].signals["time"] == 1.0 and "time" not in found["other"].signals
     assert found["then"].score > found["other"].score
