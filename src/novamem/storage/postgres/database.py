@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import struct
 import time
@@ -15,6 +16,7 @@ from psycopg import AsyncCursor
 from psycopg.adapt import AdaptersMap, Dumper
 from psycopg.pq import Format
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from novamem.error_messages import DATABASE_TIMEOUT, DATABASE_UNAVAILABLE, IDENTICAL_MEMORY, INVALID_REQUEST_BODY
@@ -134,11 +136,43 @@ class _FloatArrayDumper(Dumper):
         return struct.pack(f">iiIii{'id' * count}", 1, 0, _FLOAT8_OID, count, 1, *cells)
 
 
+# Small JSON values read again are answered from a copy of the first parse. An entry's metadata is
+# mostly one of a few small objects (`{"sensitivity": "private"}`), and a search reads about a hundred
+# entries: parsing each costs about 5 us, copying a parsed one under 1 us. Only flat objects (every
+# value a string, number, boolean or null) are kept, and every read gets a copy of its own, so a caller
+# that changes what it was given changes nothing another caller reads.
+JSON_MEMO_MAX_BYTES = 256
+JSON_MEMO_ENTRIES = 1024
+_json_memo: dict[bytes, dict[str, object]] = {}
+_SCALARS = (str, int, float, bool)
+
+
+def _load_json(data: str | bytes) -> object:
+    """`json.loads`, answered from `_json_memo` for small flat objects read before."""
+    key = data if isinstance(data, bytes) else None
+    if key is not None and len(key) <= JSON_MEMO_MAX_BYTES:
+        kept = _json_memo.get(key)
+        if kept is not None:
+            return kept.copy()
+    value = json.loads(data)
+    if (
+        key is not None
+        and len(key) <= JSON_MEMO_MAX_BYTES
+        and type(value) is dict
+        and all(v is None or type(v) in _SCALARS for v in value.values())
+    ):
+        if len(_json_memo) >= JSON_MEMO_ENTRIES:
+            _json_memo.clear()
+        _json_memo[key] = value.copy()
+    return value
+
+
 _FLOAT8_OID = psycopg.postgres.types["float8"].oid
 _ADAPTERS = AdaptersMap(psycopg.adapters)
 _ADAPTERS.register_dumper(VectorParam, _VectorDumper)
 _ADAPTERS.register_dumper(TextArray, _TextArrayDumper)
 _ADAPTERS.register_dumper(FloatArray, _FloatArrayDumper)
+set_json_loads(_load_json, _ADAPTERS)
 
 
 # A connection handed back less than this long ago is not pinged before its next use: it just worked,
