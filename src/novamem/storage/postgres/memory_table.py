@@ -57,6 +57,10 @@ def embedded_by(space: VectorSpace | None, alias: str | None) -> sql.Composable:
     return sql.SQL("{c} = {m}").format(c=column, m=sql.Literal(space.model if space else ""))
 
 
+# an entry's status by its column value: a dict lookup costs a tenth of calling the enum, once per row read
+_STATUS_BY_VALUE = {status.value: status for status in LifecycleStatus}
+
+
 def entry_from_row(row: dict[str, Any]) -> MemoryEntry:
     """An entry from a row selected with `ENTRY_COLUMNS`."""
     return MemoryEntry(
@@ -76,7 +80,7 @@ def entry_from_row(row: dict[str, Any]) -> MemoryEntry:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         embedded=row["embedded_at"] is not None,
-        status=LifecycleStatus(row["status"]),
+        status=_STATUS_BY_VALUE[row["status"]],
         expires_at=row["expires_at"],
         organization_id=row["organization_id"],
         occurred_at=row.get("occurred_at"),
