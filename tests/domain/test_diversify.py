@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from novamem.domain.ranking import NOVELTY_POOL, diversify
+from novamem.domain.text import content_tokens
 
 
 @dataclass
@@ -60,3 +62,22 @@ def test_items_past_the_pool_fill_in_when_the_pool_is_all_near_copies() -> None:
 def test_an_empty_list_and_k_larger_than_the_list() -> None:
     assert pick([], 3, 0.3) == []
     assert pick([BERLIN], 3, 0.3) == [BERLIN.text]
+
+
+def test_tokens_the_caller_already_has_are_used_instead_of_the_text() -> None:
+    def berlin_as_tea(item: Item) -> set[str]:
+        return content_tokens(TEA.text if item is BERLIN else item.text)
+
+    def chosen(items: list[Item], novelty: float, tokens_of: Callable[[Item], set[str]] | None) -> list[str]:
+        picked = diversify(
+            items, lambda i: i.text, 2, 0.75, score_of=lambda i: i.score, novelty=novelty, tokens_of=tokens_of
+        )
+        return [i.text for i in picked]
+
+    in_order, by_novelty = [TEA, BERLIN, TEA_AGAIN], [TEA, TEA_AGAIN, BERLIN]
+    # the text's own tokens give the picks the text gives
+    assert chosen(in_order, 0.0, lambda i: content_tokens(i.text)) == [TEA.text, BERLIN.text]
+    assert chosen(by_novelty, 0.3, lambda i: content_tokens(i.text)) == [TEA.text, BERLIN.text]
+    # the picks follow the tokens given, not the text: Berlin given the tea's tokens is a copy of it
+    assert chosen(in_order, 0.0, berlin_as_tea) == [TEA.text, TEA_AGAIN.text]
+    assert chosen(by_novelty, 0.3, berlin_as_tea) == [TEA.text, TEA_AGAIN.text]

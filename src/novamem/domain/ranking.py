@@ -208,6 +208,7 @@ def diversify(
     *,
     score_of: Callable[[T], float] | None = None,
     novelty: float = 0.0,
+    tokens_of: Callable[[T], set[str]] | None = None,
 ) -> list[T]:
     """Up to k items, skipping near-copies (token Jaccard >= `threshold`) of one already kept; backfilled
     with the skipped ones, in their order, when short.
@@ -217,11 +218,13 @@ def diversify(
     `(1 - novelty) * relevance - novelty * redundancy`, relevance being the item's score scaled to [0, 1]
     over those items and redundancy its highest token Jaccard with a pick already made. A memory that
     mostly repeats one already chosen gives way to one that adds something; picks keep the order made.
+    `tokens_of` gives an item's tokens when the caller has them already (`content_tokens` of its text).
     """
+    tokens_of = tokens_of or (lambda item: content_tokens(text_of(item)))
     if novelty <= 0 or score_of is None:
-        return _in_order(items, text_of, k, threshold)
+        return _in_order(items, tokens_of, k, threshold)
     pool = list(items[: NOVELTY_POOL * k])
-    tokens = [content_tokens(text_of(item)) for item in pool]
+    tokens = [tokens_of(item) for item in pool]
     scores = [score_of(item) for item in pool]
     low, high = min(scores, default=0.0), max(scores, default=0.0)
     span = high - low
@@ -253,7 +256,7 @@ def diversify(
         for item in items[len(pool) :]:
             if len(picked) >= k:
                 break
-            item_tokens = content_tokens(text_of(item))
+            item_tokens = tokens_of(item)
             if all(jaccard(item_tokens, other) < threshold for other in picked_tokens):
                 picked.append(item)
                 picked_tokens.append(item_tokens)
@@ -261,14 +264,14 @@ def diversify(
     return picked
 
 
-def _in_order(items: Sequence[T], text_of: Callable[[T], str], k: int, threshold: float) -> list[T]:
+def _in_order(items: Sequence[T], tokens_of: Callable[[T], set[str]], k: int, threshold: float) -> list[T]:
     kept: list[T] = []
     kept_tokens: list[set[str]] = []
     skipped: list[T] = []
     for item in items:
         if len(kept) >= k:
             break
-        tokens = content_tokens(text_of(item))
+        tokens = tokens_of(item)
         if any(jaccard(tokens, other) >= threshold for other in kept_tokens):
             skipped.append(item)
             continue

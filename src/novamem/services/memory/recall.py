@@ -13,6 +13,7 @@ from typing import Any
 from novamem.domain.entries import MemoryEntry, Sensitivity, iso, now_utc
 from novamem.domain.linking import Link, newest_first, seed_weights
 from novamem.domain.ranking import (
+    NOVELTY_POOL,
     Candidate,
     diversify,
     entity_score,
@@ -24,7 +25,7 @@ from novamem.domain.ranking import (
     recency,
 )
 from novamem.domain.scope import Caller, ReadScope
-from novamem.domain.text import snippet
+from novamem.domain.text import content_tokens, snippet
 from novamem.domain.timeframe import TimeIntent, time_intent, time_score
 from novamem.error_messages import CONTEXT_DEGRADED, NO_SUCH_MEMORY, SEARCH_DEGRADED
 from novamem.errors import NotFound, Unavailable
@@ -276,14 +277,23 @@ class RecallService:
         )
         floor = self._min_vector_score if min_vector_score is None else min_vector_score
         by_id = {e.id: e for e in entries}
+        tokens: dict[str, set[str]] = {}  # content tokens by id, made while a statement runs
         fused = fuse(signals.candidates(entries, kscores, vscores, {}), weights, min_vector_score=floor)
         between: list[Link] = []
         if weights.graph > 0 and self._expansion is not None and fused:
             # second stage: expand from the strongest hits, score what was reached, fuse again
             seeds = seed_weights([(c.id, c.score) for c in fused])
-            found = await self._expansion.expand(
-                scope, seeds, {i: by_id[i].content for i in seeds}, [c.id for c in fused[:limit]]
+            expansion = asyncio.create_task(
+                self._expansion.expand(
+                    scope, seeds, {i: by_id[i].content for i in seeds}, [c.id for c in fused[:limit]]
+                )
             )
+            # while the database reads the links, tokenize the likely results for the novelty pick (about a
+            # millisecond at 100k that no longer waits after the graph stage)
+            await asyncio.sleep(0)  # the expansion runs until it has sent its statement
+            for cand in fused[: NOVELTY_POOL * k]:
+                tokens[cand.id] = content_tokens(by_id[cand.id].content)
+            found = await expansion
             between = found.between
             fresh = expansion_cut(found.scores, set(by_id))
             if fresh and vector is not None:
@@ -325,6 +335,7 @@ class RecallService:
             strategy.diversity_jaccard,
             score_of=lambda e: e.score,
             novelty=strategy.novelty,
+            tokens_of=lambda e: tokens[e.id] if e.id in tokens else content_tokens(e.content),
         )
         return chosen, degraded
 
