@@ -175,6 +175,13 @@ _ADAPTERS.register_dumper(FloatArray, _FloatArrayDumper)
 set_json_loads(_load_json, _ADAPTERS)
 
 
+# How many candidates each step of an HNSW walk keeps. At 100,000 memories, a whole-store search read its 50
+# nearest rows in 2.4 ms with 64 against 3.2 ms with 100, finding 0.940 of the exact 50 against 0.966, and
+# LoCoMo over that store found as much evidence either way (recall@10 0.561 / 0.560). A walk filtered to a
+# namespace of 10,000 took the same time with both (its iterative scan sets the pace), finding 0.970 and
+# 0.971 of the exact 50. Narrow scopes are sorted exactly and never walk.
+HNSW_EF_SEARCH = 64
+
 # A connection handed back less than this long ago is not pinged before its next use: it just worked,
 # and a connection that broke since fails its query once (a 503) and is then dropped by the pool.
 CHECK_AFTER_IDLE_S = 1.0
@@ -214,8 +221,10 @@ class Database:
                 "prepare_threshold": PREPARE_ONLY_WHEN_ASKED,
                 "context": _ADAPTERS,
                 # filtered HNSW scans keep walking the graph until LIMIT rows pass the filter; and a statement
-                # prepared here keeps its generic plan (PREPARED_PLANS)
-                "options": f"-c hnsw.iterative_scan=relaxed_order -c hnsw.ef_search=100 -c {PREPARED_PLANS}",
+                # prepared here keeps its generic plan (PREPARED_PLANS). HNSW_EF_SEARCH: see its comment
+                "options": (
+                    f"-c hnsw.iterative_scan=relaxed_order -c hnsw.ef_search={HNSW_EF_SEARCH} -c {PREPARED_PLANS}"
+                ),
                 "cursor_factory": self._cursor_factory,
             },
             name="novamem",
