@@ -655,6 +655,43 @@ result contains its turn's sentence (a variation of the turn contains it too).
 """
 
 
+SEARCH_STAGES_NOTES = """Since that run (in process at 100k, each change measured against the code before it in one
+process, so the host's speed cancels out):
+
+- 1984a19: small flat JSON values are parsed once and copied after. Entries' metadata is mostly one of
+  a few small objects, and a search reads about a hundred entries. With the memo switched on and off
+  in alternating rounds (8 rounds of 40 searches): hydration's CPU 4.38 -> 3.71 ms, the event loop's CPU
+  per search 14.19 -> 13.68 ms.
+- 2c3854a: an entry's status comes from a dict instead of the enum's constructor: building an entry 5.6
+  -> 3.9 us (microbenchmark), about 0.16 ms a search.
+- e5fcc4d: the novelty pick's tokens are made while the graph stage's statement runs instead of after
+  it. Three runs of 12 alternating rounds of 40 searches: median 35.72, 35.80 and 35.98 ms against
+  36.42, 36.34 and 36.74 ms (about 0.6 ms, 2%). The results are the same.
+
+Where the event loop's time goes now (timers around each function, 150 searches at 100k, per search):
+picking the results (novelty) 1.95 ms, of which tokenizing 30 texts is 1.27 ms; the candidates'
+signals 1.55 ms (two calls; recency 0.46, entity matches 0.33); fusion 0.73 ms (two calls); the entity
+keys of the five seeds 0.62 ms (the date pattern alone costs 25 us a text); rendering ten results 0.30
+ms; the query's time intent 0.12 ms.
+
+The keyword statement, from EXPLAIN ANALYZE of 60 searches: median execution 6.8 ms, planning 1.3 ms.
+About two thirds of the execution reads the pool. A term's bitmap holds every row of the table that
+carries the term before the LIMIT applies (5,517 rows for "beach", 0.8 ms), and its first 100 rows in
+scope sit on 70-90 heap pages. Matching the pool's rows against the terms (5 terms by 491 rows) takes
+0.85 ms. IDF and the top 50 take about 0.7 ms.
+
+The HNSW walk's `ef_search` (HNSW_EF_SEARCH in `storage/postgres/database.py`) is 64 instead of 100 since
+0971c3c. Over 80 whole-store searches the vector statement took 3.2 ms at the median
+with 100, 2.4 ms with 64 and 2.7 ms with 40, finding 0.966, 0.940 and 0.954 of the exact 50 nearest
+rows. Over 80 searches filtered to one namespace of 10,000 it took 12.4-13.4 ms with every setting
+(the iterative scan sets the pace there), finding 0.971, 0.970 and 0.968. Quality with 64:
+`bench/scale_recall.py` gave recall@10 0.561 and MRR 0.424, against 0.560 and 0.423 with 100, every
+category within 0.002. LoCoMo within each conversation's namespace gave 0.762 and 0.555, against 0.761
+and 0.555 in a run of the code before it the same morning: those scopes are narrow, so they are sorted
+exactly and never walk, and the same holds for the agent benchmark's.
+"""
+
+
 def render_search_stages(r: dict[str, Any]) -> str:
     rows = [[STAGE_NAMES.get(name, name), s["p50_ms"], s["p95_ms"], s["mean_ms"]] for name, s in r["stages"].items()]
     cpu = r["cpu_per_search"]
@@ -693,7 +730,8 @@ One search needs {cpu["total_ms"]} ms of CPU. On {cores} cores no schedule finis
 {floor} ms, however its stages overlap. {verdict}
 
 {_machine(r["machine"])}
-"""
+
+{SEARCH_STAGES_NOTES}"""
 
 
 def render_fresh_writes_phase(p: dict[str, Any]) -> str:
@@ -1887,8 +1925,8 @@ write path one memory at a time: insert, HNSW and GIN entries, neighbour links),
 is the `novamem serve` process, PostgreSQL PSS its database processes; database is `pg_database_size`, HNSW the
 vector index of the active model. Growth ratios compare each size with the previous one in the same store.
 Vector search walks the HNSW index (`vector_cosine_ops`, a partial expression index per model and dimension,
-created at start-up) with `hnsw.iterative_scan = relaxed_order` and `ef_search = 100`, so scope filters still
-return k rows.
+created at start-up) with `hnsw.iterative_scan = relaxed_order` and `ef_search = 100` (64 since 0971c3c),
+so scope filters still return k rows.
 {not_measured}
 """ + "\n".join(_scale_store(store, r) for store, r in stores.items())
 
