@@ -288,12 +288,16 @@ class RecallService:
                     scope, seeds, {i: by_id[i].content for i in seeds}, [c.id for c in fused[:limit]]
                 )
             )
-            # while the database reads the links, tokenize the likely results for the novelty pick (about a
-            # millisecond at 100k that no longer waits after the graph stage)
-            await asyncio.sleep(0)  # the expansion runs until it has sent its statement
-            for cand in fused[: NOVELTY_POOL * k]:
-                tokens[cand.id] = content_tokens(by_id[cand.id].content)
-            found = await expansion
+            try:
+                # while the database reads the links, tokenize the likely results for the novelty pick (about
+                # a millisecond at 100k that no longer waits after the graph stage)
+                await asyncio.sleep(0)  # the expansion runs until it has sent its statement
+                for cand in fused[: NOVELTY_POOL * k]:
+                    tokens[cand.id] = content_tokens(by_id[cand.id].content)
+                found = await expansion
+            finally:
+                if not expansion.done():  # this search was cancelled first
+                    expansion.cancel()
             between = found.between
             fresh = expansion_cut(found.scores, set(by_id))
             if fresh and vector is not None:

@@ -177,7 +177,7 @@ set_json_loads(_load_json, _ADAPTERS)
 
 # How many candidates each step of an HNSW walk keeps. At 100,000 memories, a whole-store search read its 50
 # nearest rows in 2.4 ms with 64 against 3.2 ms with 100, finding 0.940 of the exact 50 against 0.966, and
-# LoCoMo over that store found as much evidence either way (recall@10 0.561 / 0.560). A walk filtered to a
+# LoCoMo's questions over that store found as much evidence either way (recall@10 0.561 / 0.560). A walk filtered to a
 # namespace of 10,000 took the same time with both (its iterative scan sets the pace), finding 0.970 and
 # 0.971 of the exact 50. Narrow scopes are sorted exactly and never walk.
 HNSW_EF_SEARCH = 64
