@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,16 +42,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-async def container(make_database: Callable[[], str]) -> AsyncIterator[Container]:
-    settings = load_settings(
-        database_url=make_database(), jobs_enabled=False, auth_mode="none", embeddings_provider="none"
-    )
-    built = await Container.build(settings)
-    yield built
-    await built.close()
 
 
 @pytest.fixture

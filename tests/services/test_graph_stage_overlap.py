@@ -4,12 +4,10 @@ of the links read, and a search cancelled meanwhile cancels the read too (real e
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from novamem.config import load_settings
 from novamem.container import Container
 from novamem.domain.scope import Caller, ReadScope
 from novamem.services.memory.models import MemoryCreate, SearchRequest
@@ -17,16 +15,6 @@ from novamem.services.memory.recall import RecallService
 from novamem.storage.graph_index import LinkQuery, LinkReads
 
 ALICE = Caller(tenant_id="acme", user_id="alice")
-
-
-@pytest.fixture
-async def container(make_database: Callable[[], str]) -> AsyncIterator[Container]:
-    settings = load_settings(
-        database_url=make_database(), jobs_enabled=False, auth_mode="none", embeddings_provider="none"
-    )
-    built = await Container.build(settings)
-    yield built
-    await built.close()
 
 
 class HeldLinks:
