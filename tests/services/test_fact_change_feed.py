@@ -64,7 +64,8 @@ async def container(make_database: Callable[[], str], models: FakeModelServer) -
         extraction_enabled=True,
         extraction_endpoint=models.chat_url,
         extraction_model="qwen-test",
-        extraction_timeout_ms=600,
+        # generous: on a loaded two-core host the local model server once took longer than 600 ms to answer
+        extraction_timeout_ms=5000,
     )
     built = await Container.build(settings)
     yield built
