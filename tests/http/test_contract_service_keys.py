@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +22,7 @@ from tests.http.obo import UNAUTHORIZED, Admin, b64url, bearer, mint, new_key, s
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 KEY_FIELDS = {"id", "name", "organizationId", "publicKey", "createdAt", "revokedAt"}
 ROUTE = "/v1/admin/service-keys"
+IDENTITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "identity.md"
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +215,28 @@ def test_a_revoked_key_stops_working_on_the_next_request_on_every_replica(
             with fresh:
                 r = fresh.post("/v1/recent", json={})
                 assert (r.status_code, r.json()) == UNAUTHORIZED
+
+
+def test_the_documented_minting_example_works_as_written(srv: RunningServer, admin: Admin) -> None:
+    """docs/identity.md's Python example, run as a platform would: register its `public_key`, then use
+    `obo_token` on the data plane. The example is the only code a platform copies, so it must not drift."""
+    text = IDENTITY_DOC.read_text(encoding="utf-8")
+    section = text[text.index("## On-behalf-of service keys") :]
+    example = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert example is not None, "the on-behalf-of section lost its Python example"
+    platform: dict[str, Any] = {"__name__": "identity_doc_example"}
+    exec(compile(example.group(1), str(IDENTITY_DOC), "exec"), platform)
+    with admin.client(srv) as api:
+        r = api.post(ROUTE, json={"name": "doc example", "organizationId": "docs", "publicKey": platform["public_key"]})
+    assert r.status_code == 201, r.text
+    token = platform["obo_token"](r.json()["id"], "docs", "reader-7")
+    with bearer(srv, token) as api:
+        stored = api.post("/v1/remember", json={"content": "The platform from the identity guide stores this memory"})
+        assert stored.status_code == 201, stored.text
+        found = api.post("/v1/recent", json={})
+        assert found.status_code == 200, found.text
+        assert [e["id"] for e in found.json()["results"]] == [stored.json()["id"]]
+    # the example's token is bound to the organization it names
+    with bearer(srv, platform["obo_token"](r.json()["id"], "another-org", "reader-7")) as api:
+        refused = api.post("/v1/recent", json={})
+        assert (refused.status_code, refused.json()) == UNAUTHORIZED
